@@ -1,0 +1,1 @@
+//! Verity escrow contract: not implemented yet (see the open issues).

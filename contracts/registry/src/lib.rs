@@ -1,0 +1,1 @@
+//! Verity registry contract: not implemented yet (see the open issues).

@@ -1,0 +1,1 @@
+//! Verity settlement contract: not implemented yet (see the open issues).

@@ -1,0 +1,2 @@
+//! export-abi entry
+fn main() {}

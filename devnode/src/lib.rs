@@ -1,0 +1,1 @@
+//! devnode: a local Arbitrum-like chain (engine: revm + wasmi).

@@ -1,0 +1,1 @@
+//! Verity keeper: not implemented yet (issue 7).

@@ -1,0 +1,1 @@
+//! Verity build pipeline and deployment.
