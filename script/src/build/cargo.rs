@@ -1,0 +1,162 @@
+//! Step 1: `cargo build` every contract for `wasm32-unknown-unknown` with the size-tuned `contract` profile.
+
+use std::{
+    ffi::OsString,
+    fs,
+    path::PathBuf,
+    process::{Command, Stdio},
+};
+
+use crate::{ContractSpec, Error, Result};
+
+/// The wasm target.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The Cargo profile contracts build with (root `Cargo.toml`: opt-level z, lto, panic abort, one codegen unit).
+pub const CONTRACT_PROFILE: &str = "contract";
+
+/// rustc flags for contracts, as cargo-stylus's templates set them (`.cargo/config.toml` of stylus-sdk-rs):
+/// a 32 KiB shadow stack instead of rustc's 1 MiB (fewer initial pages, so cheaper calls) and no reference types.
+/// Multi-value is off too: current ArbOS rejects it.
+///
+/// rustc 1.95's default wasm features otherwise stay on: bulk memory, sign extension, non-trapping float-to-int and
+/// mutable globals are all accepted by Nitro. Turning reference types off does not change how the precompiled
+/// `std` was linked, so the overlong `call_indirect` encoding remains; [`super::nitro::wat_round_trip`] fixes it.
+pub const CONTRACT_RUSTFLAGS: &[&str] = &[
+    "-C",
+    "link-arg=-zstack-size=32768",
+    "-C",
+    "target-feature=-reference-types,-multivalue",
+];
+
+/// How to run cargo for the contracts.
+#[derive(Debug, Clone)]
+pub struct CargoOptions {
+    /// The `cargo` program (default `cargo`: rustup's proxy honours `rust-toolchain.toml`).
+    pub program: OsString,
+    /// Directory holding the workspace's `Cargo.toml`.
+    pub workspace: PathBuf,
+    /// Target directory for the wasm build, separate from the host's so neither invalidates the other.
+    pub target_dir: PathBuf,
+    /// Pass `--locked`.
+    pub locked: bool,
+}
+
+impl CargoOptions {
+    /// Options for the workspace at `workspace`: `cargo`, target dir `<workspace>/target/wasm`, not locked.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        let workspace = workspace.into();
+        Self {
+            program: "cargo".into(),
+            target_dir: workspace.join("target").join("wasm"),
+            workspace,
+            locked: false,
+        }
+    }
+
+    /// The `.wasm` file cargo writes for `contract`.
+    pub fn wasm_path(&self, contract: &ContractSpec) -> PathBuf {
+        self.target_dir
+            .join(WASM_TARGET)
+            .join(CONTRACT_PROFILE)
+            .join(format!("{}.wasm", contract.lib_name()))
+    }
+
+    /// The `cargo build` command for `contracts` (exposed so callers can print it).
+    pub fn command(&self, contracts: &[ContractSpec]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("build")
+            .arg("--manifest-path")
+            .arg(self.workspace.join("Cargo.toml"))
+            .args([
+                "--lib",
+                "--target",
+                WASM_TARGET,
+                "--profile",
+                CONTRACT_PROFILE,
+            ])
+            .arg("--target-dir")
+            .arg(&self.target_dir);
+        if self.locked {
+            cmd.arg("--locked");
+        }
+        for contract in contracts {
+            cmd.args(["-p", contract.package]);
+        }
+        // CARGO_ENCODED_RUSTFLAGS wins over every other rustflags source, so the caller's RUSTFLAGS (or a
+        // `cargo test` environment) cannot change the contract bytes.
+        cmd.env("CARGO_ENCODED_RUSTFLAGS", CONTRACT_RUSTFLAGS.join("\x1f"))
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        cmd
+    }
+}
+
+/// Builds `contracts` in one cargo invocation and returns each one's raw rustc wasm, in order.
+pub fn compile(options: &CargoOptions, contracts: &[ContractSpec]) -> Result<Vec<Vec<u8>>> {
+    if contracts.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::info!(target: "verity::build", packages = ?contracts.iter().map(|c| c.package).collect::<Vec<_>>(), "cargo build for wasm32");
+    let status = options
+        .command(contracts)
+        .status()
+        .map_err(Error::CargoSpawn)?;
+    if !status.success() {
+        return Err(Error::CargoFailed {
+            packages: contracts.iter().map(|c| c.package.to_owned()).collect(),
+            status,
+        });
+    }
+    contracts
+        .iter()
+        .map(|contract| {
+            let path = options.wasm_path(contract);
+            fs::read(&path).map_err(|source| match source.kind() {
+                std::io::ErrorKind::NotFound => Error::WasmMissing {
+                    contract: contract.name.to_owned(),
+                    path,
+                },
+                _ => Error::Io { path, source },
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_builds_every_package_into_the_wasm_target_dir() {
+        let options = CargoOptions::new("/ws");
+        let specs = [
+            ContractSpec::new("a", "pkg-a"),
+            ContractSpec::new("b", "pkg-b"),
+        ];
+        let cmd = options.command(&specs);
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let joined = args.join(" ");
+        assert!(joined.starts_with(
+            "build --manifest-path /ws/Cargo.toml --lib --target wasm32-unknown-unknown"
+        ));
+        assert!(joined.contains("--profile contract --target-dir /ws/target/wasm"));
+        assert!(joined.ends_with("-p pkg-a -p pkg-b"));
+        let flags = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "CARGO_ENCODED_RUSTFLAGS")
+            .and_then(|(_, v)| v)
+            .map(|v| v.to_string_lossy().into_owned());
+        assert_eq!(flags.as_deref(), Some("-C\x1flink-arg=-zstack-size=32768\x1f-C\x1ftarget-feature=-reference-types,-multivalue"));
+        assert_eq!(
+            options.wasm_path(&specs[0]),
+            PathBuf::from("/ws/target/wasm/wasm32-unknown-unknown/contract/pkg_a.wasm")
+        );
+    }
+}

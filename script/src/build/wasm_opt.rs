@@ -1,0 +1,130 @@
+//! Optional `wasm-opt -Oz` (Debian's `binaryen`) restricted to the features Nitro accepts.
+
+use std::{
+    ffi::OsString,
+    fs,
+    io::ErrorKind,
+    path::Path,
+    process::{Command, Stdio},
+};
+
+use crate::{Error, Result};
+
+/// Whether to run `wasm-opt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WasmOpt {
+    /// Use `wasm-opt` when it is on `PATH`, skip it otherwise (sizes differ, validity does not).
+    #[default]
+    Auto,
+    /// Never run it.
+    Off,
+    /// Fail with [`Error::WasmOptMissing`] when it is not on `PATH`.
+    Required,
+}
+
+/// The flags passed to `wasm-opt`: size optimization with exactly the post-MVP features Nitro accepts enabled, so
+/// binaryen neither rejects rustc's bulk-memory and sign-extension instructions nor introduces anything else.
+///
+/// Binaryen may still emit a `DataCount` section when bulk memory is on; the wat round trip after it removes the
+/// section again unless `memory.init`/`data.drop` appear, which the Nitro validation then rejects.
+pub const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--mvp-features",
+    "--enable-mutable-globals",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-bulk-memory",
+    "--strip-debug",
+    "--strip-producers",
+];
+
+/// A `wasm-opt` binary found on `PATH` (or at a given path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmOptTool {
+    program: OsString,
+    /// What `wasm-opt --version` printed, e.g. `wasm-opt version 108`.
+    pub version: String,
+}
+
+impl WasmOptTool {
+    /// Finds `program` (normally `"wasm-opt"`) by running `<program> --version`; `Ok(None)` when it does not exist.
+    pub fn detect(program: impl Into<OsString>) -> Result<Option<Self>> {
+        let program = program.into();
+        let output = match Command::new(&program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(output) if output.status.success() => output,
+            Ok(_) => return Ok(None),
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: program.into(),
+                    source,
+                })
+            }
+        };
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        Ok(Some(Self { program, version }))
+    }
+
+    /// Resolves a [`WasmOpt`] choice to a tool, or none.
+    pub fn resolve(choice: &WasmOpt, program: impl Into<OsString>) -> Result<Option<Self>> {
+        match choice {
+            WasmOpt::Off => Ok(None),
+            WasmOpt::Auto => Self::detect(program),
+            WasmOpt::Required => Self::detect(program)?
+                .map(Some)
+                .ok_or(Error::WasmOptMissing),
+        }
+    }
+
+    /// Runs `wasm-opt` with [`WASM_OPT_FLAGS`] on `wasm`, using files `<scratch>/<contract>.{in,out}.wasm`.
+    pub fn optimize(&self, contract: &str, wasm: &[u8], scratch: &Path) -> Result<Vec<u8>> {
+        fs::create_dir_all(scratch).map_err(Error::io(scratch))?;
+        let input = scratch.join(format!("{contract}.in.wasm"));
+        let output = scratch.join(format!("{contract}.out.wasm"));
+        fs::write(&input, wasm).map_err(Error::io(&input))?;
+        let result = Command::new(&self.program)
+            .args(WASM_OPT_FLAGS)
+            .arg(&input)
+            .arg("-o")
+            .arg(&output)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(Error::io(Path::new(&self.program)))?;
+        if !result.status.success() {
+            return Err(Error::WasmOptFailed {
+                contract: contract.to_owned(),
+                status: result.status,
+                stderr: String::from_utf8_lossy(&result.stderr).trim().to_owned(),
+            });
+        }
+        let optimized = fs::read(&output).map_err(Error::io(&output))?;
+        // Best effort: the scratch files are only for wasm-opt's benefit.
+        let _ = fs::remove_file(&input);
+        let _ = fs::remove_file(&output);
+        Ok(optimized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_is_none_unless_required() {
+        let missing = "verity-no-such-wasm-opt";
+        assert_eq!(WasmOptTool::detect(missing).unwrap(), None);
+        assert_eq!(WasmOptTool::resolve(&WasmOpt::Auto, missing).unwrap(), None);
+        assert_eq!(
+            WasmOptTool::resolve(&WasmOpt::Off, "wasm-opt").unwrap(),
+            None
+        );
+        assert!(matches!(
+            WasmOptTool::resolve(&WasmOpt::Required, missing),
+            Err(Error::WasmOptMissing)
+        ));
+    }
+}

@@ -1,0 +1,204 @@
+//! What to deploy: the contracts in order, each one's optional initializer, and the roles wiring after them.
+//!
+//! Calls are built late, from an [`AddressBook`] of what is deployed so far, so an initializer can name a contract
+//! deployed before it and wiring can name any of them. Calldata comes from the `verity-abi` `rpc` bindings
+//! (`sol!`-generated `…Call` structs), never from hand-written selectors.
+
+use std::{collections::BTreeMap, fmt, sync::Arc};
+
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    sol_types::SolCall,
+};
+
+/// The deployer and the addresses of the contracts deployed so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressBook {
+    deployer: Address,
+    contracts: BTreeMap<String, Address>,
+}
+
+/// A call asked for the address of a contract that is not deployed (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingAddress(pub String);
+
+impl AddressBook {
+    /// An address book with no contracts.
+    pub fn new(deployer: Address) -> Self {
+        Self { deployer, contracts: BTreeMap::new() }
+    }
+
+    /// The account deploying (the provider's signer).
+    pub fn deployer(&self) -> Address {
+        self.deployer
+    }
+
+    /// The address of contract `name`, if it is deployed.
+    pub fn address(&self, name: &str) -> Result<Address, MissingAddress> {
+        self.contracts.get(name).copied().ok_or_else(|| MissingAddress(name.to_owned()))
+    }
+
+    /// Records contract `name` at `address`.
+    pub fn insert(&mut self, name: impl Into<String>, address: Address) {
+        self.contracts.insert(name.into(), address);
+    }
+}
+
+type BuildFn = dyn Fn(&AddressBook) -> Result<Bytes, MissingAddress> + Send + Sync;
+
+/// A transaction to a deployed contract, made after activation: an initializer or a wiring call.
+#[derive(Clone)]
+pub struct PlannedCall {
+    /// Unique label, the key in the deployment record (e.g. `token.initialize`, `token.grantMinter(gauge)`).
+    pub label: String,
+    /// The contract called (a name in the plan).
+    pub contract: String,
+    /// Native value sent with the call.
+    pub value: U256,
+    build: Arc<BuildFn>,
+}
+
+impl fmt::Debug for PlannedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlannedCall")
+            .field("label", &self.label)
+            .field("contract", &self.contract)
+            .field("value", &self.value)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlannedCall {
+    /// A call to `contract` whose arguments are a `sol!` call struct built from the address book.
+    ///
+    /// ```
+    /// use alloy::{primitives::Address, sol};
+    /// use verity_script::deploy::PlannedCall;
+    ///
+    /// sol! { function setMinter(address minter, address owner); }
+    /// let call = PlannedCall::new("token.setMinter", "token", |book| {
+    ///     Ok(setMinterCall { minter: book.address("gauge")?, owner: book.deployer() })
+    /// });
+    /// assert_eq!(call.contract, "token");
+    /// ```
+    pub fn new<C, F>(label: impl Into<String>, contract: impl Into<String>, build: F) -> Self
+    where
+        C: SolCall,
+        F: Fn(&AddressBook) -> Result<C, MissingAddress> + Send + Sync + 'static,
+    {
+        Self::raw(label, contract, move |book| build(book).map(|call| call.abi_encode().into()))
+    }
+
+    /// A call whose calldata is built directly (for calls no `sol!` struct describes, e.g. a Stylus constructor).
+    pub fn raw<F>(label: impl Into<String>, contract: impl Into<String>, build: F) -> Self
+    where
+        F: Fn(&AddressBook) -> Result<Bytes, MissingAddress> + Send + Sync + 'static,
+    {
+        Self { label: label.into(), contract: contract.into(), value: U256::ZERO, build: Arc::new(build) }
+    }
+
+    /// The same call sending `value` wei.
+    pub fn with_value(mut self, value: U256) -> Self {
+        self.value = value;
+        self
+    }
+
+    /// The calldata for the addresses in `book`.
+    pub fn calldata(&self, book: &AddressBook) -> Result<Bytes, MissingAddress> {
+        (self.build)(book)
+    }
+}
+
+/// One contract of the plan: which artifact to deploy and its initializer, if any.
+#[derive(Debug, Clone)]
+pub struct Deployable {
+    /// The artifact's name ([`crate::ContractSpec::name`]).
+    pub contract: String,
+    /// Called once after activation (Stylus programs have no EVM constructor on this path).
+    pub init: Option<PlannedCall>,
+}
+
+impl Deployable {
+    /// Deploys artifact `contract` with no initializer.
+    pub fn new(contract: impl Into<String>) -> Self {
+        Self { contract: contract.into(), init: None }
+    }
+
+    /// Adds the initializer: `build` makes its `sol!` call from the address book (this contract's own address
+    /// included). Its label is `<contract>.init`.
+    pub fn init<C, F>(mut self, build: F) -> Self
+    where
+        C: SolCall,
+        F: Fn(&AddressBook) -> Result<C, MissingAddress> + Send + Sync + 'static,
+    {
+        self.init = Some(PlannedCall::new(format!("{}.init", self.contract), self.contract.clone(), build));
+        self
+    }
+
+    /// Sets the initializer to an arbitrary planned call (label and value of your choice).
+    pub fn init_call(mut self, call: PlannedCall) -> Self {
+        self.init = Some(call);
+        self
+    }
+}
+
+/// Everything `deploy_all` does, in order: each contract (create, activate, initialize), then the wiring calls.
+#[derive(Debug, Clone, Default)]
+pub struct DeployPlan {
+    /// The contracts, in deployment order.
+    pub contracts: Vec<Deployable>,
+    /// Roles wiring and other calls after every contract is deployed, in order.
+    pub wiring: Vec<PlannedCall>,
+}
+
+impl DeployPlan {
+    /// An empty plan.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a contract.
+    pub fn contract(mut self, deployable: Deployable) -> Self {
+        self.contracts.push(deployable);
+        self
+    }
+
+    /// Appends a wiring call.
+    pub fn wire(mut self, call: PlannedCall) -> Self {
+        self.wiring.push(call);
+        self
+    }
+
+    /// Every planned call (initializers, then wiring) in execution order.
+    pub fn calls(&self) -> impl Iterator<Item = &PlannedCall> {
+        self.contracts.iter().filter_map(|d| d.init.as_ref()).chain(&self.wiring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{primitives::address, sol};
+
+    sol! { function grant(address who); }
+
+    #[test]
+    fn calls_resolve_addresses_late() {
+        let call = PlannedCall::new("token.grant(gauge)", "token", |book| Ok(grantCall { who: book.address("gauge")? }));
+        let mut book = AddressBook::new(Address::ZERO);
+        assert_eq!(call.calldata(&book), Err(MissingAddress("gauge".into())));
+        let gauge = address!("0x00000000000000000000000000000000000000aa");
+        book.insert("gauge", gauge);
+        assert_eq!(call.calldata(&book).unwrap(), Bytes::from(grantCall { who: gauge }.abi_encode()));
+    }
+
+    #[test]
+    fn plan_orders_inits_before_wiring() {
+        let plan = DeployPlan::new()
+            .contract(Deployable::new("token").init(|book| Ok(grantCall { who: book.deployer() })))
+            .contract(Deployable::new("registry"))
+            .wire(PlannedCall::new("token.grant(registry)", "token", |b| Ok(grantCall { who: b.address("registry")? })));
+        let labels: Vec<_> = plan.calls().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["token.init", "token.grant(registry)"]);
+    }
+}
