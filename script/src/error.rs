@@ -4,7 +4,6 @@ use std::{fmt, io, path::PathBuf, process::ExitStatus};
 
 use alloy::{
     primitives::{Address, Bytes, TxHash},
-    providers::PendingTransactionError,
     transports::TransportError,
 };
 
@@ -62,7 +61,8 @@ impl fmt::Display for DeployStep {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FailureReason {
-    /// `ArbWasm` reverted with one of its typed errors (Solidity name and fields, e.g. `ProgramNotWasm()`).
+    /// A revert decoded as ArbWasm's typed errors (e.g. `ProgramNotWasm`), or for other calls as Solidity's
+    /// `Error(string)` / `Panic(uint256)`: the decoded value's debug form.
     Rejected(String),
     /// The call reverted with this data (undecoded: a contract's ABI error, or Nitro's validation message).
     Reverted(Bytes),
@@ -209,16 +209,26 @@ pub enum Error {
         #[source]
         source: TransportError,
     },
-    /// Waiting for a transaction's receipt failed.
-    #[error("{step} {contract}: waiting for the receipt failed: {source}")]
-    Pending {
+    /// No receipt arrived within [`crate::deploy::DeployOptions::receipt_timeout`].
+    #[error("{step} {contract}: no receipt for {tx} in time")]
+    ReceiptTimeout {
         /// The step.
         step: DeployStep,
         /// The contract (or wiring call) being worked on.
         contract: String,
-        /// The provider's error.
+        /// The transaction.
+        tx: TxHash,
+    },
+    /// A call's return data did not decode.
+    #[error("{step} {contract}: undecodable return data: {source}")]
+    Decode {
+        /// The step.
+        step: DeployStep,
+        /// The contract being worked on.
+        contract: String,
+        /// The decoder's error.
         #[source]
-        source: PendingTransactionError,
+        source: alloy::sol_types::Error,
     },
     /// The CREATE transaction failed or created no contract.
     #[error("create {contract}: transaction {tx} {}", if *mined_ok { "created no contract" } else { "failed" })]
@@ -276,9 +286,6 @@ pub enum Error {
         /// The provider's chain id.
         actual: u64,
     },
-    /// The provider has no signer, so there is nobody to deploy from.
-    #[error("the provider has no default signer")]
-    NoSigner,
 }
 
 impl Error {

@@ -22,7 +22,10 @@ use verity_script::{
 static CARGO: Mutex<()> = Mutex::new(());
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("script/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("script/ has a parent")
+        .to_path_buf()
 }
 
 /// rustc's output must fail Nitro's validation only for the reason we repair (the overlong `call_indirect` table
@@ -45,15 +48,28 @@ fn every_contract_fits_and_is_nitro_valid() {
     assert_eq!(artifacts.contracts.len(), CONTRACTS.len());
     for (spec, artifact) in CONTRACTS.iter().zip(&artifacts.contracts) {
         assert_eq!(spec.name, artifact.name);
-        assert!(artifact.code.len() < MAX_CODE_SIZE, "{}: {} bytes of code", artifact.name, artifact.code.len());
-        assert!(artifact.wasm.len() <= MAX_WASM_SIZE, "{}: {} bytes of wasm", artifact.name, artifact.wasm.len());
+        assert!(
+            artifact.code.len() < MAX_CODE_SIZE,
+            "{}: {} bytes of code",
+            artifact.name,
+            artifact.code.len()
+        );
+        assert!(
+            artifact.wasm.len() <= MAX_WASM_SIZE,
+            "{}: {} bytes of wasm",
+            artifact.name,
+            artifact.wasm.len()
+        );
         nitro::validate(&artifact.wasm).unwrap_or_else(|v| panic!("{}: {v}", artifact.name));
         let raw = fs::read(options.cargo.wasm_path(spec)).expect("raw wasm");
         assert_raw_rejected_for_overlong_call_indirect(spec.name, &raw);
     }
     artifacts.ensure_within_limits().expect("limits");
     // What deploy reads back is what was built.
-    assert_eq!(build::Artifacts::load(&options.out_dir).expect("load artifacts"), artifacts);
+    assert_eq!(
+        build::Artifacts::load(&options.out_dir).expect("load artifacts"),
+        artifacts
+    );
 }
 
 #[test]
@@ -62,11 +78,20 @@ fn every_cdylib_package_is_a_listed_contract() {
     let mut cdylibs = Vec::new();
     for entry in fs::read_dir(&contracts).expect("contracts/") {
         let manifest = entry.expect("dir entry").path().join("Cargo.toml");
-        let Ok(text) = fs::read_to_string(&manifest) else { continue };
-        if text.lines().any(|l| l.trim_start().starts_with("crate-type") && l.contains("cdylib")) {
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if text
+            .lines()
+            .any(|l| l.trim_start().starts_with("crate-type") && l.contains("cdylib"))
+        {
             let name = text
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("name = \"")
+                        .and_then(|r| r.strip_suffix('"'))
+                })
                 .expect("package name");
             cdylibs.push(name.to_owned());
         }
@@ -87,18 +112,26 @@ fn counter_fixture_with_and_without_wasm_opt() {
     let spec = ContractSpec::new("counter", "counter-fixture");
     let mut cargo = CargoOptions::new(&fixture);
     cargo.target_dir = workspace().join("target/wasm");
-    let raw = build::cargo::compile(&cargo, &[spec]).expect("compile fixture").remove(0);
+    let raw = build::cargo::compile(&cargo, &[spec])
+        .expect("compile fixture")
+        .remove(0);
     assert_raw_rejected_for_overlong_call_indirect("counter", &raw);
 
     let scratch = workspace().join("target/verity/test-scratch");
     let plain = build::process(&spec, &raw, None, &scratch).expect("process without wasm-opt");
     nitro::validate(&plain.wasm).expect("valid without wasm-opt");
     assert!(plain.wasm_opt.is_none());
-    println!("counter without wasm-opt: raw {} wasm {} brotli {}", raw.len(), plain.wasm.len(), plain.brotli_size());
+    println!(
+        "counter without wasm-opt: raw {} wasm {} brotli {}",
+        raw.len(),
+        plain.wasm.len(),
+        plain.brotli_size()
+    );
 
     match WasmOptTool::resolve(&WasmOpt::Auto, "wasm-opt").expect("detect wasm-opt") {
         Some(tool) => {
-            let optimized = build::process(&spec, &raw, Some(&tool), &scratch).expect("process with wasm-opt");
+            let optimized =
+                build::process(&spec, &raw, Some(&tool), &scratch).expect("process with wasm-opt");
             nitro::validate(&optimized.wasm).expect("valid with wasm-opt");
             assert!(optimized.wasm.len() < plain.wasm.len());
             println!(

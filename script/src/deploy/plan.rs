@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use alloy::{
     primitives::{Address, Bytes, U256},
-    sol_types::SolCall,
+    sol_types::{SolCall, SolError},
 };
 
 /// The deployer and the addresses of the contracts deployed so far.
@@ -25,7 +25,10 @@ pub struct MissingAddress(pub String);
 impl AddressBook {
     /// An address book with no contracts.
     pub fn new(deployer: Address) -> Self {
-        Self { deployer, contracts: BTreeMap::new() }
+        Self {
+            deployer,
+            contracts: BTreeMap::new(),
+        }
     }
 
     /// The account deploying (the provider's signer).
@@ -35,7 +38,10 @@ impl AddressBook {
 
     /// The address of contract `name`, if it is deployed.
     pub fn address(&self, name: &str) -> Result<Address, MissingAddress> {
-        self.contracts.get(name).copied().ok_or_else(|| MissingAddress(name.to_owned()))
+        self.contracts
+            .get(name)
+            .copied()
+            .ok_or_else(|| MissingAddress(name.to_owned()))
     }
 
     /// Records contract `name` at `address`.
@@ -55,6 +61,8 @@ pub struct PlannedCall {
     pub contract: String,
     /// Native value sent with the call.
     pub value: U256,
+    /// Selector of the error that means "already done" (see [`PlannedCall::done_if_reverts_with`]).
+    pub(crate) done_selector: Option<[u8; 4]>,
     build: Arc<BuildFn>,
 }
 
@@ -86,7 +94,9 @@ impl PlannedCall {
         C: SolCall,
         F: Fn(&AddressBook) -> Result<C, MissingAddress> + Send + Sync + 'static,
     {
-        Self::raw(label, contract, move |book| build(book).map(|call| call.abi_encode().into()))
+        Self::raw(label, contract, move |book| {
+            build(book).map(|call| call.abi_encode().into())
+        })
     }
 
     /// A call whose calldata is built directly (for calls no `sol!` struct describes, e.g. a Stylus constructor).
@@ -94,7 +104,21 @@ impl PlannedCall {
     where
         F: Fn(&AddressBook) -> Result<Bytes, MissingAddress> + Send + Sync + 'static,
     {
-        Self { label: label.into(), contract: contract.into(), value: U256::ZERO, build: Arc::new(build) }
+        Self {
+            label: label.into(),
+            contract: contract.into(),
+            value: U256::ZERO,
+            done_selector: None,
+            build: Arc::new(build),
+        }
+    }
+
+    /// Treats a simulated revert with error `E` (e.g. the contract's `AlreadyInitialized`) as "already done":
+    /// recorded without a transaction instead of failing. Per the idempotency rule, single-target operations revert
+    /// with a typed `Already…` error when repeated.
+    pub fn done_if_reverts_with<E: SolError>(mut self) -> Self {
+        self.done_selector = Some(E::SELECTOR);
+        self
     }
 
     /// The same call sending `value` wei.
@@ -121,7 +145,10 @@ pub struct Deployable {
 impl Deployable {
     /// Deploys artifact `contract` with no initializer.
     pub fn new(contract: impl Into<String>) -> Self {
-        Self { contract: contract.into(), init: None }
+        Self {
+            contract: contract.into(),
+            init: None,
+        }
     }
 
     /// Adds the initializer: `build` makes its `sol!` call from the address book (this contract's own address
@@ -131,7 +158,11 @@ impl Deployable {
         C: SolCall,
         F: Fn(&AddressBook) -> Result<C, MissingAddress> + Send + Sync + 'static,
     {
-        self.init = Some(PlannedCall::new(format!("{}.init", self.contract), self.contract.clone(), build));
+        self.init = Some(PlannedCall::new(
+            format!("{}.init", self.contract),
+            self.contract.clone(),
+            build,
+        ));
         self
     }
 
@@ -171,7 +202,10 @@ impl DeployPlan {
 
     /// Every planned call (initializers, then wiring) in execution order.
     pub fn calls(&self) -> impl Iterator<Item = &PlannedCall> {
-        self.contracts.iter().filter_map(|d| d.init.as_ref()).chain(&self.wiring)
+        self.contracts
+            .iter()
+            .filter_map(|d| d.init.as_ref())
+            .chain(&self.wiring)
     }
 }
 
@@ -184,20 +218,35 @@ mod tests {
 
     #[test]
     fn calls_resolve_addresses_late() {
-        let call = PlannedCall::new("token.grant(gauge)", "token", |book| Ok(grantCall { who: book.address("gauge")? }));
+        let call = PlannedCall::new("token.grant(gauge)", "token", |book| {
+            Ok(grantCall {
+                who: book.address("gauge")?,
+            })
+        });
         let mut book = AddressBook::new(Address::ZERO);
         assert_eq!(call.calldata(&book), Err(MissingAddress("gauge".into())));
         let gauge = address!("0x00000000000000000000000000000000000000aa");
         book.insert("gauge", gauge);
-        assert_eq!(call.calldata(&book).unwrap(), Bytes::from(grantCall { who: gauge }.abi_encode()));
+        assert_eq!(
+            call.calldata(&book).unwrap(),
+            Bytes::from(grantCall { who: gauge }.abi_encode())
+        );
     }
 
     #[test]
     fn plan_orders_inits_before_wiring() {
         let plan = DeployPlan::new()
-            .contract(Deployable::new("token").init(|book| Ok(grantCall { who: book.deployer() })))
+            .contract(Deployable::new("token").init(|book| {
+                Ok(grantCall {
+                    who: book.deployer(),
+                })
+            }))
             .contract(Deployable::new("registry"))
-            .wire(PlannedCall::new("token.grant(registry)", "token", |b| Ok(grantCall { who: b.address("registry")? })));
+            .wire(PlannedCall::new("token.grant(registry)", "token", |b| {
+                Ok(grantCall {
+                    who: b.address("registry")?,
+                })
+            }));
         let labels: Vec<_> = plan.calls().map(|c| c.label.as_str()).collect();
         assert_eq!(labels, ["token.init", "token.grant(registry)"]);
     }

@@ -70,10 +70,12 @@ pub struct CallRecord {
     pub to: Address,
     /// keccak256 of the calldata: a re-run repeats the call only if its calldata changed (e.g. a new address).
     pub input_hash: B256,
-    /// The transaction.
-    pub tx: TxHash,
+    /// The transaction (`None` when the simulation reverted with the call's "already done" error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<TxHash>,
     /// Its block.
-    pub block: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<u64>,
 }
 
 impl Deployment {
@@ -97,7 +99,9 @@ impl Deployment {
     pub fn load(dir: &Path, network: &str) -> Result<Option<Self>> {
         let path = Self::path(dir, network);
         match fs::read(&path) {
-            Ok(json) => serde_json::from_slice(&json).map(Some).map_err(Error::json(path)),
+            Ok(json) => serde_json::from_slice(&json)
+                .map(Some)
+                .map_err(Error::json(path)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Io { path, source }),
         }
@@ -130,14 +134,20 @@ mod tests {
     fn saves_and_loads_camel_case_json() {
         let dir = std::env::temp_dir().join(format!("verity-record-{}", std::process::id()));
         assert_eq!(Deployment::load(&dir, "devnode").unwrap(), None);
-        let mut d = Deployment::new("devnode", 412_346, address!("0x00000000000000000000000000000000000000d0"));
+        let mut d = Deployment::new(
+            "devnode",
+            412_346,
+            address!("0x00000000000000000000000000000000000000d0"),
+        );
         d.contracts.insert(
             "token".into(),
             ContractRecord {
                 address: address!("0x00000000000000000000000000000000000000c0"),
                 deploy_block: 3,
                 deploy_tx: TxHash::repeat_byte(1),
-                code_hash: b256!("0x1111111111111111111111111111111111111111111111111111111111111111"),
+                code_hash: b256!(
+                    "0x1111111111111111111111111111111111111111111111111111111111111111"
+                ),
                 wasm_hash: B256::repeat_byte(2),
                 activation: Some(ActivationRecord {
                     tx: Some(TxHash::repeat_byte(3)),
@@ -148,7 +158,10 @@ mod tests {
         );
         let path = d.save(&dir).unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"chainId\": 412346") && text.contains("\"deployBlock\": 3"), "{text}");
+        assert!(
+            text.contains("\"chainId\": 412346") && text.contains("\"deployBlock\": 3"),
+            "{text}"
+        );
         assert_eq!(Deployment::load(&dir, "devnode").unwrap(), Some(d));
         let _ = fs::remove_dir_all(&dir);
     }
