@@ -1,0 +1,489 @@
+//! The implementation of the RPC traits over a shared [`Chain`], the interval miner, and the server start.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, Bytes, B256, U256, U64};
+use alloy::rpc::types::anvil::{MineOptions, TransactionData};
+use alloy::rpc::types::{
+    state::StateOverride, Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
+};
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use jsonrpsee::RpcModule;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::api::{AnvilApiServer, EthApiServer, EvmApiServer, NetApiServer, Web3ApiServer};
+use super::Quantity;
+use crate::chain::{Chain, ChainConfig, ReorgTx};
+use crate::error::Error;
+
+/// The chain shared between the RPC handlers and the interval miner.
+pub type SharedChain = Arc<Mutex<Chain>>;
+
+/// Locks the chain; a poisoned lock (a handler panicked) is recovered, so the server stays up.
+pub fn lock(chain: &SharedChain) -> MutexGuard<'_, Chain> {
+    chain.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The chain could not be created.
+    #[error(transparent)]
+    Chain(#[from] Error),
+    /// Binding the listening socket failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Registering the RPC methods failed (a duplicate name: a bug).
+    #[error("registering RPC methods: {0}")]
+    Register(String),
+}
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The chain to create.
+    pub chain: ChainConfig,
+    /// Interface to listen on.
+    pub host: IpAddr,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Interval mining period; when set, automine is off.
+    pub block_time: Option<Duration>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            chain: ChainConfig::default(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            block_time: None,
+        }
+    }
+}
+
+/// A running node: its URL, its chain and the handle that stops it. Dropping it stops the server.
+#[derive(Debug)]
+pub struct NodeHandle {
+    addr: SocketAddr,
+    url: String,
+    chain: SharedChain,
+    server: ServerHandle,
+    miner: tokio::task::JoinHandle<()>,
+}
+
+impl NodeHandle {
+    /// The HTTP URL, e.g. `http://127.0.0.1:8547`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The WebSocket URL.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The chain behind the server (for in-process inspection and control).
+    pub fn chain(&self) -> SharedChain {
+        self.chain.clone()
+    }
+
+    /// Stops the server and the miner and waits until the server has stopped.
+    pub async fn stop(self) {
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+        self.miner.abort();
+    }
+
+    /// Waits until the server stops (it runs until [`NodeHandle::stop`] or process exit).
+    pub async fn stopped(&self) {
+        self.server.clone().stopped().await;
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        let _ = self.server.stop();
+        self.miner.abort();
+    }
+}
+
+/// Creates a chain from `config.chain` and serves it over HTTP and WebSocket on `config.host:config.port`.
+pub async fn start(config: NodeConfig) -> Result<NodeHandle, ServerError> {
+    let chain = Arc::new(Mutex::new(Chain::new(config.chain.clone())?));
+    start_with_chain(chain, &config).await
+}
+
+/// Serves an existing chain (host, port and block time taken from `config`; `config.chain` is ignored).
+pub async fn start_with_chain(
+    chain: SharedChain,
+    config: &NodeConfig,
+) -> Result<NodeHandle, ServerError> {
+    let (interval_tx, interval_rx) = watch::channel(config.block_time);
+    if config.block_time.is_some() {
+        lock(&chain).set_automine(false)?;
+    }
+    let rpc = DevnodeRpc {
+        chain: chain.clone(),
+        interval: Arc::new(interval_tx),
+    };
+    let mut module = RpcModule::new(());
+    let reg = |e: jsonrpsee::core::RegisterMethodError| ServerError::Register(e.to_string());
+    module
+        .merge(EthApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+    module
+        .merge(NetApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+    module
+        .merge(Web3ApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+    module
+        .merge(EvmApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+    module
+        .merge(AnvilApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+
+    let addr = SocketAddr::new(config.host, config.port);
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(64 * 1024 * 1024)
+        .max_response_body_size(256 * 1024 * 1024)
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .build(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let addr = server
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let handle = server.start(module);
+    let miner = tokio::spawn(interval_miner(chain.clone(), interval_rx));
+    info!(target: "devnode::rpc", %addr, "listening");
+    Ok(NodeHandle {
+        addr,
+        url: format!("http://{addr}"),
+        chain,
+        server: handle,
+        miner,
+    })
+}
+
+async fn interval_miner(chain: SharedChain, mut rx: watch::Receiver<Option<Duration>>) {
+    loop {
+        let interval = *rx.borrow_and_update();
+        match interval {
+            None => {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+            Some(period) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(period) => {
+                        if let Err(err) = lock(&chain).mine(1, None) {
+                            warn!(target: "devnode::rpc", %err, "interval mining failed");
+                        }
+                    }
+                    changed = rx.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The RPC implementation: every trait of [`super::api`] over one shared chain.
+#[derive(Clone, Debug)]
+pub struct DevnodeRpc {
+    chain: SharedChain,
+    interval: Arc<watch::Sender<Option<Duration>>>,
+}
+
+impl DevnodeRpc {
+    fn chain(&self) -> MutexGuard<'_, Chain> {
+        lock(&self.chain)
+    }
+
+    fn set_interval(&self, seconds: u64) -> RpcResult<()> {
+        if seconds > 0 {
+            self.chain().set_automine(false)?;
+            self.interval
+                .send_replace(Some(Duration::from_secs(seconds)));
+        } else {
+            self.interval.send_replace(None);
+        }
+        Ok(())
+    }
+}
+
+impl EthApiServer for DevnodeRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain().chain_id()))
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.chain().block_number()))
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        Ok(self.chain().balance(address, block)?)
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        Ok(U64::from(self.chain().nonce(address, block)?))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        Ok(self.chain().code(address, block)?)
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        Ok(self.chain().storage(address, slot, block)?)
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.chain().gas_price()))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.chain().max_priority_fee_per_gas()))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: Quantity,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        Ok(self
+            .chain()
+            .fee_history(block_count.0, newest, percentiles.as_deref())?)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<U64> {
+        Ok(U64::from(self.chain().estimate_gas(
+            &request,
+            block,
+            overrides.as_ref(),
+        )?))
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes> {
+        Ok(self.chain().call(&request, block, overrides.as_ref())?)
+    }
+
+    fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
+        Ok(self.chain().send_raw_transaction(&raw)?)
+    }
+
+    fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
+        Ok(self.chain().send_transaction(request)?)
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        Ok(self.chain().receipt(hash))
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        Ok(self.chain().transaction_by_hash(hash))
+    }
+
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.chain().block_by_number(number, full))
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        Ok(self.chain().block_by_hash(hash, full))
+    }
+
+    fn block_receipts(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        Ok(self.chain().block_receipts(number))
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        Ok(self.chain().logs(&filter)?)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(self
+            .chain()
+            .dev_accounts()
+            .iter()
+            .map(|a| a.address)
+            .collect())
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+}
+
+impl NetApiServer for DevnodeRpc {
+    fn version(&self) -> RpcResult<String> {
+        Ok(self.chain().chain_id().to_string())
+    }
+
+    fn listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+}
+
+impl Web3ApiServer for DevnodeRpc {
+    fn client_version(&self) -> RpcResult<String> {
+        Ok(format!("devnode/v{}", env!("CARGO_PKG_VERSION")))
+    }
+}
+
+impl EvmApiServer for DevnodeRpc {
+    fn increase_time(&self, seconds: Quantity) -> RpcResult<i64> {
+        Ok(self.chain().increase_time(seconds.0))
+    }
+
+    fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
+        Ok(self.chain().set_next_block_timestamp(timestamp.0)?)
+    }
+
+    fn mine(&self, options: Option<MineOptions>) -> RpcResult<String> {
+        let (blocks, timestamp) = match options {
+            None => (1, None),
+            Some(MineOptions::Options { timestamp, blocks }) => (blocks.unwrap_or(1), timestamp),
+            Some(MineOptions::Timestamp(ts)) => (1, ts),
+        };
+        self.chain().mine(blocks, timestamp)?;
+        Ok("0x0".into())
+    }
+
+    fn snapshot(&self) -> RpcResult<U256> {
+        Ok(self.chain().snapshot())
+    }
+
+    fn revert(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.chain().revert(id))
+    }
+
+    fn set_automine(&self, on: bool) -> RpcResult<()> {
+        Ok(self.chain().set_automine(on)?)
+    }
+
+    fn set_interval_mining(&self, seconds: Quantity) -> RpcResult<()> {
+        self.set_interval(seconds.0)
+    }
+}
+
+impl AnvilApiServer for DevnodeRpc {
+    fn drop_transaction(&self, hash: B256) -> RpcResult<Option<B256>> {
+        Ok(self.chain().drop_transaction(hash))
+    }
+
+    fn reorg(
+        &self,
+        depth: Quantity,
+        tx_block_pairs: Option<Vec<(TransactionData, u64)>>,
+    ) -> RpcResult<()> {
+        let txs = tx_block_pairs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(data, offset)| {
+                let tx = match data {
+                    TransactionData::Raw(raw) => ReorgTx::Raw(raw),
+                    TransactionData::JSON(req) => ReorgTx::Request(Box::new(req)),
+                };
+                (tx, offset)
+            })
+            .collect();
+        Ok(self.chain().reorg(depth.0, txs)?)
+    }
+
+    fn rollback(&self, depth: Option<Quantity>) -> RpcResult<()> {
+        Ok(self.chain().rollback(depth.map_or(1, |d| d.0))?)
+    }
+
+    fn set_balance(&self, address: Address, balance: U256) -> RpcResult<()> {
+        self.chain().set_balance(address, balance);
+        Ok(())
+    }
+
+    fn set_nonce(&self, address: Address, nonce: Quantity) -> RpcResult<()> {
+        self.chain().set_nonce(address, nonce.0);
+        Ok(())
+    }
+
+    fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()> {
+        self.chain().set_code(address, code);
+        Ok(())
+    }
+
+    fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool> {
+        self.chain()
+            .set_storage_at(address, slot, U256::from_be_bytes(value.0));
+        Ok(true)
+    }
+
+    fn mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()> {
+        let mut chain = self.chain();
+        let count = blocks.map_or(1, |b| b.0).max(1);
+        let step = interval.map_or(0, |i| i.0);
+        for i in 0..count {
+            if step > 0 && i > 0 {
+                chain.increase_time(step);
+            }
+            chain.mine(1, None)?;
+        }
+        Ok(())
+    }
+
+    fn get_automine(&self) -> RpcResult<bool> {
+        Ok(self.chain().automine())
+    }
+
+    fn set_automine(&self, on: bool) -> RpcResult<()> {
+        Ok(self.chain().set_automine(on)?)
+    }
+
+    fn set_interval_mining(&self, seconds: Quantity) -> RpcResult<()> {
+        self.set_interval(seconds.0)
+    }
+
+    fn increase_time(&self, seconds: Quantity) -> RpcResult<i64> {
+        Ok(self.chain().increase_time(seconds.0))
+    }
+
+    fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
+        Ok(self.chain().set_next_block_timestamp(timestamp.0)?)
+    }
+}
