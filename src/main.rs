@@ -1,2 +1,53 @@
-//! The `verity` command line.
-fn main() {}
+//! The `verity` command line: `verity abi`, `verity build` (more subcommands arrive with their issues).
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use verity::abi::{export_interface, interface_path, workspace_root};
+
+/// Verity: Stylus contracts for AI models, their local chain and their tooling.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Export every contract's Solidity interface (plus events) and compare it with the committed file.
+    Abi {
+        /// Overwrite the committed files instead of failing on a difference.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Abi { write } => abi(write),
+    }
+}
+
+fn abi(write: bool) -> Result<()> {
+    let root = workspace_root();
+    let mut stale = Vec::new();
+    for contract in verity_abi::CONTRACTS {
+        let exported = export_interface(&root, contract)?;
+        let path = interface_path(&root, contract);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed == exported {
+            println!("{:<24} up to date  {}", contract.package, path.display());
+        } else if write {
+            std::fs::write(&path, exported)?;
+            println!("{:<24} written     {}", contract.package, path.display());
+        } else {
+            println!("{:<24} DRIFTED     {}", contract.package, path.display());
+            stale.push(contract.package);
+        }
+    }
+    if !stale.is_empty() {
+        bail!("interfaces drifted: {stale:?} (run `verity abi --write`)");
+    }
+    Ok(())
+}

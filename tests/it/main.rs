@@ -1,1 +1,3 @@
-//! End-to-end tests.
+//! End-to-end tests: one binary, modules per area.
+
+mod abi_drift;

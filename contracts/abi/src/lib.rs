@@ -1,1 +1,45 @@
-//! Verity ABI.
+//! # verity-abi — the single source of Verity's interfaces
+//!
+//! The `no_std` core declares every event, error and shared type the contracts use, once, with `sol!`.
+//! Each contract's function interface is exported from the contract itself (`export-abi`) and committed under
+//! `contracts/abi/interfaces/` with its events appended from this crate ([`token::EVENTS_SOL`] …); the `rpc`
+//! feature binds those committed files with `sol!(#[sol(rpc)] …)` for the CLI, the keeper and the tests.
+//! `tests/abi_drift.rs` re-exports every contract's interface and fails on any difference.
+#![no_std]
+
+extern crate alloc;
+
+/// Declares Solidity items with `sol!` and keeps their source text, so the committed interface files get the
+/// very same declarations (events are not part of `export-abi`'s output).
+macro_rules! sol_with_source {
+    ($(#[$meta:meta])* $source:ident => { $($body:tt)* }) => {
+        alloy_sol_types::sol! { #![sol(all_derives)] $($body)* }
+        $(#[$meta])*
+        pub const $source: &str = stringify!($($body)*);
+    };
+}
+
+pub mod token;
+
+/// Where one deployable contract's ABI lives: its package, its committed interface file and its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractAbi {
+    /// Cargo package of the contract (`verity-token`).
+    pub package: &'static str,
+    /// Interface name printed by `export-abi` (`I` + the entrypoint struct), also the file stem under
+    /// `contracts/abi/interfaces/`.
+    pub interface: &'static str,
+    /// Solidity source of the contract's events, appended to the exported interface.
+    pub events_sol: &'static str,
+}
+
+/// Every deployable contract, in deployment order. The build pipeline, deployment and the ABI drift test
+/// read this list; adding a contract is one line here.
+pub const CONTRACTS: &[ContractAbi] = &[ContractAbi {
+    package: "verity-token",
+    interface: "IBrToken",
+    events_sol: token::EVENTS_SOL,
+}];
+
+#[cfg(feature = "rpc")]
+pub mod rpc;

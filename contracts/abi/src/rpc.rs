@@ -1,0 +1,9 @@
+//! alloy bindings of the committed interfaces (`contracts/abi/interfaces/*.sol`), for the CLI, the keeper and
+//! the tests. The files are generated (`verity abi --write`) from the contracts' `export-abi` output plus the
+//! events declared in this crate; `tests/it/abi_drift.rs` fails when they drift.
+#![allow(missing_docs)]
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IBrToken.sol"
+);

@@ -1,0 +1,82 @@
+//! Exports each contract's Solidity interface (`export-abi`) and appends its events from `verity-abi`, giving
+//! the text committed under `contracts/abi/interfaces/`. `verity abi --write` writes it; the drift test compares.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context, Result};
+use verity_abi::ContractAbi;
+
+/// The workspace root (this crate's manifest directory).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Path of `contract`'s committed interface file.
+pub fn interface_path(root: &Path, contract: &ContractAbi) -> PathBuf {
+    root.join("contracts/abi/interfaces").join(format!("{}.sol", contract.interface))
+}
+
+/// Runs the contract's `export-abi` binary and returns its Solidity interface with the events appended.
+pub fn export_interface(root: &Path, contract: &ContractAbi) -> Result<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["run", "-q", "-p", contract.package, "--features", "export-abi", "--bin"])
+        .arg(contract.package)
+        .output()
+        .with_context(|| format!("running export-abi for {}", contract.package))?;
+    if !output.status.success() {
+        bail!(
+            "export-abi for {} failed: {}",
+            contract.package,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let exported = String::from_utf8(output.stdout).context("export-abi printed non-UTF-8")?;
+    with_events(&exported, contract)
+}
+
+/// Inserts `contract.events_sol` (one `event …;` per line) at the end of the contract's own interface block.
+pub fn with_events(exported: &str, contract: &ContractAbi) -> Result<String> {
+    let header = format!("interface {} ", contract.interface);
+    let header_plain = format!("interface {} {{", contract.interface);
+    let start = exported
+        .find(&header_plain)
+        .or_else(|| exported.find(&header))
+        .with_context(|| format!("{} not found in export-abi output", contract.interface))?;
+    let close = exported[start..]
+        .find("\n}")
+        .map(|i| start + i)
+        .with_context(|| format!("{} has no closing brace", contract.interface))?;
+    let mut events = String::new();
+    for event in contract.events_sol.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        events.push_str("\n\n    ");
+        events.push_str(&normalize(event));
+        events.push(';');
+    }
+    Ok(format!("{}{}{}", &exported[..close], events, &exported[close..]))
+}
+
+/// `stringify!` spacing made conventional: no space before `(` or `,`.
+fn normalize(event: &str) -> String {
+    event.split_whitespace().collect::<Vec<_>>().join(" ").replace(" (", "(").replace(" ,", ",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_go_inside_the_contract_interface() {
+        let exported = "pragma solidity ^0.8.23;\n\ninterface IBrToken {\n    function a() external;\n}\n";
+        let out = with_events(exported, &verity_abi::CONTRACTS[0]).unwrap();
+        assert!(out.contains(
+            "function a() external;\n\n    event Transfer(address indexed from, address indexed to, uint256 value);"
+        ));
+        assert!(out.trim_end().ends_with("uint256 value);\n}") || out.contains("AdminChanged"));
+        assert_eq!(out.matches("event ").count(), 4);
+    }
+}

@@ -1,0 +1,3 @@
+//! The `verity` CLI's library: what the subcommands do, kept out of `main` so tests can call it.
+
+pub mod abi;
