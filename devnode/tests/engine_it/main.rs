@@ -1,0 +1,8 @@
+//! Engine tests: Stylus programs (hand-written WAT, brotli-compressed and deployed like on
+//! Arbitrum) executed through `devnode::evm::Engine`. One binary, several modules.
+
+mod activation;
+mod calls;
+mod deploy;
+mod hostio;
+mod support;
