@@ -1,4 +1,4 @@
-//! The `verity` command line: `verity abi`, `verity build` (more subcommands arrive with their issues).
+//! The `verity` command line: `verity build`, `verity abi` (more subcommands arrive with their issues).
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
@@ -14,6 +14,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build every contract to Nitro-valid, brotli-compressed WASM and print the size table.
+    Build {
+        /// Skip `wasm-opt` even when it is installed.
+        #[arg(long)]
+        no_wasm_opt: bool,
+    },
     /// Export every contract's Solidity interface (plus events) and compare it with the committed file.
     Abi {
         /// Overwrite the committed files instead of failing on a difference.
@@ -25,8 +31,21 @@ enum Command {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Build { no_wasm_opt } => build(no_wasm_opt),
         Command::Abi { write } => abi(write),
     }
+}
+
+fn build(no_wasm_opt: bool) -> Result<()> {
+    use verity_script::build::{build_all, BuildOptions, WasmOpt};
+    let mut options = BuildOptions::new(workspace_root());
+    if no_wasm_opt {
+        options.wasm_opt = WasmOpt::Off;
+    }
+    let artifacts = build_all(&options, verity_script::CONTRACTS)?;
+    print!("{}", artifacts.size_table());
+    artifacts.ensure_within_limits()?;
+    Ok(())
 }
 
 fn abi(write: bool) -> Result<()> {

@@ -8,6 +8,8 @@
 //! the admin and minter as arguments instead of trusting `msg.sender` (a deployer contract may be the caller).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
+// `#[entrypoint]` emits an undocumented `user_entrypoint` export on wasm; native builds still check docs.
+#![cfg_attr(target_arch = "wasm32", allow(missing_docs))]
 
 #[macro_use]
 extern crate alloc;
