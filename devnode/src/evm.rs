@@ -15,9 +15,8 @@ use revm::{
     context_interface::result::{EVMError, ResultAndState},
     database::{CacheDB, EmptyDB},
     handler::{
-        instructions::EthInstructions,
-        EthFrame, EvmTr, FrameData, FrameInitOrResult, FrameResult, FrameTr, Handler,
-        MainnetHandler,
+        instructions::EthInstructions, EthFrame, EvmTr, FrameData, FrameInitOrResult, FrameResult,
+        FrameTr, Handler, MainnetHandler,
     },
     interpreter::{
         interpreter::EthInterpreter, interpreter_action::FrameInit, FrameInput, InstructionResult,
@@ -107,8 +106,8 @@ impl Engine {
             pages_ever: 0,
             active: HashMap::default(),
         };
-        let result = MainnetHandler::<_, ExecError, EthFrame<EthInterpreter>>::default()
-            .run(&mut evm);
+        let result =
+            MainnetHandler::<_, ExecError, EthFrame<EthInterpreter>>::default().run(&mut evm);
         let state = evm.inner.ctx.journal_mut().finalize();
         Ok(ResultAndState::new(result?, state))
     }

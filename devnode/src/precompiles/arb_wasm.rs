@@ -42,7 +42,9 @@ pub fn activation_error(err: &ActivationError) -> Vec<u8> {
         .abi_encode(),
         ActivationError::BadCompression(reason) => W::ProgramBadCompression { reason }.abi_encode(),
         ActivationError::InvalidWasm(reason) => W::ProgramInvalidWasm { reason }.abi_encode(),
-        ActivationError::ForbiddenFeature(reason) => W::ProgramForbiddenFeature { reason }.abi_encode(),
+        ActivationError::ForbiddenFeature(reason) => {
+            W::ProgramForbiddenFeature { reason }.abi_encode()
+        }
         ActivationError::UnknownImport { module, name } => {
             W::ProgramUnknownImport { module, name }.abi_encode()
         }
@@ -147,12 +149,10 @@ pub(crate) fn run(
         }
         C::programInitGas(c) => {
             active!(code_hash(ctx, c.program));
-            IArbWasm::programInitGasCall::abi_encode_returns(
-                &IArbWasm::programInitGasReturn {
-                    gas: ink::MIN_INIT_GAS,
-                    gasWhenCached: ink::CACHED_INIT_GAS,
-                },
-            )
+            IArbWasm::programInitGasCall::abi_encode_returns(&IArbWasm::programInitGasReturn {
+                gas: ink::MIN_INIT_GAS,
+                gasWhenCached: ink::CACHED_INIT_GAS,
+            })
         }
         C::programMemoryFootprint(c) => {
             let r = active!(code_hash(ctx, c.program));
@@ -171,12 +171,12 @@ pub(crate) fn run(
         C::pageGas(_) => IArbWasm::pageGasCall::abi_encode_returns(&ink::PAGE_GAS),
         C::pageRamp(_) => IArbWasm::pageRampCall::abi_encode_returns(&ink::PAGE_RAMP),
         C::pageLimit(_) => IArbWasm::pageLimitCall::abi_encode_returns(&ink::PAGE_LIMIT),
-        C::minInitGas(_) => IArbWasm::minInitGasCall::abi_encode_returns(
-            &IArbWasm::minInitGasReturn {
+        C::minInitGas(_) => {
+            IArbWasm::minInitGasCall::abi_encode_returns(&IArbWasm::minInitGasReturn {
                 gas: ink::MIN_INIT_GAS,
                 cached: ink::CACHED_INIT_GAS,
-            },
-        ),
+            })
+        }
         C::initCostScalar(_) => IArbWasm::initCostScalarCall::abi_encode_returns(&100u64),
         C::expiryDays(_) => IArbWasm::expiryDaysCall::abi_encode_returns(&365u16),
         C::keepaliveDays(_) => IArbWasm::keepaliveDaysCall::abi_encode_returns(&31u16),

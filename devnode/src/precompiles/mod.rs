@@ -125,8 +125,12 @@ impl ArbPrecompiles {
 impl<'db> PrecompileProvider<EvmContext<'db>> for ArbPrecompiles {
     type Output = InterpreterResult;
 
-    fn set_spec(&mut self, spec: <<EvmContext<'db> as revm::context::ContextTr>::Cfg as Cfg>::Spec) -> bool {
-        let changed = <EthPrecompiles as PrecompileProvider<EvmContext<'db>>>::set_spec(&mut self.eth, spec);
+    fn set_spec(
+        &mut self,
+        spec: <<EvmContext<'db> as revm::context::ContextTr>::Cfg as Cfg>::Spec,
+    ) -> bool {
+        let changed =
+            <EthPrecompiles as PrecompileProvider<EvmContext<'db>>>::set_spec(&mut self.eth, spec);
         self.addresses = Self::addresses_for(&self.eth);
         changed
     }

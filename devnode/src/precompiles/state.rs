@@ -158,7 +158,12 @@ mod tests {
 
     #[test]
     fn fee_at_zero_demand_is_min_price_per_byte() {
-        let (demand, fee) = update(0, ARBITRUM_START_TIME, 1_000, ARBITRUM_START_TIME + 10_000_000);
+        let (demand, fee) = update(
+            0,
+            ARBITRUM_START_TIME,
+            1_000,
+            ARBITRUM_START_TIME + 10_000_000,
+        );
         assert_eq!(demand, 1_000);
         // 1,000 bytes ≈ 1,000 × min price (exp(1000/inertia) ≈ 1.00005).
         assert!(fee >= 1_000 * u128::from(MIN_PRICE));

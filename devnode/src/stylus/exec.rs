@@ -323,7 +323,12 @@ fn serve(
             let journal = evm.inner.ctx.journal_mut();
             let Ok(_) = journal.load_account(target);
             let Ok(load) = journal.sload(target, key.into());
-            let cost = extra_gas + if load.is_cold { ink::COLD_SLOAD_GAS } else { 100 };
+            let cost = extra_gas
+                + if load.is_cold {
+                    ink::COLD_SLOAD_GAS
+                } else {
+                    100
+                };
             meter!(store, store.buy_gas(cost));
             let value = B256::from(load.data);
             store.data_mut().cache.slots.insert(
@@ -542,14 +547,9 @@ fn contract_call(
     let ctx = &mut evm.inner.ctx;
     let spec: SpecId = ctx.cfg.spec;
     let transfers = !value.is_zero();
-    let Ok((access, _state_gas, bytecode, code_hash)) = load_account_delegated(
-        ctx,
-        spec,
-        gas_left,
-        to,
-        transfers,
-        kind == CallKind::Call,
-    ) else {
+    let Ok((access, _state_gas, bytecode, code_hash)) =
+        load_account_delegated(ctx, spec, gas_left, to, transfers, kind == CallKind::Call)
+    else {
         return Ok((FAILURE, gas_left, Bytes::new()));
     };
     let params = ctx.gas_params();
@@ -566,7 +566,12 @@ fn contract_call(
         gas = gas.saturating_add(params.call_stipend());
     }
     let (target_address, caller, call_value, scheme) = match kind {
-        CallKind::Call => (to, call.target, CallValue::Transfer(value), CallScheme::Call),
+        CallKind::Call => (
+            to,
+            call.target,
+            CallValue::Transfer(value),
+            CallScheme::Call,
+        ),
         CallKind::Delegate => (
             call.target,
             call.caller,
@@ -610,4 +615,3 @@ fn contract_call(
     let code = if status.is_ok() { 0 } else { 1 };
     Ok((code, cost, outcome.result.output))
 }
-

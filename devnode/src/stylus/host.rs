@@ -35,7 +35,10 @@ const VM_HOOKS: &[(&str, Signature)] = &[
     ("transient_load_bytes32", (&[I32, I32], &[])),
     ("transient_store_bytes32", (&[I32, I32], &[])),
     ("call_contract", (&[I32, I32, I32, I32, I64, I32], &[I32])),
-    ("delegate_call_contract", (&[I32, I32, I32, I64, I32], &[I32])),
+    (
+        "delegate_call_contract",
+        (&[I32, I32, I32, I64, I32], &[I32]),
+    ),
     ("static_call_contract", (&[I32, I32, I32, I64, I32], &[I32])),
     ("create1", (&[I32, I32, I32, I32, I32], &[])),
     ("create2", (&[I32, I32, I32, I32, I32, I32], &[])),
@@ -461,46 +464,58 @@ pub(crate) fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error>
         c.data_mut().outs = outs;
         Ok(())
     })?;
-    l.func_wrap(m, "exit_early", |mut c: C<'_>, status: u32| -> Result<(), Error> {
-        c.settle_pages()?;
-        Err(c.escape(Escape::Exit(status)))
-    })?;
-    l.func_wrap(m, "storage_load_bytes32", |mut c: C<'_>, key: u32, dest: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR)?;
-        let evm_api_gas = ink::ink_to_gas(EVM_API);
-        c.require_gas(
-            ink::COLD_SLOAD_GAS + ink::STORAGE_CACHE_REQUIRED_ACCESS_GAS + evm_api_gas,
-        )?;
-        let key = c.read_b256(key)?;
-        let cache = &mut c.data_mut().cache;
-        let cost = cache.read_gas();
-        match cache.slots.get(&key) {
-            Some(word) => {
-                let value = word.value;
-                c.buy_gas(cost)?;
-                c.write_slice(dest, value.as_slice())
+    l.func_wrap(
+        m,
+        "exit_early",
+        |mut c: C<'_>, status: u32| -> Result<(), Error> {
+            c.settle_pages()?;
+            Err(c.escape(Escape::Exit(status)))
+        },
+    )?;
+    l.func_wrap(
+        m,
+        "storage_load_bytes32",
+        |mut c: C<'_>, key: u32, dest: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR)?;
+            let evm_api_gas = ink::ink_to_gas(EVM_API);
+            c.require_gas(
+                ink::COLD_SLOAD_GAS + ink::STORAGE_CACHE_REQUIRED_ACCESS_GAS + evm_api_gas,
+            )?;
+            let key = c.read_b256(key)?;
+            let cache = &mut c.data_mut().cache;
+            let cost = cache.read_gas();
+            match cache.slots.get(&key) {
+                Some(word) => {
+                    let value = word.value;
+                    c.buy_gas(cost)?;
+                    c.write_slice(dest, value.as_slice())
+                }
+                None => Err(c.request(Request::StorageLoad {
+                    key,
+                    dest,
+                    extra_gas: cost + evm_api_gas,
+                })),
             }
-            None => Err(c.request(Request::StorageLoad {
-                key,
-                dest,
-                extra_gas: cost + evm_api_gas,
-            })),
-        }
-    })?;
-    l.func_wrap(m, "storage_cache_bytes32", |mut c: C<'_>, key: u32, value: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR)?;
-        c.require_gas(ink::SSTORE_SENTRY_GAS + ink::STORAGE_CACHE_REQUIRED_ACCESS_GAS)?;
-        let key = c.read_b256(key)?;
-        let value = c.read_b256(value)?;
-        let cache = &mut c.data_mut().cache;
-        let cost = cache.write_gas();
-        cache
-            .slots
-            .entry(key)
-            .and_modify(|w| w.value = value)
-            .or_insert(Word { value, known: None });
-        c.buy_gas(cost)
-    })?;
+        },
+    )?;
+    l.func_wrap(
+        m,
+        "storage_cache_bytes32",
+        |mut c: C<'_>, key: u32, value: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR)?;
+            c.require_gas(ink::SSTORE_SENTRY_GAS + ink::STORAGE_CACHE_REQUIRED_ACCESS_GAS)?;
+            let key = c.read_b256(key)?;
+            let value = c.read_b256(value)?;
+            let cache = &mut c.data_mut().cache;
+            let cost = cache.write_gas();
+            cache
+                .slots
+                .entry(key)
+                .and_modify(|w| w.value = value)
+                .or_insert(Word { value, known: None });
+            c.buy_gas(cost)
+        },
+    )?;
     l.func_wrap(m, "storage_flush_cache", |mut c: C<'_>, clear: u32| {
         enter(&mut c, HOSTIO + EVM_API)?;
         c.require_gas(ink::SSTORE_SENTRY_GAS)?;
@@ -522,31 +537,57 @@ pub(crate) fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error>
         slots.sort_unstable();
         Err(c.request(Request::FlushStorage { slots }))
     })?;
-    l.func_wrap(m, "transient_load_bytes32", |mut c: C<'_>, key: u32, dest: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
-        c.buy_gas(ink::TRANSIENT_GAS)?;
-        let key = c.read_b256(key)?;
-        Err::<(), _>(c.request(Request::TransientLoad { key, dest }))
-    })?;
-    l.func_wrap(m, "transient_store_bytes32", |mut c: C<'_>, key: u32, value: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
-        c.buy_gas(ink::TRANSIENT_GAS)?;
-        let key = c.read_b256(key)?;
-        let value = c.read_b256(value)?;
-        Err::<(), _>(c.request(Request::TransientStore { key, value }))
-    })?;
+    l.func_wrap(
+        m,
+        "transient_load_bytes32",
+        |mut c: C<'_>, key: u32, dest: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
+            c.buy_gas(ink::TRANSIENT_GAS)?;
+            let key = c.read_b256(key)?;
+            Err::<(), _>(c.request(Request::TransientLoad { key, dest }))
+        },
+    )?;
+    l.func_wrap(
+        m,
+        "transient_store_bytes32",
+        |mut c: C<'_>, key: u32, value: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
+            c.buy_gas(ink::TRANSIENT_GAS)?;
+            let key = c.read_b256(key)?;
+            let value = c.read_b256(value)?;
+            Err::<(), _>(c.request(Request::TransientStore { key, value }))
+        },
+    )?;
     l.func_wrap(
         m,
         "call_contract",
         |mut c: C<'_>, to: u32, data: u32, len: u32, value: u32, gas: u64, ret_len: u32| {
-            call(&mut c, CallKind::Call, to, data, len, Some(value), gas, ret_len)
+            call(
+                &mut c,
+                CallKind::Call,
+                to,
+                data,
+                len,
+                Some(value),
+                gas,
+                ret_len,
+            )
         },
     )?;
     l.func_wrap(
         m,
         "delegate_call_contract",
         |mut c: C<'_>, to: u32, data: u32, len: u32, gas: u64, ret_len: u32| {
-            call(&mut c, CallKind::Delegate, to, data, len, None, gas, ret_len)
+            call(
+                &mut c,
+                CallKind::Delegate,
+                to,
+                data,
+                len,
+                None,
+                gas,
+                ret_len,
+            )
         },
     )?;
     l.func_wrap(
@@ -572,7 +613,9 @@ pub(crate) fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error>
          endowment: u32,
          salt: u32,
          contract: u32,
-         ret_len: u32| { create(&mut c, code, len, endowment, Some(salt), contract, ret_len) },
+         ret_len: u32| {
+            create(&mut c, code, len, endowment, Some(salt), contract, ret_len)
+        },
     )?;
     l.func_wrap(
         m,
@@ -594,32 +637,44 @@ pub(crate) fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error>
             Ok(out.len() as u32)
         },
     )?;
-    l.func_wrap(m, "return_data_size", |mut c: C<'_>| -> Result<u32, Error> {
-        enter(&mut c, HOSTIO)?;
-        Ok(c.data().return_data.len() as u32)
-    })?;
-    l.func_wrap(m, "emit_log", |mut c: C<'_>, data: u32, len: u32, topics: u32| {
-        enter(&mut c, HOSTIO + EVM_API)?;
-        if topics > 4 || len < topics * 32 {
-            return Err(c.escape(Escape::Failure("bad topic data".into())));
-        }
-        c.pay_for_read(len)?;
-        let data_len = u64::from(len - topics * 32);
-        c.buy_gas(375 * (1 + u64::from(topics)) + 8 * data_len)?;
-        let bytes = c.read_slice(data, len)?;
-        let (head, body) = bytes.split_at(topics as usize * 32);
-        let topics = head.chunks_exact(32).map(B256::from_slice).collect();
-        Err::<(), _>(c.request(Request::EmitLog {
-            topics,
-            data: Bytes::copy_from_slice(body),
-        }))
-    })?;
-    l.func_wrap(m, "account_balance", |mut c: C<'_>, address: u32, dest: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
-        c.require_gas(ink::COLD_ACCOUNT_GAS)?;
-        let address = c.read_address(address)?;
-        Err::<(), _>(c.request(Request::AccountBalance { address, dest }))
-    })?;
+    l.func_wrap(
+        m,
+        "return_data_size",
+        |mut c: C<'_>| -> Result<u32, Error> {
+            enter(&mut c, HOSTIO)?;
+            Ok(c.data().return_data.len() as u32)
+        },
+    )?;
+    l.func_wrap(
+        m,
+        "emit_log",
+        |mut c: C<'_>, data: u32, len: u32, topics: u32| {
+            enter(&mut c, HOSTIO + EVM_API)?;
+            if topics > 4 || len < topics * 32 {
+                return Err(c.escape(Escape::Failure("bad topic data".into())));
+            }
+            c.pay_for_read(len)?;
+            let data_len = u64::from(len - topics * 32);
+            c.buy_gas(375 * (1 + u64::from(topics)) + 8 * data_len)?;
+            let bytes = c.read_slice(data, len)?;
+            let (head, body) = bytes.split_at(topics as usize * 32);
+            let topics = head.chunks_exact(32).map(B256::from_slice).collect();
+            Err::<(), _>(c.request(Request::EmitLog {
+                topics,
+                data: Bytes::copy_from_slice(body),
+            }))
+        },
+    )?;
+    l.func_wrap(
+        m,
+        "account_balance",
+        |mut c: C<'_>, address: u32, dest: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
+            c.require_gas(ink::COLD_ACCOUNT_GAS)?;
+            let address = c.read_address(address)?;
+            Err::<(), _>(c.request(Request::AccountBalance { address, dest }))
+        },
+    )?;
     l.func_wrap(
         m,
         "account_code",
@@ -650,12 +705,16 @@ pub(crate) fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error>
             }))
         },
     )?;
-    l.func_wrap(m, "account_codehash", |mut c: C<'_>, address: u32, dest: u32| {
-        enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
-        c.require_gas(ink::COLD_ACCOUNT_GAS)?;
-        let address = c.read_address(address)?;
-        Err::<(), _>(c.request(Request::AccountCodehash { address, dest }))
-    })?;
+    l.func_wrap(
+        m,
+        "account_codehash",
+        |mut c: C<'_>, address: u32, dest: u32| {
+            enter(&mut c, HOSTIO + 2 * PTR + EVM_API)?;
+            c.require_gas(ink::COLD_ACCOUNT_GAS)?;
+            let address = c.read_address(address)?;
+            Err::<(), _>(c.request(Request::AccountCodehash { address, dest }))
+        },
+    )?;
     l.func_wrap(m, "block_basefee", |mut c: C<'_>, dest: u32| {
         enter(&mut c, HOSTIO + PTR)?;
         let v = env(&c).basefee.to_be_bytes::<32>();

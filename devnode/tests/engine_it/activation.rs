@@ -22,7 +22,8 @@ fn activation_returns_version_and_fee_and_refunds_the_rest() {
     let mut chain = Chain::new();
     let p = deploy_wat(&mut chain, PROBE);
     // cargo-stylus learns the fee with an eth_call first; with zero value it reverts with the fee.
-    let err = expect_error::<IArbWasm::ProgramInsufficientValue>(&chain.activate_with(p, U256::ZERO));
+    let err =
+        expect_error::<IArbWasm::ProgramInsufficientValue>(&chain.activate_with(p, U256::ZERO));
     assert_eq!(err.have, U256::ZERO);
     let fee = err.want;
     assert!(fee > U256::ZERO);
@@ -34,8 +35,15 @@ fn activation_returns_version_and_fee_and_refunds_the_rest() {
     };
     let ret = IArbWasm::activateProgramCall::abi_decode_returns(output.data()).unwrap();
     assert_eq!(ret.version, 2);
-    assert!(ret.dataFee >= fee, "demand only grows within the same second");
-    assert_eq!(chain.balance(ALICE), alice - ret.dataFee, "excess refunded (gas price 0)");
+    assert!(
+        ret.dataFee >= fee,
+        "demand only grows within the same second"
+    );
+    assert_eq!(
+        chain.balance(ALICE),
+        alice - ret.dataFee,
+        "excess refunded (gas price 0)"
+    );
     assert_eq!(chain.balance(COINBASE), coinbase + ret.dataFee);
     assert_eq!(chain.balance(ARB_WASM), U256::ZERO);
     assert_eq!(logs.len(), 1);
@@ -58,30 +66,75 @@ fn read_methods() {
     let p = deploy_wat(&mut chain, MINIMAL);
     let hash = keccak256(chain.code(p));
     let call = |chain: &mut Chain, data: Vec<u8>| chain.call(ARB_WASM, data);
-    let r = call(&mut chain, IArbWasm::programVersionCall { program: p }.abi_encode());
+    let r = call(
+        &mut chain,
+        IArbWasm::programVersionCall { program: p }.abi_encode(),
+    );
     expect_error::<IArbWasm::ProgramNotActivated>(&r);
     chain.activate(p);
-    let out = chain.call_ok(ARB_WASM, IArbWasm::programVersionCall { program: p }.abi_encode());
-    assert_eq!(IArbWasm::programVersionCall::abi_decode_returns(&out).unwrap(), 2);
-    let out = chain.call_ok(ARB_WASM, IArbWasm::codehashVersionCall { codehash: hash }.abi_encode());
-    assert_eq!(IArbWasm::codehashVersionCall::abi_decode_returns(&out).unwrap(), 2);
+    let out = chain.call_ok(
+        ARB_WASM,
+        IArbWasm::programVersionCall { program: p }.abi_encode(),
+    );
+    assert_eq!(
+        IArbWasm::programVersionCall::abi_decode_returns(&out).unwrap(),
+        2
+    );
+    let out = chain.call_ok(
+        ARB_WASM,
+        IArbWasm::codehashVersionCall { codehash: hash }.abi_encode(),
+    );
+    assert_eq!(
+        IArbWasm::codehashVersionCall::abi_decode_returns(&out).unwrap(),
+        2
+    );
     let out = chain.call_ok(ARB_WASM, IArbWasm::stylusVersionCall {}.abi_encode());
-    assert_eq!(IArbWasm::stylusVersionCall::abi_decode_returns(&out).unwrap(), 2);
+    assert_eq!(
+        IArbWasm::stylusVersionCall::abi_decode_returns(&out).unwrap(),
+        2
+    );
     let out = chain.call_ok(ARB_WASM, IArbWasm::inkPriceCall {}.abi_encode());
-    assert_eq!(IArbWasm::inkPriceCall::abi_decode_returns(&out).unwrap(), 10_000);
+    assert_eq!(
+        IArbWasm::inkPriceCall::abi_decode_returns(&out).unwrap(),
+        10_000
+    );
     let out = chain.call_ok(ARB_WASM, IArbWasm::freePagesCall {}.abi_encode());
-    assert_eq!(IArbWasm::freePagesCall::abi_decode_returns(&out).unwrap(), 2);
+    assert_eq!(
+        IArbWasm::freePagesCall::abi_decode_returns(&out).unwrap(),
+        2
+    );
     let out = chain.call_ok(ARB_WASM, IArbWasm::pageLimitCall {}.abi_encode());
-    assert_eq!(IArbWasm::pageLimitCall::abi_decode_returns(&out).unwrap(), 128);
-    let out = chain.call_ok(ARB_WASM, IArbWasm::programMemoryFootprintCall { program: p }.abi_encode());
-    assert_eq!(IArbWasm::programMemoryFootprintCall::abi_decode_returns(&out).unwrap(), 1);
-    let out = chain.call_ok(ARB_WASM, IArbWasm::programTimeLeftCall { program: p }.abi_encode());
-    assert_eq!(IArbWasm::programTimeLeftCall::abi_decode_returns(&out).unwrap(), 365 * 86_400);
-    let out = chain.call_ok(ARB_WASM, IArbWasm::programInitGasCall { program: p }.abi_encode());
+    assert_eq!(
+        IArbWasm::pageLimitCall::abi_decode_returns(&out).unwrap(),
+        128
+    );
+    let out = chain.call_ok(
+        ARB_WASM,
+        IArbWasm::programMemoryFootprintCall { program: p }.abi_encode(),
+    );
+    assert_eq!(
+        IArbWasm::programMemoryFootprintCall::abi_decode_returns(&out).unwrap(),
+        1
+    );
+    let out = chain.call_ok(
+        ARB_WASM,
+        IArbWasm::programTimeLeftCall { program: p }.abi_encode(),
+    );
+    assert_eq!(
+        IArbWasm::programTimeLeftCall::abi_decode_returns(&out).unwrap(),
+        365 * 86_400
+    );
+    let out = chain.call_ok(
+        ARB_WASM,
+        IArbWasm::programInitGasCall { program: p }.abi_encode(),
+    );
     let init = IArbWasm::programInitGasCall::abi_decode_returns(&out).unwrap();
     assert!(init.gas > init.gasWhenCached);
     // Keepalive is too soon right after activation.
-    let r = chain.call(ARB_WASM, IArbWasm::codehashKeepaliveCall { codehash: hash }.abi_encode());
+    let r = chain.call(
+        ARB_WASM,
+        IArbWasm::codehashKeepaliveCall { codehash: hash }.abi_encode(),
+    );
     expect_error::<IArbWasm::ProgramKeepaliveTooSoon>(&r);
 }
 
@@ -89,9 +142,15 @@ fn read_methods() {
 fn arbsys_reports_block_chain_and_version() {
     let mut chain = Chain::new();
     let out = chain.call_ok(ARB_SYS, IArbSys::arbBlockNumberCall {}.abi_encode());
-    assert_eq!(IArbSys::arbBlockNumberCall::abi_decode_returns(&out).unwrap(), U256::from(7));
+    assert_eq!(
+        IArbSys::arbBlockNumberCall::abi_decode_returns(&out).unwrap(),
+        U256::from(7)
+    );
     let out = chain.call_ok(ARB_SYS, IArbSys::arbChainIDCall {}.abi_encode());
-    assert_eq!(IArbSys::arbChainIDCall::abi_decode_returns(&out).unwrap(), U256::from(CHAIN_ID));
+    assert_eq!(
+        IArbSys::arbChainIDCall::abi_decode_returns(&out).unwrap(),
+        U256::from(CHAIN_ID)
+    );
     let out = chain.call_ok(ARB_SYS, IArbSys::arbOSVersionCall {}.abi_encode());
     assert!(IArbSys::arbOSVersionCall::abi_decode_returns(&out).unwrap() > U256::from(55));
 }
@@ -107,13 +166,26 @@ fn activation_persists_in_state_and_rolls_back_with_its_transaction() {
     // An activation inside a reverted call is undone: EVM code that calls activateProgram, then
     // reverts. Calldata: activateProgram(q) is forwarded by `evm_forwarder`, which reverts only
     // if the call fails, so wrap it in a program call that reverts afterwards.
-    let q = deploy_wat(&mut chain, r#"(module (memory (export "memory") 2)
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let q = deploy_wat(
+        &mut chain,
+        r#"(module (memory (export "memory") 2)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     let probe = chain.probe();
     let activate = IArbWasm::activateProgramCall { program: q }.abi_encode();
     chain.send(ALICE, TxKind::Call(probe), ether(2), Vec::new());
-    let r = chain.call(probe, op(0x17, &[&call_args(0, ARB_WASM, ether(1), u64::MAX, &activate)]));
-    assert_eq!(call_result(&revert_data(&r).unwrap()).0, 0, "activation itself succeeded");
+    let r = chain.call(
+        probe,
+        op(
+            0x17,
+            &[&call_args(0, ARB_WASM, ether(1), u64::MAX, &activate)],
+        ),
+    );
+    assert_eq!(
+        call_result(&revert_data(&r).unwrap()).0,
+        0,
+        "activation itself succeeded"
+    );
     expect_error::<IArbWasm::ProgramNotActivated>(&chain.call(q, Vec::new()));
 }
 
@@ -141,9 +213,16 @@ fn rejects_evm_code_as_not_wasm() {
 #[test]
 fn rejects_bad_brotli() {
     let mut chain = Chain::new();
-    let r = activation_error(&mut chain, vec![0xEF, 0xF0, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x01]);
+    let r = activation_error(
+        &mut chain,
+        vec![0xEF, 0xF0, 0x00, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, 0x01],
+    );
     expect_error::<IArbWasm::ProgramBadCompression>(&r);
-    assert_eq!(gas_used(&r), GAS, "failed activation takes all gas, like Nitro");
+    assert_eq!(
+        gas_used(&r),
+        GAS,
+        "failed activation takes all gas, like Nitro"
+    );
 }
 
 #[test]
@@ -163,15 +242,24 @@ fn rejects_unknown_import_naming_it() {
            (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let e = expect_error::<IArbWasm::ProgramUnknownImport>(&activation_error(&mut chain, stylus_code(&wasm)));
-    assert_eq!((e.module.as_str(), e.name.as_str()), ("vm_hooks", "teleport"));
+    let e = expect_error::<IArbWasm::ProgramUnknownImport>(&activation_error(
+        &mut chain,
+        stylus_code(&wasm),
+    ));
+    assert_eq!(
+        (e.module.as_str(), e.name.as_str()),
+        ("vm_hooks", "teleport")
+    );
     let wasm = wat::parse_str(
         r#"(module (import "env" "abort" (func))
            (memory (export "memory") 1)
            (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let e = expect_error::<IArbWasm::ProgramUnknownImport>(&activation_error(&mut chain, stylus_code(&wasm)));
+    let e = expect_error::<IArbWasm::ProgramUnknownImport>(&activation_error(
+        &mut chain,
+        stylus_code(&wasm),
+    ));
     assert_eq!((e.module.as_str(), e.name.as_str()), ("env", "abort"));
 }
 
@@ -179,13 +267,19 @@ fn rejects_unknown_import_naming_it() {
 fn rejects_missing_exports() {
     let mut chain = Chain::new();
     let no_entry = wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap();
-    let e = expect_error::<IArbWasm::ProgramMissingExport>(&activation_error(&mut chain, stylus_code(&no_entry)));
+    let e = expect_error::<IArbWasm::ProgramMissingExport>(&activation_error(
+        &mut chain,
+        stylus_code(&no_entry),
+    ));
     assert_eq!(e.name, "user_entrypoint");
     let no_memory = wat::parse_str(
         r#"(module (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
     )
     .unwrap();
-    let e = expect_error::<IArbWasm::ProgramMissingExport>(&activation_error(&mut chain, stylus_code(&no_memory)));
+    let e = expect_error::<IArbWasm::ProgramMissingExport>(&activation_error(
+        &mut chain,
+        stylus_code(&no_memory),
+    ));
     assert_eq!(e.name, "memory");
 }
 
@@ -263,7 +357,10 @@ fn rejects_programs_over_either_size_limit() {
 fn rejects_raw_rustc_output_and_accepts_it_after_a_wat_round_trip() {
     let raw = include_bytes!("../../testdata/rustc_raw/raw.wasm");
     let mut chain = Chain::new();
-    let e = expect_error::<IArbWasm::ProgramForbiddenFeature>(&activation_error(&mut chain, stylus_code(raw)));
+    let e = expect_error::<IArbWasm::ProgramForbiddenFeature>(&activation_error(
+        &mut chain,
+        stylus_code(raw),
+    ));
     assert!(e.reason.contains("zero byte expected"), "{}", e.reason);
     // The fix cargo-stylus applies: print to text and parse again.
     let text = wasmprinter::print_bytes(raw).unwrap();

@@ -10,10 +10,19 @@ fn program_calls_evm_code_and_gets_return_data() {
     let mut chain = Chain::new();
     let p = chain.probe();
     let echo = chain.deploy(EVM_ECHO);
-    let out = chain.call_ok(p, op(0x0C, &[&call_args(0, echo, U256::ZERO, u64::MAX, b"ping")]));
+    let out = chain.call_ok(
+        p,
+        op(0x0C, &[&call_args(0, echo, U256::ZERO, u64::MAX, b"ping")]),
+    );
     assert_eq!(call_result(&out), (0, b"ping".to_vec()));
     // read_return_data with an offset and a size: bytes 2..5.
-    let out = chain.call_ok(p, op(0x18, &[&call_args(0, echo, U256::ZERO, u64::MAX, b"abcdefg")]));
+    let out = chain.call_ok(
+        p,
+        op(
+            0x18,
+            &[&call_args(0, echo, U256::ZERO, u64::MAX, b"abcdefg")],
+        ),
+    );
     assert_eq!(out.as_ref(), b"cde");
 }
 
@@ -27,14 +36,21 @@ fn program_calls_program_with_value() {
         ALICE,
         TxKind::Call(a),
         U256::from(1_000),
-        op(0x0C, &[&call_args(0, b, U256::from(400), u64::MAX, &op(0x08, &[]))]),
+        op(
+            0x0C,
+            &[&call_args(0, b, U256::from(400), u64::MAX, &op(0x08, &[]))],
+        ),
     );
     let ExecutionResult::Success { output, .. } = result else {
         panic!("{result:?}")
     };
     let (status, inner) = call_result(&output.into_data());
     assert_eq!(status, 0);
-    assert_eq!(Address::from_slice(&inner[0..20]), a, "msg.sender is the calling program");
+    assert_eq!(
+        Address::from_slice(&inner[0..20]),
+        a,
+        "msg.sender is the calling program"
+    );
     assert_eq!(U256::from_be_slice(&inner[20..52]), U256::from(400));
     assert_eq!(Address::from_slice(&inner[52..72]), ALICE, "tx.origin");
     assert_eq!(chain.balance(a), U256::from(600));
@@ -71,7 +87,14 @@ fn callee_revert_rolls_back_only_the_callee() {
     let b_data = op(0x17, &[&call_args(0, store42, U256::ZERO, u64::MAX, &[])]);
     let out = chain.call_ok(
         a,
-        op(0x16, &[&word(1), &word(11), &call_args(0, b, U256::ZERO, u64::MAX, &b_data)]),
+        op(
+            0x16,
+            &[
+                &word(1),
+                &word(11),
+                &call_args(0, b, U256::ZERO, u64::MAX, &b_data),
+            ],
+        ),
     );
     let (status, _) = call_result(&out);
     assert_eq!(status, 1, "B reverted");
@@ -88,15 +111,25 @@ fn caller_revert_rolls_back_nested_calls() {
     // A calls B, B stores (flushes) slot 1 and calls EVM code storing 42; then A reverts.
     let b_data = op(
         0x16,
-        &[&word(1), &word(5), &call_args(0, store42, U256::ZERO, u64::MAX, &[])],
+        &[
+            &word(1),
+            &word(5),
+            &call_args(0, store42, U256::ZERO, u64::MAX, &[]),
+        ],
     );
-    let r = chain.call(a, op(0x17, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]));
+    let r = chain.call(
+        a,
+        op(0x17, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]),
+    );
     let data = revert_data(&r).expect("A reverted");
     assert_eq!(call_result(&data).0, 0, "B itself succeeded");
     assert_eq!(chain.storage(b, word(1).into()), B256::ZERO);
     assert_eq!(chain.storage(store42, B256::ZERO), B256::ZERO);
     // Without the revert both writes persist.
-    chain.call_ok(a, op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]));
+    chain.call_ok(
+        a,
+        op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]),
+    );
     assert_eq!(chain.storage(b, word(1).into()), B256::from(word(5)));
     assert_eq!(chain.storage(store42, B256::ZERO), B256::from(word(42)));
 }
@@ -109,19 +142,32 @@ fn reentrancy_a_b_a_sees_msg_reentrant() {
     // A → B → A(op 0x08): the inner A reports reentrant = 1, B (first entry) would report 0.
     let inner = op(0x08, &[]);
     let b_data = op(0x0C, &[&call_args(0, a, U256::ZERO, u64::MAX, &inner)]);
-    let out = chain.call_ok(a, op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]));
+    let out = chain.call_ok(
+        a,
+        op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]),
+    );
     let (status, b_out) = call_result(&out);
     assert_eq!(status, 0);
     let (status, a_out) = call_result(&b_out);
     assert_eq!(status, 0);
     assert_eq!(Address::from_slice(&a_out[0..20]), b);
     assert_eq!(a_out[92], 1, "inner A is reentrant");
-    let direct = chain.call_ok(b, op(0x0C, &[&call_args(0, a, U256::ZERO, u64::MAX, &inner)]));
-    assert_eq!(call_result(&direct).1[92], 0, "A entered once is not reentrant");
+    let direct = chain.call_ok(
+        b,
+        op(0x0C, &[&call_args(0, a, U256::ZERO, u64::MAX, &inner)]),
+    );
+    assert_eq!(
+        call_result(&direct).1[92],
+        0,
+        "A entered once is not reentrant"
+    );
     // State written by the reentrant frame is visible to the outer one afterwards.
     let write = op(0x02, &[&word(9), &word(99)]);
     let b_data = op(0x0C, &[&call_args(0, a, U256::ZERO, u64::MAX, &write)]);
-    chain.call_ok(a, op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]));
+    chain.call_ok(
+        a,
+        op(0x0C, &[&call_args(0, b, U256::ZERO, u64::MAX, &b_data)]),
+    );
     assert_eq!(chain.storage(a, word(9).into()), B256::from(word(99)));
 }
 
@@ -131,12 +177,39 @@ fn static_call_forbids_writes_and_delegate_call_uses_caller_storage() {
     let a = chain.probe();
     let b = chain.deploy(&chain_code());
     let write = op(0x02, &[&word(1), &word(1)]);
-    let out = chain.call_ok(a, op(0x0C, &[&call_args(2, b, U256::ZERO, u64::MAX, &write)]));
+    let out = chain.call_ok(
+        a,
+        op(0x0C, &[&call_args(2, b, U256::ZERO, u64::MAX, &write)]),
+    );
     assert_ne!(call_result(&out).0, 0, "write in a static call fails");
-    let out = chain.call_ok(a, op(0x0C, &[&call_args(2, b, U256::ZERO, u64::MAX, &op(0x01, &[&word(1)]))]));
+    let out = chain.call_ok(
+        a,
+        op(
+            0x0C,
+            &[&call_args(
+                2,
+                b,
+                U256::ZERO,
+                u64::MAX,
+                &op(0x01, &[&word(1)]),
+            )],
+        ),
+    );
     assert_eq!(call_result(&out).0, 0, "reads in a static call work");
     // Delegate call: B's code writes A's storage.
-    let out = chain.call_ok(a, op(0x0C, &[&call_args(1, b, U256::ZERO, u64::MAX, &op(0x02, &[&word(4), &word(44)]))]));
+    let out = chain.call_ok(
+        a,
+        op(
+            0x0C,
+            &[&call_args(
+                1,
+                b,
+                U256::ZERO,
+                u64::MAX,
+                &op(0x02, &[&word(4), &word(44)]),
+            )],
+        ),
+    );
     assert_eq!(call_result(&out).0, 0);
     assert_eq!(chain.storage(a, word(4).into()), B256::from(word(44)));
     assert_eq!(chain.storage(b, word(4).into()), B256::ZERO);
@@ -150,7 +223,11 @@ fn create1_and_create2_from_a_program() {
     let init = standard_initcode(EVM_ECHO);
     let out = chain.call_ok(p, op(0x0D, &[&word(10), &init]));
     let created = Address::from_slice(&out[0..20]);
-    assert_eq!(created, p.create(1), "CREATE address from the program's nonce");
+    assert_eq!(
+        created,
+        p.create(1),
+        "CREATE address from the program's nonce"
+    );
     assert_eq!(chain.code(created).as_ref(), EVM_ECHO);
     assert_eq!(chain.balance(created), U256::from(10));
     let salt = word(77);

@@ -16,7 +16,10 @@ fn standard_initcode_deploys_and_runs_after_activation() {
     let result = chain.call(program, op(0x0F, &[b"x"]));
     expect_error::<IArbWasm::ProgramNotActivated>(&result);
     assert_eq!(gas_used(&result), GAS);
-    assert!(matches!(chain.activate(program), ExecutionResult::Success { .. }));
+    assert!(matches!(
+        chain.activate(program),
+        ExecutionResult::Success { .. }
+    ));
     let out = chain.call_ok(program, op(0x0F, &[b"x"]));
     assert_eq!(out.as_ref(), alloy::primitives::keccak256(b"x").as_slice());
 }
@@ -32,7 +35,10 @@ fn alternative_initcode_returning_same_code_deploys_an_equal_program() {
     // Activation is per code hash: activating one activates the other.
     assert!(matches!(chain.activate(b), ExecutionResult::Success { .. }));
     expect_error::<IArbWasm::ProgramUpToDate>(&chain.activate(a));
-    assert_eq!(chain.call_ok(a, op(0x0F, &[b"y"])), chain.call_ok(b, op(0x0F, &[b"y"])));
+    assert_eq!(
+        chain.call_ok(a, op(0x0F, &[b"y"])),
+        chain.call_ok(b, op(0x0F, &[b"y"]))
+    );
 }
 
 #[test]

@@ -30,7 +30,10 @@ fn storage_read_after_write_sees_the_cache_and_unflushed_writes_are_dropped() {
     let mut chain = Chain::new();
     let p = chain.probe();
     let key = word(5);
-    assert_eq!(chain.call_ok(p, op(0x04, &[&key, &word(9)])).as_ref(), &word(9));
+    assert_eq!(
+        chain.call_ok(p, op(0x04, &[&key, &word(9)])).as_ref(),
+        &word(9)
+    );
     assert_eq!(chain.storage(p, key.into()), B256::from(word(9)));
     // Cached but never flushed: Nitro does not flush on exit.
     chain.call_ok(p, op(0x03, &[&key, &word(10)]));
@@ -46,7 +49,10 @@ fn sstore_is_charged_like_the_evm_with_refunds() {
     let reset = chain.call(p, op(0x02, &[&key, &word(2)]));
     let clear = chain.call(p, op(0x02, &[&key, &word(0)]));
     // 0 → 1 costs a fresh slot (22,100 cold); 1 → 2 costs 5,000; clearing earns a refund.
-    assert!(gas_used(&set) > gas_used(&reset) + 15_000, "{set:?} {reset:?}");
+    assert!(
+        gas_used(&set) > gas_used(&reset) + 15_000,
+        "{set:?} {reset:?}"
+    );
     assert!(gas_used(&clear) < gas_used(&reset), "{clear:?} {reset:?}");
 }
 
@@ -55,7 +61,10 @@ fn transient_storage_lives_for_the_transaction_only() {
     let mut chain = Chain::new();
     let p = chain.probe();
     let key = word(7);
-    assert_eq!(chain.call_ok(p, op(0x05, &[&key, &word(77)])).as_ref(), &word(77));
+    assert_eq!(
+        chain.call_ok(p, op(0x05, &[&key, &word(77)])).as_ref(),
+        &word(77)
+    );
     assert_eq!(chain.call_ok(p, op(0x06, &[&key])).as_ref(), &[0u8; 32]);
     assert_eq!(chain.storage(p, key.into()), B256::ZERO);
 }
@@ -134,7 +143,10 @@ fn block_and_chain_values() {
     assert_eq!(le(68..76), 1_800_000_000);
     assert_eq!(le(76..84), CHAIN_ID);
     assert_eq!(U256::from_be_slice(&out[84..116]), U256::from(tx_gas_price));
-    assert_eq!(u32::from_le_bytes(out[116..120].try_into().unwrap()), 10_000);
+    assert_eq!(
+        u32::from_le_bytes(out[116..120].try_into().unwrap()),
+        10_000
+    );
 }
 
 #[test]
@@ -192,7 +204,10 @@ fn revert_and_exit_early() {
     let r = chain.call(p, op(0x10, &[b"nope"]));
     assert_eq!(revert_data(&r).unwrap().as_ref(), b"nope");
     assert!(gas_used(&r) < GAS / 2, "a revert keeps its gas");
-    assert_eq!(chain.call_ok(p, op(0x11, &[&[0], b"early"])).as_ref(), b"early");
+    assert_eq!(
+        chain.call_ok(p, op(0x11, &[&[0], b"early"])).as_ref(),
+        b"early"
+    );
     let r = chain.call(p, op(0x11, &[&[3], b"bad"]));
     assert_eq!(revert_data(&r).unwrap().as_ref(), b"bad");
 }
@@ -203,7 +218,13 @@ fn out_of_ink_consumes_all_gas() {
     let p = chain.probe();
     let r = chain.send_gas(ALICE, TxKind::Call(p), U256::ZERO, op(0x12, &[]), 1_000_000);
     assert!(
-        matches!(r, ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. }),
+        matches!(
+            r,
+            ExecutionResult::Halt {
+                reason: HaltReason::OutOfGas(_),
+                ..
+            }
+        ),
         "{r:?}"
     );
     assert_eq!(gas_used(&r), 1_000_000);

@@ -232,7 +232,8 @@ pub(crate) fn revert_data(result: &ExecutionResult) -> Option<Bytes> {
 /// Asserts the result is a revert with exactly the ABI-encoded error `E`, and decodes it.
 pub(crate) fn expect_error<E: SolError>(result: &ExecutionResult) -> E {
     let data = revert_data(result).unwrap_or_else(|| panic!("expected revert, got {result:?}"));
-    E::abi_decode(&data).unwrap_or_else(|e| panic!("revert data {data} is not {}: {e}", E::SIGNATURE))
+    E::abi_decode(&data)
+        .unwrap_or_else(|e| panic!("revert data {data} is not {}: {e}", E::SIGNATURE))
 }
 
 /// Probe calldata: op ‖ parts.
@@ -258,7 +259,11 @@ pub(crate) fn call_args(kind: u8, target: Address, value: U256, gas: u64, data: 
 pub(crate) fn call_result(out: &[u8]) -> (u32, Vec<u8>) {
     let status = u32::from_le_bytes(out[0..4].try_into().expect("4 bytes"));
     let size = u32::from_le_bytes(out[4..8].try_into().expect("4 bytes")) as usize;
-    assert_eq!(out.len(), 8 + size, "return_data_size matches the data read");
+    assert_eq!(
+        out.len(),
+        8 + size,
+        "return_data_size matches the data read"
+    );
     (status, out[8..].to_vec())
 }
 
