@@ -65,6 +65,26 @@ fn every_contract_fits_and_is_nitro_valid() {
         assert_raw_rejected_for_overlong_call_indirect(spec.name, &raw);
     }
     artifacts.ensure_within_limits().expect("limits");
+
+    // The same raw wasm without wasm-opt (what a machine without binaryen deploys) must fit as well.
+    if artifacts.contracts.iter().any(|c| c.wasm_opt.is_some()) {
+        let scratch = options.out_dir.join("test-scratch");
+        let plain = build::Artifacts {
+            dir: scratch.clone(),
+            contracts: CONTRACTS
+                .iter()
+                .map(|spec| {
+                    let raw = fs::read(options.cargo.wasm_path(spec)).expect("raw wasm");
+                    build::process(spec, &raw, None, &scratch).expect("process without wasm-opt")
+                })
+                .collect(),
+        };
+        println!("without wasm-opt:");
+        print!("{}", plain.size_table());
+        plain
+            .ensure_within_limits()
+            .expect("limits without wasm-opt");
+    }
     // What deploy reads back is what was built.
     assert_eq!(
         build::Artifacts::load(&options.out_dir).expect("load artifacts"),

@@ -17,7 +17,7 @@ pub enum WasmOpt {
     #[default]
     Auto,
     /// Never run it.
-    Off,
+    Never,
     /// Fail with [`Error::WasmOptMissing`] when it is not on `PATH`.
     Required,
 }
@@ -72,7 +72,7 @@ impl WasmOptTool {
     /// Resolves a [`WasmOpt`] choice to a tool, or none.
     pub fn resolve(choice: &WasmOpt, program: impl Into<OsString>) -> Result<Option<Self>> {
         match choice {
-            WasmOpt::Off => Ok(None),
+            WasmOpt::Never => Ok(None),
             WasmOpt::Auto => Self::detect(program),
             WasmOpt::Required => Self::detect(program)?
                 .map(Some)
@@ -119,7 +119,7 @@ mod tests {
         assert_eq!(WasmOptTool::detect(missing).unwrap(), None);
         assert_eq!(WasmOptTool::resolve(&WasmOpt::Auto, missing).unwrap(), None);
         assert_eq!(
-            WasmOptTool::resolve(&WasmOpt::Off, "wasm-opt").unwrap(),
+            WasmOptTool::resolve(&WasmOpt::Never, "wasm-opt").unwrap(),
             None
         );
         assert!(matches!(
