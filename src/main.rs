@@ -40,7 +40,7 @@ fn build(no_wasm_opt: bool) -> Result<()> {
     use verity_script::build::{build_all, BuildOptions, WasmOpt};
     let mut options = BuildOptions::new(workspace_root());
     if no_wasm_opt {
-        options.wasm_opt = WasmOpt::Off;
+        options.wasm_opt = WasmOpt::Never;
     }
     let artifacts = build_all(&options, verity_script::CONTRACTS)?;
     print!("{}", artifacts.size_table());
