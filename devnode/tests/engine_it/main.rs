@@ -6,3 +6,4 @@ mod calls;
 mod deploy;
 mod hostio;
 mod support;
+mod token;
