@@ -17,6 +17,7 @@
 
 pub mod plan;
 pub mod record;
+pub mod verity;
 
 use std::{
     path::PathBuf,
@@ -31,7 +32,11 @@ use alloy::{
     sol_types::{SolCall, SolInterface},
     transports::TransportError,
 };
-pub use plan::{AddressBook, DeployPlan, Deployable, MissingAddress, PlannedCall};
+use plan::DoneCheck;
+pub use plan::{
+    constructor_executed_slot, stylus_constructor_selector, AddressBook, DeployPlan, Deployable,
+    MissingAddress, PlannedCall,
+};
 pub use record::{ActivationRecord, CallRecord, ContractRecord, Deployment};
 
 use crate::{
@@ -312,6 +317,27 @@ where
             call: call.label.clone(),
             reason,
         };
+        if let Some(DoneCheck::SlotSet(slot)) = call.done_check {
+            let value = self
+                .provider
+                .get_storage_at(to, slot)
+                .await
+                .map_err(rpc(step, &call.contract))?;
+            if !value.is_zero() {
+                tracing::warn!(target: "verity::deploy", call = %call.label, "already run (flag slot set), by us or someone else");
+                self.record.calls.insert(
+                    call.label.clone(),
+                    CallRecord {
+                        contract: call.contract.clone(),
+                        to,
+                        input_hash,
+                        tx: None,
+                        block: None,
+                    },
+                );
+                return self.save();
+            }
+        }
         // Simulate first: a revert comes back with its data instead of as a failed gas estimate.
         let (tx_hash, block) = match self.provider.call(tx.clone()).await {
             Err(err) => match classify::<NoErrors>(err) {
@@ -545,7 +571,6 @@ impl Error {
 
 impl PlannedCall {
     fn is_done_revert(&self, data: &Bytes) -> bool {
-        self.done_selector
-            .is_some_and(|selector| data.starts_with(&selector))
+        matches!(self.done_check, Some(DoneCheck::RevertsWith(selector)) if data.starts_with(&selector))
     }
 }

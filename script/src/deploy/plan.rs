@@ -1,3 +1,4 @@
+//! Verity's own plan (contracts, constructors, wiring) lives in [`super::verity`].
 //! What to deploy: the contracts in order, each one's optional initializer, and the roles wiring after them.
 //!
 //! Calls are built late, from an [`AddressBook`] of what is deployed so far, so an initializer can name a contract
@@ -7,8 +8,8 @@
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use alloy::{
-    primitives::{Address, Bytes, U256},
-    sol_types::{SolCall, SolError},
+    primitives::{keccak256, Address, Bytes, U256},
+    sol_types::{abi::TokenSeq, SolCall, SolError, SolType, SolValue},
 };
 
 /// The deployer and the addresses of the contracts deployed so far.
@@ -50,6 +51,26 @@ impl AddressBook {
     }
 }
 
+/// The Stylus SDK's constructor selector: the first four bytes of `keccak256("stylus_constructor()")`.
+pub fn stylus_constructor_selector() -> [u8; 4] {
+    let hash = keccak256("stylus_constructor()");
+    [hash[0], hash[1], hash[2], hash[3]]
+}
+
+/// The storage slot where the Stylus SDK marks its constructor as run: `keccak256("stylus_constructor")`.
+pub fn constructor_executed_slot() -> U256 {
+    U256::from_be_bytes(keccak256("stylus_constructor").0)
+}
+
+/// How deployment recognizes a call that was already made when the record does not say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DoneCheck {
+    /// The simulation reverts with the error with this selector.
+    RevertsWith([u8; 4]),
+    /// This storage slot of the called contract is non-zero (the SDK's constructor flag).
+    SlotSet(U256),
+}
+
 type BuildFn = dyn Fn(&AddressBook) -> Result<Bytes, MissingAddress> + Send + Sync;
 
 /// A transaction to a deployed contract, made after activation: an initializer or a wiring call.
@@ -61,8 +82,8 @@ pub struct PlannedCall {
     pub contract: String,
     /// Native value sent with the call.
     pub value: U256,
-    /// Selector of the error that means "already done" (see [`PlannedCall::done_if_reverts_with`]).
-    pub(crate) done_selector: Option<[u8; 4]>,
+    /// How to tell that the call was already made (besides the deployment record).
+    pub(crate) done_check: Option<DoneCheck>,
     build: Arc<BuildFn>,
 }
 
@@ -108,7 +129,7 @@ impl PlannedCall {
             label: label.into(),
             contract: contract.into(),
             value: U256::ZERO,
-            done_selector: None,
+            done_check: None,
             build: Arc::new(build),
         }
     }
@@ -117,7 +138,7 @@ impl PlannedCall {
     /// recorded without a transaction instead of failing. Per the idempotency rule, single-target operations revert
     /// with a typed `Already…` error when repeated.
     pub fn done_if_reverts_with<E: SolError>(mut self) -> Self {
-        self.done_selector = Some(E::SELECTOR);
+        self.done_check = Some(DoneCheck::RevertsWith(E::SELECTOR));
         self
     }
 
@@ -163,6 +184,34 @@ impl Deployable {
             self.contract.clone(),
             build,
         ));
+        self
+    }
+
+    /// Makes the initializer the contract's Stylus `#[constructor]`, called with the arguments `build` makes
+    /// (a tuple such as `(admin, minter, recipient, amount)`): `stylus_constructor()`'s selector ‖ the
+    /// ABI-encoded arguments, as cargo-stylus's deployer sends it. A constructor already run (the SDK's flag slot is
+    /// set) counts as done. Label: `<contract>.constructor`.
+    ///
+    /// Between activation and this call anyone could run the constructor first; compare the resulting state
+    /// (e.g. the admin) on public networks.
+    pub fn constructor<A, F>(mut self, build: F) -> Self
+    where
+        A: SolValue,
+        for<'t> <A::SolType as SolType>::Token<'t>: TokenSeq<'t>,
+        F: Fn(&AddressBook) -> Result<A, MissingAddress> + Send + Sync + 'static,
+    {
+        let selector = stylus_constructor_selector();
+        let mut call = PlannedCall::raw(
+            format!("{}.constructor", self.contract),
+            self.contract.clone(),
+            move |book| {
+                let mut data = selector.to_vec();
+                data.extend(build(book)?.abi_encode_params());
+                Ok(data.into())
+            },
+        );
+        call.done_check = Some(DoneCheck::SlotSet(constructor_executed_slot()));
+        self.init = Some(call);
         self
     }
 
@@ -230,6 +279,30 @@ mod tests {
         assert_eq!(
             call.calldata(&book).unwrap(),
             Bytes::from(grantCall { who: gauge }.abi_encode())
+        );
+    }
+
+    #[test]
+    fn constructor_call_is_selector_then_params() {
+        // The selector stylus-sdk routes to its #[constructor].
+        assert_eq!(
+            stylus_constructor_selector(),
+            alloy::primitives::keccak256("stylus_constructor()")[..4]
+        );
+        let d = Deployable::new("token").constructor(|book| Ok((book.deployer(), U256::from(7))));
+        let call = d.init.unwrap();
+        assert_eq!(call.label, "token.constructor");
+        let data = call
+            .calldata(&AddressBook::new(Address::repeat_byte(1)))
+            .unwrap();
+        assert_eq!(data[..4], stylus_constructor_selector());
+        assert_eq!(
+            data[4..],
+            (Address::repeat_byte(1), U256::from(7)).abi_encode_params()
+        );
+        assert_eq!(
+            call.done_check,
+            Some(DoneCheck::SlotSet(constructor_executed_slot()))
         );
     }
 

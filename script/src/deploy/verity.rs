@@ -1,0 +1,85 @@
+//! Verity's own deployment plan: which contracts, their constructors and the roles wiring. Each contract's issue
+//! adds its [`Deployable`] and wiring here; `verity deploy`, `verity dev` and the end-to-end tests all use it.
+
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    sol_types::SolValue,
+};
+
+use super::{AddressBook, DeployPlan, Deployable, MissingAddress, PlannedCall};
+
+/// Who holds which role and how much BR circulates at genesis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerityParams {
+    /// Admin of every contract (governance). `None` = the deployer.
+    pub admin: Option<Address>,
+    /// Receives BR's genesis supply. `None` = the deployer.
+    pub treasury: Option<Address>,
+    /// BR minted at genesis (≈21% of the cap by default).
+    pub genesis_supply: U256,
+}
+
+impl Default for VerityParams {
+    fn default() -> Self {
+        Self {
+            admin: None,
+            treasury: None,
+            // 21% of the 1e9 BR cap.
+            genesis_supply: verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64),
+        }
+    }
+}
+
+impl VerityParams {
+    fn admin(&self, book: &AddressBook) -> Address {
+        self.admin.unwrap_or(book.deployer())
+    }
+
+    fn treasury(&self, book: &AddressBook) -> Address {
+        self.treasury.unwrap_or(book.deployer())
+    }
+}
+
+/// A Stylus constructor call: [`verity_abi::STYLUS_CONSTRUCTOR_SELECTOR`] followed by the ABI-encoded arguments.
+pub fn constructor_calldata<T: SolValue>(args: T) -> Bytes {
+    let mut data = verity_abi::STYLUS_CONSTRUCTOR_SELECTOR.to_vec();
+    data.extend_from_slice(&args.abi_encode_params());
+    data.into()
+}
+
+/// The full Verity deployment: BR first (its minter is wired to the GaugeController once that exists).
+pub fn plan(params: &VerityParams) -> DeployPlan {
+    let token_params = params.clone();
+    DeployPlan::new().contract(Deployable::new("token").init_call(PlannedCall::raw(
+        "token.constructor",
+        "token",
+        move |book| -> Result<Bytes, MissingAddress> {
+            Ok(constructor_calldata((
+                token_params.admin(book),
+                // The minter is the GaugeController, set by the wiring once it is deployed.
+                Address::ZERO,
+                token_params.treasury(book),
+                token_params.genesis_supply,
+            )))
+        },
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::address;
+
+    #[test]
+    fn token_constructor_encodes_selector_and_arguments() {
+        let deployer = address!("0x00000000000000000000000000000000000000d1");
+        let plan = plan(&VerityParams::default());
+        let call = plan.calls().next().expect("token constructor");
+        let data = call.calldata(&AddressBook::new(deployer)).unwrap();
+        assert_eq!(data[..4], verity_abi::STYLUS_CONSTRUCTOR_SELECTOR);
+        let (admin, minter, treasury, supply) =
+            <(Address, Address, Address, U256)>::abi_decode_params(&data[4..]).unwrap();
+        assert_eq!((admin, minter, treasury), (deployer, Address::ZERO, deployer));
+        assert_eq!(supply, verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64));
+    }
+}
