@@ -36,6 +36,11 @@ pub type StateDb = CacheDB<EmptyDB>;
 /// An execution error: the transaction is invalid (never included) or the database failed.
 pub type ExecError = EVMError<Infallible>;
 
+/// Native stack that must remain before a Stylus frame runs without growing the stack.
+const STACK_RED_ZONE: usize = 512 * 1024;
+/// Size of each heap-allocated stack segment for nested Stylus frames.
+const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+
 /// The revm context the engine runs transactions in.
 pub type EvmContext<'db> = Context<BlockEnv, TxEnv, CfgEnv, &'db mut StateDb>;
 
@@ -235,7 +240,11 @@ impl<'db> EvmTr for StylusEvm<'db> {
         let stylus = matches!(frame.input, FrameInput::Call(_))
             && is_stylus_program(frame.interpreter.bytecode.original_byte_slice());
         let action = if stylus {
-            InterpreterAction::Return(exec::run_program(self)?)
+            // Program frames nest on the native stack (calls out of a program recurse into
+            // revm); grow it on the heap when it runs low so deep call chains cannot overflow.
+            InterpreterAction::Return(stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+                exec::run_program(self)
+            })?)
         } else {
             let frame = self.inner.frame_stack.get();
             let instructions = &self.inner.instruction;

@@ -245,3 +245,33 @@ fn create1_and_create2_from_a_program() {
     let created = Address::from_slice(&out[0..20]);
     assert_eq!(chain.code(created).as_ref(), chain_code().as_slice());
 }
+
+#[test]
+fn deeply_nested_program_calls_do_not_overflow_the_stack() {
+    // 60 nested program frames on a 1 MiB thread: without the engine growing its stack this
+    // overflows (each nested frame takes tens of KiB of native stack in a debug build).
+    // Deeper nesting is limited by Nitro's exponential memory price (each frame opens a page).
+    let run = || {
+        let mut chain = Chain::new();
+        let p = chain.probe();
+        let depth = 60;
+        let mut data = op(0x08, &[]);
+        for _ in 0..depth {
+            data = op(0x0C, &[&call_args(0, p, U256::ZERO, u64::MAX, &data)]);
+        }
+        let mut out = chain.call_ok(p, data).to_vec();
+        for _ in 0..depth {
+            let (status, inner) = call_result(&out);
+            assert_eq!(status, 0);
+            out = inner;
+        }
+        assert_eq!(Address::from_slice(&out[0..20]), p);
+        assert_eq!(out[92], 1, "reentrant");
+    };
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}

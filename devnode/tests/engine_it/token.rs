@@ -22,7 +22,10 @@ const BR_TOKEN: &[u8] = include_bytes!("../../testdata/br_token.code");
 
 fn deploy_token(chain: &mut Chain) -> Address {
     let token = chain.deploy(BR_TOKEN);
-    assert!(matches!(chain.activate(token), ExecutionResult::Success { .. }));
+    assert!(matches!(
+        chain.activate(token),
+        ExecutionResult::Success { .. }
+    ));
     // stylus-sdk constructors are called with `keccak("stylus_constructor()")[..4] ‖ args`.
     let mut data = keccak256(b"stylus_constructor()")[..4].to_vec();
     data.extend((ALICE, ALICE, ALICE, ether(1_000)).abi_encode_params());
@@ -40,13 +43,23 @@ fn br_token_runs_as_wasm() {
     let mut chain = Chain::new();
     let token = deploy_token(&mut chain);
     assert_eq!(balance(&mut chain, token, ALICE), ether(1_000));
-    let result = chain.call(token, transferCall { to: BOB, value: ether(3) }.abi_encode());
+    let result = chain.call(
+        token,
+        transferCall {
+            to: BOB,
+            value: ether(3),
+        }
+        .abi_encode(),
+    );
     let ExecutionResult::Success { output, logs, .. } = &result else {
         panic!("{result:?}")
     };
     assert!(transferCall::abi_decode_returns(output.data()).unwrap());
     assert_eq!(logs.len(), 1, "Transfer event");
-    assert_eq!(logs[0].topics()[0], keccak256("Transfer(address,address,uint256)"));
+    assert_eq!(
+        logs[0].topics()[0],
+        keccak256("Transfer(address,address,uint256)")
+    );
     assert_eq!(balance(&mut chain, token, BOB), ether(3));
     assert_eq!(balance(&mut chain, token, ALICE), ether(997));
     // Error path: typed ERC-20 error from the WASM.
@@ -54,7 +67,11 @@ fn br_token_runs_as_wasm() {
         BOB,
         alloy::primitives::TxKind::Call(token),
         U256::ZERO,
-        transferCall { to: ALICE, value: ether(4) }.abi_encode(),
+        transferCall {
+            to: ALICE,
+            value: ether(4),
+        }
+        .abi_encode(),
     );
     let e = expect_error::<ERC20InsufficientBalance>(&r);
     assert_eq!((e._0, e._1, e._2), (BOB, ether(3), ether(4)));
@@ -65,7 +82,11 @@ fn br_token_runs_as_wasm() {
 fn transfer_engine_time() {
     let mut chain = Chain::new();
     let token = deploy_token(&mut chain);
-    let data = transferCall { to: BOB, value: U256::from(1) }.abi_encode();
+    let data = transferCall {
+        to: BOB,
+        value: U256::from(1),
+    }
+    .abi_encode();
     chain.call_ok(token, data.clone());
     let n = 300u32;
     let start = Instant::now();
