@@ -15,5 +15,8 @@ fn committed_interfaces_match_export_abi() {
             drifted.push(format!("{} ({})", contract.package, path.display()));
         }
     }
-    assert!(drifted.is_empty(), "ABI drift, run `cargo run -p verity -- abi --write`: {drifted:?}");
+    assert!(
+        drifted.is_empty(),
+        "ABI drift, run `cargo run -p verity -- abi --write`: {drifted:?}"
+    );
 }

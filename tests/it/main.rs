@@ -1,3 +1,5 @@
 //! End-to-end tests: one binary, modules per area.
 
 mod abi_drift;
+mod support;
+mod token;

@@ -19,7 +19,15 @@ macro_rules! sol_with_source {
     };
 }
 
+pub mod escrow;
+pub mod gauge;
+pub mod registry;
+pub mod settlement;
 pub mod token;
+
+/// Selector of a Stylus constructor call: `keccak256("stylus_constructor()")[..4]`, followed by the
+/// ABI-encoded constructor arguments (stylus-sdk's `CONSTRUCTOR_SELECTOR`; the token's tests assert equality).
+pub const STYLUS_CONSTRUCTOR_SELECTOR: [u8; 4] = [0x55, 0x85, 0x25, 0x8d];
 
 /// Where one deployable contract's ABI lives: its package, its committed interface file and its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

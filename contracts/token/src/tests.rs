@@ -18,7 +18,9 @@ fn br(n: u64) -> U256 {
 /// A token with `genesis` BR minted to ALICE.
 fn deployed(vm: &TestVM, genesis: U256) -> BrToken {
     let mut token = BrToken::from(vm);
-    token.constructor(ADMIN, MINTER, ALICE, genesis).expect("constructor");
+    token
+        .constructor(ADMIN, MINTER, ALICE, genesis)
+        .expect("constructor");
     token
 }
 
@@ -28,7 +30,10 @@ fn as_caller(vm: &TestVM, who: Address) {
 
 /// Topic 0 of every log emitted so far.
 fn event_topics(vm: &TestVM) -> Vec<B256> {
-    vm.get_emitted_logs().into_iter().map(|(topics, _)| topics[0]).collect()
+    vm.get_emitted_logs()
+        .into_iter()
+        .map(|(topics, _)| topics[0])
+        .collect()
 }
 
 #[test]
@@ -44,7 +49,11 @@ fn constructor_sets_roles_and_mints_genesis() {
     assert_eq!(token.symbol(), "BR");
     assert_eq!(
         event_topics(&vm),
-        vec![AdminChanged::SIGNATURE_HASH, MinterChanged::SIGNATURE_HASH, Transfer::SIGNATURE_HASH]
+        vec![
+            AdminChanged::SIGNATURE_HASH,
+            MinterChanged::SIGNATURE_HASH,
+            Transfer::SIGNATURE_HASH
+        ]
     );
 }
 
@@ -76,7 +85,10 @@ fn transfer_moves_balance_and_emits() {
     assert_eq!(token.total_supply(), br(100));
     let (topics, data) = vm.get_emitted_logs().pop().unwrap();
     let decoded = Transfer::decode_raw_log(topics, &data).unwrap();
-    assert_eq!((decoded.from, decoded.to, decoded.value), (ALICE, BOB, br(40)));
+    assert_eq!(
+        (decoded.from, decoded.to, decoded.value),
+        (ALICE, BOB, br(40))
+    );
 }
 
 #[test]
@@ -107,7 +119,10 @@ fn transfer_to_zero_fails() {
     let vm = TestVM::default();
     let mut token = deployed(&vm, br(10));
     as_caller(&vm, ALICE);
-    assert!(matches!(token.transfer(Address::ZERO, br(1)), Err(Error::InvalidReceiver(_))));
+    assert!(matches!(
+        token.transfer(Address::ZERO, br(1)),
+        Err(Error::InvalidReceiver(_))
+    ));
 }
 
 #[test]
@@ -147,7 +162,10 @@ fn transfer_from_within_allowance_but_over_balance_fails() {
     as_caller(&vm, ALICE);
     token.approve(BOB, br(50)).unwrap();
     as_caller(&vm, BOB);
-    assert!(matches!(token.transfer_from(ALICE, BOB, br(6)), Err(Error::InsufficientBalance(_))));
+    assert!(matches!(
+        token.transfer_from(ALICE, BOB, br(6)),
+        Err(Error::InsufficientBalance(_))
+    ));
 }
 
 #[test]
@@ -155,7 +173,10 @@ fn approve_zero_spender_fails() {
     let vm = TestVM::default();
     let mut token = deployed(&vm, br(5));
     as_caller(&vm, ALICE);
-    assert!(matches!(token.approve(Address::ZERO, br(1)), Err(Error::InvalidSpender(_))));
+    assert!(matches!(
+        token.approve(Address::ZERO, br(1)),
+        Err(Error::InvalidSpender(_))
+    ));
 }
 
 #[test]
@@ -168,10 +189,15 @@ fn minter_mints_up_to_cap() {
     token.mint(BOB, br(1)).unwrap();
     assert_eq!(token.total_supply(), cap);
     match token.mint(BOB, U256::from(1)) {
-        Err(Error::ExceededCap(e)) => assert_eq!((e.increasedSupply, e.cap), (cap + U256::from(1), cap)),
+        Err(Error::ExceededCap(e)) => {
+            assert_eq!((e.increasedSupply, e.cap), (cap + U256::from(1), cap))
+        }
         other => panic!("expected ExceededCap, got {other:?}"),
     }
-    assert!(matches!(token.mint(BOB, U256::MAX), Err(Error::ExceededCap(_))));
+    assert!(matches!(
+        token.mint(BOB, U256::MAX),
+        Err(Error::ExceededCap(_))
+    ));
 }
 
 #[test]
@@ -179,7 +205,10 @@ fn mint_to_zero_fails() {
     let vm = TestVM::default();
     let mut token = deployed(&vm, U256::ZERO);
     as_caller(&vm, MINTER);
-    assert!(matches!(token.mint(Address::ZERO, br(1)), Err(Error::InvalidReceiver(_))));
+    assert!(matches!(
+        token.mint(Address::ZERO, br(1)),
+        Err(Error::InvalidReceiver(_))
+    ));
 }
 
 #[test]
@@ -202,7 +231,10 @@ fn rejects_outsider_set_minter() {
     let mut token = deployed(&vm, U256::ZERO);
     for who in [OUTSIDER, MINTER] {
         as_caller(&vm, who);
-        assert!(matches!(token.set_minter(who), Err(Error::UnauthorizedAdmin(_))));
+        assert!(matches!(
+            token.set_minter(who),
+            Err(Error::UnauthorizedAdmin(_))
+        ));
     }
     assert_eq!(token.minter(), MINTER);
 }
@@ -212,7 +244,10 @@ fn rejects_outsider_transfer_admin() {
     let vm = TestVM::default();
     let mut token = deployed(&vm, U256::ZERO);
     as_caller(&vm, OUTSIDER);
-    assert!(matches!(token.transfer_admin(OUTSIDER), Err(Error::UnauthorizedAdmin(_))));
+    assert!(matches!(
+        token.transfer_admin(OUTSIDER),
+        Err(Error::UnauthorizedAdmin(_))
+    ));
     assert_eq!(token.admin(), ADMIN);
 }
 
@@ -223,15 +258,24 @@ fn admin_moves_roles() {
     as_caller(&vm, ADMIN);
     token.set_minter(BOB).unwrap();
     assert_eq!(token.minter(), BOB);
-    assert!(matches!(token.transfer_admin(Address::ZERO), Err(Error::InvalidAdmin(_))));
+    assert!(matches!(
+        token.transfer_admin(Address::ZERO),
+        Err(Error::InvalidAdmin(_))
+    ));
     token.transfer_admin(ALICE).unwrap();
     assert_eq!(token.admin(), ALICE);
     // The old admin lost the role.
-    assert!(matches!(token.set_minter(ADMIN), Err(Error::UnauthorizedAdmin(_))));
+    assert!(matches!(
+        token.set_minter(ADMIN),
+        Err(Error::UnauthorizedAdmin(_))
+    ));
     as_caller(&vm, BOB);
     token.mint(BOB, br(3)).unwrap();
     as_caller(&vm, MINTER);
-    assert!(matches!(token.mint(MINTER, br(1)), Err(Error::UnauthorizedMinter(_))));
+    assert!(matches!(
+        token.mint(MINTER, br(1)),
+        Err(Error::UnauthorizedMinter(_))
+    ));
 }
 
 #[test]
@@ -242,4 +286,12 @@ fn errors_encode_as_their_solidity_selectors() {
     assert_eq!(bytes[..4], BRUnauthorizedMinter::SELECTOR);
     let decoded = BRUnauthorizedMinter::abi_decode(&bytes).unwrap();
     assert_eq!(decoded.account, OUTSIDER);
+}
+
+#[test]
+fn constructor_selector_matches_the_sdk() {
+    assert_eq!(
+        verity_abi::STYLUS_CONSTRUCTOR_SELECTOR,
+        stylus_sdk::abi::CONSTRUCTOR_SELECTOR.to_be_bytes()
+    );
 }

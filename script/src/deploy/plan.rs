@@ -1,9 +1,10 @@
-//! Verity's own plan (contracts, constructors, wiring) lives in [`super::verity`].
 //! What to deploy: the contracts in order, each one's optional initializer, and the roles wiring after them.
 //!
 //! Calls are built late, from an [`AddressBook`] of what is deployed so far, so an initializer can name a contract
 //! deployed before it and wiring can name any of them. Calldata comes from the `verity-abi` `rpc` bindings
 //! (`sol!`-generated `…Call` structs), never from hand-written selectors.
+//!
+//! Verity's own plan (contracts, constructors, wiring) lives in [`super::verity`].
 
 use std::{collections::BTreeMap, fmt, sync::Arc};
 

@@ -40,10 +40,11 @@ impl VerityParams {
     }
 }
 
-/// A Stylus constructor call: [`verity_abi::STYLUS_CONSTRUCTOR_SELECTOR`] followed by the ABI-encoded arguments.
-pub fn constructor_calldata<T: SolValue>(args: T) -> Bytes {
+/// A Stylus constructor call: [`verity_abi::STYLUS_CONSTRUCTOR_SELECTOR`] followed by the arguments, already
+/// ABI-encoded as parameters (`(a, b).abi_encode_params()`).
+pub fn constructor_calldata(encoded_args: &[u8]) -> Bytes {
     let mut data = verity_abi::STYLUS_CONSTRUCTOR_SELECTOR.to_vec();
-    data.extend_from_slice(&args.abi_encode_params());
+    data.extend_from_slice(encoded_args);
     data.into()
 }
 
@@ -54,13 +55,16 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
         "token.constructor",
         "token",
         move |book| -> Result<Bytes, MissingAddress> {
-            Ok(constructor_calldata((
-                token_params.admin(book),
-                // The minter is the GaugeController, set by the wiring once it is deployed.
-                Address::ZERO,
-                token_params.treasury(book),
-                token_params.genesis_supply,
-            )))
+            Ok(constructor_calldata(
+                &(
+                    token_params.admin(book),
+                    // The minter is the GaugeController, set by the wiring once it is deployed.
+                    Address::ZERO,
+                    token_params.treasury(book),
+                    token_params.genesis_supply,
+                )
+                    .abi_encode_params(),
+            ))
         },
     )))
 }
@@ -79,7 +83,13 @@ mod tests {
         assert_eq!(data[..4], verity_abi::STYLUS_CONSTRUCTOR_SELECTOR);
         let (admin, minter, treasury, supply) =
             <(Address, Address, Address, U256)>::abi_decode_params(&data[4..]).unwrap();
-        assert_eq!((admin, minter, treasury), (deployer, Address::ZERO, deployer));
-        assert_eq!(supply, verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64));
+        assert_eq!(
+            (admin, minter, treasury),
+            (deployer, Address::ZERO, deployer)
+        );
+        assert_eq!(
+            supply,
+            verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64)
+        );
     }
 }

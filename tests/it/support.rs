@@ -1,0 +1,145 @@
+//! The end-to-end harness: a fresh in-process devnode per test, every contract built once per test binary by the
+//! real pipeline (`verity_script::build`) and deployed by the real deployer (`verity_script::deploy` with
+//! [`verity_script::deploy::verity::plan`]), and alloy wallet providers for the dev accounts — exactly what a wallet
+//! or the keeper does over JSON-RPC.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        OnceLock,
+    },
+};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::Address,
+    providers::{Provider, ProviderBuilder, WalletProvider},
+    signers::local::PrivateKeySigner,
+};
+use devnode::{
+    chain::DevAccount,
+    rpc::{server::lock, start, NodeConfig, NodeHandle},
+};
+use verity_script::{
+    build::{build_all, Artifacts, BuildOptions},
+    deploy::{
+        deploy_all,
+        verity::{plan, VerityParams},
+        DeployOptions, Deployment,
+    },
+};
+
+/// Builds every contract once per test binary (cargo's own caching makes a no-change build quick).
+pub(crate) fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut options = BuildOptions::new(&root);
+        options.out_dir = root.join("target/verity-it");
+        let artifacts = build_all(&options, verity_script::CONTRACTS).expect("contracts build");
+        artifacts
+            .ensure_within_limits()
+            .expect("contracts within Stylus size limits");
+        artifacts
+    })
+}
+
+/// A scratch directory removed on drop.
+pub(crate) struct ScratchDir(pub(crate) PathBuf);
+
+impl ScratchDir {
+    /// A new empty directory under the system temp dir.
+    pub(crate) fn new(tag: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("verity-it-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A devnode with Verity deployed on it.
+pub(crate) struct Harness {
+    /// The running node (dropping it stops the server).
+    pub(crate) node: NodeHandle,
+    /// What the deployer recorded (`deployments/<network>.json` in a scratch dir).
+    pub(crate) deployment: Deployment,
+    /// The funded dev accounts; account 0 deployed everything and is every contract's admin.
+    pub(crate) accounts: Vec<DevAccount>,
+    _dir: ScratchDir,
+}
+
+impl Harness {
+    /// Starts a fresh devnode and deploys Verity with the default parameters.
+    pub(crate) async fn start() -> Self {
+        Self::start_with(VerityParams::default()).await
+    }
+
+    /// Starts a fresh devnode and deploys Verity with `params`.
+    pub(crate) async fn start_with(params: VerityParams) -> Self {
+        let node = start(NodeConfig::default()).await.expect("devnode starts");
+        let accounts = lock(&node.chain()).dev_accounts().to_vec();
+        let dir = ScratchDir::new("deploy");
+        let deployer = wallet_for(node.url(), accounts[0].signer.clone());
+        let deployment = deploy_all(
+            &deployer,
+            artifacts(),
+            &plan(&params),
+            &DeployOptions::new("devnode", &dir.0),
+        )
+        .await
+        .expect("Verity deploys on devnode");
+        Self {
+            node,
+            deployment,
+            accounts,
+            _dir: dir,
+        }
+    }
+
+    /// The address of deployed contract `name` (`token`, `registry`, …).
+    pub(crate) fn address(&self, name: &str) -> Address {
+        self.deployment.contracts[name].address
+    }
+
+    /// A provider that signs as dev account `i`.
+    pub(crate) fn wallet(&self, i: usize) -> impl Provider + WalletProvider + Clone + use<> {
+        wallet_for(self.node.url(), self.accounts[i].signer.clone())
+    }
+
+    /// Dev account `i`'s address.
+    pub(crate) fn account(&self, i: usize) -> Address {
+        self.accounts[i].address
+    }
+
+    /// Moves the chain's clock forward by `seconds` and mines a block.
+    #[allow(dead_code)] // used by the time-dependent suites (gauge, settlement)
+    pub(crate) async fn advance(&self, seconds: u64) {
+        let provider = self.wallet(0);
+        let _: i64 = provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .expect("evm_increaseTime");
+        let _: String = provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
+    }
+}
+
+/// A provider for `url` that signs with `signer` and fills nonce, gas and fees.
+pub(crate) fn wallet_for(
+    url: &str,
+    signer: PrivateKeySigner,
+) -> impl Provider + WalletProvider + Clone + use<> {
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url.parse().expect("devnode URL"))
+}
