@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn events_source_declares_every_event() {
         for name in ["Transfer", "Approval", "MinterChanged", "AdminChanged"] {
-            assert!(EVENTS_SOL.contains(&alloc::format!("event {name}")), "{name}");
+            assert!(
+                EVENTS_SOL.contains(&alloc::format!("event {name}")),
+                "{name}"
+            );
         }
     }
 }

@@ -167,7 +167,12 @@ impl BrToken {
     ///
     /// # Events
     /// [`Transfer`].
-    pub fn transfer_from(&mut self, from: Address, to: Address, value: U256) -> Result<bool, Error> {
+    pub fn transfer_from(
+        &mut self,
+        from: Address,
+        to: Address,
+        value: U256,
+    ) -> Result<bool, Error> {
         let spender = self.vm().msg_sender();
         self._spend_allowance(from, spender, value)?;
         self._transfer(from, to, value)?;
@@ -184,7 +189,9 @@ impl BrToken {
     pub fn mint(&mut self, to: Address, value: U256) -> Result<(), Error> {
         let caller = self.vm().msg_sender();
         if caller != self.minter.get() {
-            return Err(Error::UnauthorizedMinter(BRUnauthorizedMinter { account: caller }));
+            return Err(Error::UnauthorizedMinter(BRUnauthorizedMinter {
+                account: caller,
+            }));
         }
         self._mint(to, value)
     }
@@ -219,7 +226,9 @@ impl BrToken {
     fn _only_admin(&self) -> Result<(), Error> {
         let caller = self.vm().msg_sender();
         if caller != self.admin.get() {
-            return Err(Error::UnauthorizedAdmin(BRUnauthorizedAdmin { account: caller }));
+            return Err(Error::UnauthorizedAdmin(BRUnauthorizedAdmin {
+                account: caller,
+            }));
         }
         Ok(())
     }
@@ -230,29 +239,46 @@ impl BrToken {
         }
         let previous = self.admin.get();
         self.admin.set(new_admin);
-        self.vm().log(AdminChanged { previousAdmin: previous, newAdmin: new_admin });
+        self.vm().log(AdminChanged {
+            previousAdmin: previous,
+            newAdmin: new_admin,
+        });
         Ok(())
     }
 
     fn _set_minter(&mut self, new_minter: Address) {
         let previous = self.minter.get();
         self.minter.set(new_minter);
-        self.vm().log(MinterChanged { previousMinter: previous, newMinter: new_minter });
+        self.vm().log(MinterChanged {
+            previousMinter: previous,
+            newMinter: new_minter,
+        });
     }
 
     fn _approve(&mut self, owner: Address, spender: Address, value: U256) -> Result<(), Error> {
         if owner.is_zero() {
-            return Err(Error::InvalidApprover(ERC20InvalidApprover { approver: owner }));
+            return Err(Error::InvalidApprover(ERC20InvalidApprover {
+                approver: owner,
+            }));
         }
         if spender.is_zero() {
             return Err(Error::InvalidSpender(ERC20InvalidSpender { spender }));
         }
         self.allowances.setter(owner).insert(spender, value);
-        self.vm().log(Approval { owner, spender, value });
+        self.vm().log(Approval {
+            owner,
+            spender,
+            value,
+        });
         Ok(())
     }
 
-    fn _spend_allowance(&mut self, owner: Address, spender: Address, value: U256) -> Result<(), Error> {
+    fn _spend_allowance(
+        &mut self,
+        owner: Address,
+        spender: Address,
+        value: U256,
+    ) -> Result<(), Error> {
         let mut owner_allowances = self.allowances.setter(owner);
         let mut allowance = owner_allowances.setter(spender);
         let current = allowance.get();
@@ -276,7 +302,9 @@ impl BrToken {
             return Err(Error::InvalidSender(ERC20InvalidSender { sender: from }));
         }
         if to.is_zero() {
-            return Err(Error::InvalidReceiver(ERC20InvalidReceiver { receiver: to }));
+            return Err(Error::InvalidReceiver(ERC20InvalidReceiver {
+                receiver: to,
+            }));
         }
         let from_balance = self.balances.get(from);
         if from_balance < value {
@@ -297,18 +325,27 @@ impl BrToken {
 
     fn _mint(&mut self, to: Address, value: U256) -> Result<(), Error> {
         if to.is_zero() {
-            return Err(Error::InvalidReceiver(ERC20InvalidReceiver { receiver: to }));
+            return Err(Error::InvalidReceiver(ERC20InvalidReceiver {
+                receiver: to,
+            }));
         }
         let supply = self.total_supply.get();
         let increased = supply.saturating_add(value);
         if increased > CAP {
-            return Err(Error::ExceededCap(ERC20ExceededCap { increasedSupply: increased, cap: CAP }));
+            return Err(Error::ExceededCap(ERC20ExceededCap {
+                increasedSupply: increased,
+                cap: CAP,
+            }));
         }
         self.total_supply.set(increased);
         // Overflow not possible: balance <= total_supply <= CAP.
         let balance = self.balances.get(to);
         self.balances.insert(to, balance + value);
-        self.vm().log(Transfer { from: Address::ZERO, to, value });
+        self.vm().log(Transfer {
+            from: Address::ZERO,
+            to,
+            value,
+        });
         Ok(())
     }
 }
