@@ -526,3 +526,50 @@ async fn bad_input_gets_json_rpc_errors_and_the_server_stays_up() {
         .unwrap()
         .starts_with("devnode/"));
 }
+
+#[tokio::test]
+async fn interval_mining_and_unlocked_accounts() {
+    let node = node().await;
+    let url = node.url().to_string();
+    assert!(rpc(&url, "evm_setIntervalMining", json!([1])).await["error"].is_null());
+    assert_eq!(
+        rpc(&url, "anvil_getAutomine", json!([])).await["result"],
+        false
+    );
+    let p = wallet(&node, KEY0);
+    let pending = p
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(Address::repeat_byte(7))
+                .with_value(U256::from(1)),
+        )
+        .await
+        .unwrap();
+    let hash = *pending.tx_hash();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let receipt = p
+        .get_transaction_receipt(hash)
+        .await
+        .unwrap()
+        .expect("mined by the interval miner");
+    assert!(receipt.status());
+    assert!(p.get_block_number().await.unwrap() >= 2);
+    assert!(rpc(&url, "evm_setIntervalMining", json!([0])).await["error"].is_null());
+    let n = p.get_block_number().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        p.get_block_number().await.unwrap(),
+        n,
+        "interval mining stopped"
+    );
+
+    // eth_sendTransaction from an address the node has no key for.
+    let stranger = Address::repeat_byte(0xee);
+    let resp = rpc(
+        &url,
+        "eth_sendTransaction",
+        json!([{"from": stranger, "to": stranger}]),
+    )
+    .await;
+    assert_eq!(error_message(&resp), "unknown account");
+}

@@ -279,13 +279,12 @@ impl Chain {
         };
         // A plain transfer to an account without code costs exactly the intrinsic gas.
         if let TxKind::Call(to) = env.tx.kind {
-            if env.tx.data.is_empty()
+            if used == 21_000
+                && env.tx.data.is_empty()
                 && env.tx.authorization_list.is_empty()
                 && self.no_code(&mut db, to)
             {
-                if used == 21_000 {
-                    return Ok(used);
-                }
+                return Ok(used);
             }
         }
         let mut lo = used.saturating_sub(1);

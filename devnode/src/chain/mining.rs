@@ -180,9 +180,12 @@ impl Chain {
                 return Err(Error::ReplacementUnderpriced);
             }
         }
+        let nonce = env.nonce;
         self.pool.insert(tx, hash);
         debug!(target: "devnode::chain", %hash, %sender, "transaction admitted");
-        if self.automine && self.has_ready() {
+        // Ready = no nonce gap between the account and this transaction.
+        let ready = self.pool.pending_nonce(sender, state_nonce) > nonce;
+        if self.automine && ready {
             let dropped = self.mine_block(None)?;
             if let Some((_, err)) = dropped.into_iter().find(|(h, _)| *h == hash) {
                 return Err(err);

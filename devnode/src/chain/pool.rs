@@ -95,17 +95,13 @@ impl Pool {
     pub(crate) fn ready(&self, nonce_of: impl Fn(Address) -> u64) -> Vec<Vec<PoolTx>> {
         let mut out = Vec::new();
         for (sender, nonces) in &self.by_sender {
-            let mut next = nonce_of(*sender);
-            let mut run = Vec::new();
-            for (nonce, hash) in nonces.range(next..) {
-                if *nonce != next {
-                    break;
-                }
-                if let Some(entry) = self.by_hash.get(hash) {
-                    run.push(entry.clone());
-                }
-                next += 1;
-            }
+            let start = nonce_of(*sender);
+            let run: Vec<PoolTx> = nonces
+                .range(start..)
+                .zip(start..)
+                .take_while(|((nonce, _), expected)| *nonce == expected)
+                .filter_map(|((_, hash), _)| self.by_hash.get(hash).cloned())
+                .collect();
             if !run.is_empty() {
                 out.push(run);
             }
