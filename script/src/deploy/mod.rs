@@ -495,9 +495,10 @@ pub async fn program_version<P: Provider<Ethereum>>(
     })
 }
 
-/// `fee × (100 + percent) / 100`.
+/// `fee × (100 + percent) / 100`, saturating at `U256::MAX`.
 pub fn bump(fee: U256, percent: u64) -> U256 {
-    fee.saturating_mul(U256::from(100 + percent)) / U256::from(100)
+    fee.checked_mul(U256::from(100u64.saturating_add(percent)))
+        .map_or(U256::MAX, |scaled| scaled / U256::from(100))
 }
 
 /// A node's answer to a failed `eth_call`.
@@ -572,5 +573,90 @@ impl Error {
 impl PlannedCall {
     fn is_done_revert(&self, data: &Bytes) -> bool {
         matches!(self.done_check, Some(DoneCheck::RevertsWith(selector)) if data.starts_with(&selector))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        providers::ProviderBuilder,
+        rpc::json_rpc::ErrorPayload,
+        sol_types::{SolError, SolValue},
+        transports::mock::Asserter,
+    };
+    use serde_json::value::RawValue;
+
+    fn revert(data: Vec<u8>) -> ErrorPayload {
+        let data = serde_json::to_string(&Bytes::from(data)).expect("hex");
+        ErrorPayload {
+            code: 3,
+            message: "execution reverted".into(),
+            data: Some(RawValue::from_string(data).expect("json")),
+        }
+    }
+
+    #[tokio::test]
+    async fn estimate_reads_version_and_fee() {
+        let asserter = Asserter::new();
+        let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone());
+        asserter.push_success(&Bytes::from((2u16, U256::from(12_345)).abi_encode_params()));
+        let estimate = estimate_activation(&provider, Address::ZERO, Address::repeat_byte(7))
+            .await
+            .unwrap()
+            .expect("not yet active");
+        assert_eq!(
+            (estimate.version, estimate.dataFee),
+            (2, U256::from(12_345))
+        );
+    }
+
+    #[tokio::test]
+    async fn estimate_maps_arbwasm_reverts() {
+        let asserter = Asserter::new();
+        let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone());
+        let program = Address::repeat_byte(7);
+
+        asserter.push_failure(revert(ArbWasm::ProgramUpToDate {}.abi_encode()));
+        assert!(estimate_activation(&provider, Address::ZERO, program)
+            .await
+            .unwrap()
+            .is_none());
+
+        asserter.push_failure(revert(ArbWasm::ProgramNotWasm {}.abi_encode()));
+        let err = estimate_activation(&provider, Address::ZERO, program)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ActivationFailed { reason: FailureReason::Rejected(e), .. } if e.contains("ProgramNotWasm")),
+            "{err}"
+        );
+
+        asserter.push_failure(ErrorPayload::internal_error_message(
+            "activation failed: bad import".into(),
+        ));
+        let err = estimate_activation(&provider, Address::ZERO, program)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::ActivationFailed { reason: FailureReason::Failed(m), .. } if m.contains("bad import")),
+            "{err}"
+        );
+
+        asserter.push_failure_msg("boom");
+        let err = estimate_activation(&provider, Address::ZERO, program)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::ActivationFailed { .. } | Error::Rpc { .. }
+        ));
+    }
+
+    #[test]
+    fn bump_adds_percent() {
+        assert_eq!(bump(U256::from(1000), 20), U256::from(1200));
+        assert_eq!(bump(U256::from(1234), 20), U256::from(1480));
+        assert_eq!(bump(U256::MAX, 20), U256::MAX);
     }
 }
