@@ -42,7 +42,8 @@ async fn deploys_with_genesis_supply_and_metadata() {
     assert_eq!(token.balanceOf(h.account(0)).call().await.unwrap(), genesis);
     assert_eq!(token.admin().call().await.unwrap(), h.account(0));
     // The constructor ran exactly once: calling it again reverts.
-    let again = verity_script::deploy::verity::constructor_calldata(&[0u8; 128]);
+    let mut again = verity_abi::STYLUS_CONSTRUCTOR_SELECTOR.to_vec();
+    again.extend_from_slice(&[0u8; 128]);
     let tx = alloy::rpc::types::TransactionRequest::default()
         .to(h.address("token"))
         .input(again.into());

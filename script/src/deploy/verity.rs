@@ -1,12 +1,9 @@
 //! Verity's own deployment plan: which contracts, their constructors and the roles wiring. Each contract's issue
 //! adds its [`Deployable`] and wiring here; `verity deploy`, `verity dev` and the end-to-end tests all use it.
 
-use alloy::{
-    primitives::{Address, Bytes, U256},
-    sol_types::SolValue,
-};
+use alloy::primitives::{Address, U256};
 
-use super::{AddressBook, DeployPlan, Deployable, MissingAddress, PlannedCall};
+use super::{AddressBook, DeployPlan, Deployable};
 
 /// Who holds which role and how much BR circulates at genesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,39 +37,24 @@ impl VerityParams {
     }
 }
 
-/// A Stylus constructor call: [`verity_abi::STYLUS_CONSTRUCTOR_SELECTOR`] followed by the arguments, already
-/// ABI-encoded as parameters (`(a, b).abi_encode_params()`).
-pub fn constructor_calldata(encoded_args: &[u8]) -> Bytes {
-    let mut data = verity_abi::STYLUS_CONSTRUCTOR_SELECTOR.to_vec();
-    data.extend_from_slice(encoded_args);
-    data.into()
-}
-
 /// The full Verity deployment: BR first (its minter is wired to the GaugeController once that exists).
 pub fn plan(params: &VerityParams) -> DeployPlan {
     let token_params = params.clone();
-    DeployPlan::new().contract(Deployable::new("token").init_call(PlannedCall::raw(
-        "token.constructor",
-        "token",
-        move |book| -> Result<Bytes, MissingAddress> {
-            Ok(constructor_calldata(
-                &(
-                    token_params.admin(book),
-                    // The minter is the GaugeController, set by the wiring once it is deployed.
-                    Address::ZERO,
-                    token_params.treasury(book),
-                    token_params.genesis_supply,
-                )
-                    .abi_encode_params(),
-            ))
-        },
-    )))
+    DeployPlan::new().contract(Deployable::new("token").constructor(move |book| {
+        Ok((
+            token_params.admin(book),
+            // The minter is the GaugeController, set by the wiring once it is deployed.
+            Address::ZERO,
+            token_params.treasury(book),
+            token_params.genesis_supply,
+        ))
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::address;
+    use alloy::{primitives::address, sol_types::SolValue};
 
     #[test]
     fn token_constructor_encodes_selector_and_arguments() {
