@@ -276,12 +276,43 @@ async fn same_scenarios_same_results_as_anvil() {
     assert_eq!(reverts[0], reverts[1]);
     assert_eq!(reverts[0].0, 3);
 
-    // estimateGas, printed for the record.
+    // A filter by block hash: each node's own hash of block 5 (hashes differ between the nodes).
+    let mut by_hash = Vec::new();
     for url in &urls {
-        let req = json!({"from": s.address(), "to": logger, "data": log_call(U256::from(5), U256::from(6), U256::from(7))});
-        let resp = rpc(url, "eth_estimateGas", json!([req])).await;
-        println!("estimateGas on {url}: {}", resp["result"]);
+        let block = rpc(url, "eth_getBlockByNumber", json!(["0x5", false])).await;
+        let f = json!({"blockHash": block["result"]["hash"]});
+        by_hash.push(normalise_logs(&rpc(url, "eth_getLogs", json!([f])).await));
     }
+    assert_eq!(by_hash[0], by_hash[1]);
+    assert_eq!(by_hash[0].len(), 1);
+
+    // eth_call with a code override: the same revert on both.
+    let mut overridden = Vec::new();
+    let probe = Address::repeat_byte(0x77);
+    let code = format!("0x{}", alloy::hex::encode(logger_runtime()));
+    for url in &urls {
+        let resp = rpc(
+            url,
+            "eth_call",
+            json!([{"to": probe}, "latest", {probe.to_string(): {"code": code}}]),
+        )
+        .await;
+        overridden.push((resp["error"]["code"].clone(), resp["error"]["data"].clone()));
+    }
+    assert_eq!(overridden[0], overridden[1]);
+    assert_eq!(overridden[0].0, 3);
+
+    // estimateGas: same value for a logging call and for a plain transfer.
+    let mut estimates = Vec::new();
+    for url in &urls {
+        let log = json!({"from": s.address(), "to": logger, "data": log_call(U256::from(5), U256::from(6), U256::from(7))});
+        let transfer = json!({"from": s.address(), "to": to, "value": "0x1"});
+        let a = rpc(url, "eth_estimateGas", json!([log])).await["result"].clone();
+        let b = rpc(url, "eth_estimateGas", json!([transfer])).await["result"].clone();
+        println!("estimateGas on {url}: log call {a}, transfer {b}");
+        estimates.push((a, b));
+    }
+    assert_eq!(estimates[0], estimates[1]);
 }
 
 #[tokio::test]
