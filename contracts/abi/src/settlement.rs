@@ -126,6 +126,16 @@ alloy_sol_types::sol! {
         uint64 signedAt;
     }
 
+    /// A receipt with its TEE signature (`v` is 27 or 28) — one Merkle leaf ([`LEAF_ENCODING`] is its flat
+    /// `abi.encode`).
+    #[cfg_attr(feature = "stylus", derive(stylus_sdk::prelude::AbiType))]
+    struct SignedReceipt {
+        Receipt receipt;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
     /// The registry view settlement reads (ModelRegistry exposes it; the selector is asserted against the
     /// registry's committed interface by the end-to-end tests).
     interface IModelUsable {
@@ -206,6 +216,11 @@ pub fn leaf_hash(receipt: &Receipt, v: u8, r: B256, s: B256) -> B256 {
     buf[320..352].copy_from_slice(r.as_slice());
     buf[352..].copy_from_slice(s.as_slice());
     keccak256(keccak256(buf))
+}
+
+/// The Merkle leaf of a signed receipt ([`leaf_hash`] of its parts).
+pub fn signed_leaf_hash(signed: &SignedReceipt) -> B256 {
+    leaf_hash(&signed.receipt, signed.v, signed.r, signed.s)
 }
 
 /// The inner node of two children: the hash of the sorted pair (OpenZeppelin `Hashes.commutativeKeccak256`).
