@@ -2,7 +2,7 @@
 
 use std::{
     collections::BTreeMap,
-    fs,
+    fmt, fs,
     path::{Path, PathBuf},
 };
 
@@ -125,6 +125,45 @@ impl Deployment {
     }
 }
 
+/// A summary for `verity deploy`: network and chain, then one line per contract (address, deploy block, Stylus
+/// version and data fee), then the calls made.
+impl fmt::Display for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "network {} (chain {}), deployer {}",
+            self.network, self.chain_id, self.deployer
+        )?;
+        for (name, c) in &self.contracts {
+            let activation = match &c.activation {
+                Some(ActivationRecord {
+                    stylus_version,
+                    data_fee: Some(fee),
+                    ..
+                }) => {
+                    format!("stylus v{stylus_version}, data fee {fee} wei")
+                }
+                Some(ActivationRecord { stylus_version, .. }) => {
+                    format!("stylus v{stylus_version}")
+                }
+                None => "NOT ACTIVATED".to_owned(),
+            };
+            writeln!(
+                f,
+                "  {name:<12} {}  block {:<6} {activation}",
+                c.address, c.deploy_block
+            )?;
+        }
+        for (label, call) in &self.calls {
+            match call.tx {
+                Some(tx) => writeln!(f, "  {label}: {tx}")?,
+                None => writeln!(f, "  {label}: already done")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +194,11 @@ mod tests {
                     data_fee: Some(U256::from(1000)),
                 }),
             },
+        );
+        let summary = d.to_string();
+        assert!(
+            summary.contains("token") && summary.contains("data fee 1000 wei"),
+            "{summary}"
         );
         let path = d.save(&dir).unwrap();
         let text = fs::read_to_string(&path).unwrap();
