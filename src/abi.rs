@@ -16,7 +16,8 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of `contract`'s committed interface file.
 pub fn interface_path(root: &Path, contract: &ContractAbi) -> PathBuf {
-    root.join("contracts/abi/interfaces").join(format!("{}.sol", contract.interface))
+    root.join("contracts/abi/interfaces")
+        .join(format!("{}.sol", contract.interface))
 }
 
 /// Runs the contract's `export-abi` binary and returns its Solidity interface with the events appended.
@@ -24,7 +25,15 @@ pub fn export_interface(root: &Path, contract: &ContractAbi) -> Result<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(root)
-        .args(["run", "-q", "-p", contract.package, "--features", "export-abi", "--bin"])
+        .args([
+            "run",
+            "-q",
+            "-p",
+            contract.package,
+            "--features",
+            "export-abi",
+            "--bin",
+        ])
         .arg(contract.package)
         .output()
         .with_context(|| format!("running export-abi for {}", contract.package))?;
@@ -52,17 +61,32 @@ pub fn with_events(exported: &str, contract: &ContractAbi) -> Result<String> {
         .map(|i| start + i)
         .with_context(|| format!("{} has no closing brace", contract.interface))?;
     let mut events = String::new();
-    for event in contract.events_sol.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+    for event in contract
+        .events_sol
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         events.push_str("\n\n    ");
         events.push_str(&normalize(event));
         events.push(';');
     }
-    Ok(format!("{}{}{}", &exported[..close], events, &exported[close..]))
+    Ok(format!(
+        "{}{}{}",
+        &exported[..close],
+        events,
+        &exported[close..]
+    ))
 }
 
 /// `stringify!` spacing made conventional: no space before `(` or `,`.
 fn normalize(event: &str) -> String {
-    event.split_whitespace().collect::<Vec<_>>().join(" ").replace(" (", "(").replace(" ,", ",")
+    event
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" (", "(")
+        .replace(" ,", ",")
 }
 
 #[cfg(test)]
@@ -71,7 +95,8 @@ mod tests {
 
     #[test]
     fn events_go_inside_the_contract_interface() {
-        let exported = "pragma solidity ^0.8.23;\n\ninterface IBrToken {\n    function a() external;\n}\n";
+        let exported =
+            "pragma solidity ^0.8.23;\n\ninterface IBrToken {\n    function a() external;\n}\n";
         let out = with_events(exported, &verity_abi::CONTRACTS[0]).unwrap();
         assert!(out.contains(
             "function a() external;\n\n    event Transfer(address indexed from, address indexed to, uint256 value);"

@@ -1,3 +1,5 @@
 //! The `verity` CLI's library: what the subcommands do, kept out of `main` so tests can call it.
 
 pub mod abi;
+pub mod bench;
+pub mod deploy;

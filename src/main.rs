@@ -20,6 +20,25 @@ enum Command {
         #[arg(long)]
         no_wasm_opt: bool,
     },
+    /// Deploy Verity (CREATE, activate, constructors, wiring) and write `deployments/<network>.json`.
+    Deploy {
+        /// JSON-RPC endpoint.
+        #[arg(long, env = "VERITY_RPC_URL", default_value = "http://127.0.0.1:8547")]
+        rpc_url: String,
+        /// Deployer key (0x-hex). The default is devnode's (and anvil's) first dev account.
+        #[arg(
+            long,
+            env = "VERITY_PRIVATE_KEY",
+            default_value = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+            hide_default_value = true
+        )]
+        private_key: String,
+        /// Network name for the deployment record.
+        #[arg(long, default_value = "devnode")]
+        network: String,
+    },
+    /// Benchmark ERC-20 transfers over JSON-RPC: BR on devnode vs the same token in Solidity on anvil.
+    Bench(verity::bench::BenchArgs),
     /// Export every contract's Solidity interface (plus events) and compare it with the committed file.
     Abi {
         /// Overwrite the committed files instead of failing on a difference.
@@ -33,6 +52,32 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Build { no_wasm_opt } => build(no_wasm_opt),
         Command::Abi { write } => abi(write),
+        Command::Bench(args) => verity::bench::main(&args, workspace_root()),
+        Command::Deploy {
+            rpc_url,
+            private_key,
+            network,
+        } => {
+            let root = workspace_root();
+            let args = verity::deploy::DeployArgs {
+                rpc_url,
+                private_key,
+                network,
+                out_dir: root.join("deployments"),
+                artifacts_dir: verity_script::build::Artifacts::default_dir(&root),
+                params: Default::default(),
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let deployment = runtime.block_on(verity::deploy::deploy(&args))?;
+            for (name, record) in &deployment.contracts {
+                println!(
+                    "{name:<12} {}  (block {})",
+                    record.address, record.deploy_block
+                );
+            }
+            println!("recorded in deployments/{}.json", deployment.network);
+            Ok(())
+        }
     }
 }
 

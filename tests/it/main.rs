@@ -1,5 +1,7 @@
 //! End-to-end tests: one binary, modules per area.
 
 mod abi_drift;
+mod bench;
+mod deploy_cmd;
 mod support;
 mod token;

@@ -30,14 +30,23 @@ use verity_script::{
     },
 };
 
-/// Builds every contract once per test binary (cargo's own caching makes a no-change build quick).
+/// Builds the contracts Verity's deploy plan deploys, once per test binary (cargo's own caching makes a
+/// no-change build quick). The size gate of every contract is `verity build`'s and script's `sizes` test.
 pub(crate) fn artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
     ARTIFACTS.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut options = BuildOptions::new(&root);
         options.out_dir = root.join("target/verity-it");
-        let artifacts = build_all(&options, verity_script::CONTRACTS).expect("contracts build");
+        let planned = plan(&VerityParams::default());
+        let specs: Vec<_> = planned
+            .contracts
+            .iter()
+            .map(|d| {
+                *verity_script::contracts::find(&d.contract).expect("planned contract is listed")
+            })
+            .collect();
+        let artifacts = build_all(&options, &specs).expect("contracts build");
         artifacts
             .ensure_within_limits()
             .expect("contracts within Stylus size limits");

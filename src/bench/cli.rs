@@ -1,0 +1,78 @@
+//! `verity bench`'s arguments and entry point (parsed once in `main`, passed down as [`BenchOptions`]).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+
+use super::{run, BenchOptions, DevnodeKind};
+
+/// Arguments of `verity bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Transfers measured per node.
+    #[arg(long, default_value_t = 2_000)]
+    pub txs: usize,
+    /// Concurrent senders: funded accounts, each a task sending its own nonce sequence.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Spawn this `devnode` binary (e.g. target/release/devnode) instead of serving devnode in-process.
+    #[arg(long)]
+    pub devnode_bin: Option<PathBuf>,
+    /// Load BR from this artifacts directory (`verity build`'s target/verity) instead of building it.
+    #[arg(long)]
+    pub artifacts: Option<PathBuf>,
+    /// The anvil binary (default: .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil).
+    #[arg(long, env = "ANVIL_BIN")]
+    pub anvil: Option<PathBuf>,
+    /// solcjs' solc.js (default: .tools/node_modules/solc/solc.js).
+    #[arg(long, env = "SOLCJS")]
+    pub solcjs: Option<PathBuf>,
+    /// Skip the Solidity token on devnode (the EVM row that separates engine cost from node cost).
+    #[arg(long)]
+    pub no_devnode_solidity: bool,
+}
+
+impl BenchArgs {
+    /// The options for the workspace at `workspace`.
+    pub fn options(&self, workspace: PathBuf) -> BenchOptions {
+        BenchOptions {
+            workspace,
+            txs: self.txs,
+            concurrency: self.concurrency,
+            devnode: self
+                .devnode_bin
+                .clone()
+                .map_or(DevnodeKind::InProcess, DevnodeKind::Binary),
+            artifacts: self.artifacts.clone(),
+            anvil: self.anvil.clone(),
+            solcjs: self.solcjs.clone(),
+            solidity_on_devnode: !self.no_devnode_solidity,
+        }
+    }
+}
+
+/// Runs `verity bench` and prints the table; fails when a run's checks (receipts, balances) fail.
+pub fn main(args: &BenchArgs, workspace: PathBuf) -> Result<()> {
+    if args.txs == 0 || args.concurrency == 0 {
+        bail!("--txs and --concurrency must be at least 1");
+    }
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "note: a debug build; run `cargo run --release -p verity -- bench` for real figures"
+        );
+    }
+    let options = args.options(workspace);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    let report = runtime.block_on(run(&options))?;
+    print!("{report}");
+    let invalid: Vec<String> = std::iter::once(&report.devnode_br)
+        .chain(&report.devnode_solidity)
+        .chain(&report.anvil_solidity)
+        .filter(|row| !row.load.is_valid())
+        .map(|row| format!("{} on {}", row.contract, row.node))
+        .collect();
+    if !invalid.is_empty() {
+        bail!("checks failed for {}", invalid.join(", "));
+    }
+    Ok(())
+}

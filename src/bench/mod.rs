@@ -1,0 +1,386 @@
+//! `verity bench`: ERC-20 transfer throughput over JSON-RPC — BR (Stylus WASM) on devnode against the same-shaped
+//! Solidity token (`script/bench/BenchToken.sol`, compiled by npm's solc) on anvil, measured in one run.
+//!
+//! Every node gets the same load ([`load::run_transfers`]): many funded senders, each with its own nonce
+//! sequence, send pre-signed transfers concurrently (one tokio task per sender); the clock runs from the first
+//! send to the last receipt. Afterwards every receipt and balance is checked, so a fast but wrong run shows up.
+//! The Solidity token also runs on devnode, which separates the Stylus engine's cost from the node's own.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use verity::bench::{run, BenchOptions};
+//! let report = run(&BenchOptions::new(verity::abi::workspace_root())).await?;
+//! print!("{report}");
+//! # Ok(()) }
+//! ```
+
+mod cli;
+mod load;
+mod nodes;
+mod solidity;
+
+use std::{fmt, path::PathBuf};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, Bytes},
+    providers::ProviderBuilder,
+};
+use anyhow::{Context, Result};
+use verity_script::{
+    build::{build_all, Artifacts, BuildOptions},
+    deploy::{
+        deploy_all,
+        verity::{plan, VerityParams},
+        DeployOptions,
+    },
+};
+
+pub use cli::{main, BenchArgs};
+pub use load::{recipient, run_transfers, LoadConfig, LoadReport};
+pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
+pub use solidity::{compile as compile_solidity, initcode as solidity_initcode};
+
+/// Goal: devnode's BR throughput at least this fraction of anvil's Solidity throughput.
+pub const GOAL_RATIO: f64 = 0.5;
+/// Goal: devnode's BR throughput in transactions per second.
+pub const GOAL_TPS: f64 = 1_000.0;
+
+/// The contract label of BR in the report.
+pub const BR_LABEL: &str = "BR (Stylus WASM)";
+/// The contract label of the Solidity twin in the report.
+pub const SOLIDITY_LABEL: &str = "BenchToken (Solidity)";
+
+/// What `verity bench` runs.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The workspace root (contracts are built from it; `.tools/` is looked up in it).
+    pub workspace: PathBuf,
+    /// Transfers per node.
+    pub txs: usize,
+    /// Concurrent senders (accounts, each a task with its own nonce sequence).
+    pub concurrency: usize,
+    /// Which devnode to measure.
+    pub devnode: DevnodeKind,
+    /// Load BR's artifacts from this directory (`verity build`'s output) instead of building them.
+    pub artifacts: Option<PathBuf>,
+    /// The anvil binary; default `<workspace>/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil`.
+    pub anvil: Option<PathBuf>,
+    /// solcjs' `solc.js`; default `<workspace>/.tools/node_modules/solc/solc.js`.
+    pub solcjs: Option<PathBuf>,
+    /// Also run the Solidity token on devnode (its EVM path), to tell the engine's cost from the node's.
+    pub solidity_on_devnode: bool,
+}
+
+impl BenchOptions {
+    /// 2,000 transfers from 64 senders on an in-process devnode, BR built from `workspace`, tools from `.tools/`.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        Self {
+            workspace: workspace.into(),
+            txs: 2_000,
+            concurrency: 64,
+            devnode: DevnodeKind::InProcess,
+            artifacts: None,
+            anvil: None,
+            solcjs: None,
+            solidity_on_devnode: true,
+        }
+    }
+
+    fn anvil_path(&self) -> PathBuf {
+        self.anvil.clone().unwrap_or_else(|| {
+            self.workspace
+                .join(".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+        })
+    }
+
+    fn solcjs_path(&self) -> PathBuf {
+        self.solcjs
+            .clone()
+            .unwrap_or_else(|| solidity::default_solcjs(&self.workspace))
+    }
+
+    fn load(&self) -> LoadConfig {
+        LoadConfig::new(self.txs, self.concurrency)
+    }
+}
+
+/// One measured node × contract.
+#[derive(Debug, Clone)]
+pub struct BenchRow {
+    /// The node, e.g. `devnode (in-process)` or `anvil 1.7.1 (…)`.
+    pub node: String,
+    /// The contract, [`BR_LABEL`] or [`SOLIDITY_LABEL`].
+    pub contract: String,
+    /// The measurement and its checks.
+    pub load: LoadReport,
+}
+
+/// A row that could not be measured, and why (a missing tool, not a failure of the node).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// What was skipped, e.g. `anvil`.
+    pub what: String,
+    /// Why, e.g. `not installed`.
+    pub reason: String,
+}
+
+/// Everything one `verity bench` run measured.
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    /// BR on devnode (always measured).
+    pub devnode_br: BenchRow,
+    /// The Solidity token on devnode, when asked for and solc is present.
+    pub devnode_solidity: Option<BenchRow>,
+    /// The Solidity token on anvil, when anvil and solc are present.
+    pub anvil_solidity: Option<BenchRow>,
+    /// What was skipped.
+    pub skipped: Vec<Skipped>,
+}
+
+impl BenchReport {
+    /// devnode's BR tx/s over anvil's Solidity tx/s (`None` when anvil was skipped).
+    pub fn ratio(&self) -> Option<f64> {
+        let anvil = self.anvil_solidity.as_ref()?.load.tx_per_sec();
+        (anvil > 0.0).then(|| self.devnode_br.load.tx_per_sec() / anvil)
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &BenchRow> {
+        std::iter::once(&self.devnode_br)
+            .chain(&self.devnode_solidity)
+            .chain(&self.anvil_solidity)
+    }
+}
+
+/// Runs the whole benchmark: BR on devnode, then (when solc and anvil are installed) the Solidity token on
+/// devnode and on anvil. Missing tools are reported in [`BenchReport::skipped`], never faked.
+pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
+    let artifacts = match &options.artifacts {
+        Some(dir) => Artifacts::load(dir.clone())
+            .with_context(|| format!("loading contract artifacts from {}", dir.display()))?,
+        None => build_br(options)?,
+    };
+    let devnode_br = bench_br_on_devnode(&options.devnode, &artifacts, &options.load()).await?;
+
+    let mut skipped = Vec::new();
+    let solcjs = options.solcjs_path();
+    let bytecode = solidity::compile(&solcjs, &options.workspace.join("target/verity-bench"))
+        .context("compiling BenchToken.sol")?;
+    if bytecode.is_none() {
+        skipped.push(Skipped {
+            what: "solc".into(),
+            reason: format!("not installed: {} missing", solcjs.display()),
+        });
+    }
+    let anvil = options.anvil_path();
+    if !anvil.is_file() {
+        skipped.push(Skipped {
+            what: "anvil".into(),
+            reason: "not installed".into(),
+        });
+    } else if bytecode.is_none() {
+        skipped.push(Skipped {
+            what: "anvil".into(),
+            reason: "no Solidity baseline without solc".into(),
+        });
+    }
+    let mut devnode_solidity = None;
+    let mut anvil_solidity = None;
+    if let Some(bytecode) = &bytecode {
+        if options.solidity_on_devnode {
+            let node = start_devnode(&options.devnode, accounts_for(options)?).await?;
+            devnode_solidity = Some(bench_solidity(&node, bytecode, &options.load()).await?);
+        }
+        if anvil.is_file() {
+            let node = start_anvil(&anvil, accounts_for(options)?).await?;
+            anvil_solidity = Some(bench_solidity(&node, bytecode, &options.load()).await?);
+        }
+    }
+    Ok(BenchReport {
+        devnode_br,
+        devnode_solidity,
+        anvil_solidity,
+        skipped,
+    })
+}
+
+fn accounts_for(options: &BenchOptions) -> Result<u32> {
+    u32::try_from(options.concurrency + 1).context("--concurrency is too large")
+}
+
+/// Builds only BR, into `target/verity-bench` (never touching `verity build`'s `target/verity`).
+fn build_br(options: &BenchOptions) -> Result<Artifacts> {
+    let spec = verity_script::contracts::find("token")
+        .context("BR (token) is not in the contract list")?;
+    let mut build = BuildOptions::new(&options.workspace);
+    build.out_dir = options.workspace.join("target/verity-bench");
+    let artifacts = build_all(&build, &[*spec]).context("building BR")?;
+    artifacts.ensure_within_limits()?;
+    Ok(artifacts)
+}
+
+/// Starts a fresh devnode, deploys BR with Verity's deploy plan (genesis supply to account 0) and runs the load.
+pub async fn bench_br_on_devnode(
+    kind: &DevnodeKind,
+    artifacts: &Artifacts,
+    config: &LoadConfig,
+) -> Result<BenchRow> {
+    let accounts = u32::try_from(config.senders + 1).context("too many senders")?;
+    let node = start_devnode(kind, accounts).await?;
+    let token = deploy_br(&node, artifacts).await?;
+    let load = run_transfers(
+        &node.url,
+        token,
+        &node.accounts[0],
+        &node.accounts[1..],
+        config,
+    )
+    .await
+    .with_context(|| format!("BR transfers on {}", node.label))?;
+    Ok(BenchRow {
+        node: node.label.clone(),
+        contract: BR_LABEL.into(),
+        load,
+    })
+}
+
+/// Deploys BR on `node` through the real pipeline (create, activate, construct) from dev account 0.
+pub async fn deploy_br(node: &RunningNode, artifacts: &Artifacts) -> Result<Address> {
+    let scratch = std::env::temp_dir().join(format!("verity-bench-deploy-{}", std::process::id()));
+    let wallet = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(node.accounts[0].clone()))
+        .connect_http(node.url.parse().context("node URL")?);
+    let deployment = deploy_all(
+        &wallet,
+        artifacts,
+        &plan(&VerityParams::default()),
+        &DeployOptions::new("bench", &scratch),
+    )
+    .await
+    .with_context(|| format!("deploying BR on {}", node.label));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let deployment = deployment?;
+    deployment
+        .contracts
+        .get("token")
+        .map(|c| c.address)
+        .context("the deployment has no token")
+}
+
+/// Deploys the Solidity token (`bytecode` = solc's creation code) on `node` and runs the load.
+pub async fn bench_solidity(
+    node: &RunningNode,
+    bytecode: &Bytes,
+    config: &LoadConfig,
+) -> Result<BenchRow> {
+    let owner = &node.accounts[0];
+    let token = load::deploy(
+        &node.url,
+        owner,
+        solidity::initcode(bytecode, owner.address()),
+    )
+    .await
+    .with_context(|| format!("deploying BenchToken on {}", node.label))?;
+    let load = run_transfers(&node.url, token, owner, &node.accounts[1..], config)
+        .await
+        .with_context(|| format!("BenchToken transfers on {}", node.label))?;
+    Ok(BenchRow {
+        node: node.label.clone(),
+        contract: SOLIDITY_LABEL.into(),
+        load,
+    })
+}
+
+fn gas_cell(load: &LoadReport) -> String {
+    match load.gas_range() {
+        Some((min, max)) if min == max => min.to_string(),
+        Some((min, max)) => format!("{min}-{max}"),
+        None => "-".into(),
+    }
+}
+
+fn checks_cell(load: &LoadReport) -> String {
+    if load.is_valid() {
+        return "ok".into();
+    }
+    format!(
+        "FAILED: {}/{} ok receipts, {}/{} credited, {}/{} debited, supply {}",
+        load.succeeded,
+        load.txs,
+        load.recipients_credited,
+        load.txs,
+        load.senders_debited,
+        load.senders,
+        if load.supply_unchanged {
+            "unchanged"
+        } else {
+            "CHANGED"
+        }
+    )
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<24} {:<22} {:>6} {:>8} {:>9} {:>9} {:>17}  checks",
+            "node", "contract", "txs", "senders", "seconds", "tx/s", "gasUsed/transfer"
+        )?;
+        for row in self.rows() {
+            let load = &row.load;
+            writeln!(
+                f,
+                "{:<24} {:<22} {:>6} {:>8} {:>9.3} {:>9.1} {:>17}  {}",
+                row.node,
+                row.contract,
+                load.txs,
+                load.senders,
+                load.elapsed.as_secs_f64(),
+                load.tx_per_sec(),
+                gas_cell(load),
+                checks_cell(load)
+            )?;
+        }
+        for skipped in &self.skipped {
+            writeln!(f, "{}: SKIPPED ({})", skipped.what, skipped.reason)?;
+        }
+        writeln!(f)?;
+        let br = &self.devnode_br.load;
+        let valid = br.is_valid();
+        match self.ratio() {
+            Some(ratio) => {
+                writeln!(
+                    f,
+                    "ratio devnode BR / anvil Solidity: {ratio:.2}x ({:.1} / {:.1} tx/s)",
+                    br.tx_per_sec(),
+                    self.anvil_solidity
+                        .as_ref()
+                        .map_or(0.0, |r| r.load.tx_per_sec())
+                )?;
+                writeln!(
+                    f,
+                    "goal >= {GOAL_RATIO}x anvil:  {}",
+                    verdict(valid && ratio >= GOAL_RATIO)
+                )?;
+            }
+            None => writeln!(
+                f,
+                "goal >= {GOAL_RATIO}x anvil:  SKIPPED (no anvil baseline)"
+            )?,
+        }
+        writeln!(
+            f,
+            "goal >= {GOAL_TPS:.0} tx/s:   {} ({:.1} tx/s)",
+            verdict(valid && br.tx_per_sec() >= GOAL_TPS),
+            br.tx_per_sec()
+        )
+    }
+}
