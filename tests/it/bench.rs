@@ -1,0 +1,101 @@
+//! `verity bench`'s core run small and untimed: only what is deterministic is asserted — every receipt
+//! succeeded, balances moved exactly, every transfer of the same shape used the same gas (and, with anvil
+//! installed, the Solidity token's gas on devnode equals anvil's). Never a timing assertion.
+
+use std::path::PathBuf;
+
+use verity::bench::{
+    bench_br_on_devnode, bench_solidity, compile_solidity, start_anvil, start_devnode, DevnodeKind,
+    LoadConfig, LoadReport,
+};
+
+use crate::support::artifacts;
+
+const TXS: usize = 20;
+const SENDERS: usize = 4;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn assert_exact(load: &LoadReport) {
+    assert_eq!(load.txs, TXS);
+    assert_eq!(load.senders, SENDERS);
+    assert_eq!(load.succeeded, TXS, "every receipt has status 1");
+    assert_eq!(
+        load.recipients_credited, TXS,
+        "each recipient got exactly one amount"
+    );
+    assert_eq!(
+        load.senders_debited, SENDERS,
+        "each sender paid exactly its transfers"
+    );
+    assert!(load.supply_unchanged, "transfers do not change the supply");
+    let (min, max) = load.gas_range().expect("gas figures");
+    assert_eq!(
+        min, max,
+        "same-shaped transfers use the same gas: {:?}",
+        load.gas_used
+    );
+    assert!(
+        min > 21_000,
+        "a token transfer costs more than a plain transfer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn br_transfers_on_devnode_succeed_and_move_balances_exactly() {
+    let row = bench_br_on_devnode(
+        &DevnodeKind::InProcess,
+        artifacts(),
+        &LoadConfig::new(TXS, SENDERS),
+    )
+    .await
+    .expect("BR bench runs on devnode");
+    assert_exact(&row.load);
+    assert!(row.load.is_valid());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn solidity_twin_runs_on_devnode_with_anvils_gas() {
+    let solcjs = std::env::var_os("SOLCJS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/node_modules/solc/solc.js"));
+    let Some(bytecode) = compile_solidity(&solcjs, &root().join("target/verity-bench"))
+        .expect("BenchToken compiles")
+    else {
+        eprintln!(
+            "solc: SKIPPED (not installed: {} missing)",
+            solcjs.display()
+        );
+        return;
+    };
+    let config = LoadConfig::new(TXS, SENDERS);
+    let accounts = (SENDERS + 1) as u32;
+    let devnode = start_devnode(&DevnodeKind::InProcess, accounts)
+        .await
+        .expect("devnode starts");
+    let on_devnode = bench_solidity(&devnode, &bytecode, &config)
+        .await
+        .expect("BenchToken bench runs on devnode");
+    assert_exact(&on_devnode.load);
+
+    let anvil = std::env::var_os("ANVIL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            root().join(".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+        });
+    if !anvil.is_file() {
+        eprintln!("anvil: SKIPPED (not installed)");
+        return;
+    }
+    let anvil = start_anvil(&anvil, accounts).await.expect("anvil starts");
+    let on_anvil = bench_solidity(&anvil, &bytecode, &config)
+        .await
+        .expect("BenchToken bench runs on anvil");
+    assert_exact(&on_anvil.load);
+    assert_eq!(
+        on_devnode.load.gas_used, on_anvil.load.gas_used,
+        "devnode charges the EVM token exactly what anvil charges"
+    );
+}
