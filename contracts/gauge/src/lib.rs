@@ -1,1 +1,1 @@
-//! Verity gauge contract: not implemented yet (see the open issues).
+//! GaugeController (WIP).
