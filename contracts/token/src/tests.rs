@@ -295,3 +295,133 @@ fn constructor_selector_matches_the_sdk() {
         stylus_sdk::abi::CONSTRUCTOR_SELECTOR.to_be_bytes()
     );
 }
+
+mod properties {
+    //! Stateful property test: random sequences of every BR operation by several actors (including ones with no
+    //! balance, no allowance and no role) keep the books balanced.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const ACTORS: [Address; 5] = [ADMIN, MINTER, ALICE, BOB, OUTSIDER];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Transfer {
+            from: usize,
+            to: usize,
+            amount: u64,
+        },
+        Approve {
+            owner: usize,
+            spender: usize,
+            amount: u64,
+        },
+        TransferFrom {
+            spender: usize,
+            from: usize,
+            to: usize,
+            amount: u64,
+        },
+        Mint {
+            caller: usize,
+            to: usize,
+            amount: u64,
+        },
+        SetMinter {
+            caller: usize,
+            minter: usize,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let who = 0..ACTORS.len();
+        let amount = 0u64..2_000;
+        prop_oneof![
+            (who.clone(), who.clone(), amount.clone())
+                .prop_map(|(from, to, amount)| Op::Transfer { from, to, amount }),
+            (who.clone(), who.clone(), amount.clone()).prop_map(|(owner, spender, amount)| {
+                Op::Approve {
+                    owner,
+                    spender,
+                    amount,
+                }
+            }),
+            (who.clone(), who.clone(), who.clone(), amount.clone()).prop_map(
+                |(spender, from, to, amount)| Op::TransferFrom {
+                    spender,
+                    from,
+                    to,
+                    amount
+                }
+            ),
+            (who.clone(), who.clone(), amount).prop_map(|(caller, to, amount)| Op::Mint {
+                caller,
+                to,
+                amount
+            }),
+            (who.clone(), who).prop_map(|(caller, minter)| Op::SetMinter { caller, minter }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1_000, ..ProptestConfig::default() })]
+
+        /// INVARIANTS.md: token — Σ balances == totalSupply ≤ CAP; a failed call changes nothing.
+        #[test]
+        fn books_stay_balanced(ops in proptest::collection::vec(op(), 50..80)) {
+            let vm = TestVM::default();
+            let mut token = deployed(&vm, br(1_000));
+            let mut minter = MINTER;
+            for op in ops {
+                let before: Vec<U256> = ACTORS.iter().map(|a| token.balance_of(*a)).collect();
+                let supply_before = token.total_supply();
+                let ok = match op {
+                    Op::Transfer { from, to, amount } => {
+                        as_caller(&vm, ACTORS[from]);
+                        token.transfer(ACTORS[to], br(amount)).is_ok()
+                    }
+                    Op::Approve { owner, spender, amount } => {
+                        as_caller(&vm, ACTORS[owner]);
+                        token.approve(ACTORS[spender], br(amount)).is_ok()
+                    }
+                    Op::TransferFrom { spender, from, to, amount } => {
+                        let allowance = token.allowance(ACTORS[from], ACTORS[spender]);
+                        as_caller(&vm, ACTORS[spender]);
+                        let ok = token.transfer_from(ACTORS[from], ACTORS[to], br(amount)).is_ok();
+                        if ok {
+                            prop_assert_eq!(
+                                token.allowance(ACTORS[from], ACTORS[spender]),
+                                allowance - br(amount)
+                            );
+                        }
+                        ok
+                    }
+                    Op::Mint { caller, to, amount } => {
+                        as_caller(&vm, ACTORS[caller]);
+                        let ok = token.mint(ACTORS[to], br(amount)).is_ok();
+                        prop_assert_eq!(ok, ACTORS[caller] == minter);
+                        ok
+                    }
+                    Op::SetMinter { caller, minter: next } => {
+                        as_caller(&vm, ACTORS[caller]);
+                        let ok = token.set_minter(ACTORS[next]).is_ok();
+                        prop_assert_eq!(ok, ACTORS[caller] == ADMIN);
+                        if ok {
+                            minter = ACTORS[next];
+                        }
+                        ok
+                    }
+                };
+                let after: Vec<U256> = ACTORS.iter().map(|a| token.balance_of(*a)).collect();
+                let sum = after.iter().fold(U256::ZERO, |acc, b| acc + b);
+                prop_assert_eq!(sum, token.total_supply());
+                prop_assert!(token.total_supply() <= verity_abi::token::CAP);
+                if !ok {
+                    prop_assert_eq!(&after, &before);
+                    prop_assert_eq!(token.total_supply(), supply_before);
+                }
+            }
+        }
+    }
+}
