@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use alloy::consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
-    transaction::{Recovered, SignerRecoverable},
+    transaction::Recovered,
     Header, Transaction as _, TxEnvelope, TxType, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH,
 };
 use alloy::eips::{eip2718::Decodable2718, eip7685::EMPTY_REQUESTS_HASH, Encodable2718, Typed2718};
@@ -37,6 +37,27 @@ pub enum ReorgTx {
     Raw(alloy::primitives::Bytes),
     /// A request from a dev account; nonce and fees are filled in.
     Request(Box<TransactionRequest>),
+}
+
+/// Half the secp256k1 group order: signatures with a larger `s` are invalid (EIP-2).
+const SECP256K1N_HALF: U256 = alloy::primitives::uint!(
+    0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256
+);
+
+/// Recovers the sender with libsecp256k1 (through revm's ecrecover), which stays fast in debug builds where
+/// k256's generic code would be compiled unoptimised into this crate; high-`s` signatures are refused.
+pub(crate) fn recover_sender(tx: &TxEnvelope) -> Result<Address> {
+    let sig = tx.signature();
+    if sig.s() > SECP256K1N_HALF || sig.r().is_zero() || sig.s().is_zero() {
+        return Err(Error::InvalidSender);
+    }
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
+    let hash = tx.signature_hash();
+    revm::precompile::secp256k1::ecrecover(&compact.into(), u8::from(sig.v()), &hash)
+        .map(|word| Address::from_slice(&word[12..]))
+        .map_err(|_| Error::InvalidSender)
 }
 
 /// The revm transaction environment of a signed transaction.
@@ -137,7 +158,7 @@ impl Chain {
                 return Err(Error::InvalidChainId);
             }
         }
-        let sender = tx.recover_signer().map_err(|_| Error::InvalidSender)?;
+        let sender = recover_sender(&tx)?;
         let tx = Recovered::new_unchecked(tx, sender);
         let env = tx_env(&tx);
         let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(
@@ -582,5 +603,46 @@ pub(crate) fn pending_rpc_tx(p: &PoolTx) -> alloy::rpc::types::Transaction {
         transaction_index: None,
         effective_gas_price: None,
         block_timestamp: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::{SignableTransaction, Signed, TxEip1559};
+    use alloy::primitives::Signature;
+    use alloy::signers::local::PrivateKeySigner;
+
+    fn signed() -> (PrivateKeySigner, Signed<TxEip1559>) {
+        let signer = PrivateKeySigner::random();
+        let mut tx = TxEip1559 {
+            chain_id: 1,
+            gas_limit: 21_000,
+            ..Default::default()
+        };
+        let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+        (signer, tx.into_signed(sig))
+    }
+
+    #[test]
+    fn recovers_the_signer() {
+        let (signer, tx) = signed();
+        assert_eq!(
+            recover_sender(&TxEnvelope::Eip1559(tx)).unwrap(),
+            signer.address()
+        );
+    }
+
+    #[test]
+    fn refuses_high_s_and_zero_signatures() {
+        let (_, tx) = signed();
+        let n = SECP256K1N_HALF * U256::from(2) + U256::from(1);
+        let sig = tx.signature();
+        let high = Signature::new(sig.r(), n - sig.s(), !sig.v());
+        let high = TxEnvelope::Eip1559(Signed::new_unhashed(tx.tx().clone(), high));
+        assert_eq!(recover_sender(&high), Err(Error::InvalidSender));
+        let zero = Signature::new(U256::ZERO, U256::ZERO, false);
+        let zero = TxEnvelope::Eip1559(Signed::new_unhashed(tx.tx().clone(), zero));
+        assert_eq!(recover_sender(&zero), Err(Error::InvalidSender));
     }
 }
