@@ -1,1 +1,15 @@
-//! Verity keeper: not implemented yet (issue 7).
+//! # verity-keeper — the Verity keeper service
+//!
+//! Layers, one direction only (STYLE.md): the chain adapter ([`chain`]: alloy provider, log cursor, domain events)
+//! → jobs ([`jobs`]: state + event → intents) → the outbox / transaction manager ([`outbox`]: persist intent,
+//! nonce, sign, send, confirm) → the store ([`store`]: sqlx repositories, `migrations/`). [`keeper::Keeper`] runs
+//! them under the leader [`lease`]; `main.rs` wires the concrete types.
+
+pub mod chain;
+pub mod config;
+pub mod failpoint;
+pub mod http;
+pub mod keeper;
+pub mod lease;
+pub mod outbox;
+pub mod store;

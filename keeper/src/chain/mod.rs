@@ -1,0 +1,47 @@
+//! The chain adapter: the alloy provider, the persisted `(block, hash)` log cursor with reorg rewind
+//! ([`cursor::LogReader`]), and decoding of raw logs into the keeper's domain events ([`events`]) through
+//! `verity-abi`'s event types.
+
+use alloy::transports::{RpcError, TransportErrorKind};
+
+use crate::store::StoreError;
+
+pub mod cursor;
+pub mod events;
+
+/// Errors of the chain adapter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// An RPC call failed.
+    #[error("rpc: {0}")]
+    Rpc(#[from] RpcError<TransportErrorKind>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node does not know a block it just reported (it is syncing or reorging): retry.
+    #[error("block {0} missing from the node")]
+    MissingBlock(u64),
+    /// The logs returned for a range do not belong to the blocks read right after (reorg during the read).
+    #[error("logs of block {0} changed during the read")]
+    Inconsistent(u64),
+}
+
+impl ChainError {
+    /// Whether repeating the read may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ChainError::Rpc(e) => match e {
+                RpcError::ErrorResp(_) => false,
+                RpcError::Transport(_)
+                | RpcError::NullResp
+                | RpcError::DeserError { .. }
+                | RpcError::SerError(_)
+                | RpcError::UnsupportedFeature(_)
+                | RpcError::LocalUsageError(_) => true,
+            },
+            ChainError::Store(e) => e.is_transient(),
+            ChainError::MissingBlock(_) | ChainError::Inconsistent(_) => true,
+        }
+    }
+}

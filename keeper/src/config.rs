@@ -1,0 +1,181 @@
+//! The keeper's configuration, parsed once from flags, the environment and `.env` (dotenvy) into [`Config`] and
+//! passed down; nothing below `main` reads the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::failpoint::Failpoints;
+
+/// `verity-keeper`: the Verity keeper service.
+#[derive(Debug, Parser)]
+#[command(name = "verity-keeper", version, about)]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: leader election, jobs, the transaction manager and the HTTP server.
+    Run,
+    /// Put one intent into the outbox (operators and tests); a repeated key is a no-op.
+    Enqueue(EnqueueArgs),
+    /// Print the outbox backlog per status and the lease.
+    Status,
+}
+
+/// Arguments of `enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// Idempotency key.
+    #[arg(long)]
+    pub key: String,
+    /// Target contract.
+    #[arg(long)]
+    pub to: Address,
+    /// Calldata (hex).
+    #[arg(long, default_value = "0x")]
+    pub data: alloy::primitives::Bytes,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting, parsed once.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// JSON-RPC URL of the chain.
+    #[arg(long, env = "VERITY_RPC_URL", default_value = "http://127.0.0.1:8547")]
+    pub rpc_url: String,
+    /// Database: `sqlite://…` (default) or `postgres://…` (replicas).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://verity-keeper.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// The keeper's private key (hex); required by `run` and `enqueue`.
+    #[arg(long, env = "VERITY_KEEPER_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// Chain id to sign for (default: asked from the node).
+    #[arg(long, env = "VERITY_CHAIN_ID")]
+    pub chain_id: Option<u64>,
+    /// GaugeController address (enables the epoch finalizer once its bindings exist).
+    #[arg(long, env = "VERITY_GAUGE")]
+    pub gauge: Option<Address>,
+    /// ModelRegistry address (enables the registry jobs once their bindings exist).
+    #[arg(long, env = "VERITY_REGISTRY")]
+    pub registry: Option<Address>,
+    /// InferenceSettlement address (enables the receipt jobs once their bindings exist).
+    #[arg(long, env = "VERITY_SETTLEMENT")]
+    pub settlement: Option<Address>,
+    /// First block to read events from when no cursor is stored (the deployment block).
+    #[arg(long, env = "VERITY_START_BLOCK", default_value_t = 0)]
+    pub start_block: u64,
+    /// Address of the HTTP server (`/metrics`, `/health`, `/ready`).
+    #[arg(long, env = "VERITY_KEEPER_LISTEN", default_value = "127.0.0.1:9464")]
+    pub listen: SocketAddr,
+    /// Pause between passes, in milliseconds.
+    #[arg(long, env = "VERITY_POLL_MS", default_value_t = 1_000)]
+    pub poll_ms: u64,
+    /// Fee cap: the highest `maxFeePerGas` signed, in wei.
+    #[arg(long, env = "VERITY_MAX_FEE_WEI", default_value_t = 100_000_000_000)]
+    pub max_fee_wei: u128,
+    /// Confirmations before an intent is final.
+    #[arg(long, env = "VERITY_CONFIRMATIONS", default_value_t = 1)]
+    pub confirmations: u64,
+    /// Rebroadcast the same bytes after this many milliseconds without a receipt.
+    #[arg(long, env = "VERITY_REBROADCAST_MS", default_value_t = 30_000)]
+    pub rebroadcast_ms: u64,
+    /// Blocks re-read when a reorg is found under the event cursor.
+    #[arg(long, env = "VERITY_LOOKBACK", default_value_t = 64)]
+    pub lookback: u64,
+    /// Leader lease time to live, in milliseconds.
+    #[arg(long, env = "VERITY_LEASE_TTL_MS", default_value_t = 15_000)]
+    pub lease_ttl_ms: u64,
+    /// Name of the lease row (one per keeper deployment sharing a database).
+    #[arg(long, env = "VERITY_LEASE_NAME", default_value = "verity-keeper")]
+    pub lease_name: String,
+    /// This instance's id in the lease (default: host name and process id).
+    #[arg(long, env = "VERITY_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Armed failpoints (tests): `after_sign,after_broadcast,after_receipt`.
+    #[arg(long, env = "VERITY_FAILPOINT", default_value = "")]
+    pub failpoint: Failpoints,
+    /// Exit once the outbox is empty (tests, one-shot runs).
+    #[arg(long, env = "VERITY_EXIT_WHEN_IDLE")]
+    pub exit_when_idle: bool,
+    /// Decide and log intents without persisting or sending them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Log format.
+    #[arg(long, env = "VERITY_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// The pause between passes.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_ms)
+    }
+
+    /// The lease TTL.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms)
+    }
+
+    /// The instance id (given, or `keeper-<pid>`).
+    pub fn instance(&self) -> String {
+        self.instance_id
+            .clone()
+            .unwrap_or_else(|| format!("keeper-{}", std::process::id()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failpoint::Failpoint;
+
+    #[test]
+    fn parses_flags_with_defaults() {
+        let cli = Cli::try_parse_from([
+            "verity-keeper",
+            "--failpoint",
+            "after_broadcast",
+            "--poll-ms",
+            "50",
+            "status",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Status)));
+        assert_eq!(cli.config.poll_interval(), Duration::from_millis(50));
+        assert_eq!(
+            cli.config.failpoint.check(Failpoint::AfterBroadcast),
+            Err(Failpoint::AfterBroadcast)
+        );
+        assert!(cli.config.database_url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn bad_setting_names_the_flag() {
+        let err = Cli::try_parse_from(["verity-keeper", "--failpoint", "after_lunch"]).unwrap_err();
+        assert!(err.to_string().contains("--failpoint"), "{err}");
+        let err = Cli::try_parse_from(["verity-keeper", "--gauge", "0x12"]).unwrap_err();
+        assert!(err.to_string().contains("--gauge"), "{err}");
+    }
+}

@@ -1,0 +1,195 @@
+//! The HTTP server: Prometheus `/metrics`, liveness `/health`, readiness `/ready` (the last pass reached the
+//! database and the node), with graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{
+    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Errors of the HTTP server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// Binding or serving failed.
+    #[error("http server on {addr}: {source}")]
+    Io {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A metric could not be registered (a duplicate name: a bug).
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The keeper's metrics and readiness flag, shared by the run loop and the server.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Outbox intents per status.
+    pub intents: IntGaugeVec,
+    /// Passes run, by outcome (`ok`, `error`).
+    pub passes: IntCounterVec,
+    /// 1 while this instance holds the lease.
+    pub leader: IntGauge,
+    /// Transactions broadcast (first sends and rebroadcasts).
+    pub broadcasts: IntCounter,
+    /// Intents re-queued after another transaction took their nonce.
+    pub requeued: IntCounter,
+    ready: Arc<AtomicBool>,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    ///
+    /// # Errors
+    /// A duplicate metric name.
+    pub fn new() -> Result<Self, HttpError> {
+        let registry = Registry::new();
+        let intents = IntGaugeVec::new(
+            Opts::new("keeper_outbox_intents", "Outbox intents per status"),
+            &["status"],
+        )?;
+        let passes = IntCounterVec::new(
+            Opts::new("keeper_passes_total", "Keeper passes by outcome"),
+            &["outcome"],
+        )?;
+        let leader = IntGauge::new("keeper_leader", "1 while this instance holds the lease")?;
+        let broadcasts = IntCounter::new("keeper_broadcasts_total", "Transactions broadcast")?;
+        let requeued = IntCounter::new(
+            "keeper_requeued_total",
+            "Intents re-queued after their nonce was taken",
+        )?;
+        registry.register(Box::new(intents.clone()))?;
+        registry.register(Box::new(passes.clone()))?;
+        registry.register(Box::new(leader.clone()))?;
+        registry.register(Box::new(broadcasts.clone()))?;
+        registry.register(Box::new(requeued.clone()))?;
+        Ok(Self {
+            registry,
+            intents,
+            passes,
+            leader,
+            broadcasts,
+            requeued,
+            ready: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Marks the instance ready (or not).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Whether the last pass reached the database and the node.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metric families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// The router (exposed for tests).
+pub fn router(metrics: Metrics) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(m): State<Metrics>| async move { m.render() }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/ready",
+            get(|State(m): State<Metrics>| async move {
+                if m.is_ready() {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
+            }),
+        )
+        .with_state(metrics)
+}
+
+/// Binds `addr` and returns the bound address and the serving future, which ends when `shutdown` resolves.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(
+    addr: SocketAddr,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = Result<(), HttpError>>), HttpError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| HttpError::Io { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| HttpError::Io { addr, source })?;
+    let serve = async move {
+        axum::serve(listener, router(metrics))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| HttpError::Io {
+                addr: bound,
+                source,
+            })
+    };
+    Ok((bound, serve))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn serves_metrics_health_and_readiness() {
+        let m = Metrics::new().unwrap();
+        m.intents.with_label_values(&["pending"]).set(3);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr, serve) = bind("127.0.0.1:0".parse().unwrap(), m.clone(), async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        let server = tokio::spawn(serve);
+        assert!(get(addr, "/health").await.starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/ready").await.starts_with("HTTP/1.1 503"));
+        m.set_ready(true);
+        assert!(get(addr, "/ready").await.starts_with("HTTP/1.1 200"));
+        let metrics = get(addr, "/metrics").await;
+        assert!(
+            metrics.contains("keeper_outbox_intents{status=\"pending\"} 3"),
+            "{metrics}"
+        );
+        tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}

@@ -1,0 +1,134 @@
+//! Leader election through a lease row (name, holder, expiry, term) — not advisory locks on a pool, which a
+//! pooled connection can lose silently. The leader renews every `ttl / 3`; a second instance takes over once the
+//! lease expired; graceful shutdown releases it so the handover is immediate.
+
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::store::{Lease, LeaseStore, StoreError};
+
+/// Wall clock in Unix milliseconds (the lease compares instances' clocks: keep the TTL far above clock skew).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// One instance's view of the lease.
+#[derive(Debug, Clone)]
+pub struct Leadership<S> {
+    store: S,
+    name: String,
+    holder: String,
+    ttl: Duration,
+    held: Option<Lease>,
+}
+
+impl<S: LeaseStore> Leadership<S> {
+    /// An instance called `holder` competing for lease `name`.
+    pub fn new(
+        store: S,
+        name: impl Into<String>,
+        holder: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            name: name.into(),
+            holder: holder.into(),
+            ttl,
+            held: None,
+        }
+    }
+
+    /// This instance's id.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Acquires or renews at `now_ms`; returns whether this instance leads until the new expiry.
+    ///
+    /// # Errors
+    /// The store failed (the caller must then stop leading: the lease may lapse).
+    pub async fn tick_at(&mut self, now_ms: i64) -> Result<bool, StoreError> {
+        let ttl = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
+        let lease = self
+            .store
+            .try_acquire(&self.name, &self.holder, now_ms, ttl)
+            .await?;
+        match (&self.held, &lease) {
+            (None, Some(l)) => {
+                info!(target: "keeper::lease", holder = %self.holder, term = l.term, "became leader")
+            }
+            (Some(_), None) => {
+                info!(target: "keeper::lease", holder = %self.holder, "lost leadership")
+            }
+            _ => {}
+        }
+        self.held = lease;
+        Ok(self.held.is_some())
+    }
+
+    /// [`Leadership::tick_at`] with the wall clock.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn tick(&mut self) -> Result<bool, StoreError> {
+        self.tick_at(now_ms()).await
+    }
+
+    /// Whether the last tick left this instance leading and the lease has not expired by `now_ms`.
+    pub fn is_leader_at(&self, now_ms: i64) -> bool {
+        self.held.as_ref().is_some_and(|l| l.expires_at > now_ms)
+    }
+
+    /// The held lease's term (fencing token), if leading.
+    pub fn term(&self) -> Option<i64> {
+        self.held.as_ref().map(|l| l.term)
+    }
+
+    /// Releases the lease if held (graceful shutdown).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn release(&mut self) -> Result<(), StoreError> {
+        if self.held.take().is_some() {
+            self.store.release(&self.name, &self.holder).await?;
+        }
+        Ok(())
+    }
+
+    /// How often to tick: a third of the TTL.
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 3
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::store_suite;
+    use crate::store::Store;
+
+    async fn second_instance_takes_over_after_expiry<S: Store>(s: &S) {
+        let ttl = Duration::from_millis(1_000);
+        let mut a = Leadership::new(s.clone(), "keeper", "a", ttl);
+        let mut b = Leadership::new(s.clone(), "keeper", "b", ttl);
+        assert!(a.tick_at(10_000).await.unwrap());
+        assert!(!b.tick_at(10_100).await.unwrap());
+        assert!(a.is_leader_at(10_500) && !b.is_leader_at(10_500));
+        // a stops renewing (crashed): b leads once the lease expired, a cannot come back before then.
+        assert!(!b.tick_at(10_999).await.unwrap());
+        assert!(b.tick_at(11_000).await.unwrap());
+        assert!(!a.tick_at(11_100).await.unwrap());
+        assert!(!a.is_leader_at(11_100));
+        assert!(b.term().unwrap() > 0);
+        // Graceful release hands over at once.
+        b.release().await.unwrap();
+        assert!(a.tick_at(11_200).await.unwrap());
+    }
+
+    store_suite!(second_instance_takes_over_after_expiry);
+}

@@ -1,0 +1,209 @@
+//! `verity-keeper`: parses the configuration once, wires the concrete types and runs the service.
+
+use std::process::ExitCode;
+
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::Context;
+use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
+use verity_keeper::config::{Cli, Command, Config, EnqueueArgs, LogFormat};
+use verity_keeper::failpoint::FAILPOINT_EXIT_CODE;
+use verity_keeper::http::{self, Metrics};
+use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
+use verity_keeper::lease::Leadership;
+use verity_keeper::outbox::{TxConfig, TxManager};
+use verity_keeper::store::{IntentStatus, PgStore, SqliteStore, Store};
+
+/// The production wiring on the default SQLite store.
+type DefaultKeeper = Keeper<SqliteStore, DynProvider>;
+/// The replica wiring on PostgreSQL.
+type ReplicaKeeper = Keeper<PgStore, DynProvider>;
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn signer(config: &Config) -> anyhow::Result<PrivateKeySigner> {
+    let key = config
+        .private_key
+        .as_deref()
+        .context("--private-key / VERITY_KEEPER_KEY is required")?;
+    key.trim().parse().map_err(|_| {
+        anyhow::anyhow!("--private-key / VERITY_KEEPER_KEY is not a valid hex private key")
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn build<S: Store>(
+    store: S,
+    config: &Config,
+) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics)> {
+    let signer = signer(config)?;
+    let provider = ProviderBuilder::new()
+        .connect(&config.rpc_url)
+        .await
+        .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
+        .erased();
+    let chain_id = match config.chain_id {
+        Some(id) => id,
+        None => provider
+            .get_chain_id()
+            .await
+            .with_context(|| format!("asking {} for its chain id", config.rpc_url))?,
+    };
+    let tx_config = TxConfig {
+        chain_id,
+        max_fee_per_gas: config.max_fee_wei,
+        confirmations: config.confirmations,
+        rebroadcast_after: std::time::Duration::from_millis(config.rebroadcast_ms),
+        ..TxConfig::default()
+    };
+    let tx = TxManager::new(
+        store.clone(),
+        provider,
+        signer,
+        tx_config,
+        config.failpoint.clone(),
+    );
+    let leadership = Leadership::new(
+        store.clone(),
+        &config.lease_name,
+        config.instance(),
+        config.lease_ttl(),
+    );
+    let metrics = Metrics::new()?;
+    let loop_config = LoopConfig {
+        poll_interval: config.poll_interval(),
+        exit_when_idle: config.exit_when_idle,
+    };
+    Ok((
+        Keeper::new(store, tx, leadership, metrics.clone(), loop_config),
+        metrics,
+    ))
+}
+
+async fn run<S: Store>(
+    mut keeper: Keeper<S, DynProvider>,
+    metrics: Metrics,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, serve) = http::bind(config.listen, metrics, async {
+        let _ = http_stopped.await;
+    })
+    .await
+    .with_context(|| format!("--listen {}", config.listen))?;
+    tracing::info!(target: "keeper", %addr, "http server listening");
+    let server = tokio::spawn(serve);
+    let result = keeper.run(shutdown_signal()).await;
+    let _ = stop_http.send(());
+    let _ = server.await;
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(KeeperError::Failpoint(p)) => {
+            tracing::error!(target: "keeper", failpoint = %p, "failpoint reached; exiting as if killed");
+            std::process::exit(FAILPOINT_EXIT_CODE)
+        }
+        Err(e) => Err(e).context("keeper stopped"),
+    }
+}
+
+async fn enqueue<S: Store>(
+    store: S,
+    config: &Config,
+    args: &EnqueueArgs,
+) -> anyhow::Result<ExitCode> {
+    let sender = signer(config)?.address();
+    let intent = verity_keeper::store::NewIntent {
+        key: args.key.clone(),
+        sender,
+        target: args.to,
+        calldata: args.data.clone(),
+        value: alloy::primitives::U256::ZERO,
+    };
+    let got = store
+        .enqueue(&intent, verity_keeper::lease::now_ms())
+        .await?;
+    println!("{got:?}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status<S: Store>(store: S, config: &Config) -> anyhow::Result<ExitCode> {
+    for (status, n) in store.count_by_status().await? {
+        println!("{status:?}\t{n}");
+    }
+    if let Some(oldest) = store.intents_in(&IntentStatus::OPEN, 1).await?.first() {
+        println!("oldest open\t{} ({})", oldest.key, oldest.created_at);
+    }
+    match store.lease(&config.lease_name).await? {
+        Some(l) => println!(
+            "lease\t{} term {} expires {}",
+            l.holder, l.term, l.expires_at
+        ),
+        None => println!("lease\tnone"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn dispatch<S: Store>(store: S, cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        None | Some(Command::Run) => {
+            let (keeper, metrics) = build(store, &cli.config).await?;
+            run(keeper, metrics, &cli.config).await
+        }
+        Some(Command::Enqueue(args)) => enqueue(store, &cli.config, args).await,
+        Some(Command::Status) => status(store, &cli.config).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_tracing(cli.config.log_format);
+    let url = cli.config.database_url.clone();
+    let result = if url.starts_with("postgres") {
+        match PgStore::connect(&url).await {
+            Ok(store) => {
+                let _: Option<ReplicaKeeper> = None;
+                dispatch(store, &cli).await
+            }
+            Err(e) => Err(anyhow::Error::from(e).context("--database-url / DATABASE_URL")),
+        }
+    } else {
+        match SqliteStore::connect(&url).await {
+            Ok(store) => {
+                let _: Option<DefaultKeeper> = None;
+                dispatch(store, &cli).await
+            }
+            Err(e) => Err(anyhow::Error::from(e).context("--database-url / DATABASE_URL")),
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("verity-keeper: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

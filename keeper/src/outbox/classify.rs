@@ -1,0 +1,186 @@
+//! What an RPC error means for the transaction manager: node error texts (geth's, which devnode and Nitro share)
+//! classified into [`SendErrorKind`], and revert data matched against the typed `Already…` errors of
+//! `verity-abi` (the idempotency rule: those count as success).
+
+use alloy::sol_types::SolError;
+use alloy::transports::{RpcError, TransportErrorKind};
+use verity_abi::{gauge, registry, settlement};
+
+/// What a failed `eth_sendRawTransaction` (or another call) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// The node has this exact transaction already: it was broadcast.
+    AlreadyKnown,
+    /// The nonce is used on chain: by this intent's earlier attempt, or by another transaction.
+    NonceTooLow,
+    /// The pool holds another transaction with this nonce and a higher fee.
+    ReplacementUnderpriced,
+    /// The account cannot pay gas × price + value (the operator must top up).
+    InsufficientFunds,
+    /// The fee is below the base fee or the pool's minimum.
+    FeeTooLow,
+    /// The transaction can never be accepted as signed (gas too low, too big, bad chain id …).
+    Rejected,
+    /// The node or the network failed: retry later.
+    Transient,
+}
+
+impl SendErrorKind {
+    /// Whether the same bytes may succeed later without any change.
+    pub const fn is_transient(self) -> bool {
+        match self {
+            SendErrorKind::Transient
+            | SendErrorKind::InsufficientFunds
+            | SendErrorKind::FeeTooLow
+            | SendErrorKind::ReplacementUnderpriced => true,
+            SendErrorKind::AlreadyKnown | SendErrorKind::NonceTooLow | SendErrorKind::Rejected => {
+                false
+            }
+        }
+    }
+}
+
+/// Classifies a node's error message (case-insensitive substring match on geth's texts).
+pub fn classify_message(message: &str) -> SendErrorKind {
+    let m = message.to_ascii_lowercase();
+    if m.contains("already known")
+        || m.contains("known transaction")
+        || m.contains("already imported")
+    {
+        SendErrorKind::AlreadyKnown
+    } else if m.contains("nonce too low") || m.contains("nonce has already been used") {
+        SendErrorKind::NonceTooLow
+    } else if m.contains("replacement transaction underpriced") {
+        SendErrorKind::ReplacementUnderpriced
+    } else if m.contains("insufficient funds") {
+        SendErrorKind::InsufficientFunds
+    } else if m.contains("less than block base fee")
+        || m.contains("transaction underpriced")
+        || m.contains("fee cap less than")
+    {
+        SendErrorKind::FeeTooLow
+    } else if m.contains("intrinsic gas too low")
+        || m.contains("exceeds block gas limit")
+        || m.contains("invalid chain id")
+        || m.contains("invalid sender")
+        || m.contains("oversized data")
+        || m.contains("gas limit reached")
+    {
+        SendErrorKind::Rejected
+    } else {
+        SendErrorKind::Transient
+    }
+}
+
+/// Classifies an alloy RPC error: a JSON-RPC error response by its message; transport, timeout and HTTP errors
+/// are transient.
+pub fn classify_rpc(err: &RpcError<TransportErrorKind>) -> SendErrorKind {
+    match err {
+        RpcError::ErrorResp(payload) => classify_message(&payload.message),
+        RpcError::Transport(_)
+        | RpcError::NullResp
+        | RpcError::DeserError { .. }
+        | RpcError::SerError(_)
+        | RpcError::UnsupportedFeature(_)
+        | RpcError::LocalUsageError(_) => SendErrorKind::Transient,
+    }
+}
+
+/// Revert data of an RPC error response (`code 3` with `data`), if it is one.
+pub fn revert_data(err: &RpcError<TransportErrorKind>) -> Option<alloy::primitives::Bytes> {
+    match err {
+        RpcError::ErrorResp(payload) => payload.as_revert_data(),
+        _ => None,
+    }
+}
+
+/// Selectors of every typed `Already…` error in `verity-abi`: a single-target operation answering with one of
+/// these was already done (by us earlier or by someone else) — success for the keeper.
+pub const ALREADY_DONE: [[u8; 4]; 12] = [
+    registry::RegistryAlreadyStored::SELECTOR,
+    registry::RegistryAlreadyFinal::SELECTOR,
+    gauge::GaugeEpochAlreadyFinalized::SELECTOR,
+    gauge::GaugeAlreadyAdded::SELECTOR,
+    gauge::GaugeAlreadyKilled::SELECTOR,
+    gauge::GaugeAlreadyAlive::SELECTOR,
+    settlement::SettlementAlreadyRegistered::SELECTOR,
+    settlement::SettlementAlreadyApproved::SELECTOR,
+    settlement::SettlementAlreadyRevoked::SELECTOR,
+    settlement::SettlementAlreadySettled::SELECTOR,
+    settlement::SettlementAlreadyFinal::SELECTOR,
+    settlement::SettlementAlreadyVoided::SELECTOR,
+];
+
+/// Whether revert data is one of the [`ALREADY_DONE`] errors.
+pub fn is_already_done(revert: &[u8]) -> bool {
+    revert
+        .get(..4)
+        .is_some_and(|sel| ALREADY_DONE.iter().any(|s| s.as_slice() == sel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::U256;
+    use alloy::rpc::json_rpc::ErrorPayload;
+
+    #[test]
+    fn classifies_node_error_texts() {
+        let table: &[(&str, SendErrorKind)] = &[
+            ("already known", SendErrorKind::AlreadyKnown),
+            ("known transaction: 0xabc", SendErrorKind::AlreadyKnown),
+            ("nonce too low: next nonce 5, tx nonce 3", SendErrorKind::NonceTooLow),
+            ("Nonce too low", SendErrorKind::NonceTooLow),
+            ("replacement transaction underpriced", SendErrorKind::ReplacementUnderpriced),
+            (
+                "insufficient funds for gas * price + value: balance 0, tx cost 1",
+                SendErrorKind::InsufficientFunds,
+            ),
+            (
+                "max fee per gas less than block base fee: address 0x.., maxFeePerGas: 1, baseFee: 2",
+                SendErrorKind::FeeTooLow,
+            ),
+            ("transaction underpriced", SendErrorKind::FeeTooLow),
+            ("intrinsic gas too low", SendErrorKind::Rejected),
+            ("exceeds block gas limit", SendErrorKind::Rejected),
+            ("invalid chain id for signer", SendErrorKind::Rejected),
+            ("internal error", SendErrorKind::Transient),
+            ("", SendErrorKind::Transient),
+        ];
+        for (text, kind) in table {
+            assert_eq!(classify_message(text), *kind, "{text}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_transient() {
+        let err: RpcError<TransportErrorKind> =
+            TransportErrorKind::custom_str("connection refused");
+        assert_eq!(classify_rpc(&err), SendErrorKind::Transient);
+        assert!(classify_rpc(&err).is_transient());
+        let resp = RpcError::ErrorResp(ErrorPayload {
+            code: -32000,
+            message: "nonce too low".into(),
+            data: None,
+        });
+        assert_eq!(classify_rpc(&resp), SendErrorKind::NonceTooLow);
+        assert!(!SendErrorKind::NonceTooLow.is_transient());
+    }
+
+    #[test]
+    fn typed_already_errors_count_as_done() {
+        let done = gauge::GaugeEpochAlreadyFinalized { epoch: 3 }.abi_encode();
+        assert!(is_already_done(&done));
+        let stored = registry::RegistryAlreadyStored { id: U256::from(1) }.abi_encode();
+        assert!(is_already_done(&stored));
+        let not_ended = gauge::GaugeEpochNotEnded {
+            epoch: 3,
+            endsAt: 9,
+        }
+        .abi_encode();
+        assert!(!is_already_done(&not_ended));
+        assert!(!is_already_done(&[]));
+        assert!(!is_already_done(&[0x01, 0x02]));
+    }
+}

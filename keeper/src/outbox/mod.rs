@@ -1,0 +1,492 @@
+//! The transaction manager over the SQL outbox: persist the intent, allocate the nonce in the database and sign in
+//! the same transaction, store the raw bytes before broadcasting, rebroadcast the same bytes, and confirm by the
+//! receipts of every attempt. No fee bumping (Arbitrum orders by arrival; the fee only has to cover the base fee),
+//! a fee cap, and typed `Already…` reverts counted as success.
+//!
+//! Each [`TxManager::run_once`] pass is safe to repeat and to kill at any point: every step starts from what the
+//! store says.
+
+use std::time::Duration;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::TxSignerSync;
+use alloy::primitives::{Address, TxKind};
+use alloy::providers::Provider;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::{RpcError, TransportErrorKind};
+use tracing::{debug, info, warn};
+
+pub mod classify;
+
+use crate::failpoint::{Failpoint, Failpoints};
+use crate::store::{Attempt, Intent, IntentStatus, NewIntent, OutboxStore, SignedTx, StoreError};
+use classify::{classify_rpc, is_already_done, revert_data, SendErrorKind};
+
+/// Errors of the transaction manager.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboxError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An RPC call failed.
+    #[error("rpc: {0}")]
+    Rpc(#[from] RpcError<TransportErrorKind>),
+    /// A failpoint fired (tests): stop as if killed.
+    #[error("failpoint {0} reached")]
+    Failpoint(Failpoint),
+    /// The latest block has no base fee (not an EIP-1559 chain).
+    #[error("the latest block has no base fee")]
+    NoBaseFee,
+}
+
+impl OutboxError {
+    /// Whether the pass may succeed when repeated.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            OutboxError::Store(e) => e.is_transient(),
+            OutboxError::Rpc(e) => classify_rpc(e).is_transient(),
+            OutboxError::Failpoint(_) | OutboxError::NoBaseFee => false,
+        }
+    }
+}
+
+/// Result with [`OutboxError`].
+pub type Result<T, E = OutboxError> = std::result::Result<T, E>;
+
+/// Settings of the transaction manager.
+#[derive(Debug, Clone)]
+pub struct TxConfig {
+    /// Chain id signed into every transaction.
+    pub chain_id: u64,
+    /// The fee cap: `maxFeePerGas` never exceeds it; while the base fee is above it nothing new is signed.
+    pub max_fee_per_gas: u128,
+    /// Priority fee (Arbitrum ignores it; 0 is right there).
+    pub priority_fee_per_gas: u128,
+    /// Gas limit = estimate × this / 100.
+    pub gas_margin_percent: u64,
+    /// Blocks on top of the inclusion block (inclusive) before an intent is final.
+    pub confirmations: u64,
+    /// Rebroadcast the same bytes when no receipt appeared for this long.
+    pub rebroadcast_after: Duration,
+    /// Intents handled per status per pass.
+    pub batch: i64,
+}
+
+impl Default for TxConfig {
+    fn default() -> Self {
+        Self {
+            chain_id: 412_346,
+            max_fee_per_gas: 100_000_000_000,
+            priority_fee_per_gas: 0,
+            gas_margin_percent: 130,
+            confirmations: 1,
+            rebroadcast_after: Duration::from_secs(30),
+            batch: 64,
+        }
+    }
+}
+
+/// What one [`TxManager::run_once`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Intents signed (nonce assigned, raw stored).
+    pub signed: usize,
+    /// Broadcasts (first sends and rebroadcasts).
+    pub broadcast: usize,
+    /// Intents that reached a final status.
+    pub finished: usize,
+    /// Intents sent back to `Pending` (nonce taken by another transaction).
+    pub requeued: usize,
+    /// Steps skipped for a transient reason (retried next pass).
+    pub deferred: usize,
+}
+
+/// The transaction manager: one sender key, one store, one provider.
+#[derive(Debug, Clone)]
+pub struct TxManager<S, P> {
+    store: S,
+    provider: P,
+    signer: PrivateKeySigner,
+    config: TxConfig,
+    failpoints: Failpoints,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
+    /// A manager sending from `signer`'s address.
+    pub fn new(
+        store: S,
+        provider: P,
+        signer: PrivateKeySigner,
+        config: TxConfig,
+        failpoints: Failpoints,
+    ) -> Self {
+        Self {
+            store,
+            provider,
+            signer,
+            config,
+            failpoints,
+        }
+    }
+
+    /// The sending address.
+    pub fn sender(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Persists an intent to call `target` with `calldata` under idempotency `key` (a repeat is a no-op).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn submit(
+        &self,
+        key: &str,
+        target: Address,
+        calldata: alloy::primitives::Bytes,
+        value: alloy::primitives::U256,
+    ) -> Result<crate::store::Enqueued> {
+        let intent = NewIntent {
+            key: key.to_string(),
+            sender: self.sender(),
+            target,
+            calldata,
+            value,
+        };
+        Ok(self.store.enqueue(&intent, now_ms()).await?)
+    }
+
+    /// One pass: sign pending intents, broadcast signed ones, confirm or rebroadcast sent ones.
+    ///
+    /// # Errors
+    /// A failpoint fired, or the store failed. RPC failures of single intents are deferred to the next pass.
+    pub async fn run_once(&self) -> Result<PassReport> {
+        let mut report = PassReport::default();
+        for intent in self
+            .store
+            .intents_in(&[IntentStatus::Pending], self.config.batch)
+            .await?
+        {
+            self.step(self.sign(&intent, &mut report).await, &mut report)?;
+        }
+        for intent in self
+            .store
+            .intents_in(
+                &[IntentStatus::Signed, IntentStatus::Sent],
+                self.config.batch,
+            )
+            .await?
+        {
+            self.step(self.advance(&intent, &mut report).await, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Sorts a step's error: failpoints and permanent store errors stop the pass, the rest is deferred.
+    fn step(&self, result: Result<()>, report: &mut PassReport) -> Result<()> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(OutboxError::Failpoint(p)) => Err(OutboxError::Failpoint(p)),
+            Err(OutboxError::Store(e)) if !e.is_transient() => Err(OutboxError::Store(e)),
+            Err(e) => {
+                warn!(target: "keeper::outbox", ?e, "step deferred");
+                report.deferred += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn request(&self, intent: &Intent) -> TransactionRequest {
+        TransactionRequest::default()
+            .from(intent.sender)
+            .to(intent.target)
+            .input(intent.calldata.clone().into())
+            .value(intent.value)
+    }
+
+    /// `Pending` → `Signed`: simulate (a typed `Already…` revert finishes it as done, another revert fails it),
+    /// price within the cap, then nonce + signature + raw bytes in one database transaction.
+    async fn sign(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
+        if intent.sender != self.sender() {
+            warn!(target: "keeper::outbox", id = intent.id, sender = %intent.sender, "intent of another sender skipped");
+            return Ok(());
+        }
+        let gas = match self.provider.estimate_gas(self.request(intent)).await {
+            Ok(gas) => gas,
+            Err(err) => {
+                if let Some(data) = revert_data(&err) {
+                    let (to, msg) = if is_already_done(&data) {
+                        (IntentStatus::AlreadyDone, format!("already done: {data}"))
+                    } else {
+                        (
+                            IntentStatus::Failed,
+                            format!("reverts in simulation: {data}"),
+                        )
+                    };
+                    info!(target: "keeper::outbox", id = intent.id, key = %intent.key, ?to, "finished before signing");
+                    self.store
+                        .finish(
+                            intent.id,
+                            IntentStatus::Pending,
+                            to,
+                            None,
+                            Some(&msg),
+                            now_ms(),
+                        )
+                        .await?;
+                    report.finished += 1;
+                    return Ok(());
+                }
+                return Err(err.into());
+            }
+        };
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or(OutboxError::NoBaseFee)?;
+        let base_fee = u128::from(
+            block
+                .header
+                .base_fee_per_gas
+                .ok_or(OutboxError::NoBaseFee)?,
+        );
+        if base_fee > self.config.max_fee_per_gas {
+            warn!(target: "keeper::outbox", base_fee, cap = self.config.max_fee_per_gas, "base fee above the cap; waiting");
+            report.deferred += 1;
+            return Ok(());
+        }
+        let max_fee = base_fee
+            .saturating_mul(2)
+            .saturating_add(self.config.priority_fee_per_gas)
+            .min(self.config.max_fee_per_gas);
+        let floor = self
+            .provider
+            .get_transaction_count(self.sender())
+            .pending()
+            .await?;
+        let gas_limit = gas.saturating_mul(self.config.gas_margin_percent) / 100;
+        let signer = self.signer.clone();
+        let chain_id = self.config.chain_id;
+        let priority = self.config.priority_fee_per_gas.min(max_fee);
+        let (target, input, value) = (intent.target, intent.calldata.clone(), intent.value);
+        let sign = move |nonce: u64| -> std::result::Result<SignedTx, String> {
+            let mut tx = TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: priority,
+                to: TxKind::Call(target),
+                value,
+                access_list: Default::default(),
+                input: input.clone(),
+            };
+            let sig = signer
+                .sign_transaction_sync(&mut tx)
+                .map_err(|e| e.to_string())?;
+            let envelope = TxEnvelope::from(tx.into_signed(sig));
+            Ok(SignedTx {
+                tx_hash: *envelope.tx_hash(),
+                raw: envelope.encoded_2718().into(),
+            })
+        };
+        let attempt = self
+            .store
+            .sign_next(intent.id, floor, &sign, now_ms())
+            .await?;
+        debug!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "signed");
+        report.signed += 1;
+        self.failpoints
+            .check(Failpoint::AfterSign)
+            .map_err(OutboxError::Failpoint)?;
+        Ok(())
+    }
+
+    /// `Signed`/`Sent`: finish on a confirmed receipt of any attempt; otherwise broadcast the latest attempt's
+    /// bytes (first send, or a rebroadcast once `rebroadcast_after` passed).
+    async fn advance(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
+        let attempts = self.store.attempts(intent.id).await?;
+        if let Some(receipt) = self.find_receipt(&attempts).await? {
+            return self.on_receipt(intent, &receipt, report).await;
+        }
+        let Some(latest) = attempts.last() else {
+            return Err(StoreError::Corrupt {
+                what: "attempts (signed intent without attempt)",
+            }
+            .into());
+        };
+        let due = match (intent.status, latest.last_broadcast_at) {
+            (IntentStatus::Signed, _) | (_, None) => true,
+            (_, Some(at)) => {
+                now_ms().saturating_sub(at)
+                    >= i64::try_from(self.config.rebroadcast_after.as_millis()).unwrap_or(i64::MAX)
+            }
+        };
+        if !due {
+            return Ok(());
+        }
+        match self.provider.send_raw_transaction(&latest.raw).await {
+            Ok(_) => {}
+            Err(err) => match classify_rpc(&err) {
+                SendErrorKind::AlreadyKnown => {}
+                SendErrorKind::NonceTooLow => return self.reconcile(intent, report).await,
+                kind @ (SendErrorKind::ReplacementUnderpriced
+                | SendErrorKind::InsufficientFunds
+                | SendErrorKind::FeeTooLow
+                | SendErrorKind::Rejected
+                | SendErrorKind::Transient) => {
+                    warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, ?kind, ?err, "broadcast failed");
+                    report.deferred += 1;
+                    return Ok(());
+                }
+            },
+        }
+        self.failpoints
+            .check(Failpoint::AfterBroadcast)
+            .map_err(OutboxError::Failpoint)?;
+        self.store.mark_sent(latest.id, now_ms()).await?;
+        report.broadcast += 1;
+        Ok(())
+    }
+
+    async fn find_receipt(&self, attempts: &[Attempt]) -> Result<Option<TransactionReceipt>> {
+        for a in attempts {
+            if let Some(r) = self.provider.get_transaction_receipt(a.tx_hash).await? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A receipt of one of the intent's attempts: final once it has `confirmations` blocks.
+    async fn on_receipt(
+        &self,
+        intent: &Intent,
+        receipt: &TransactionReceipt,
+        report: &mut PassReport,
+    ) -> Result<()> {
+        let Some(block) = receipt.block_number else {
+            return Ok(());
+        };
+        let head = self.provider.get_block_number().await?;
+        if head.saturating_add(1).saturating_sub(block) < self.config.confirmations {
+            return Ok(());
+        }
+        self.failpoints
+            .check(Failpoint::AfterReceipt)
+            .map_err(OutboxError::Failpoint)?;
+        let (to, error) = if receipt.status() {
+            (IntentStatus::Confirmed, None)
+        } else {
+            // The receipt carries no revert data: replay the call on the latest state to learn why.
+            match self.provider.call(self.request(intent)).await {
+                Err(err) => match revert_data(&err) {
+                    Some(data) if is_already_done(&data) => (
+                        IntentStatus::AlreadyDone,
+                        Some(format!("already done: {data}")),
+                    ),
+                    Some(data) => (IntentStatus::Reverted, Some(format!("reverted: {data}"))),
+                    None => (
+                        IntentStatus::Reverted,
+                        Some(format!("reverted; replay failed: {err}")),
+                    ),
+                },
+                Ok(_) => (
+                    IntentStatus::Reverted,
+                    Some("reverted (replay succeeds now)".to_string()),
+                ),
+            }
+        };
+        info!(target: "keeper::outbox", id = intent.id, key = %intent.key, tx_hash = %receipt.transaction_hash, block, ?to, "finished");
+        self.store
+            .finish(
+                intent.id,
+                intent.status,
+                to,
+                Some((receipt.transaction_hash, block)),
+                error.as_deref(),
+                now_ms(),
+            )
+            .await?;
+        report.finished += 1;
+        Ok(())
+    }
+
+    /// "nonce too low": check the receipts of every attempt that used this nonce; if none of ours landed, another
+    /// transaction took the nonce and the intent goes back to `Pending` for a new one.
+    async fn reconcile(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
+        let Some(nonce) = intent.nonce else {
+            return Err(StoreError::Corrupt {
+                what: "intents.nonce (signed intent without nonce)",
+            }
+            .into());
+        };
+        let same_nonce = self.store.attempts_for_nonce(intent.sender, nonce).await?;
+        let ours: Vec<Attempt> = same_nonce
+            .iter()
+            .filter(|a| a.intent_id == intent.id)
+            .cloned()
+            .collect();
+        if let Some(receipt) = self.find_receipt(&ours).await? {
+            return self.on_receipt(intent, &receipt, report).await;
+        }
+        let chain_nonce = self
+            .provider
+            .get_transaction_count(intent.sender)
+            .latest()
+            .await?;
+        if chain_nonce <= nonce {
+            // Not mined yet after all (a lagging node): try again next pass.
+            report.deferred += 1;
+            return Ok(());
+        }
+        warn!(target: "keeper::outbox", id = intent.id, nonce, chain_nonce, "nonce taken by another transaction; re-queued");
+        self.store
+            .requeue(
+                intent.id,
+                intent.status,
+                chain_nonce,
+                "nonce taken by another transaction",
+                now_ms(),
+            )
+            .await?;
+        report.requeued += 1;
+        Ok(())
+    }
+
+    /// Runs passes until no intent is open, at most `max_passes` (tests and `--exit-when-idle`).
+    ///
+    /// # Errors
+    /// As [`TxManager::run_once`].
+    pub async fn drain(&self, max_passes: usize, pause: Duration) -> Result<bool> {
+        for _ in 0..max_passes {
+            self.run_once().await?;
+            if self
+                .store
+                .intents_in(&IntentStatus::OPEN, 1)
+                .await?
+                .is_empty()
+            {
+                return Ok(true);
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Ok(false)
+    }
+}

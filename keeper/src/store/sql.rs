@@ -1,0 +1,535 @@
+//! The SQL behind every repository, written once and instantiated for SQLite ([`SqliteStore`]) and PostgreSQL
+//! ([`PgStore`]) by `impl_store!`. Both backends accept `$n` placeholders, `ON CONFLICT`, `RETURNING` and
+//! `CASE`, so one statement text serves both; only the migrations differ (types and identity columns).
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Postgres, Row, Sqlite};
+
+use super::{
+    Attempt, Cursor, CursorStore, Enqueued, Intent, IntentStatus, Lease, LeaseStore, NewIntent,
+    OutboxStore, Result, SignFn, StoreError,
+};
+
+fn migrator(sql: &'static str) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(vec![Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            Cow::Borrowed(sql),
+            false,
+        )]),
+        ..Migrator::DEFAULT
+    }
+}
+
+fn address(bytes: &[u8], what: &'static str) -> Result<Address> {
+    Address::try_from(bytes).map_err(|_| StoreError::Corrupt { what })
+}
+
+fn hash(bytes: &[u8], what: &'static str) -> Result<B256> {
+    B256::try_from(bytes).map_err(|_| StoreError::Corrupt { what })
+}
+
+fn u256(bytes: &[u8], what: &'static str) -> Result<U256> {
+    U256::try_from_be_slice(bytes).ok_or(StoreError::Corrupt { what })
+}
+
+fn to_u64(v: i64, what: &'static str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt { what })
+}
+
+fn to_i64(v: u64, what: &'static str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt { what })
+}
+
+fn status_list(statuses: &[IntentStatus]) -> String {
+    // Codes come from the enum, never from input: safe to inline.
+    statuses
+        .iter()
+        .map(|s| s.code().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+const INTENT_COLUMNS: &str =
+    "id, idem_key, sender, target, calldata, value, status, nonce, tx_hash, \
+    block_number, error, created_at, updated_at";
+const ATTEMPT_COLUMNS: &str =
+    "id, intent_id, sender, nonce, tx_hash, raw, created_at, broadcasts, last_broadcast_at";
+
+/// The keeper's store on a SQLite file (WAL, `synchronous = FULL`: a committed raw transaction survives a crash).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: Pool<Sqlite>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://verity-keeper.db?mode=rwc`) and migrates it.
+    ///
+    /// # Errors
+    /// The URL is invalid, the file cannot be opened, or a migration fails.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrator(include_str!("../../migrations/sqlite/0001_init.sql"))
+            .run(&pool)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool (for tests and ad-hoc queries).
+    pub fn pool(&self) -> &Pool<Sqlite> {
+        &self.pool
+    }
+}
+
+/// The keeper's store on PostgreSQL (replicas share it; the lease row elects the leader).
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: Pool<Postgres>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:5432/db`) and migrates.
+    ///
+    /// # Errors
+    /// The URL is invalid, the server is unreachable, or a migration fails.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(PgConnectOptions::from_str(url)?, Duration::from_secs(10)).await
+    }
+
+    /// Connects with explicit options (e.g. a `search_path`) and an acquire timeout, and migrates.
+    ///
+    /// # Errors
+    /// The server is unreachable or a migration fails.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        acquire_timeout: Duration,
+    ) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
+        migrator(include_str!("../../migrations/postgres/0001_init.sql"))
+            .run(&pool)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool (for tests and ad-hoc queries).
+    pub fn pool(&self) -> &Pool<Postgres> {
+        &self.pool
+    }
+}
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            fn intent_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Intent> {
+                let nonce: Option<i64> = row.try_get("nonce")?;
+                let tx_hash: Option<Vec<u8>> = row.try_get("tx_hash")?;
+                let block: Option<i64> = row.try_get("block_number")?;
+                Ok(Intent {
+                    id: row.try_get("id")?,
+                    key: row.try_get("idem_key")?,
+                    sender: address(&row.try_get::<Vec<u8>, _>("sender")?, "intents.sender")?,
+                    target: address(&row.try_get::<Vec<u8>, _>("target")?, "intents.target")?,
+                    calldata: Bytes::from(row.try_get::<Vec<u8>, _>("calldata")?),
+                    value: u256(&row.try_get::<Vec<u8>, _>("value")?, "intents.value")?,
+                    status: IntentStatus::try_from(row.try_get::<i16, _>("status")?)?,
+                    nonce: nonce.map(|n| to_u64(n, "intents.nonce")).transpose()?,
+                    tx_hash: tx_hash.map(|h| hash(&h, "intents.tx_hash")).transpose()?,
+                    block_number: block.map(|b| to_u64(b, "intents.block_number")).transpose()?,
+                    error: row.try_get("error")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn attempt_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Attempt> {
+                Ok(Attempt {
+                    id: row.try_get("id")?,
+                    intent_id: row.try_get("intent_id")?,
+                    sender: address(&row.try_get::<Vec<u8>, _>("sender")?, "attempts.sender")?,
+                    nonce: to_u64(row.try_get("nonce")?, "attempts.nonce")?,
+                    tx_hash: hash(&row.try_get::<Vec<u8>, _>("tx_hash")?, "attempts.tx_hash")?,
+                    raw: Bytes::from(row.try_get::<Vec<u8>, _>("raw")?),
+                    created_at: row.try_get("created_at")?,
+                    broadcasts: row.try_get("broadcasts")?,
+                    last_broadcast_at: row.try_get("last_broadcast_at")?,
+                })
+            }
+        }
+
+        impl OutboxStore for $store {
+            async fn enqueue(&self, intent: &NewIntent, now_ms: i64) -> Result<Enqueued> {
+                let inserted = sqlx::query(
+                    "INSERT INTO intents (idem_key, sender, target, calldata, value, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+                )
+                .bind(&intent.key)
+                .bind(intent.sender.as_slice())
+                .bind(intent.target.as_slice())
+                .bind(intent.calldata.as_ref())
+                .bind(intent.value.to_be_bytes::<32>().as_slice())
+                .bind(IntentStatus::Pending.code())
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = inserted {
+                    return Ok(Enqueued::Created(row.try_get("id")?));
+                }
+                let row = sqlx::query("SELECT id FROM intents WHERE idem_key = $1")
+                    .bind(&intent.key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(Enqueued::Existing(row.try_get("id")?))
+            }
+
+            async fn intent(&self, id: i64) -> Result<Option<Intent>> {
+                let sql = format!("SELECT {INTENT_COLUMNS} FROM intents WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::intent_from_row).transpose()
+            }
+
+            async fn intent_by_key(&self, key: &str) -> Result<Option<Intent>> {
+                let sql = format!("SELECT {INTENT_COLUMNS} FROM intents WHERE idem_key = $1");
+                let row = sqlx::query(&sql).bind(key).fetch_optional(&self.pool).await?;
+                row.as_ref().map(Self::intent_from_row).transpose()
+            }
+
+            async fn intents_in(&self, statuses: &[IntentStatus], limit: i64) -> Result<Vec<Intent>> {
+                if statuses.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE status IN ({}) ORDER BY id LIMIT $1",
+                    status_list(statuses)
+                );
+                let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::intent_from_row).collect()
+            }
+
+            async fn count_by_status(&self) -> Result<Vec<(IntentStatus, i64)>> {
+                let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM intents GROUP BY status ORDER BY status")
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((IntentStatus::try_from(r.try_get::<i16, _>("status")?)?, r.try_get::<i64, _>("n")?)))
+                    .collect()
+            }
+
+            async fn sign_next(
+                &self,
+                id: i64,
+                chain_floor: u64,
+                sign: &SignFn<'_>,
+                now_ms: i64,
+            ) -> Result<Attempt> {
+                IntentStatus::Pending.check_transition(IntentStatus::Signed)?;
+                let floor = to_i64(chain_floor, "nonce floor")?;
+                let mut tx = self.pool.begin().await?;
+                // Write first: takes the write lock (SQLite) / the row lock (PostgreSQL) before any read.
+                let claimed = sqlx::query(
+                    "UPDATE intents SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 RETURNING sender",
+                )
+                .bind(IntentStatus::Signed.code())
+                .bind(now_ms)
+                .bind(id)
+                .bind(IntentStatus::Pending.code())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(claimed) = claimed else {
+                    return Err(StoreError::Conflict { id, expected: IntentStatus::Pending });
+                };
+                let sender: Vec<u8> = claimed.try_get("sender")?;
+                sqlx::query("INSERT INTO nonces (sender, next_nonce) VALUES ($1, $2) ON CONFLICT (sender) DO NOTHING")
+                    .bind(&sender)
+                    .bind(floor)
+                    .execute(&mut *tx)
+                    .await?;
+                let row = sqlx::query(
+                    "UPDATE nonces SET next_nonce = (CASE WHEN next_nonce >= $1 THEN next_nonce ELSE $1 END) + 1 \
+                     WHERE sender = $2 RETURNING next_nonce",
+                )
+                .bind(floor)
+                .bind(&sender)
+                .fetch_one(&mut *tx)
+                .await?;
+                let next: i64 = row.try_get("next_nonce")?;
+                let nonce = next - 1;
+                let signed = sign(to_u64(nonce, "nonces.next_nonce")?).map_err(StoreError::Sign)?;
+                sqlx::query("UPDATE intents SET nonce = $1 WHERE id = $2")
+                    .bind(nonce)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let sql = format!(
+                    "INSERT INTO attempts (intent_id, sender, nonce, tx_hash, raw, created_at, broadcasts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING {ATTEMPT_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .bind(&sender)
+                    .bind(nonce)
+                    .bind(signed.tx_hash.as_slice())
+                    .bind(signed.raw.as_ref())
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let attempt = Self::attempt_from_row(&row)?;
+                tx.commit().await?;
+                Ok(attempt)
+            }
+
+            async fn add_attempt(&self, id: i64, signed: &super::SignedTx, now_ms: i64) -> Result<Attempt> {
+                let intent = self.intent(id).await?.ok_or(StoreError::Conflict { id, expected: IntentStatus::Sent })?;
+                let nonce = match (intent.status, intent.nonce) {
+                    (IntentStatus::Signed | IntentStatus::Sent, Some(n)) => to_i64(n, "intents.nonce")?,
+                    (status, _) => return Err(StoreError::Conflict { id, expected: if status == IntentStatus::Signed { IntentStatus::Sent } else { IntentStatus::Signed } }),
+                };
+                let sql = format!(
+                    "INSERT INTO attempts (intent_id, sender, nonce, tx_hash, raw, created_at, broadcasts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING {ATTEMPT_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .bind(intent.sender.as_slice())
+                    .bind(nonce)
+                    .bind(signed.tx_hash.as_slice())
+                    .bind(signed.raw.as_ref())
+                    .bind(now_ms)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Self::attempt_from_row(&row)
+            }
+
+            async fn attempts(&self, intent_id: i64) -> Result<Vec<Attempt>> {
+                let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE intent_id = $1 ORDER BY id");
+                let rows = sqlx::query(&sql).bind(intent_id).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::attempt_from_row).collect()
+            }
+
+            async fn attempts_for_nonce(&self, sender: Address, nonce: u64) -> Result<Vec<Attempt>> {
+                let sql = format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE sender = $1 AND nonce = $2 ORDER BY id"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(sender.as_slice())
+                    .bind(to_i64(nonce, "nonce")?)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::attempt_from_row).collect()
+            }
+
+            async fn mark_sent(&self, attempt_id: i64, now_ms: i64) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
+                    "UPDATE attempts SET broadcasts = broadcasts + 1, last_broadcast_at = $1 WHERE id = $2 RETURNING intent_id",
+                )
+                .bind(now_ms)
+                .bind(attempt_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::Corrupt { what: "attempts.id" });
+                };
+                let intent_id: i64 = row.try_get("intent_id")?;
+                let done = sqlx::query(
+                    "UPDATE intents SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $1)",
+                )
+                .bind(IntentStatus::Sent.code())
+                .bind(now_ms)
+                .bind(intent_id)
+                .bind(IntentStatus::Signed.code())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict { id: intent_id, expected: IntentStatus::Signed });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn finish(
+                &self,
+                id: i64,
+                from: IntentStatus,
+                to: IntentStatus,
+                included: Option<(B256, u64)>,
+                error: Option<&str>,
+                now_ms: i64,
+            ) -> Result<()> {
+                from.check_transition(to)?;
+                if !to.is_final() {
+                    return Err(StoreError::InvalidTransition { from, to });
+                }
+                let (hash, block) = match included {
+                    Some((h, b)) => (Some(h.to_vec()), Some(to_i64(b, "block")?)),
+                    None => (None, None),
+                };
+                let done = sqlx::query(
+                    "UPDATE intents SET status = $1, tx_hash = $2, block_number = $3, error = $4, updated_at = $5 \
+                     WHERE id = $6 AND status = $7",
+                )
+                .bind(to.code())
+                .bind(hash)
+                .bind(block)
+                .bind(error)
+                .bind(now_ms)
+                .bind(id)
+                .bind(from.code())
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict { id, expected: from });
+                }
+                Ok(())
+            }
+
+            async fn requeue(
+                &self,
+                id: i64,
+                from: IntentStatus,
+                chain_nonce: u64,
+                reason: &str,
+                now_ms: i64,
+            ) -> Result<()> {
+                from.check_transition(IntentStatus::Pending)?;
+                let floor = to_i64(chain_nonce, "chain nonce")?;
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
+                    "UPDATE intents SET status = $1, nonce = NULL, error = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = $5 RETURNING sender",
+                )
+                .bind(IntentStatus::Pending.code())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(id)
+                .bind(from.code())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    return Err(StoreError::Conflict { id, expected: from });
+                };
+                let sender: Vec<u8> = row.try_get("sender")?;
+                sqlx::query(
+                    "UPDATE nonces SET next_nonce = CASE WHEN next_nonce >= $1 THEN next_nonce ELSE $1 END WHERE sender = $2",
+                )
+                .bind(floor)
+                .bind(&sender)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        impl CursorStore for $store {
+            async fn cursor(&self, stream: &str) -> Result<Option<Cursor>> {
+                let row = sqlx::query("SELECT block_number, block_hash FROM cursors WHERE stream = $1")
+                    .bind(stream)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(Cursor {
+                        block: to_u64(r.try_get("block_number")?, "cursors.block_number")?,
+                        hash: hash(&r.try_get::<Vec<u8>, _>("block_hash")?, "cursors.block_hash")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn set_cursor(&self, stream: &str, cursor: Cursor) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO cursors (stream, block_number, block_hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT (stream) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash",
+                )
+                .bind(stream)
+                .bind(to_i64(cursor.block, "block")?)
+                .bind(cursor.hash.as_slice())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        impl LeaseStore for $store {
+            async fn try_acquire(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<Option<Lease>> {
+                let expires = now_ms.saturating_add(ttl_ms);
+                sqlx::query(
+                    "INSERT INTO leases (name, holder, expires_at, term) VALUES ($1, '', 0, 0) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+                // One conditional UPDATE: the row lock serialises competing instances; the term grows when the
+                // holder changes.
+                let row = sqlx::query(
+                    "UPDATE leases SET term = CASE WHEN holder = $2 THEN term ELSE term + 1 END, holder = $2, expires_at = $3 \
+                     WHERE name = $1 AND (holder = $2 OR expires_at <= $4) RETURNING name, holder, expires_at, term",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(expires)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(Lease {
+                        name: r.try_get("name")?,
+                        holder: r.try_get("holder")?,
+                        expires_at: r.try_get("expires_at")?,
+                        term: r.try_get("term")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn release(&self, name: &str, holder: &str) -> Result<()> {
+                sqlx::query("UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn lease(&self, name: &str) -> Result<Option<Lease>> {
+                let row = sqlx::query("SELECT name, holder, expires_at, term FROM leases WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|r| {
+                    Ok(Lease {
+                        name: r.try_get("name")?,
+                        holder: r.try_get("holder")?,
+                        expires_at: r.try_get("expires_at")?,
+                        term: r.try_get("term")?,
+                    })
+                })
+                .transpose()
+            }
+        }
+    };
+}
+
+impl_store!(SqliteStore, Sqlite);
+impl_store!(PgStore, Postgres);

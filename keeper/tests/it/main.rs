@@ -1,0 +1,5 @@
+//! End-to-end tests of the keeper against an in-process devnode: one binary, modules per area.
+
+mod cursor;
+mod outbox;
+mod support;

@@ -1,0 +1,244 @@
+//! The transaction manager on devnode: a kill at every failpoint loses nothing and sends nothing twice; a nonce
+//! taken by another transaction re-queues the intent; a dropped transaction is rebroadcast byte for byte.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Bytes, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use verity_keeper::failpoint::{Failpoint, Failpoints};
+use verity_keeper::outbox::OutboxError;
+use verity_keeper::store::{IntentStatus, OutboxStore};
+
+use crate::support::{env, TARGET};
+
+const N: usize = 3;
+
+fn calldata(i: usize) -> Bytes {
+    Bytes::from(format!("intent-{i}").into_bytes())
+}
+
+async fn kill_at_then_restart(point: Failpoint) {
+    let env = env().await;
+    let first = env.manager(Failpoints::of([point])).await;
+    for i in 0..N {
+        first
+            .submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut fired = false;
+    for _ in 0..10 {
+        match first.run_once().await {
+            Err(OutboxError::Failpoint(p)) => {
+                assert_eq!(p, point);
+                fired = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert!(fired, "failpoint {point} never reached");
+    drop(first);
+    // Restart: a new manager on the same database, no failpoint.
+    let second = env.manager(Failpoints::none()).await;
+    assert!(second.drain(50, Duration::from_millis(10)).await.unwrap());
+    for i in 0..N {
+        let intent = second
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+    }
+    let sent = env.sent_by_calldata().await;
+    let expected: BTreeMap<Bytes, usize> = (0..N).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(
+        sent, expected,
+        "each intent exactly once on chain ({point})"
+    );
+    assert_eq!(env.chain_nonce().await, N as u64);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_after_sign_loses_nothing_sends_nothing_twice() {
+    kill_at_then_restart(Failpoint::AfterSign).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_after_broadcast_loses_nothing_sends_nothing_twice() {
+    kill_at_then_restart(Failpoint::AfterBroadcast).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_after_receipt_loses_nothing_sends_nothing_twice() {
+    kill_at_then_restart(Failpoint::AfterReceipt).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_submit_sends_once() {
+    let env = env().await;
+    let m = env.manager(Failpoints::none()).await;
+    for _ in 0..3 {
+        m.submit("finalize:1", TARGET, calldata(1), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(m.drain(50, Duration::from_millis(10)).await.unwrap());
+    m.submit("finalize:1", TARGET, calldata(1), U256::ZERO)
+        .await
+        .unwrap();
+    assert!(m.drain(5, Duration::from_millis(10)).await.unwrap());
+    assert_eq!(env.sent_by_calldata().await.get(&calldata(1)), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nonce_taken_by_another_sender_requeues_the_intent() {
+    let env = env().await;
+    let first = env.manager(Failpoints::of([Failpoint::AfterSign])).await;
+    first
+        .submit("k", TARGET, calldata(0), U256::ZERO)
+        .await
+        .unwrap();
+    assert!(matches!(
+        first.run_once().await,
+        Err(OutboxError::Failpoint(_))
+    ));
+    let signed = first.store().intent_by_key("k").await.unwrap().unwrap();
+    assert_eq!(signed.nonce, Some(0));
+    // Someone else uses the key's nonce 0 first.
+    let wallet = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(env.signer.clone()))
+        .connect_http(env.node.url().parse().unwrap());
+    let other = TransactionRequest::default()
+        .with_to(TARGET)
+        .with_input(Bytes::from_static(b"external"))
+        .with_nonce(0);
+    wallet
+        .send_transaction(other)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let second = env.manager(Failpoints::none()).await;
+    assert!(second.drain(50, Duration::from_millis(10)).await.unwrap());
+    let done = second.store().intent_by_key("k").await.unwrap().unwrap();
+    assert_eq!(done.status, IntentStatus::Confirmed);
+    assert_eq!(done.nonce, Some(1));
+    assert_eq!(second.store().attempts(done.id).await.unwrap().len(), 2);
+    let sent = env.sent_by_calldata().await;
+    assert_eq!(sent.get(&calldata(0)), Some(&1));
+    assert_eq!(sent.get(&Bytes::from_static(b"external")), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_transaction_is_rebroadcast_with_the_same_bytes() {
+    let env = env().await;
+    env.provider
+        .raw_request::<_, ()>("evm_setAutomine".into(), (false,))
+        .await
+        .unwrap();
+    let m = env.manager(Failpoints::none()).await;
+    m.submit("k", TARGET, calldata(0), U256::ZERO)
+        .await
+        .unwrap();
+    m.run_once().await.unwrap();
+    let intent = m.store().intent_by_key("k").await.unwrap().unwrap();
+    assert_eq!(intent.status, IntentStatus::Sent);
+    let attempt = m.store().attempts(intent.id).await.unwrap().remove(0);
+    let dropped: Option<alloy::primitives::B256> = env
+        .provider
+        .raw_request("anvil_dropTransaction".into(), (attempt.tx_hash,))
+        .await
+        .unwrap();
+    assert_eq!(dropped, Some(attempt.tx_hash));
+    // The next pass finds no receipt and rebroadcasts; mining then includes the very same transaction.
+    m.run_once().await.unwrap();
+    env.provider
+        .raw_request::<_, String>("evm_mine".into(), ())
+        .await
+        .unwrap();
+    m.run_once().await.unwrap();
+    let done = m.store().intent_by_key("k").await.unwrap().unwrap();
+    assert_eq!(done.status, IntentStatus::Confirmed);
+    assert_eq!(done.tx_hash, Some(attempt.tx_hash));
+    assert_eq!(m.store().attempts(done.id).await.unwrap().len(), 1);
+    assert_eq!(env.sent_by_calldata().await.get(&calldata(0)), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
+    let env = env().await;
+    let bin = env!("CARGO_BIN_EXE_verity-keeper");
+    let run = |args: Vec<String>, failpoint: Option<&str>| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(&args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("VERITY_RPC_URL", env.node.url())
+            .env("DATABASE_URL", &env.db_url)
+            .env("VERITY_KEEPER_KEY", &env.key)
+            .env("VERITY_KEEPER_LISTEN", "127.0.0.1:0")
+            .env("VERITY_POLL_MS", "10")
+            .env("VERITY_REBROADCAST_MS", "0")
+            .env("RUST_LOG", "warn");
+        if let Some(f) = failpoint {
+            cmd.env("VERITY_FAILPOINT", f);
+        }
+        cmd
+    };
+    let mut expected = BTreeMap::new();
+    for (i, point) in Failpoint::ALL.iter().enumerate() {
+        let data = calldata(10 + i);
+        let status = tokio::task::spawn_blocking({
+            let mut cmd = run(
+                vec![
+                    "enqueue".into(),
+                    "--key".into(),
+                    format!("bin{i}"),
+                    "--to".into(),
+                    TARGET.to_string(),
+                    "--data".into(),
+                    data.to_string(),
+                ],
+                None,
+            );
+            move || cmd.status().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(status.success());
+        let killed = tokio::task::spawn_blocking({
+            let mut cmd = run(
+                vec!["run".into(), "--exit-when-idle".into()],
+                Some(point.name()),
+            );
+            move || cmd.status().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            killed.code(),
+            Some(verity_keeper::failpoint::FAILPOINT_EXIT_CODE),
+            "{point}"
+        );
+        let restarted = tokio::task::spawn_blocking({
+            let mut cmd = run(vec!["run".into(), "--exit-when-idle".into()], None);
+            move || cmd.status().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(restarted.success(), "{point}");
+        expected.insert(data, 1);
+        assert_eq!(
+            env.sent_by_calldata().await,
+            expected,
+            "after a kill at {point}"
+        );
+    }
+}
