@@ -1,1 +1,1245 @@
-//! Verity registry contract: not implemented yet (see the open issues).
+//! # ModelRegistry — storage confirmed ≠ registered
+//!
+//! A model version is submitted and paid for (`submit`, payable: the native-ETH fee is escrowed, everything above
+//! the minimum fee is the priority fee the keeper orders by), its storage is attested (`confirmStorage`, attester
+//! role → `Stored`), and only then is it registered (`finalizeRegistrations`, keeper role → `Registered` or
+//! `Rejected(reason)`). Nothing is usable before `Registered`. Events, errors, enums and reason codes come from
+//! [`verity_abi::registry`]; this crate holds only the logic.
+//!
+//! ## Decisions
+//! - **Names** are `bytes32` (UTF-8, left-aligned, zero-padded); the first submitter owns a name and may transfer it.
+//!   Versions are `uint64` (tools may pack semver as `major << 32 | minor << 16 | patch`) and must exceed every
+//!   version ever submitted for the name — checked at `submit`, so finalization order does not matter.
+//! - **URIs and tags are emitted, not stored**: `VersionSubmitted` carries the storage URI, metadata URI and tags for
+//!   the keeper's indexer; the contract keeps only what it judges by (hashes, sizes, codes, timestamps). Whether a
+//!   URI was empty is folded into the version's submission-time reason (below). Saves ~2 slots per submission and
+//!   the string-storage code.
+//! - **Submission-time checks**: fields never change after `submit`, so the relation checks (known relation, parent
+//!   count, no duplicate parent) and metadata completeness (one [`Reason`] code per missing field) are evaluated once
+//!   there and stored as the version's pending reason; registration applies it, then checks what can change
+//!   (storage expiry, each parent Registered and not yanked). `submit` itself only reverts for what would corrupt
+//!   state or can never become valid: unknown parents, too many parents/tags, a wrong version, a foreign name.
+//! - **Acyclic by construction**: a parent must exist when its child is submitted, so every lineage edge goes from a
+//!   larger id to a smaller one; `lineage` terminates and never contains the version itself (property-tested).
+//! - **Refunds are pulled**: a rejection or expiry credits `refundable[submitter]`; `withdrawRefund()` sends it.
+//!   A batch never calls out, so one recipient cannot make a batch fail or run out of gas, and credits are zeroed
+//!   before the transfer (checks-effects-interactions; stylus-sdk also refuses reentrant calls by default).
+//! - **Accounting**: `balance == escrowed + earned + refundsOwed` (plus any ether forced in without a call). Each
+//!   fee leaves escrow exactly once, into `earned` (Registered) or `refundsOwed` (Rejected/Expired). A fee is a
+//!   `uint64` of wei (≤ 18.4 ether; more reverts with `RegistryFeeTooLarge`), which lets one slot hold everything
+//!   finalization reads and writes.
+//! - **Size**: small fields are packed by hand into `uint256` words ([`pack`]) and logs are encoded by one small
+//!   encoder ([`log`]) instead of alloy's per-event generic code; both are checked against `verity-abi` by tests.
+//! - **Pending queue**: ids are issued in submission order, so the FIFO of pending versions is the id sequence.
+//!   `queue_head` is the smallest id that may still be pending; every finalizing call moves it past final ids by a
+//!   bounded number of steps (items finalized + [`QUEUE_SLACK`]), so no call pays for an unbounded skip and
+//!   `oldestPendingAge()` scans only the short run the last moves left (amortized O(1)).
+//! - **Yank history** is a list of toggle timestamps per version, so `usableAt(id, t)` answers for any past `t` even
+//!   after yank/unyank cycles (binary search: an odd number of toggles at or before `t` means yanked at `t`).
+//! - **Liveness**: past `submittedAt + ttl` anyone may `expire` a pending version (refund), and any finalizing call
+//!   that touches it expires it; past `submittedAt + maxWait` anyone may finalize it.
+//! - **Pause** stops `submit`, `confirmStorage` and `finalizeRegistrations`; never `expire`, withdrawals, yanks or
+//!   name transfers, so funds and moderation never get stuck.
+//!
+//! Deployment note: Stylus runs a constructor in a call after activation, so [`ModelRegistry::constructor`] takes
+//! the admin, attester and keeper as arguments instead of trusting `msg.sender`.
+#![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
+#![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
+// `#[entrypoint]` emits an undocumented `user_entrypoint` in contract builds; test and export-abi builds check docs.
+#![cfg_attr(not(any(test, feature = "export-abi")), allow(missing_docs))]
+
+#[macro_use]
+extern crate alloc;
+
+mod log;
+mod pack;
+
+use alloc::vec::Vec;
+use alloy_primitives::{Address, Bytes, B256, U256, U64, U8};
+use alloy_sol_types::{SolError, SolEvent};
+use stylus_sdk::call::transfer::transfer_eth;
+use stylus_sdk::prelude::*;
+use stylus_sdk::storage::{
+    StorageAddress, StorageArray, StorageB256, StorageMap, StorageU256, StorageU64, StorageU8,
+    StorageVec,
+};
+use verity_abi::registry::{
+    ConfigChanged, FeesWithdrawn, Format, NameTransferred, PausedChanged, Reason, RefundCredited,
+    RefundWithdrawn, RegistryAlreadyFinal, RegistryAlreadyStored, RegistryFeeTooLarge,
+    RegistryInsufficientFee, RegistryInsufficientFees, RegistryInvalidAccount,
+    RegistryInvalidConfig, RegistryInvalidName, RegistryInvalidRole, RegistryInvalidStatus,
+    RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw, RegistryPaused,
+    RegistryTooManyParents, RegistryTooManyTags, RegistryTransferFailed, RegistryUnauthorized,
+    RegistryUnknownParent, RegistryUnknownVersion, RegistryVersionNotIncreasing, Relation, Role,
+    RoleChanged, Status, StorageConfirmed, VersionFinalized, VersionSubmitted, YankChanged,
+    MAX_PARENTS, MAX_TAGS,
+};
+
+use log::{address, boolean, u256, uint, Field};
+use pack::{Config, Core, Counters, Info};
+
+/// Extra steps the pending queue's head may move per finalizing call, beyond the items it finalized.
+pub const QUEUE_SLACK: u64 = 4;
+
+/// Index of each hash in a version's `hashes` array.
+const NAME: usize = 0;
+const CONTENT_HASH: usize = 1;
+const RUNTIME: usize = 2;
+const IO_SCHEMA_HASH: usize = 3;
+const LICENSE_ID: usize = 4;
+const METADATA_HASH: usize = 5;
+const HASHES: usize = 6;
+
+alloy_sol_types::sol! {
+    /// One version as `version(id)` returns it (URIs and tags are in its `VersionSubmitted` event; parents come
+    /// from `lineage(id, 1)`).
+    #[derive(Debug, PartialEq, Eq, AbiType)]
+    struct VersionInfo {
+        bytes32 name;
+        uint64 version;
+        address submitter;
+        uint8 status;
+        uint8 reason;
+        uint8 relation;
+        uint8 parentCount;
+        uint8 format;
+        bytes32 contentHash;
+        uint64 size;
+        uint64 storageExpiry;
+        bytes32 runtime;
+        bytes32 ioSchemaHash;
+        bytes32 licenseId;
+        bytes32 metadataHash;
+        uint256 fee;
+        uint64 submittedAt;
+        uint64 registeredAt;
+    }
+}
+
+/// Every way a registry call can fail; each variant is the Solidity error of the same name in `verity-abi`.
+///
+/// Contract builds encode the revert data with [`Error::revert_data`] (one small encoder instead of alloy's code per
+/// error); tests and `export-abi` derive `SolidityError`, and a test checks both encodings agree for every variant.
+#[cfg_attr(any(test, feature = "export-abi"), derive(SolidityError))]
+#[derive(Debug)]
+pub enum Error {
+    /// The caller lacks the role the function needs.
+    Unauthorized(RegistryUnauthorized),
+    /// The registry is paused.
+    Paused(RegistryPaused),
+    /// The zero address where an account is needed.
+    InvalidAccount(RegistryInvalidAccount),
+    /// Not a role code.
+    InvalidRole(RegistryInvalidRole),
+    /// TTL zero or not above the maximum wait, or a minimum fee above 64 bits.
+    InvalidConfig(RegistryInvalidConfig),
+    /// The zero name.
+    InvalidName(RegistryInvalidName),
+    /// The caller does not own the name.
+    NotNameOwner(RegistryNotNameOwner),
+    /// The version does not exceed every version submitted for the name.
+    VersionNotIncreasing(RegistryVersionNotIncreasing),
+    /// More than [`MAX_PARENTS`] parents.
+    TooManyParents(RegistryTooManyParents),
+    /// A parent id names no existing version.
+    UnknownParent(RegistryUnknownParent),
+    /// More than [`MAX_TAGS`] tags.
+    TooManyTags(RegistryTooManyTags),
+    /// The value sent is below the minimum fee.
+    InsufficientFee(RegistryInsufficientFee),
+    /// The value sent does not fit the 64-bit fee field.
+    FeeTooLarge(RegistryFeeTooLarge),
+    /// No version has this id.
+    UnknownVersion(RegistryUnknownVersion),
+    /// The operation does not apply in the version's status.
+    InvalidStatus(RegistryInvalidStatus),
+    /// Storage already confirmed (the keeper treats it as done).
+    AlreadyStored(RegistryAlreadyStored),
+    /// Already final (the keeper treats it as done).
+    AlreadyFinal(RegistryAlreadyFinal),
+    /// The TTL has not passed yet.
+    NotExpired(RegistryNotExpired),
+    /// No refund credited to the caller.
+    NothingToWithdraw(RegistryNothingToWithdraw),
+    /// More than the earned fees requested.
+    InsufficientFees(RegistryInsufficientFees),
+    /// The ether transfer failed.
+    TransferFailed(RegistryTransferFailed),
+}
+
+impl Error {
+    /// The ABI-encoded revert data: the error's selector and its (static) arguments.
+    pub fn revert_data(&self) -> Vec<u8> {
+        let (selector, words): ([u8; 4], &[B256]) = match self {
+            Error::Unauthorized(e) => {
+                (RegistryUnauthorized::SELECTOR, &[address(e.account), uint(e.role.into())])
+            }
+            Error::Paused(_) => (RegistryPaused::SELECTOR, &[]),
+            Error::InvalidAccount(e) => (RegistryInvalidAccount::SELECTOR, &[address(e.account)]),
+            Error::InvalidRole(e) => (RegistryInvalidRole::SELECTOR, &[uint(e.role.into())]),
+            Error::InvalidConfig(e) => {
+                (RegistryInvalidConfig::SELECTOR, &[u256(e.minFee), uint(e.maxWait), uint(e.ttl)])
+            }
+            Error::InvalidName(e) => (RegistryInvalidName::SELECTOR, &[e.name]),
+            Error::NotNameOwner(e) => (RegistryNotNameOwner::SELECTOR, &[e.name, address(e.account)]),
+            Error::VersionNotIncreasing(e) => {
+                (RegistryVersionNotIncreasing::SELECTOR, &[e.name, uint(e.version), uint(e.highest)])
+            }
+            Error::TooManyParents(e) => (RegistryTooManyParents::SELECTOR, &[u256(e.count), u256(e.max)]),
+            Error::UnknownParent(e) => (RegistryUnknownParent::SELECTOR, &[u256(e.parent)]),
+            Error::TooManyTags(e) => (RegistryTooManyTags::SELECTOR, &[u256(e.count), u256(e.max)]),
+            Error::InsufficientFee(e) => (RegistryInsufficientFee::SELECTOR, &[u256(e.paid), u256(e.minimum)]),
+            Error::FeeTooLarge(e) => (RegistryFeeTooLarge::SELECTOR, &[u256(e.paid)]),
+            Error::UnknownVersion(e) => (RegistryUnknownVersion::SELECTOR, &[u256(e.id)]),
+            Error::InvalidStatus(e) => (RegistryInvalidStatus::SELECTOR, &[u256(e.id), uint(e.status.into())]),
+            Error::AlreadyStored(e) => (RegistryAlreadyStored::SELECTOR, &[u256(e.id)]),
+            Error::AlreadyFinal(e) => (RegistryAlreadyFinal::SELECTOR, &[u256(e.id), uint(e.status.into())]),
+            Error::NotExpired(e) => (RegistryNotExpired::SELECTOR, &[u256(e.id), uint(e.expiresAt)]),
+            Error::NothingToWithdraw(e) => (RegistryNothingToWithdraw::SELECTOR, &[address(e.account)]),
+            Error::InsufficientFees(e) => {
+                (RegistryInsufficientFees::SELECTOR, &[u256(e.requested), u256(e.available)])
+            }
+            Error::TransferFailed(e) => (RegistryTransferFailed::SELECTOR, &[address(e.to), u256(e.amount)]),
+        };
+        let mut data = selector.to_vec();
+        for word in words {
+            data.extend_from_slice(word.as_slice());
+        }
+        data
+    }
+}
+
+#[cfg(not(any(test, feature = "export-abi")))]
+impl From<Error> for Vec<u8> {
+    fn from(error: Error) -> Self {
+        error.revert_data()
+    }
+}
+
+/// One version. `core` is the slot finalization reads and writes ([`Core`]); `info` holds [`Info`].
+#[storage]
+pub struct VersionRecord {
+    core: StorageU256,
+    info: StorageU256,
+    submitter: StorageAddress,
+    parents: StorageArray<StorageU64, { MAX_PARENTS }>,
+    /// Name, content hash, runtime, I/O schema hash, license id, metadata hash.
+    hashes: StorageArray<StorageB256, { HASHES }>,
+    /// Yank and unyank timestamps, alternating (even index = yank).
+    yank_toggles: StorageVec<StorageU64>,
+}
+
+/// One name: its owner; limb 0 of `versions` is the highest version ever submitted, limb 1 the newest id.
+#[storage]
+pub struct NameRecord {
+    owner: StorageAddress,
+    versions: StorageU256,
+}
+
+/// ModelRegistry's storage.
+#[storage]
+#[entrypoint]
+pub struct ModelRegistry {
+    /// [`Config`].
+    config: StorageU256,
+    /// [`Counters`].
+    counters: StorageU256,
+    /// Escrowed fees (low 128 bits) and earned fees not withdrawn (high 128 bits).
+    funds: StorageU256,
+    /// Refunds credited and not withdrawn.
+    refunds_owed: StorageU256,
+    roles: StorageMap<Address, StorageU8>,
+    refundable: StorageMap<Address, StorageU256>,
+    names: StorageMap<B256, NameRecord>,
+    versions: StorageMap<u64, VersionRecord>,
+}
+
+#[public]
+impl ModelRegistry {
+    /// Grants the admin, attester and keeper roles and sets the configuration: `min_fee` wei per submission,
+    /// `max_wait` seconds after which anyone may finalize, `ttl` seconds after which a pending version expires.
+    /// Runs once (the SDK guards the constructor slot).
+    ///
+    /// # Errors
+    /// [`Error::InvalidAccount`] for a zero role holder; [`Error::InvalidConfig`].
+    ///
+    /// # Events
+    /// [`RoleChanged`] ×3, [`ConfigChanged`].
+    #[constructor]
+    pub fn constructor(
+        &mut self,
+        admin: Address,
+        attester: Address,
+        keeper: Address,
+        min_fee: U256,
+        max_wait: u64,
+        ttl: u64,
+    ) -> Result<(), Error> {
+        self._set_role(admin, Role::Admin, true)?;
+        self._set_role(attester, Role::Attester, true)?;
+        self._set_role(keeper, Role::Keeper, true)?;
+        self._set_config(min_fee, max_wait, ttl)?;
+        self.counters.set(
+            Counters {
+                count: 0,
+                pending: 0,
+                head: 1,
+            }
+            .store(),
+        );
+        Ok(())
+    }
+
+    /// Submits version `version` of model `name` and escrows the value sent as its fee (the part above the
+    /// minimum fee is the priority fee). The first submitter of a name owns it. Returns the new version's id.
+    ///
+    /// Relation and metadata completeness are judged at registration (a rejected version is refunded); this call
+    /// reverts only for what can never become valid.
+    ///
+    /// # Errors
+    /// [`Error::Paused`], [`Error::InvalidName`], [`Error::NotNameOwner`], [`Error::VersionNotIncreasing`],
+    /// [`Error::TooManyParents`], [`Error::UnknownParent`], [`Error::TooManyTags`], [`Error::InsufficientFee`],
+    /// [`Error::FeeTooLarge`].
+    ///
+    /// # Events
+    /// [`NameTransferred`] (from zero) when the name is claimed, [`VersionSubmitted`].
+    #[payable]
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &mut self,
+        name: B256,
+        version: u64,
+        parents: Vec<U256>,
+        relation: u8,
+        content_hash: B256,
+        size: u64,
+        storage_uri: Bytes,
+        format: u8,
+        runtime: B256,
+        io_schema_hash: B256,
+        license_id: B256,
+        metadata_hash: B256,
+        metadata_uri: Bytes,
+        tags: Vec<B256>,
+    ) -> Result<U256, Error> {
+        let config = self._config()?;
+        let sender = self.vm().msg_sender();
+        let paid = self.vm().msg_value();
+        let minimum = U256::from(config.min_fee);
+        if paid < minimum {
+            return Err(Error::InsufficientFee(RegistryInsufficientFee {
+                paid,
+                minimum,
+            }));
+        }
+        let fee = u64_in(paid).ok_or(Error::FeeTooLarge(RegistryFeeTooLarge { paid }))?;
+        if tags.len() > MAX_TAGS {
+            return Err(Error::TooManyTags(RegistryTooManyTags {
+                count: U256::from(tags.len()),
+                max: U256::from(MAX_TAGS),
+            }));
+        }
+        if parents.len() > MAX_PARENTS {
+            return Err(Error::TooManyParents(RegistryTooManyParents {
+                count: U256::from(parents.len()),
+                max: U256::from(MAX_PARENTS),
+            }));
+        }
+        let mut counters = self._counters();
+        let mut parent_ids = [0u64; MAX_PARENTS];
+        for (slot, parent) in parent_ids.iter_mut().zip(&parents) {
+            *slot = id_in_range(*parent, counters.count).ok_or(Error::UnknownParent(
+                RegistryUnknownParent { parent: *parent },
+            ))?;
+        }
+        let parent_ids = &parent_ids[..parents.len()];
+        // Overflow not possible: one id per transaction, far below 2^64.
+        let id = counters.count + 1;
+        let prev_same_name = self._claim(name, sender, version, id)?;
+
+        let reason = submission_reason(
+            relation,
+            parent_ids,
+            [
+                (content_hash.is_zero(), Reason::MissingContentHash),
+                (size == 0, Reason::MissingSize),
+                (storage_uri.is_empty(), Reason::MissingStorageUri),
+                (format == Format::Unspecified.code(), Reason::MissingFormat),
+                (Format::try_from(format).is_err(), Reason::UnknownFormat),
+                (runtime.is_zero(), Reason::MissingRuntime),
+                (io_schema_hash.is_zero(), Reason::MissingIoSchema),
+                (license_id.is_zero(), Reason::MissingLicense),
+                (metadata_hash.is_zero(), Reason::MissingMetadataHash),
+                (metadata_uri.is_empty(), Reason::MissingMetadataUri),
+            ],
+        );
+
+        let core = Core {
+            status: Status::Submitted.code(),
+            reason: reason.code(),
+            relation,
+            // Truncation not possible: parents.len() <= MAX_PARENTS.
+            parent_count: parents.len() as u8,
+            format,
+            submitted_at: self.vm().block_timestamp(),
+            registered_at: 0,
+            fee,
+        };
+        let info = Info {
+            version,
+            size,
+            storage_expiry: 0,
+            prev_same_name,
+        };
+        let mut record = self.versions.setter(id);
+        record.core.set(core.store());
+        record.info.set(info.store());
+        record.submitter.set(sender);
+        for (k, parent) in parent_ids.iter().enumerate() {
+            if let Some(mut slot) = record.parents.setter(k) {
+                slot.set(U64::from(*parent));
+            }
+        }
+        let hashes = [
+            name,
+            content_hash,
+            runtime,
+            io_schema_hash,
+            license_id,
+            metadata_hash,
+        ];
+        for (k, hash) in hashes.into_iter().enumerate() {
+            if let Some(mut slot) = record.hashes.setter(k) {
+                slot.set(hash);
+            }
+        }
+
+        counters.count = id;
+        if counters.pending == 0 {
+            counters.head = id;
+        }
+        // Overflow not possible: pending <= count < 2^64.
+        counters.pending += 1;
+        self.counters.set(counters.store());
+        let (escrowed, earned) = pack::pair(self.funds.get());
+        // Overflow not possible: escrow <= ether supply < 2^128.
+        self.funds
+            .set(pack::from_pair(escrowed + u128::from(fee), earned));
+
+        let parent_words: Vec<B256> = parents.iter().map(|p| u256(*p)).collect();
+        self._emit(
+            &[
+                VersionSubmitted::SIGNATURE_HASH,
+                uint(id),
+                name,
+                address(sender),
+            ],
+            &[
+                Field::Word(uint(version)),
+                Field::Word(uint(relation.into())),
+                Field::Words(&parent_words),
+                Field::Word(content_hash),
+                Field::Word(uint(size)),
+                Field::Bytes(&storage_uri),
+                Field::Word(uint(format.into())),
+                Field::Word(runtime),
+                Field::Word(io_schema_hash),
+                Field::Word(license_id),
+                Field::Word(metadata_hash),
+                Field::Bytes(&metadata_uri),
+                Field::Words(&tags),
+                Field::Word(u256(paid)),
+                // Underflow not possible: paid >= minimum.
+                Field::Word(u256(paid - minimum)),
+            ],
+        );
+        Ok(U256::from(id))
+    }
+
+    /// Attests version `id`'s storage: matching content hash and size and a future storage expiry make it
+    /// `Stored`; a mismatch rejects it with the reason and credits the refund. Past its TTL it expires instead.
+    ///
+    /// # Errors
+    /// [`Error::Paused`], [`Error::Unauthorized`] (attester role), [`Error::UnknownVersion`],
+    /// [`Error::AlreadyStored`], [`Error::AlreadyFinal`].
+    ///
+    /// # Events
+    /// [`StorageConfirmed`], or [`VersionFinalized`] (Rejected / Expired) and [`RefundCredited`].
+    pub fn confirm_storage(
+        &mut self,
+        id: U256,
+        content_hash: B256,
+        size: u64,
+        storage_expiry: u64,
+    ) -> Result<(), Error> {
+        let config = self._config()?;
+        self._only_role(Role::Attester)?;
+        self._confirm_storage(config, id, content_hash, size, storage_expiry)
+    }
+
+    /// Finalizes the registration of each version in `ids`, in order: `Registered`, or `Rejected(reason)` with its
+    /// refund credited; past its TTL a pending version expires. Never reverts for one item: unknown, already-final,
+    /// not-yet-stored and (for callers without the keeper role) not-yet-due items are reported unchanged in their
+    /// event. Anyone may finalize a version once `maxWait` has passed since its submission.
+    ///
+    /// # Errors
+    /// [`Error::Paused`].
+    ///
+    /// # Events
+    /// One [`VersionFinalized`] per item (`changed` false when reported only), [`RefundCredited`] per refund.
+    pub fn finalize_registrations(&mut self, ids: Vec<U256>) -> Result<(), Error> {
+        let config = self._config()?;
+        let caller = self.vm().msg_sender();
+        let is_keeper = self._has_role(caller, Role::Keeper);
+        self._finalize_registrations(config, &ids, is_keeper);
+        Ok(())
+    }
+
+    /// Expires pending version `id` once its TTL has passed and credits the refund; anyone may call, even while
+    /// paused.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`], [`Error::AlreadyFinal`], [`Error::NotExpired`].
+    ///
+    /// # Events
+    /// [`VersionFinalized`] (Expired, `TtlElapsed`), [`RefundCredited`].
+    pub fn expire(&mut self, id: U256) -> Result<(), Error> {
+        let index = self._known(id)?;
+        let core = self._core(index);
+        let status = status_of(&core);
+        if status.is_final() {
+            return Err(already_final(id, status));
+        }
+        let config = Config::load(self.config.get());
+        let expires_at = core.submitted_at.saturating_add(config.ttl);
+        if self.vm().block_timestamp() < expires_at {
+            return Err(Error::NotExpired(RegistryNotExpired {
+                id,
+                expiresAt: expires_at,
+            }));
+        }
+        self._finish(index, core, Status::Expired, Reason::TtlElapsed);
+        self._advance_queue(1 + QUEUE_SLACK);
+        Ok(())
+    }
+
+    /// Withdraws Registered version `id` from use (`yanked`: → `Yanked`) or returns a Yanked one to use
+    /// (→ `Registered`); only the name's owner, even while paused. `usableAt` keeps answering for the past.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`], [`Error::NotNameOwner`], [`Error::InvalidStatus`] unless Registered (to yank) or
+    /// Yanked (to unyank).
+    ///
+    /// # Events
+    /// [`YankChanged`].
+    pub fn set_yanked(&mut self, id: U256, yanked: bool) -> Result<(), Error> {
+        let index = self._known(id)?;
+        let caller = self.vm().msg_sender();
+        let record = self.versions.getter(index);
+        let name = record.hashes.get(NAME).unwrap_or_default();
+        let core = Core::load(record.core.get());
+        if self.names.getter(name).owner.get() != caller {
+            return Err(Error::NotNameOwner(RegistryNotNameOwner { name, account: caller }));
+        }
+        let (from, to) = if yanked {
+            (Status::Registered, Status::Yanked)
+        } else {
+            (Status::Yanked, Status::Registered)
+        };
+        let status = status_of(&core);
+        if status != from {
+            return Err(Error::InvalidStatus(RegistryInvalidStatus { id, status: status.code() }));
+        }
+        let now = self.vm().block_timestamp();
+        let mut record = self.versions.setter(index);
+        record.core.set(Core { status: to.code(), ..core }.store());
+        record.yank_toggles.push(U64::from(now));
+        self._emit(&[YankChanged::SIGNATURE_HASH, u256(id)], &[Field::Word(boolean(yanked))]);
+        Ok(())
+    }
+
+    /// Hands name `name` to `new_owner`; only its owner.
+    ///
+    /// # Errors
+    /// [`Error::NotNameOwner`], [`Error::InvalidAccount`].
+    ///
+    /// # Events
+    /// [`NameTransferred`].
+    pub fn transfer_name(&mut self, name: B256, new_owner: Address) -> Result<(), Error> {
+        let caller = self.vm().msg_sender();
+        let mut record = self.names.setter(name);
+        if record.owner.get() != caller || caller.is_zero() {
+            return Err(Error::NotNameOwner(RegistryNotNameOwner {
+                name,
+                account: caller,
+            }));
+        }
+        if new_owner.is_zero() {
+            return Err(Error::InvalidAccount(RegistryInvalidAccount {
+                account: new_owner,
+            }));
+        }
+        record.owner.set(new_owner);
+        self._emit(
+            &[
+                NameTransferred::SIGNATURE_HASH,
+                name,
+                address(caller),
+                address(new_owner),
+            ],
+            &[],
+        );
+        Ok(())
+    }
+
+    /// Sends the caller's credited refunds.
+    ///
+    /// # Errors
+    /// [`Error::NothingToWithdraw`], [`Error::TransferFailed`].
+    ///
+    /// # Events
+    /// [`RefundWithdrawn`].
+    pub fn withdraw_refund(&mut self) -> Result<(), Error> {
+        let account = self.vm().msg_sender();
+        let amount = self.refundable.get(account);
+        if amount.is_zero() {
+            return Err(Error::NothingToWithdraw(RegistryNothingToWithdraw {
+                account,
+            }));
+        }
+        self.refundable.insert(account, U256::ZERO);
+        // Underflow not possible: refunds_owed is the sum of all credits, this one included.
+        self.refunds_owed.set(self.refunds_owed.get() - amount);
+        self._send(account, amount)?;
+        self._emit(
+            &[RefundWithdrawn::SIGNATURE_HASH, address(account)],
+            &[Field::Word(u256(amount))],
+        );
+        Ok(())
+    }
+
+    /// Sends `amount` of the earned fees to `to`; only the admin.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] (admin), [`Error::InvalidAccount`], [`Error::InsufficientFees`],
+    /// [`Error::TransferFailed`].
+    ///
+    /// # Events
+    /// [`FeesWithdrawn`].
+    pub fn withdraw_fees(&mut self, to: Address, amount: U256) -> Result<(), Error> {
+        self._only_role(Role::Admin)?;
+        if to.is_zero() {
+            return Err(Error::InvalidAccount(RegistryInvalidAccount {
+                account: to,
+            }));
+        }
+        let (escrowed, earned) = pack::pair(self.funds.get());
+        let available = U256::from(earned);
+        if amount > available {
+            return Err(Error::InsufficientFees(RegistryInsufficientFees {
+                requested: amount,
+                available,
+            }));
+        }
+        // Underflow not possible: amount <= earned, so amount also fits 128 bits.
+        self.funds
+            .set(pack::from_pair(escrowed, earned - pack::pair(amount).0));
+        self._send(to, amount)?;
+        self._emit(
+            &[FeesWithdrawn::SIGNATURE_HASH, address(to)],
+            &[Field::Word(u256(amount))],
+        );
+        Ok(())
+    }
+
+    /// Grants (`granted`) or revokes `role` (a [`Role`] code) for `account`; only the admin.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] (admin), [`Error::InvalidRole`], [`Error::InvalidAccount`].
+    ///
+    /// # Events
+    /// [`RoleChanged`].
+    pub fn set_role(&mut self, account: Address, role: u8, granted: bool) -> Result<(), Error> {
+        self._only_role(Role::Admin)?;
+        let role = Role::try_from(role)
+            .map_err(|e| Error::InvalidRole(RegistryInvalidRole { role: e.0 }))?;
+        self._set_role(account, role, granted)
+    }
+
+    /// Pauses or resumes `submit`, `confirmStorage` and `finalizeRegistrations`; only the admin.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] (admin).
+    ///
+    /// # Events
+    /// [`PausedChanged`].
+    pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
+        self._only_role(Role::Admin)?;
+        let mut config = Config::load(self.config.get());
+        config.paused = paused;
+        self.config.set(config.store());
+        self._emit(
+            &[PausedChanged::SIGNATURE_HASH],
+            &[Field::Word(boolean(paused))],
+        );
+        Ok(())
+    }
+
+    /// Sets the minimum fee, the maximum wait and the TTL (both in seconds from submission, applied to pending
+    /// versions too); only the admin.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] (admin), [`Error::InvalidConfig`].
+    ///
+    /// # Events
+    /// [`ConfigChanged`].
+    pub fn set_config(&mut self, min_fee: U256, max_wait: u64, ttl: u64) -> Result<(), Error> {
+        self._only_role(Role::Admin)?;
+        self._set_config(min_fee, max_wait, ttl)
+    }
+
+    /// Version `id`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`].
+    pub fn version(&self, id: U256) -> Result<VersionInfo, Error> {
+        let index = self._known(id)?;
+        let record = self.versions.getter(index);
+        let core = Core::load(record.core.get());
+        let info = Info::load(record.info.get());
+        let hash = |k: usize| record.hashes.get(k).unwrap_or_default();
+        Ok(VersionInfo {
+            name: hash(NAME),
+            version: info.version,
+            submitter: record.submitter.get(),
+            status: core.status,
+            reason: core.reason,
+            relation: core.relation,
+            parentCount: core.parent_count,
+            format: core.format,
+            contentHash: hash(CONTENT_HASH),
+            size: info.size,
+            storageExpiry: info.storage_expiry,
+            runtime: hash(RUNTIME),
+            ioSchemaHash: hash(IO_SCHEMA_HASH),
+            licenseId: hash(LICENSE_ID),
+            metadataHash: hash(METADATA_HASH),
+            fee: U256::from(core.fee),
+            submittedAt: core.submitted_at,
+            registeredAt: core.registered_at,
+        })
+    }
+
+    /// Whether version `id` is Registered and not yanked now.
+    pub fn is_usable(&self, id: U256) -> bool {
+        self._index(id)
+            .is_some_and(|index| self._status(index) == Status::Registered)
+    }
+
+    /// Whether version `id` was usable at time `t`: registered at or before `t` and not yanked at `t`.
+    /// InferenceSettlement judges receipts by it; the signature is frozen.
+    pub fn usable_at(&self, id: U256, t: u64) -> bool {
+        let Some(index) = self._index(id) else {
+            return false;
+        };
+        let record = self.versions.getter(index);
+        let core = Core::load(record.core.get());
+        if !matches!(status_of(&core), Status::Registered | Status::Yanked)
+            || core.registered_at > t
+        {
+            return false;
+        }
+        // Toggles are appended at non-decreasing block times: count those at or before `t`.
+        let toggles = &record.yank_toggles;
+        let (mut lo, mut hi) = (0usize, toggles.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if toggles.get(mid).is_some_and(|at| u64_of(at) <= t) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo % 2 == 0
+    }
+
+    /// The newest Registered, not yanked version of `name` (highest version number), or 0.
+    pub fn latest(&self, name: B256) -> U256 {
+        let mut index = pack::limbs(self.names.getter(name).versions.get())[1];
+        while index != 0 {
+            let record = self.versions.getter(index);
+            if status_of(&Core::load(record.core.get())) == Status::Registered {
+                return U256::from(index);
+            }
+            index = Info::load(record.info.get()).prev_same_name;
+        }
+        U256::ZERO
+    }
+
+    /// The ancestors of version `id` up to `max_depth` generations, breadth first, each once (`lineage(id, 1)` is
+    /// its parents). Every ancestor's id is below its descendant's, so the walk ends and `id` never appears.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`].
+    pub fn lineage(&self, id: U256, max_depth: u64) -> Result<Vec<U256>, Error> {
+        let index = self._known(id)?;
+        let mut found: Vec<u64> = Vec::new();
+        let mut level: Vec<u64> = vec![index];
+        let mut depth = 0u64;
+        while depth < max_depth && !level.is_empty() {
+            let mut next = Vec::new();
+            for child in level {
+                for parent in self._parents(child) {
+                    if !found.contains(&parent) {
+                        found.push(parent);
+                        next.push(parent);
+                    }
+                }
+            }
+            level = next;
+            depth += 1;
+        }
+        Ok(found.into_iter().map(U256::from).collect())
+    }
+
+    /// `name`'s owner, the highest version ever submitted for it and its newest version id (zeros if unclaimed).
+    pub fn name_info(&self, name: B256) -> (Address, u64, U256) {
+        let record = self.names.getter(name);
+        let [max_version, newest, ..] = pack::limbs(record.versions.get());
+        (record.owner.get(), max_version, U256::from(newest))
+    }
+
+    /// Versions waiting for storage or registration.
+    pub fn pending_count(&self) -> u64 {
+        self._counters().pending
+    }
+
+    /// Seconds since the oldest pending version was submitted (0 when none is pending).
+    pub fn oldest_pending_age(&self) -> u64 {
+        let counters = self._counters();
+        if counters.pending == 0 {
+            return 0;
+        }
+        let mut index = counters.head.max(1);
+        while index <= counters.count {
+            let core = self._core(index);
+            if status_of(&core).is_pending() {
+                return self
+                    .vm()
+                    .block_timestamp()
+                    .saturating_sub(core.submitted_at);
+            }
+            index += 1;
+        }
+        0
+    }
+
+    /// Refunds credited to `account` and not yet withdrawn.
+    pub fn refundable(&self, account: Address) -> U256 {
+        self.refundable.get(account)
+    }
+
+    /// The registry's state: minimum fee, maximum wait, TTL, whether paused, how many versions exist (ids run
+    /// 1..=count), and the ether it owes or holds — fees in escrow (pending versions), fees earned and not
+    /// withdrawn, refunds credited and not withdrawn, whose sum is the contract's balance.
+    pub fn state(&self) -> (U256, u64, u64, bool, u64, U256, U256, U256) {
+        let config = Config::load(self.config.get());
+        let (escrowed, earned) = pack::pair(self.funds.get());
+        (
+            U256::from(config.min_fee),
+            config.max_wait,
+            config.ttl,
+            config.paused,
+            self._counters().count,
+            U256::from(escrowed),
+            U256::from(earned),
+            self.refunds_owed.get(),
+        )
+    }
+}
+
+impl ModelRegistry {
+    /// The configuration, or [`Error::Paused`].
+    fn _config(&self) -> Result<Config, Error> {
+        let config = Config::load(self.config.get());
+        if config.paused {
+            return Err(Error::Paused(RegistryPaused {}));
+        }
+        Ok(config)
+    }
+
+    fn _counters(&self) -> Counters {
+        Counters::load(self.counters.get())
+    }
+
+    fn _core(&self, index: u64) -> Core {
+        Core::load(self.versions.getter(index).core.get())
+    }
+
+    fn _status(&self, index: u64) -> Status {
+        status_of(&self._core(index))
+    }
+
+    fn _parents(&self, index: u64) -> Vec<u64> {
+        let record = self.versions.getter(index);
+        let count = usize::from(Core::load(record.core.get()).parent_count).min(MAX_PARENTS);
+        (0..count)
+            .map(|k| record.parents.get(k).map(u64_of).unwrap_or(0))
+            .collect()
+    }
+
+    fn _emit(&self, topics: &[B256], fields: &[Field<'_>]) {
+        self.vm()
+            .emit_log(&log::encode(topics, fields), topics.len());
+    }
+
+    fn _has_role(&self, account: Address, role: Role) -> bool {
+        u8_of(self.roles.get(account)) & role.bit() != 0
+    }
+
+    fn _only_role(&self, role: Role) -> Result<(), Error> {
+        let account = self.vm().msg_sender();
+        if !self._has_role(account, role) {
+            return Err(Error::Unauthorized(RegistryUnauthorized {
+                account,
+                role: role.code(),
+            }));
+        }
+        Ok(())
+    }
+
+    fn _set_role(&mut self, account: Address, role: Role, granted: bool) -> Result<(), Error> {
+        if account.is_zero() {
+            return Err(Error::InvalidAccount(RegistryInvalidAccount { account }));
+        }
+        let mask = u8_of(self.roles.get(account));
+        let mask = if granted {
+            mask | role.bit()
+        } else {
+            mask & !role.bit()
+        };
+        self.roles.insert(account, U8::from(mask));
+        self._emit(
+            &[
+                RoleChanged::SIGNATURE_HASH,
+                address(account),
+                uint(role.code().into()),
+            ],
+            &[Field::Word(boolean(granted))],
+        );
+        Ok(())
+    }
+
+    fn _set_config(&mut self, min_fee: U256, max_wait: u64, ttl: u64) -> Result<(), Error> {
+        let fee = u64_in(min_fee);
+        let Some(fee) = fee.filter(|_| ttl != 0 && max_wait < ttl) else {
+            return Err(Error::InvalidConfig(RegistryInvalidConfig {
+                minFee: min_fee,
+                maxWait: max_wait,
+                ttl,
+            }));
+        };
+        let mut config = Config::load(self.config.get());
+        config.min_fee = fee;
+        config.max_wait = max_wait;
+        config.ttl = ttl;
+        self.config.set(config.store());
+        self._emit(
+            &[ConfigChanged::SIGNATURE_HASH],
+            &[
+                Field::Word(u256(min_fee)),
+                Field::Word(uint(max_wait)),
+                Field::Word(uint(ttl)),
+            ],
+        );
+        Ok(())
+    }
+
+    /// Claims `name` for `sender` if unowned, checks ownership and that `version` is new, and records `version`
+    /// and the new version `id`; returns the name's previous newest id.
+    fn _claim(&mut self, name: B256, sender: Address, version: u64, id: u64) -> Result<u64, Error> {
+        if name.is_zero() {
+            return Err(Error::InvalidName(RegistryInvalidName { name }));
+        }
+        let mut record = self.names.setter(name);
+        let owner = record.owner.get();
+        if owner.is_zero() {
+            record.owner.set(sender);
+        } else if owner != sender {
+            return Err(Error::NotNameOwner(RegistryNotNameOwner {
+                name,
+                account: sender,
+            }));
+        }
+        let [highest, previous, ..] = pack::limbs(record.versions.get());
+        if version <= highest {
+            return Err(Error::VersionNotIncreasing(RegistryVersionNotIncreasing {
+                name,
+                version,
+                highest,
+            }));
+        }
+        record.versions.set(pack::word([version, id, 0, 0]));
+        if owner.is_zero() {
+            self._emit(
+                &[
+                    NameTransferred::SIGNATURE_HASH,
+                    name,
+                    address(Address::ZERO),
+                    address(sender),
+                ],
+                &[],
+            );
+        }
+        Ok(previous)
+    }
+
+    /// The version index of `id`, if a version has it.
+    fn _index(&self, id: U256) -> Option<u64> {
+        id_in_range(id, self._counters().count)
+    }
+
+    /// The version index of `id`, or [`Error::UnknownVersion`].
+    fn _known(&self, id: U256) -> Result<u64, Error> {
+        self._index(id)
+            .ok_or(Error::UnknownVersion(RegistryUnknownVersion { id }))
+    }
+
+    fn _confirm_storage(
+        &mut self,
+        config: Config,
+        id: U256,
+        content_hash: B256,
+        size: u64,
+        storage_expiry: u64,
+    ) -> Result<(), Error> {
+        let index = self._known(id)?;
+        let core = self._core(index);
+        match status_of(&core) {
+            Status::Submitted => {}
+            Status::Stored => return Err(Error::AlreadyStored(RegistryAlreadyStored { id })),
+            other => return Err(already_final(id, other)),
+        }
+        let now = self.vm().block_timestamp();
+        let record = self.versions.getter(index);
+        let mut info = Info::load(record.info.get());
+        let outcome = if now >= core.submitted_at.saturating_add(config.ttl) {
+            Some((Status::Expired, Reason::TtlElapsed))
+        } else if record.hashes.get(CONTENT_HASH).unwrap_or_default() != content_hash {
+            Some((Status::Rejected, Reason::ContentHashMismatch))
+        } else if info.size != size {
+            Some((Status::Rejected, Reason::SizeMismatch))
+        } else if storage_expiry <= now {
+            Some((Status::Rejected, Reason::StorageExpired))
+        } else {
+            None
+        };
+        if let Some((status, reason)) = outcome {
+            self._finish(index, core, status, reason);
+            self._advance_queue(1 + QUEUE_SLACK);
+            return Ok(());
+        }
+        info.storage_expiry = storage_expiry;
+        let mut record = self.versions.setter(index);
+        record.info.set(info.store());
+        record.core.set(
+            Core {
+                status: Status::Stored.code(),
+                ..core
+            }
+            .store(),
+        );
+        self._emit(
+            &[StorageConfirmed::SIGNATURE_HASH, u256(id)],
+            &[Field::Word(uint(storage_expiry))],
+        );
+        Ok(())
+    }
+
+    fn _finalize_registrations(&mut self, config: Config, ids: &[U256], is_keeper: bool) {
+        let now = self.vm().block_timestamp();
+        let count = self._counters().count;
+        let mut finalized = 0u64;
+        for &id in ids {
+            let Some(index) = id_in_range(id, count) else {
+                self._report(id, Status::None, Reason::UnknownVersion, false);
+                continue;
+            };
+            let core = self._core(index);
+            let status = status_of(&core);
+            let (to, reason) = if status.is_final() {
+                (status, Reason::AlreadyFinal)
+            } else if now >= core.submitted_at.saturating_add(config.ttl) {
+                (Status::Expired, Reason::TtlElapsed)
+            } else if !is_keeper && now < core.submitted_at.saturating_add(config.max_wait) {
+                (status, Reason::NotDue)
+            } else if status != Status::Stored {
+                (status, Reason::NotStored)
+            } else {
+                match self._registration_reason(index, &core, now) {
+                    Reason::None => (Status::Registered, Reason::None),
+                    reason => (Status::Rejected, reason),
+                }
+            };
+            if to == status {
+                self._report(id, status, reason, false);
+            } else {
+                self._finish(index, core, to, reason);
+                finalized += 1;
+            }
+        }
+        if finalized > 0 {
+            self._advance_queue(finalized + QUEUE_SLACK);
+        }
+    }
+
+    fn _report(&self, id: U256, status: Status, reason: Reason, changed: bool) {
+        self._emit(
+            &[VersionFinalized::SIGNATURE_HASH, u256(id)],
+            &[
+                Field::Word(uint(status.code().into())),
+                Field::Word(uint(reason.code().into())),
+                Field::Word(boolean(changed)),
+            ],
+        );
+    }
+
+    /// Why a Stored version cannot be registered now, or [`Reason::None`].
+    fn _registration_reason(&self, index: u64, core: &Core, now: u64) -> Reason {
+        if core.reason != Reason::None.code() {
+            return Reason::try_from(core.reason).unwrap_or(Reason::BadRelation);
+        }
+        let info = Info::load(self.versions.getter(index).info.get());
+        if info.storage_expiry <= now {
+            return Reason::StorageExpired;
+        }
+        for parent in self._parents(index) {
+            match self._status(parent) {
+                Status::Registered => {}
+                Status::Yanked => return Reason::ParentYanked,
+                _ => return Reason::ParentNotRegistered,
+            }
+        }
+        Reason::None
+    }
+
+    /// Moves pending version `index` (whose slot is `core`) to final status `to` with `reason`: the fee leaves
+    /// escrow into the earned fees (Registered) or the submitter's refund credit (Rejected, Expired) — exactly
+    /// once, since only pending versions get here.
+    fn _finish(&mut self, index: u64, core: Core, to: Status, reason: Reason) {
+        let now = self.vm().block_timestamp();
+        let fee = u128::from(core.fee);
+        let (escrowed, mut earned) = pack::pair(self.funds.get());
+        let mut core = Core {
+            status: to.code(),
+            reason: reason.code(),
+            ..core
+        };
+        if to == Status::Registered {
+            core.registered_at = now;
+            // Overflow not possible: earned <= ether supply < 2^128.
+            earned += fee;
+        } else if fee != 0 {
+            let submitter = self.versions.getter(index).submitter.get();
+            let amount = U256::from(fee);
+            let credit = self.refundable.get(submitter);
+            // Overflow not possible: credits <= ether supply.
+            self.refundable.insert(submitter, credit + amount);
+            self.refunds_owed.set(self.refunds_owed.get() + amount);
+            self._emit(
+                &[
+                    RefundCredited::SIGNATURE_HASH,
+                    address(submitter),
+                    uint(index),
+                ],
+                &[Field::Word(u256(amount))],
+            );
+        }
+        self.versions.setter(index).core.set(core.store());
+        // Underflow not possible: escrowed is the sum of pending fees, this one included.
+        self.funds.set(pack::from_pair(escrowed - fee, earned));
+        let mut counters = self._counters();
+        // Underflow not possible: this version was pending, so pending >= 1.
+        counters.pending -= 1;
+        self.counters.set(counters.store());
+        self._report(U256::from(index), to, reason, true);
+    }
+
+    /// Moves the queue head past final versions, at most `budget` steps (straight past everything when nothing is
+    /// pending).
+    fn _advance_queue(&mut self, budget: u64) {
+        let mut counters = self._counters();
+        if counters.pending == 0 {
+            // Overflow not possible: count < 2^64 - 1.
+            counters.head = counters.count + 1;
+        } else {
+            let mut steps = 0;
+            while steps < budget
+                && counters.head <= counters.count
+                && !self._status(counters.head).is_pending()
+            {
+                counters.head += 1;
+                steps += 1;
+            }
+        }
+        self.counters.set(counters.store());
+    }
+
+    fn _send(&mut self, to: Address, amount: U256) -> Result<(), Error> {
+        transfer_eth(self.vm(), to, amount)
+            .map_err(|_| Error::TransferFailed(RegistryTransferFailed { to, amount }))
+    }
+}
+
+/// The first submission-time problem, in [`Reason`] code order: relation checks, then each missing field.
+fn submission_reason(relation: u8, parents: &[u64], missing: [(bool, Reason); 10]) -> Reason {
+    let Ok(relation) = Relation::try_from(relation) else {
+        return Reason::BadRelation;
+    };
+    if !relation.accepts_parent_count(parents.len()) {
+        return Reason::WrongParentCount;
+    }
+    for (k, parent) in parents.iter().enumerate() {
+        if parents[..k].contains(parent) {
+            return Reason::DuplicateParent;
+        }
+    }
+    missing
+        .into_iter()
+        .find(|(is_missing, _)| *is_missing)
+        .map_or(Reason::None, |(_, reason)| reason)
+}
+
+fn status_of(core: &Core) -> Status {
+    Status::try_from(core.status).unwrap_or(Status::None)
+}
+
+fn already_final(id: U256, status: Status) -> Error {
+    Error::AlreadyFinal(RegistryAlreadyFinal {
+        id,
+        status: status.code(),
+    })
+}
+
+/// `value` if it fits 64 bits.
+fn u64_in(value: U256) -> Option<u64> {
+    let [low, rest @ ..] = *value.as_limbs();
+    (rest == [0, 0, 0]).then_some(low)
+}
+
+/// `id` as a version index if `1 <= id <= count`.
+fn id_in_range(id: U256, count: u64) -> Option<u64> {
+    u64_in(id).filter(|index| *index != 0 && *index <= count)
+}
+
+fn u64_of(value: U64) -> u64 {
+    value.as_limbs()[0]
+}
+
+fn u8_of(value: U8) -> u8 {
+    // Truncation not possible: a U8 holds 8 bits.
+    value.as_limbs()[0] as u8
+}
+
+#[cfg(test)]
+mod tests;
