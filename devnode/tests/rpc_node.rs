@@ -573,3 +573,95 @@ async fn interval_mining_and_unlocked_accounts() {
     .await;
     assert_eq!(error_message(&resp), "unknown account");
 }
+
+#[tokio::test]
+async fn poll_filters_report_new_blocks_and_logs() {
+    let node = node().await;
+    let url = node.url().to_string();
+    let p = wallet(&node, KEY0);
+    let logger = deploy_logger(&p).await;
+    let blocks = rpc(&url, "eth_newBlockFilter", json!([])).await["result"].clone();
+    let logs = rpc(&url, "eth_newFilter", json!([{"address": logger, "fromBlock": "0x0"}])).await["result"].clone();
+    for i in 0..2u64 {
+        let tx = TransactionRequest::default()
+            .with_to(logger)
+            .with_input(log_call(U256::from(i), U256::from(1), U256::from(2)));
+        p.send_transaction(tx)
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    let changes = rpc(&url, "eth_getFilterChanges", json!([blocks])).await;
+    assert_eq!(changes["result"].as_array().unwrap().len(), 2, "{changes}");
+    let changes = rpc(&url, "eth_getFilterChanges", json!([logs])).await;
+    assert_eq!(changes["result"].as_array().unwrap().len(), 2, "{changes}");
+    // Polled: nothing new.
+    let again = rpc(&url, "eth_getFilterChanges", json!([logs])).await;
+    assert_eq!(again["result"].as_array().unwrap().len(), 0);
+    let all = rpc(&url, "eth_getFilterLogs", json!([logs])).await;
+    assert_eq!(all["result"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        rpc(&url, "eth_uninstallFilter", json!([logs])).await["result"],
+        true
+    );
+    assert_eq!(
+        error_message(&rpc(&url, "eth_getFilterChanges", json!([logs])).await),
+        "filter not found"
+    );
+    // Index-based reads.
+    let count = rpc(
+        &url,
+        "eth_getBlockTransactionCountByNumber",
+        json!(["latest"]),
+    )
+    .await;
+    assert_eq!(count["result"], "0x1");
+    let tx = rpc(
+        &url,
+        "eth_getTransactionByBlockNumberAndIndex",
+        json!(["latest", "0x0"]),
+    )
+    .await;
+    assert_eq!(tx["result"]["to"], json!(logger));
+}
+
+#[tokio::test]
+async fn websocket_subscriptions_drive_alloy_receipts() {
+    use alloy::providers::WsConnect;
+    let node = node().await;
+    let ws = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer(KEY0)))
+        .connect_ws(WsConnect::new(node.ws_url()))
+        .await
+        .unwrap();
+    let mut heads = ws.subscribe_blocks().await.unwrap();
+    let logger = deploy_logger(&ws).await;
+    let head = heads.recv().await.unwrap();
+    assert_eq!(head.number, 1);
+    let filter = Filter::new().address(logger);
+    let mut logs = ws.subscribe_logs(&filter).await.unwrap();
+    // With interval mining, a receipt arrives through the newHeads-driven heartbeat.
+    rpc(node.url(), "evm_setIntervalMining", json!([1])).await;
+    let tx = TransactionRequest::default()
+        .with_to(logger)
+        .with_input(log_call(U256::from(4), U256::from(5), U256::from(6)));
+    let receipt = ws
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    let log = logs.recv().await.unwrap();
+    assert_eq!(log.transaction_hash, Some(receipt.transaction_hash));
+    let resp = rpc(
+        node.url(),
+        "eth_subscribe",
+        json!(["newPendingTransactions"]),
+    )
+    .await;
+    assert!(resp["error"].is_object(), "{resp}");
+}

@@ -474,6 +474,8 @@ impl Chain {
         let state = &self.state;
         self.pool.prune(|a| state.nonce_latest(a));
         debug!(target: "devnode::chain", number, %hash, "mined block");
+        // No receiver is fine.
+        let _ = self.new_blocks.send(number);
         Ok(dropped)
     }
 

@@ -142,6 +142,7 @@ pub struct Chain {
     snapshots: Vec<Snapshot>,
     next_snapshot_id: u64,
     reorg_generation: u64,
+    new_blocks: tokio::sync::broadcast::Sender<u64>,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -225,6 +226,7 @@ impl Chain {
             snapshots: vec![],
             next_snapshot_id: 0,
             reorg_generation: 0,
+            new_blocks: tokio::sync::broadcast::channel(1024).0,
         };
         chain.state.live.cache.block_hashes.insert(U256::ZERO, hash);
         Ok(chain)
@@ -233,6 +235,12 @@ impl Chain {
     /// The execution engine (revm + Stylus) and its compiled-program cache.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Notifies the number of every block appended from now on (mined, or re-mined by a reorg); slow receivers
+    /// lag (`RecvError::Lagged`) rather than block the chain.
+    pub fn subscribe_blocks(&self) -> tokio::sync::broadcast::Receiver<u64> {
+        self.new_blocks.subscribe()
     }
 
     /// The configuration the chain was built with.

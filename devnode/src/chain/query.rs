@@ -96,6 +96,29 @@ impl Chain {
         Ok(out)
     }
 
+    /// The logs of block `number` that match `filter`'s addresses and topics (its block range is ignored).
+    pub fn block_logs(&self, number: u64, filter: &Filter) -> Vec<Log> {
+        let Some(block) = self.blocks.get(number as usize) else {
+            return vec![];
+        };
+        if !filter.matches_bloom(block.bloom()) {
+            return vec![];
+        }
+        (0..block.txs.len())
+            .flat_map(|i| block.rpc_logs(i))
+            .filter(|log| {
+                filter.matches_address(log.address()) && filter.matches_topics(log.topics())
+            })
+            .collect()
+    }
+
+    /// The RPC header of block `number`.
+    pub fn header(&self, number: u64) -> Option<alloy::rpc::types::Header> {
+        self.blocks
+            .get(number as usize)
+            .map(|b| b.to_rpc(false).header)
+    }
+
     /// `eth_feeHistory`: base fees (plus the next block's), gas used ratios and tip percentiles.
     pub fn fee_history(
         &self,

@@ -6,10 +6,10 @@ use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::rpc::types::anvil::{MineOptions, TransactionData};
 use alloy::rpc::types::{
-    state::StateOverride, Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    state::StateOverride, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
 };
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use super::Quantity;
@@ -98,6 +98,53 @@ pub trait EthApi {
     /// Always false.
     #[method(name = "syncing")]
     fn syncing(&self) -> RpcResult<bool>;
+    /// The block beneficiary.
+    #[method(name = "coinbase")]
+    fn coinbase(&self) -> RpcResult<Address>;
+    /// Number of transactions in a block.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
+        -> RpcResult<Option<U64>>;
+    /// Number of transactions in a block.
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// A transaction by block number and index.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Quantity,
+    ) -> RpcResult<Option<Transaction>>;
+    /// A transaction by block hash and index.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Quantity,
+    ) -> RpcResult<Option<Transaction>>;
+    /// Installs a log filter polled with `eth_getFilterChanges` (logs of blocks mined after installation).
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+    /// Installs a new-block filter (block hashes).
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U256>;
+    /// What a filter saw since the last poll.
+    #[method(name = "getFilterChanges")]
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    /// All logs matching a log filter.
+    #[method(name = "getFilterLogs")]
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    /// Removes a filter.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+}
+
+/// `eth_subscribe` over WebSocket: `newHeads` and `logs` (with an optional filter).
+#[rpc(server, namespace = "eth")]
+pub trait EthPubSubApi {
+    /// Subscribes to new block headers or to matching logs.
+    #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
+    async fn subscribe(&self, kind: String, filter: Option<Filter>) -> SubscriptionResult;
 }
 
 /// `net_*`.

@@ -8,16 +8,22 @@ use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::rpc::types::anvil::{MineOptions, TransactionData};
 use alloy::rpc::types::{
-    state::StateOverride, Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    state::StateOverride, Block, BlockTransactions, FeeHistory, Filter, FilterChanges, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
 };
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::types::ErrorObject;
+use jsonrpsee::PendingSubscriptionSink;
+use std::collections::HashMap;
+use tokio::sync::broadcast::error::RecvError;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::RpcModule;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::api::{AnvilApiServer, EthApiServer, EvmApiServer, NetApiServer, Web3ApiServer};
+use super::api::{
+    AnvilApiServer, EthApiServer, EthPubSubApiServer, EvmApiServer, NetApiServer, Web3ApiServer,
+};
 use super::Quantity;
 use crate::chain::{Chain, ChainConfig, ReorgTx};
 use crate::error::Error;
@@ -143,11 +149,15 @@ pub async fn start_with_chain(
     let rpc = DevnodeRpc {
         chain: chain.clone(),
         interval: Arc::new(interval_tx),
+        filters: Arc::new(Mutex::new(PollFilters::default())),
     };
     let mut module = RpcModule::new(());
     let reg = |e: jsonrpsee::core::RegisterMethodError| ServerError::Register(e.to_string());
     module
         .merge(EthApiServer::into_rpc(rpc.clone()))
+        .map_err(reg)?;
+    module
+        .merge(EthPubSubApiServer::into_rpc(rpc.clone()))
         .map_err(reg)?;
     module
         .merge(NetApiServer::into_rpc(rpc.clone()))
@@ -214,16 +224,43 @@ async fn interval_miner(chain: SharedChain, mut rx: watch::Receiver<Option<Durat
     }
 }
 
+/// A filter polled with `eth_getFilterChanges`: what it watches and the first block not yet reported.
+#[derive(Clone, Debug)]
+enum PollFilter {
+    Blocks { next: u64 },
+    Logs { filter: Box<Filter>, next: u64 },
+}
+
+/// Installed poll filters, by id.
+#[derive(Debug, Default)]
+struct PollFilters {
+    next_id: u64,
+    filters: HashMap<U256, PollFilter>,
+}
+
 /// The RPC implementation: every trait of [`super::api`] over one shared chain.
 #[derive(Clone, Debug)]
 pub struct DevnodeRpc {
     chain: SharedChain,
     interval: Arc<watch::Sender<Option<Duration>>>,
+    filters: Arc<Mutex<PollFilters>>,
 }
 
 impl DevnodeRpc {
     fn chain(&self) -> MutexGuard<'_, Chain> {
         lock(&self.chain)
+    }
+
+    fn filters(&self) -> MutexGuard<'_, PollFilters> {
+        self.filters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn install(&self, filter: PollFilter) -> U256 {
+        let mut filters = self.filters();
+        filters.next_id += 1;
+        let id = U256::from(filters.next_id);
+        filters.filters.insert(id, filter);
+        id
     }
 
     fn set_interval(&self, seconds: u64) -> RpcResult<()> {
@@ -350,6 +387,167 @@ impl EthApiServer for DevnodeRpc {
 
     fn syncing(&self) -> RpcResult<bool> {
         Ok(false)
+    }
+
+    fn coinbase(&self) -> RpcResult<Address> {
+        Ok(self.chain().config().coinbase)
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let block = self.chain().block_by_number(number, false);
+        Ok(block.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let block = self.chain().block_by_hash(hash, false);
+        Ok(block.map(|b| U64::from(b.transactions.len())))
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Quantity,
+    ) -> RpcResult<Option<Transaction>> {
+        Ok(nth_tx(self.chain().block_by_number(number, true), index.0))
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Quantity,
+    ) -> RpcResult<Option<Transaction>> {
+        Ok(nth_tx(self.chain().block_by_hash(hash, true), index.0))
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        let next = self.chain().block_number() + 1;
+        Ok(self.install(PollFilter::Logs {
+            filter: Box::new(filter),
+            next,
+        }))
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U256> {
+        let next = self.chain().block_number() + 1;
+        Ok(self.install(PollFilter::Blocks { next }))
+    }
+
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        let chain = self.chain();
+        let head = chain.block_number();
+        let mut filters = self.filters();
+        let Some(filter) = filters.filters.get_mut(&id) else {
+            return Err(filter_not_found());
+        };
+        match filter {
+            PollFilter::Blocks { next } => {
+                let start = (*next).min(head + 1);
+                let hashes = (start..=head)
+                    .filter_map(|n| chain.header(n))
+                    .map(|h| h.hash)
+                    .collect();
+                *next = head + 1;
+                Ok(FilterChanges::Hashes(hashes))
+            }
+            PollFilter::Logs { filter, next } => {
+                let start = (*next).min(head + 1);
+                let logs = (start..=head)
+                    .flat_map(|n| chain.block_logs(n, filter))
+                    .collect();
+                *next = head + 1;
+                Ok(FilterChanges::Logs(logs))
+            }
+        }
+    }
+
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+        let filter = match self.filters().filters.get(&id) {
+            Some(PollFilter::Logs { filter, .. }) => filter.clone(),
+            Some(PollFilter::Blocks { .. }) | None => return Err(filter_not_found()),
+        };
+        Ok(self.chain().logs(&filter)?)
+    }
+
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.filters().filters.remove(&id).is_some())
+    }
+}
+
+fn nth_tx(block: Option<Block>, index: u64) -> Option<Transaction> {
+    match block?.transactions {
+        BlockTransactions::Full(txs) => txs.into_iter().nth(index as usize),
+        BlockTransactions::Hashes(_) | BlockTransactions::Uncle => None,
+    }
+}
+
+fn filter_not_found() -> jsonrpsee::types::ErrorObjectOwned {
+    ErrorObject::owned(
+        crate::error::SERVER_ERROR_CODE,
+        "filter not found",
+        None::<()>,
+    )
+}
+
+#[jsonrpsee::core::async_trait]
+impl EthPubSubApiServer for DevnodeRpc {
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+        filter: Option<Filter>,
+    ) -> SubscriptionResult {
+        let logs = match kind.as_str() {
+            "newHeads" => None,
+            "logs" => Some(filter.unwrap_or_default()),
+            other => {
+                let msg =
+                    format!("unsupported subscription: {other} (newHeads and logs are supported)");
+                pending
+                    .reject(ErrorObject::owned(
+                        crate::error::INVALID_PARAMS_CODE,
+                        msg,
+                        None::<()>,
+                    ))
+                    .await;
+                return Ok(());
+            }
+        };
+        let mut blocks = self.chain().subscribe_blocks();
+        let sink = pending.accept().await?;
+        loop {
+            let number = tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                received = blocks.recv() => match received {
+                    Ok(number) => number,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+            };
+            let items: Result<Vec<Box<serde_json::value::RawValue>>, serde_json::Error> = {
+                let chain = self.chain();
+                match &logs {
+                    None => chain
+                        .header(number)
+                        .into_iter()
+                        .map(|h| serde_json::value::to_raw_value(&h))
+                        .collect(),
+                    Some(filter) => chain
+                        .block_logs(number, filter)
+                        .iter()
+                        .map(serde_json::value::to_raw_value)
+                        .collect(),
+                }
+            };
+            let items = items.map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?;
+            for item in items {
+                if sink.send(item).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
     }
 }
 
