@@ -581,7 +581,13 @@ async fn poll_filters_report_new_blocks_and_logs() {
     let p = wallet(&node, KEY0);
     let logger = deploy_logger(&p).await;
     let blocks = rpc(&url, "eth_newBlockFilter", json!([])).await["result"].clone();
-    let logs = rpc(&url, "eth_newFilter", json!([{"address": logger, "fromBlock": "0x0"}])).await["result"].clone();
+    let logs = rpc(
+        &url,
+        "eth_newFilter",
+        json!([{"address": logger, "fromBlock": "0x0"}]),
+    )
+    .await["result"]
+        .clone();
     for i in 0..2u64 {
         let tx = TransactionRequest::default()
             .with_to(logger)

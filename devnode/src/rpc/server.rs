@@ -8,16 +8,16 @@ use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, Bytes, B256, U256, U64};
 use alloy::rpc::types::anvil::{MineOptions, TransactionData};
 use alloy::rpc::types::{
-    state::StateOverride, Block, BlockTransactions, FeeHistory, Filter, FilterChanges, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
+    state::StateOverride, Block, BlockTransactions, FeeHistory, Filter, FilterChanges, Log,
+    Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::RpcModule;
 use std::collections::HashMap;
 use tokio::sync::broadcast::error::RecvError;
-use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
-use jsonrpsee::RpcModule;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -541,7 +541,8 @@ impl EthPubSubApiServer for DevnodeRpc {
                         .collect(),
                 }
             };
-            let items = items.map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?;
+            let items =
+                items.map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?;
             for item in items {
                 if sink.send(item).await.is_err() {
                     return Ok(());
