@@ -1,6 +1,7 @@
 //! Domain events: the contract logs the keeper's jobs act on, decoded with `verity-abi`'s event types (never a
 //! hand-written ABI). Logs of other events decode to `None`; a log with a known signature that fails to decode
-//! is an error (the ABI drifted), not a silent skip.
+//! is an error (the ABI drifted), not a silent skip. Batch events (anchored/final/voided) join with the receipt
+//! jobs: their ABI is moving to `settlement::batches` while this is written.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::rpc::types::Log;
@@ -36,12 +37,6 @@ pub enum KeeperEvent {
     NameTransferred(registry::NameTransferred),
     /// GaugeController: an epoch was finalized.
     EpochFinalized(gauge::EpochFinalized),
-    /// InferenceSettlement: a batch was anchored.
-    BatchAnchored(settlement::BatchAnchored),
-    /// InferenceSettlement: a batch became final.
-    BatchFinalized(settlement::BatchFinalized),
-    /// InferenceSettlement: a batch was voided.
-    BatchVoided(settlement::BatchVoided),
     /// InferenceSettlement: a paid request was opened.
     Requested(settlement::Requested),
     /// InferenceSettlement: a paid request was answered.
@@ -95,9 +90,6 @@ pub fn decode_log(log: &Log) -> Result<Option<KeeperEvent>, DecodeError> {
         registry::YankChanged::SIGNATURE_HASH => KeeperEvent::YankChanged(decode(log)?),
         registry::NameTransferred::SIGNATURE_HASH => KeeperEvent::NameTransferred(decode(log)?),
         gauge::EpochFinalized::SIGNATURE_HASH => KeeperEvent::EpochFinalized(decode(log)?),
-        settlement::BatchAnchored::SIGNATURE_HASH => KeeperEvent::BatchAnchored(decode(log)?),
-        settlement::BatchFinalized::SIGNATURE_HASH => KeeperEvent::BatchFinalized(decode(log)?),
-        settlement::BatchVoided::SIGNATURE_HASH => KeeperEvent::BatchVoided(decode(log)?),
         settlement::Requested::SIGNATURE_HASH => KeeperEvent::Requested(decode(log)?),
         settlement::Answered::SIGNATURE_HASH => KeeperEvent::Answered(decode(log)?),
         settlement::Settled::SIGNATURE_HASH => KeeperEvent::Settled(decode(log)?),
@@ -126,9 +118,6 @@ pub fn version_id(event: &KeeperEvent) -> Option<U256> {
         KeeperEvent::YankChanged(e) => Some(e.id),
         KeeperEvent::NameTransferred(_)
         | KeeperEvent::EpochFinalized(_)
-        | KeeperEvent::BatchAnchored(_)
-        | KeeperEvent::BatchFinalized(_)
-        | KeeperEvent::BatchVoided(_)
         | KeeperEvent::Requested(_)
         | KeeperEvent::Answered(_)
         | KeeperEvent::Settled(_)

@@ -215,7 +215,7 @@ async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
         assert!(status.success());
         let killed = tokio::task::spawn_blocking({
             let mut cmd = run(
-                vec!["run".into(), "--exit-when-idle".into()],
+                vec!["--exit-when-idle".into(), "run".into()],
                 Some(point.name()),
             );
             move || cmd.status().unwrap()
@@ -228,7 +228,7 @@ async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
             "{point}"
         );
         let restarted = tokio::task::spawn_blocking({
-            let mut cmd = run(vec!["run".into(), "--exit-when-idle".into()], None);
+            let mut cmd = run(vec!["--exit-when-idle".into(), "run".into()], None);
             move || cmd.status().unwrap()
         })
         .await
