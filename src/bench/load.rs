@@ -4,7 +4,13 @@
 //! The same code drives every node and every token (BR and the Solidity `BenchToken` share their ABI), so the
 //! figures differ only by what the node does with the same bytes.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEnvelope},
@@ -24,6 +30,9 @@ use verity_abi::rpc::IBrToken;
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause between receipt polls of a transaction that is not mined yet.
 const RECEIPT_POLL: Duration = Duration::from_millis(2);
+/// A transaction admitted but not mined for this long gets an `evm_mine`: anvil's automine can leave ready
+/// transactions in its pool until the next one arrives (foundry-rs/foundry#10122), which would hang the run.
+const STALL: Duration = Duration::from_millis(50);
 
 /// The shape of one measured run.
 #[derive(Debug, Clone)]
@@ -66,6 +75,8 @@ pub struct LoadReport {
     pub senders_debited: usize,
     /// Whether the token's total supply is unchanged by the run.
     pub supply_unchanged: bool,
+    /// `evm_mine` calls made to unstick admitted-but-unmined transactions (see `STALL`); 0 on a healthy node.
+    pub mine_nudges: usize,
 }
 
 impl LoadReport {
@@ -168,9 +179,15 @@ async fn tx_params(provider: &RootProvider<Ethereum>) -> Result<TxParams> {
     })
 }
 
-/// Waits for `hash`'s receipt, polling.
-async fn wait_receipt(provider: &RootProvider<Ethereum>, hash: B256) -> Result<TransactionReceipt> {
+/// Waits for `hash`'s receipt, polling; a transaction stuck for [`STALL`] gets an `evm_mine` (counted in
+/// `nudges`).
+async fn wait_receipt(
+    provider: &RootProvider<Ethereum>,
+    hash: B256,
+    nudges: &AtomicUsize,
+) -> Result<TransactionReceipt> {
     let deadline = Instant::now() + RECEIPT_TIMEOUT;
+    let mut next_nudge = Instant::now() + STALL;
     loop {
         if let Some(receipt) = provider
             .get_transaction_receipt(hash)
@@ -182,6 +199,14 @@ async fn wait_receipt(provider: &RootProvider<Ethereum>, hash: B256) -> Result<T
         if Instant::now() > deadline {
             bail!("no receipt for {hash} after {RECEIPT_TIMEOUT:?}");
         }
+        if Instant::now() > next_nudge {
+            let _: String = provider
+                .raw_request("evm_mine".into(), ())
+                .await
+                .context("evm_mine")?;
+            nudges.fetch_add(1, Ordering::Relaxed);
+            next_nudge = Instant::now() + STALL;
+        }
         tokio::time::sleep(RECEIPT_POLL).await;
     }
 }
@@ -190,6 +215,7 @@ async fn wait_receipt(provider: &RootProvider<Ethereum>, hash: B256) -> Result<T
 async fn send_in_order(
     provider: &RootProvider<Ethereum>,
     txs: &[SignedTx],
+    nudges: &AtomicUsize,
 ) -> Result<Vec<TransactionReceipt>> {
     for tx in txs {
         let pending = provider
@@ -205,7 +231,7 @@ async fn send_in_order(
     }
     let mut receipts = Vec::with_capacity(txs.len());
     for tx in txs {
-        receipts.push(wait_receipt(provider, tx.hash).await?);
+        receipts.push(wait_receipt(provider, tx.hash, nudges).await?);
     }
     Ok(receipts)
 }
@@ -240,7 +266,8 @@ pub(crate) async fn deploy(
         TxKind::Create,
         initcode,
     )?;
-    let receipts = send_in_order(&provider, std::slice::from_ref(&tx)).await?;
+    let receipts =
+        send_in_order(&provider, std::slice::from_ref(&tx), &AtomicUsize::new(0)).await?;
     let receipt = &receipts[0];
     ensure!(receipt.status(), "deployment {} reverted", tx.hash);
     receipt
@@ -304,7 +331,8 @@ pub async fn run_transfers(
         )?);
         nonce += 1;
     }
-    for (receipt, tx) in send_in_order(&provider, &funding)
+    let setup_nudges = AtomicUsize::new(0);
+    for (receipt, tx) in send_in_order(&provider, &funding, &setup_nudges)
         .await
         .context("funding the senders")?
         .iter()
@@ -376,12 +404,14 @@ pub async fn run_transfers(
     }
 
     // Measured: one task per sender; each sends its sequence, then collects its receipts.
+    let nudges = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = JoinSet::new();
     for (s, batch) in batches.into_iter().enumerate() {
         let provider = provider.clone();
+        let nudges = nudges.clone();
         tasks.spawn(async move {
-            let receipts = send_in_order(&provider, &batch).await;
+            let receipts = send_in_order(&provider, &batch, &nudges).await;
             (s, receipts, Instant::now())
         });
     }
@@ -432,6 +462,7 @@ pub async fn run_transfers(
         recipients_credited,
         senders_debited,
         supply_unchanged: supply_before == supply_after,
+        mine_nudges: nudges.load(Ordering::Relaxed),
     })
 }
 
@@ -458,6 +489,7 @@ mod tests {
             recipients_credited: 4,
             senders_debited: 2,
             supply_unchanged: true,
+            mine_nudges: 0,
         };
         assert_eq!(report.tx_per_sec(), 8.0);
         assert_eq!(report.gas_range(), Some((7, 9)));

@@ -301,7 +301,10 @@ fn gas_cell(load: &LoadReport) -> String {
 
 fn checks_cell(load: &LoadReport) -> String {
     if load.is_valid() {
-        return "ok".into();
+        return match load.mine_nudges {
+            0 => "ok".into(),
+            n => format!("ok ({n} evm_mine nudges for stuck txs)"),
+        };
     }
     format!(
         "FAILED: {}/{} ok receipts, {}/{} credited, {}/{} debited, supply {}",

@@ -54,6 +54,10 @@ async fn br_transfers_on_devnode_succeed_and_move_balances_exactly() {
     .expect("BR bench runs on devnode");
     assert_exact(&row.load);
     assert!(row.load.is_valid());
+    assert_eq!(
+        row.load.mine_nudges, 0,
+        "devnode mines every admitted transaction by itself"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
