@@ -142,6 +142,24 @@ alloy_sol_types::sol! {
         function usableAt(uint256 id, uint64 t) external view returns (bool);
     }
 
+    /// What InferenceSettlement and ReceiptBatches call on SettlementNodes (`receiptFault` 0 = valid, else a
+    /// `void_reason`; `slash` only from InferenceSettlement, returns the amount taken).
+    interface ISettlementNodesCalls {
+        function receiptFault(SignedReceipt signed, uint64 at) external view returns (uint8);
+        function nodeActive(address node) external view returns (bool);
+        function slash(address node, uint256 amount, address to) external returns (uint256);
+    }
+
+    /// What SettlementNodes calls on InferenceSettlement.
+    interface IInferenceSettlementCalls {
+        function openRequests(address node) external view returns (uint64);
+    }
+
+    /// What InferenceSettlement calls on ReceiptBatches.
+    interface IReceiptBatchesCalls {
+        function batch(uint256 batchId) external view returns (bytes32, uint64, address, uint64, uint256, uint8);
+    }
+
     /// A proof verifier registered per model version for mode-ZK receipts.
     interface IInferenceVerifier {
         function verify(bytes publicInputs, bytes proof) external view returns (bool);
@@ -306,13 +324,6 @@ impl StandardMerkleTree {
 sol_with_source! {
     /// Solidity source of InferenceSettlement's events, appended to the committed interface file.
     EVENTS_SOL => {
-        event NodeRegistered(address indexed node, address indexed signingKey, uint256 stake);
-        event StakeAdded(address indexed node, uint256 amount, uint256 stake);
-        event KeyApproved(address indexed signingKey, address indexed node, bytes32 measurement, uint64 approvedAt);
-        event KeyRevoked(address indexed signingKey, address indexed node, uint64 revokedAt);
-        event UnbondRequested(address indexed node, uint64 availableAt);
-        event StakeWithdrawn(address indexed node, uint256 amount);
-        event VerifierSet(uint256 indexed modelVersion, address verifier);
         event Requested(bytes32 indexed requestId, address indexed payer, address indexed node, uint256 modelVersion, uint256 fee, bytes32 inputHash, uint64 deadline);
         event Answered(bytes32 indexed requestId, address indexed node, bytes32 outputHash);
         event Proven(bytes32 indexed requestId, address indexed node, uint8 mode, uint256 batchId, uint64 provenAt);
@@ -320,15 +331,51 @@ sol_with_source! {
         event Refunded(bytes32 indexed requestId, address indexed payer, uint256 fee, uint256 slashed);
         event Disputed(bytes32 indexed requestId, address indexed by);
         event DisputeResolved(bytes32 indexed requestId, bool nodeWins);
-        event BatchAnchored(uint256 indexed batchId, address indexed submitter, bytes32 root, uint64 count, uint256 bond, string dataUri);
-        event BatchFinalized(uint256 indexed batchId, address indexed submitter, uint256 bond);
-        event BatchVoided(uint256 indexed batchId, address indexed challenger, uint8 reason, bytes32 requestId, uint256 bond);
+        event VerifierSet(uint256 indexed modelVersion, address verifier);
         event Credited(address indexed account, uint256 amount);
         event Withdrawn(address indexed account, uint256 amount);
-        event ParamsSet(uint64 challengeWindow, uint64 maxReceiptAge, uint64 answerDeadline, uint64 unbondDelay, uint256 minStake, uint256 minBond, uint256 slashAmount);
+        event ParamsSet(uint64 challengeWindow, uint64 answerDeadline, uint256 slashAmount);
         event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
-        event KeeperChanged(address indexed keeper, bool allowed);
         event PausedSet(bool paused);
+    }
+}
+
+/// SettlementNodes (`verity-settlement-nodes`): events.
+pub mod nodes {
+    sol_with_source! {
+        /// Solidity source of SettlementNodes' events, appended to the committed interface file.
+        EVENTS_SOL => {
+            event NodeRegistered(address indexed node, address indexed signingKey, uint256 stake);
+            event StakeAdded(address indexed node, uint256 amount, uint256 stake);
+            event KeyApproved(address indexed signingKey, address indexed node, bytes32 measurement, uint64 approvedAt);
+            event KeyRevoked(address indexed signingKey, address indexed node, uint64 revokedAt);
+            event UnbondRequested(address indexed node, uint64 availableAt);
+            event StakeWithdrawn(address indexed node, uint256 amount);
+            event Slashed(address indexed node, uint256 amount, address indexed to);
+            event SettlementSet(address settlement);
+            event Credited(address indexed account, uint256 amount);
+            event Withdrawn(address indexed account, uint256 amount);
+            event ParamsSet(uint64 maxReceiptAge, uint64 unbondDelay, uint256 minStake);
+            event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
+        }
+    }
+}
+
+/// ReceiptBatches (`verity-settlement-batches`): events.
+pub mod batches {
+    sol_with_source! {
+        /// Solidity source of ReceiptBatches' events, appended to the committed interface file.
+        EVENTS_SOL => {
+            event BatchAnchored(uint256 indexed batchId, address indexed submitter, bytes32 root, uint64 count, uint256 bond, string dataUri);
+            event BatchFinalized(uint256 indexed batchId, address indexed submitter, uint256 bond);
+            event BatchVoided(uint256 indexed batchId, address indexed challenger, uint8 reason, bytes32 requestId, uint256 bond);
+            event KeeperChanged(address indexed keeper, bool allowed);
+            event Credited(address indexed account, uint256 amount);
+            event Withdrawn(address indexed account, uint256 amount);
+            event ParamsSet(uint64 challengeWindow, uint256 minBond);
+            event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
+            event PausedSet(bool paused);
+        }
     }
 }
 
@@ -336,6 +383,10 @@ alloy_sol_types::sol! {
     #![sol(all_derives)]
     /// `account` is not governance.
     error SettlementUnauthorized(address account);
+    /// `account` is not the contract allowed to make this call (e.g. `slash` from InferenceSettlement).
+    error SettlementUnauthorizedCaller(address account);
+    /// The one-time wiring was already done (to `current`).
+    error SettlementAlreadyWired(address current);
     /// `account` is not an allowed keeper (batch submitter).
     error SettlementUnauthorizedKeeper(address account);
     /// `account` is not the node the request or key belongs to.
@@ -346,8 +397,8 @@ alloy_sol_types::sol! {
     error SettlementPaused();
     /// The zero address is not allowed here.
     error SettlementZeroAddress();
-    /// A parameter is out of range (`which` names it: 0 challengeWindow, 1 maxReceiptAge, 2 answerDeadline,
-    /// 3 unbondDelay, 4 minStake, 5 minBond, 6 slashAmount).
+    /// A parameter is out of range (`which` is its position in the contract's `setParams`; 7 = the receipt
+    /// mode of `request`).
     error SettlementInvalidParam(uint8 which);
     /// `sent` wei is below the required `required`.
     error SettlementInsufficientValue(uint256 sent, uint256 required);
@@ -355,6 +406,8 @@ alloy_sol_types::sol! {
     error SettlementAlreadyRegistered(address node);
     /// The node is not registered.
     error SettlementUnknownNode(address node);
+    /// The node cannot take requests: stake below the minimum, unbonding, or its key not approved (or revoked).
+    error SettlementNodeInactive(address node);
     /// The signing key is already in use.
     error SettlementKeyTaken(address signingKey);
     /// The signing key is unknown.

@@ -137,8 +137,17 @@ fn leaf_hash_is_double_keccak_of_abi_encode() {
     .abi_encode();
     assert_eq!(encoded.len(), 12 * 32);
     assert_eq!(leaf_hash(&r, v, rr, s), keccak256(keccak256(&encoded)));
-    let signed = SignedReceipt { receipt: r, v, r: rr, s };
-    assert_eq!(signed.abi_encode(), encoded, "a static nested struct encodes flat");
+    let signed = SignedReceipt {
+        receipt: r,
+        v,
+        r: rr,
+        s,
+    };
+    assert_eq!(
+        signed.abi_encode(),
+        encoded,
+        "a static nested struct encodes flat"
+    );
     assert_eq!(signed_leaf_hash(&signed), keccak256(keccak256(&encoded)));
 }
 

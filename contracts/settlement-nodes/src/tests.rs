@@ -1,0 +1,1 @@
+//! Native unit tests on stylus-test's TestVM.
