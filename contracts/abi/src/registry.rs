@@ -245,8 +245,7 @@ sol_with_source! {
     /// Solidity source of the registry's events, appended to the committed interface file.
     EVENTS_SOL => {
         event RoleChanged(address indexed account, uint8 indexed role, bool granted);
-        event PausedChanged(bool paused);
-        event ConfigChanged(uint256 minFee, uint64 maxWait, uint64 ttl);
+        event ConfigChanged(uint256 minFee, uint64 maxWait, uint64 ttl, bool paused);
         event NameTransferred(bytes32 indexed name, address indexed previousOwner, address indexed newOwner);
         event VersionSubmitted(uint256 indexed id, bytes32 indexed name, address indexed submitter, uint64 version, uint8 relation, uint256[] parents, bytes32 contentHash, uint64 size, bytes storageUri, uint8 format, bytes32 runtime, bytes32 ioSchemaHash, bytes32 licenseId, bytes32 metadataHash, bytes metadataUri, bytes32[] tags, uint256 fee, uint256 priorityFee);
         event StorageConfirmed(uint256 indexed id, uint64 storageExpiry);
@@ -351,7 +350,6 @@ mod tests {
     fn events_source_declares_every_event() {
         for name in [
             "RoleChanged",
-            "PausedChanged",
             "ConfigChanged",
             "NameTransferred",
             "VersionSubmitted",
@@ -363,7 +361,9 @@ mod tests {
             "FeesWithdrawn",
         ] {
             assert!(
-                EVENTS_SOL.contains(&alloc::format!("event {name}")),
+                crate::solidity_events(EVENTS_SOL)
+                    .iter()
+                    .any(|e| e.starts_with(&alloc::format!("event {name}("))),
                 "{name}"
             );
         }

@@ -64,15 +64,14 @@ use stylus_sdk::storage::{
     StorageVec,
 };
 use verity_abi::registry::{
-    ConfigChanged, FeesWithdrawn, Format, NameTransferred, PausedChanged, Reason, RefundCredited,
-    RefundWithdrawn, RegistryAlreadyFinal, RegistryAlreadyStored, RegistryFeeTooLarge,
-    RegistryInsufficientFee, RegistryInsufficientFees, RegistryInvalidAccount,
-    RegistryInvalidConfig, RegistryInvalidName, RegistryInvalidRole, RegistryInvalidStatus,
-    RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw, RegistryPaused,
-    RegistryTooManyParents, RegistryTooManyTags, RegistryTransferFailed, RegistryUnauthorized,
-    RegistryUnknownParent, RegistryUnknownVersion, RegistryVersionNotIncreasing, Relation, Role,
-    RoleChanged, Status, StorageConfirmed, VersionFinalized, VersionSubmitted, YankChanged,
-    MAX_PARENTS, MAX_TAGS,
+    ConfigChanged, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
+    RegistryAlreadyFinal, RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee,
+    RegistryInsufficientFees, RegistryInvalidAccount, RegistryInvalidConfig, RegistryInvalidName,
+    RegistryInvalidRole, RegistryInvalidStatus, RegistryNotExpired, RegistryNotNameOwner,
+    RegistryNothingToWithdraw, RegistryPaused, RegistryTooManyParents, RegistryTooManyTags,
+    RegistryTransferFailed, RegistryUnauthorized, RegistryUnknownParent, RegistryUnknownVersion,
+    RegistryVersionNotIncreasing, Relation, Role, RoleChanged, Status, StorageConfirmed,
+    VersionFinalized, VersionSubmitted, YankChanged, MAX_PARENTS, MAX_TAGS,
 };
 
 use log::{address, boolean, u256, uint, Field};
@@ -171,35 +170,62 @@ impl Error {
     /// The ABI-encoded revert data: the error's selector and its (static) arguments.
     pub fn revert_data(&self) -> Vec<u8> {
         let (selector, words): ([u8; 4], &[B256]) = match self {
-            Error::Unauthorized(e) => {
-                (RegistryUnauthorized::SELECTOR, &[address(e.account), uint(e.role.into())])
-            }
+            Error::Unauthorized(e) => (
+                RegistryUnauthorized::SELECTOR,
+                &[address(e.account), uint(e.role.into())],
+            ),
             Error::Paused(_) => (RegistryPaused::SELECTOR, &[]),
             Error::InvalidAccount(e) => (RegistryInvalidAccount::SELECTOR, &[address(e.account)]),
             Error::InvalidRole(e) => (RegistryInvalidRole::SELECTOR, &[uint(e.role.into())]),
-            Error::InvalidConfig(e) => {
-                (RegistryInvalidConfig::SELECTOR, &[u256(e.minFee), uint(e.maxWait), uint(e.ttl)])
-            }
+            Error::InvalidConfig(e) => (
+                RegistryInvalidConfig::SELECTOR,
+                &[u256(e.minFee), uint(e.maxWait), uint(e.ttl)],
+            ),
             Error::InvalidName(e) => (RegistryInvalidName::SELECTOR, &[e.name]),
-            Error::NotNameOwner(e) => (RegistryNotNameOwner::SELECTOR, &[e.name, address(e.account)]),
-            Error::VersionNotIncreasing(e) => {
-                (RegistryVersionNotIncreasing::SELECTOR, &[e.name, uint(e.version), uint(e.highest)])
-            }
-            Error::TooManyParents(e) => (RegistryTooManyParents::SELECTOR, &[u256(e.count), u256(e.max)]),
+            Error::NotNameOwner(e) => (
+                RegistryNotNameOwner::SELECTOR,
+                &[e.name, address(e.account)],
+            ),
+            Error::VersionNotIncreasing(e) => (
+                RegistryVersionNotIncreasing::SELECTOR,
+                &[e.name, uint(e.version), uint(e.highest)],
+            ),
+            Error::TooManyParents(e) => (
+                RegistryTooManyParents::SELECTOR,
+                &[u256(e.count), u256(e.max)],
+            ),
             Error::UnknownParent(e) => (RegistryUnknownParent::SELECTOR, &[u256(e.parent)]),
             Error::TooManyTags(e) => (RegistryTooManyTags::SELECTOR, &[u256(e.count), u256(e.max)]),
-            Error::InsufficientFee(e) => (RegistryInsufficientFee::SELECTOR, &[u256(e.paid), u256(e.minimum)]),
+            Error::InsufficientFee(e) => (
+                RegistryInsufficientFee::SELECTOR,
+                &[u256(e.paid), u256(e.minimum)],
+            ),
             Error::FeeTooLarge(e) => (RegistryFeeTooLarge::SELECTOR, &[u256(e.paid)]),
             Error::UnknownVersion(e) => (RegistryUnknownVersion::SELECTOR, &[u256(e.id)]),
-            Error::InvalidStatus(e) => (RegistryInvalidStatus::SELECTOR, &[u256(e.id), uint(e.status.into())]),
+            Error::InvalidStatus(e) => (
+                RegistryInvalidStatus::SELECTOR,
+                &[u256(e.id), uint(e.status.into())],
+            ),
             Error::AlreadyStored(e) => (RegistryAlreadyStored::SELECTOR, &[u256(e.id)]),
-            Error::AlreadyFinal(e) => (RegistryAlreadyFinal::SELECTOR, &[u256(e.id), uint(e.status.into())]),
-            Error::NotExpired(e) => (RegistryNotExpired::SELECTOR, &[u256(e.id), uint(e.expiresAt)]),
-            Error::NothingToWithdraw(e) => (RegistryNothingToWithdraw::SELECTOR, &[address(e.account)]),
-            Error::InsufficientFees(e) => {
-                (RegistryInsufficientFees::SELECTOR, &[u256(e.requested), u256(e.available)])
+            Error::AlreadyFinal(e) => (
+                RegistryAlreadyFinal::SELECTOR,
+                &[u256(e.id), uint(e.status.into())],
+            ),
+            Error::NotExpired(e) => (
+                RegistryNotExpired::SELECTOR,
+                &[u256(e.id), uint(e.expiresAt)],
+            ),
+            Error::NothingToWithdraw(e) => {
+                (RegistryNothingToWithdraw::SELECTOR, &[address(e.account)])
             }
-            Error::TransferFailed(e) => (RegistryTransferFailed::SELECTOR, &[address(e.to), u256(e.amount)]),
+            Error::InsufficientFees(e) => (
+                RegistryInsufficientFees::SELECTOR,
+                &[u256(e.requested), u256(e.available)],
+            ),
+            Error::TransferFailed(e) => (
+                RegistryTransferFailed::SELECTOR,
+                &[address(e.to), u256(e.amount)],
+            ),
         };
         let mut data = selector.to_vec();
         for word in words {
@@ -278,7 +304,7 @@ impl ModelRegistry {
         self._set_role(admin, Role::Admin, true)?;
         self._set_role(attester, Role::Attester, true)?;
         self._set_role(keeper, Role::Keeper, true)?;
-        self._set_config(min_fee, max_wait, ttl)?;
+        self._set_config(min_fee, max_wait, ttl, false)?;
         self.counters.set(
             Counters {
                 count: 0,
@@ -539,7 +565,10 @@ impl ModelRegistry {
         let name = record.hashes.get(NAME).unwrap_or_default();
         let core = Core::load(record.core.get());
         if self.names.getter(name).owner.get() != caller {
-            return Err(Error::NotNameOwner(RegistryNotNameOwner { name, account: caller }));
+            return Err(Error::NotNameOwner(RegistryNotNameOwner {
+                name,
+                account: caller,
+            }));
         }
         let (from, to) = if yanked {
             (Status::Registered, Status::Yanked)
@@ -548,13 +577,25 @@ impl ModelRegistry {
         };
         let status = status_of(&core);
         if status != from {
-            return Err(Error::InvalidStatus(RegistryInvalidStatus { id, status: status.code() }));
+            return Err(Error::InvalidStatus(RegistryInvalidStatus {
+                id,
+                status: status.code(),
+            }));
         }
         let now = self.vm().block_timestamp();
         let mut record = self.versions.setter(index);
-        record.core.set(Core { status: to.code(), ..core }.store());
+        record.core.set(
+            Core {
+                status: to.code(),
+                ..core
+            }
+            .store(),
+        );
         record.yank_toggles.push(U64::from(now));
-        self._emit(&[YankChanged::SIGNATURE_HASH, u256(id)], &[Field::Word(boolean(yanked))]);
+        self._emit(
+            &[YankChanged::SIGNATURE_HASH, u256(id)],
+            &[Field::Word(boolean(yanked))],
+        );
         Ok(())
     }
 
@@ -666,36 +707,23 @@ impl ModelRegistry {
         self._set_role(account, role, granted)
     }
 
-    /// Pauses or resumes `submit`, `confirmStorage` and `finalizeRegistrations`; only the admin.
-    ///
-    /// # Errors
-    /// [`Error::Unauthorized`] (admin).
-    ///
-    /// # Events
-    /// [`PausedChanged`].
-    pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
-        self._only_role(Role::Admin)?;
-        let mut config = Config::load(self.config.get());
-        config.paused = paused;
-        self.config.set(config.store());
-        self._emit(
-            &[PausedChanged::SIGNATURE_HASH],
-            &[Field::Word(boolean(paused))],
-        );
-        Ok(())
-    }
-
     /// Sets the minimum fee, the maximum wait and the TTL (both in seconds from submission, applied to pending
-    /// versions too); only the admin.
+    /// versions too) and pauses or resumes `submit`, `confirmStorage` and `finalizeRegistrations`; only the admin.
     ///
     /// # Errors
     /// [`Error::Unauthorized`] (admin), [`Error::InvalidConfig`].
     ///
     /// # Events
     /// [`ConfigChanged`].
-    pub fn set_config(&mut self, min_fee: U256, max_wait: u64, ttl: u64) -> Result<(), Error> {
+    pub fn set_config(
+        &mut self,
+        min_fee: U256,
+        max_wait: u64,
+        ttl: u64,
+        paused: bool,
+    ) -> Result<(), Error> {
         self._only_role(Role::Admin)?;
-        self._set_config(min_fee, max_wait, ttl)
+        self._set_config(min_fee, max_wait, ttl, paused)
     }
 
     /// Version `id`.
@@ -782,31 +810,27 @@ impl ModelRegistry {
     /// # Errors
     /// [`Error::UnknownVersion`].
     pub fn lineage(&self, id: U256, max_depth: u64) -> Result<Vec<U256>, Error> {
-        let index = self._known(id)?;
-        let mut found: Vec<u64> = Vec::new();
-        let mut level: Vec<u64> = vec![index];
+        self._known(id)?;
+        // `found[level_start..]` is the last generation found; the walk starts from the version itself.
+        let mut found: Vec<U256> = vec![id];
+        let mut level_start = 0;
         let mut depth = 0u64;
-        while depth < max_depth && !level.is_empty() {
-            let mut next = Vec::new();
-            for child in level {
-                for parent in self._parents(child) {
+        while depth < max_depth && level_start < found.len() {
+            let level_end = found.len();
+            for k in level_start..level_end {
+                let (parents, n) = self._parents(found[k].as_limbs()[0]);
+                for &parent in &parents[..n] {
+                    let parent = U256::from(parent);
                     if !found.contains(&parent) {
                         found.push(parent);
-                        next.push(parent);
                     }
                 }
             }
-            level = next;
+            level_start = level_end;
             depth += 1;
         }
-        Ok(found.into_iter().map(U256::from).collect())
-    }
-
-    /// `name`'s owner, the highest version ever submitted for it and its newest version id (zeros if unclaimed).
-    pub fn name_info(&self, name: B256) -> (Address, u64, U256) {
-        let record = self.names.getter(name);
-        let [max_version, newest, ..] = pack::limbs(record.versions.get());
-        (record.owner.get(), max_version, U256::from(newest))
+        found.remove(0);
+        Ok(found)
     }
 
     /// Versions waiting for storage or registration.
@@ -838,24 +862,6 @@ impl ModelRegistry {
     pub fn refundable(&self, account: Address) -> U256 {
         self.refundable.get(account)
     }
-
-    /// The registry's state: minimum fee, maximum wait, TTL, whether paused, how many versions exist (ids run
-    /// 1..=count), and the ether it owes or holds — fees in escrow (pending versions), fees earned and not
-    /// withdrawn, refunds credited and not withdrawn, whose sum is the contract's balance.
-    pub fn state(&self) -> (U256, u64, u64, bool, u64, U256, U256, U256) {
-        let config = Config::load(self.config.get());
-        let (escrowed, earned) = pack::pair(self.funds.get());
-        (
-            U256::from(config.min_fee),
-            config.max_wait,
-            config.ttl,
-            config.paused,
-            self._counters().count,
-            U256::from(escrowed),
-            U256::from(earned),
-            self.refunds_owed.get(),
-        )
-    }
 }
 
 impl ModelRegistry {
@@ -880,12 +886,15 @@ impl ModelRegistry {
         status_of(&self._core(index))
     }
 
-    fn _parents(&self, index: u64) -> Vec<u64> {
+    /// The parents of version `index`: the first `n` entries of the array.
+    fn _parents(&self, index: u64) -> ([u64; MAX_PARENTS], usize) {
         let record = self.versions.getter(index);
-        let count = usize::from(Core::load(record.core.get()).parent_count).min(MAX_PARENTS);
-        (0..count)
-            .map(|k| record.parents.get(k).map(u64_of).unwrap_or(0))
-            .collect()
+        let n = usize::from(Core::load(record.core.get()).parent_count).min(MAX_PARENTS);
+        let mut parents = [0u64; MAX_PARENTS];
+        for (k, parent) in parents.iter_mut().enumerate().take(n) {
+            *parent = record.parents.get(k).map(u64_of).unwrap_or(0);
+        }
+        (parents, n)
     }
 
     fn _emit(&self, topics: &[B256], fields: &[Field<'_>]) {
@@ -930,26 +939,37 @@ impl ModelRegistry {
         Ok(())
     }
 
-    fn _set_config(&mut self, min_fee: U256, max_wait: u64, ttl: u64) -> Result<(), Error> {
+    fn _set_config(
+        &mut self,
+        min_fee: U256,
+        max_wait: u64,
+        ttl: u64,
+        paused: bool,
+    ) -> Result<(), Error> {
         let fee = u64_in(min_fee);
-        let Some(fee) = fee.filter(|_| ttl != 0 && max_wait < ttl) else {
+        let Some(min_fee) = fee.filter(|_| ttl != 0 && max_wait < ttl) else {
             return Err(Error::InvalidConfig(RegistryInvalidConfig {
                 minFee: min_fee,
                 maxWait: max_wait,
                 ttl,
             }));
         };
-        let mut config = Config::load(self.config.get());
-        config.min_fee = fee;
-        config.max_wait = max_wait;
-        config.ttl = ttl;
-        self.config.set(config.store());
+        self.config.set(
+            Config {
+                paused,
+                max_wait,
+                ttl,
+                min_fee,
+            }
+            .store(),
+        );
         self._emit(
             &[ConfigChanged::SIGNATURE_HASH],
             &[
-                Field::Word(u256(min_fee)),
+                Field::Word(uint(min_fee)),
                 Field::Word(uint(max_wait)),
                 Field::Word(uint(ttl)),
+                Field::Word(boolean(paused)),
             ],
         );
         Ok(())
@@ -1113,7 +1133,8 @@ impl ModelRegistry {
         if info.storage_expiry <= now {
             return Reason::StorageExpired;
         }
-        for parent in self._parents(index) {
+        let (parents, n) = self._parents(index);
+        for &parent in &parents[..n] {
             match self._status(parent) {
                 Status::Registered => {}
                 Status::Yanked => return Reason::ParentYanked,
