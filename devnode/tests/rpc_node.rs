@@ -671,3 +671,113 @@ async fn websocket_subscriptions_drive_alloy_receipts() {
     .await;
     assert!(resp["error"].is_object(), "{resp}");
 }
+
+/// The controls through alloy's `AnvilApi` extension, as the keeper's and the CLI's tests call them.
+#[tokio::test]
+async fn alloy_anvil_api_extension_works() {
+    use alloy::providers::ext::AnvilApi;
+    use alloy::rpc::types::anvil::ReorgOptions;
+    let node = node().await;
+    let p = wallet(&node, KEY0);
+    let who = Address::repeat_byte(0x31);
+    p.anvil_set_balance(who, U256::from(77)).await.unwrap();
+    assert_eq!(p.get_balance(who).await.unwrap(), U256::from(77));
+    p.anvil_set_nonce(who, 5).await.unwrap();
+    assert_eq!(p.get_transaction_count(who).await.unwrap(), 5);
+    p.anvil_set_code(who, vec![0x00].into()).await.unwrap();
+    p.anvil_set_storage_at(who, U256::from(1), B256::repeat_byte(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        p.get_storage_at(who, U256::from(1)).await.unwrap(),
+        U256::from_be_bytes([2; 32])
+    );
+    let id = p.anvil_snapshot().await.unwrap();
+    p.anvil_mine(Some(3), None).await.unwrap();
+    assert_eq!(p.get_block_number().await.unwrap(), 3);
+    assert!(p.anvil_revert(id).await.unwrap());
+    assert_eq!(p.get_block_number().await.unwrap(), 0);
+    assert_eq!(p.anvil_increase_time(60).await.unwrap(), 60);
+    let ts = p
+        .get_block_by_number(0.into())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp
+        + 10_000;
+    p.anvil_set_next_block_timestamp(ts).await.unwrap();
+    p.evm_mine(None).await.unwrap();
+    assert_eq!(
+        p.get_block_by_number(1.into())
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .timestamp,
+        ts
+    );
+    p.anvil_set_auto_mine(false).await.unwrap();
+    assert!(!p.anvil_get_auto_mine().await.unwrap());
+    let pending = p
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(who)
+                .with_value(U256::from(1)),
+        )
+        .await
+        .unwrap();
+    p.anvil_drop_all_transactions().await.unwrap();
+    assert!(p
+        .get_transaction_by_hash(*pending.tx_hash())
+        .await
+        .unwrap()
+        .is_none());
+    p.anvil_set_auto_mine(true).await.unwrap();
+    let r = p
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(who)
+                .with_value(U256::from(1))
+                .with_nonce(0),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    p.anvil_reorg(ReorgOptions {
+        depth: 1,
+        tx_block_pairs: vec![],
+    })
+    .await
+    .unwrap();
+    let again = p
+        .get_transaction_receipt(r.transaction_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(again.block_hash, r.block_hash);
+    p.anvil_rollback(Some(1)).await.unwrap();
+    assert!(p
+        .get_transaction_receipt(r.transaction_hash)
+        .await
+        .unwrap()
+        .is_none());
+    // The next transaction fills the block after the re-pooled one: automine mines both.
+    let next = TransactionRequest::default()
+        .with_to(who)
+        .with_value(U256::from(1))
+        .with_nonce(1);
+    p.send_transaction(next)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(p
+        .get_transaction_receipt(r.transaction_hash)
+        .await
+        .unwrap()
+        .is_some());
+}

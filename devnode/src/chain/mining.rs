@@ -536,6 +536,11 @@ impl Chain {
         self.pool.remove(&hash).map(|p| p.hash)
     }
 
+    /// `anvil_dropAllTransactions`: empties the pool.
+    pub fn drop_all_transactions(&mut self) {
+        self.pool = Default::default();
+    }
+
     /// `anvil_rollback`: drops the last `depth` blocks; their transactions return to the pool.
     pub fn rollback(&mut self, depth: u64) -> Result<()> {
         let height = self.block_number();

@@ -198,6 +198,9 @@ pub trait AnvilApi {
     /// Removes a pending transaction; returns its hash or null.
     #[method(name = "dropTransaction")]
     fn drop_transaction(&self, hash: B256) -> RpcResult<Option<B256>>;
+    /// Empties the pool.
+    #[method(name = "dropAllTransactions")]
+    fn drop_all_transactions(&self) -> RpcResult<()>;
     /// Rolls back `depth` blocks and mines as many new ones (see [`crate::chain::Chain::reorg`]).
     /// Takes `[depth, [[tx, blockOffset], …]]` (anvil's positional form) or `{depth, tx_block_pairs}` (alloy's).
     #[method(name = "reorg")]

@@ -609,6 +609,11 @@ impl AnvilApiServer for DevnodeRpc {
         Ok(self.chain().drop_transaction(hash))
     }
 
+    fn drop_all_transactions(&self) -> RpcResult<()> {
+        self.chain().drop_all_transactions();
+        Ok(())
+    }
+
     fn reorg(
         &self,
         depth: Quantity,
