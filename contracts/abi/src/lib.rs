@@ -11,6 +11,25 @@ extern crate alloc;
 
 /// Declares Solidity items with `sol!` and keeps their source text, so the committed interface files get the
 /// very same declarations (events are not part of `export-abi`'s output).
+/// The `event …` declarations of an events source (e.g. [`token::EVENTS_SOL`]), one per item, with
+/// conventional spacing: `stringify!` may wrap lines and put spaces before `(` and `,`.
+pub fn solidity_events(source: &str) -> alloc::vec::Vec<alloc::string::String> {
+    source
+        .split(';')
+        .map(|event| {
+            let words: alloc::vec::Vec<&str> = event.split_whitespace().collect();
+            words
+                .join(" ")
+                .replace(" (", "(")
+                .replace(" ,", ",")
+                .replace("( ", "(")
+                .replace(" )", ")")
+        })
+        .filter(|event| !event.is_empty())
+        .map(|event| alloc::format!("{event};"))
+        .collect()
+}
+
 macro_rules! sol_with_source {
     ($(#[$meta:meta])* $source:ident => { $($body:tt)* }) => {
         alloy_sol_types::sol! { #![sol(all_derives)] $($body)* }

@@ -63,7 +63,9 @@ mod tests {
     fn events_source_declares_every_event() {
         for name in ["Transfer", "Approval", "MinterChanged", "AdminChanged"] {
             assert!(
-                EVENTS_SOL.contains(&alloc::format!("event {name}")),
+                crate::solidity_events(EVENTS_SOL)
+                    .iter()
+                    .any(|e| e.starts_with(&alloc::format!("event {name}("))),
                 "{name}"
             );
         }
