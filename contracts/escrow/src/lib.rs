@@ -22,6 +22,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use alloy_primitives::aliases::{U128, U64};
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use stylus_sdk::call::call;
@@ -86,6 +87,37 @@ pub struct VotingEscrow {
     user_points: StorageMap<Address, StorageVec<Point>>,
     /// Slope that ends at each week boundary.
     slope_ends: StorageMap<u64, StorageU128>,
+}
+
+/// BR's cap in base units (`verity_abi::token::CAP`, exactly 10^27 < 2^90).
+const CAP: u128 = 1_000_000_000 * 1_000_000_000_000_000_000;
+
+/// Panic-free reads of the SDK's storage integers (ruint's `to()` links a formatting panic into the program).
+trait Native {
+    /// The primitive type.
+    type Out;
+    /// The value as the primitive type (exact: same width).
+    fn native(self) -> Self::Out;
+}
+
+impl Native for U128 {
+    type Out = u128;
+    fn native(self) -> u128 {
+        let limbs = self.as_limbs();
+        (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
+    }
+}
+
+impl Native for U64 {
+    type Out = u64;
+    fn native(self) -> u64 {
+        self.as_limbs()[0]
+    }
+}
+
+/// `ret` is the ABI encoding of `true`.
+fn is_abi_true(ret: &[u8]) -> bool {
+    ret.len() == 32 && ret[31] == 1 && ret[..31].iter().all(|b| *b == 0)
 }
 
 /// A point in memory.
@@ -267,11 +299,11 @@ impl VotingEscrow {
 impl VotingEscrow {
     /// `value` as a lock amount in `[minimum, CAP]`.
     fn _amount(value: U256, minimum: u64) -> Result<u128, Error> {
-        if value < U256::from(minimum) || value > verity_abi::token::CAP {
+        if value < U256::from(minimum) || value > U256::from(CAP) {
             return Err(Error::InvalidAmount(EscrowInvalidAmount { value }));
         }
-        // Conversion cannot fail: value <= CAP < 2^128.
-        Ok(value.to::<u128>())
+        // Exact: value <= CAP < 2^128.
+        Ok(value.saturating_to::<u128>())
     }
 
     /// `unlock_time` rounded down to a week, checked to be after `now` and at most [`MAX_LOCK`] ahead.
@@ -295,7 +327,7 @@ impl VotingEscrow {
 
     fn _lock(&self, owner: Address) -> LockedBalance {
         let lock = self.locks.getter(owner);
-        (lock.amount.get().to::<u128>(), lock.end.get().to::<u64>())
+        (lock.amount.get().native(), lock.end.get().native())
     }
 
     /// `owner`'s lock if it exists and has not ended.
@@ -312,9 +344,8 @@ impl VotingEscrow {
 
     fn _set_lock(&mut self, owner: Address, (amount, end): LockedBalance) {
         let mut lock = self.locks.setter(owner);
-        lock.amount
-            .set(alloy_primitives::aliases::U128::from(amount));
-        lock.end.set(alloy_primitives::aliases::U64::from(end));
+        lock.amount.set(U128::from(amount));
+        lock.end.set(U64::from(end));
     }
 
     /// Adds `value` to `owner`'s lock (`old`) with the new `end`, then pulls the BR.
@@ -328,17 +359,16 @@ impl VotingEscrow {
     ) -> Result<(), Error> {
         // Overflow not possible: value <= CAP and the locked total <= BR's supply <= CAP.
         let new = (old.0.saturating_add(value), end);
-        if new.0 > verity_abi::token::CAP.to::<u128>() {
+        if new.0 > CAP {
             return Err(Error::InvalidAmount(EscrowInvalidAmount {
                 value: U256::from(value),
             }));
         }
         self._set_lock(owner, new);
-        let previous = self.supply.get().to::<u128>();
+        let previous = self.supply.get().native();
         // Overflow not possible: the locked total is at most BR's supply <= CAP.
         let supply = previous.saturating_add(value);
-        self.supply
-            .set(alloy_primitives::aliases::U128::from(supply));
+        self.supply.set(U128::from(supply));
         self._checkpoint(owner, old, new);
         if value != 0 {
             let this = self.vm().contract_address();
@@ -366,11 +396,10 @@ impl VotingEscrow {
 
     fn _withdraw(&mut self, owner: Address, old: LockedBalance) -> Result<(), Error> {
         self._set_lock(owner, (0, 0));
-        let previous = self.supply.get().to::<u128>();
+        let previous = self.supply.get().native();
         // Underflow not possible: the lock's amount is part of the locked total.
         let supply = previous.saturating_sub(old.0);
-        self.supply
-            .set(alloy_primitives::aliases::U128::from(supply));
+        self.supply.set(U128::from(supply));
         self._checkpoint(owner, old, (0, 0));
         let data = br::transferCall {
             to: owner,
@@ -400,9 +429,7 @@ impl VotingEscrow {
             })
         };
         match call(self.vm(), context, token, &data) {
-            Ok(ret) if ret.is_empty() || U256::try_from_be_slice(&ret) == Some(U256::from(1)) => {
-                Ok(())
-            }
+            Ok(ret) if ret.is_empty() || is_abi_true(&ret) => Ok(()),
             Ok(_) => Err(failed(Vec::new())),
             Err(CallError::Revert(reason)) => Err(failed(reason)),
             Err(_) => Err(failed(Vec::new())),
@@ -436,14 +463,14 @@ impl VotingEscrow {
         if old_slope != 0 {
             let mut ending = self.slope_ends.setter(old.1);
             // Underflow not possible: old_slope was added at old.1 when that lock was written.
-            let left = ending.get().to::<u128>().saturating_sub(old_slope);
-            ending.set(alloy_primitives::aliases::U128::from(left));
+            let left = ending.get().native().saturating_sub(old_slope);
+            ending.set(U128::from(left));
         }
         if new_slope != 0 {
             let mut ending = self.slope_ends.setter(new.1);
             // Overflow not possible: the sum of slopes is at most CAP / MAX_LOCK.
-            let total = ending.get().to::<u128>().saturating_add(new_slope);
-            ending.set(alloy_primitives::aliases::U128::from(total));
+            let total = ending.get().native().saturating_add(new_slope);
+            ending.set(U128::from(total));
         }
         self._write_point(point);
         if !owner.is_zero() {
@@ -484,19 +511,17 @@ impl VotingEscrow {
     }
 
     fn _fill(slot: &mut Point, point: Pt) {
-        slot.bias
-            .set(alloy_primitives::aliases::U128::from(point.bias));
-        slot.slope
-            .set(alloy_primitives::aliases::U128::from(point.slope));
-        slot.ts.set(alloy_primitives::aliases::U64::from(point.ts));
+        slot.bias.set(U128::from(point.bias));
+        slot.slope.set(U128::from(point.slope));
+        slot.ts.set(U64::from(point.ts));
     }
 
     fn _read(history: &StorageVec<Point>, i: usize) -> Pt {
         match history.getter(i) {
             Some(p) => Pt {
-                bias: p.bias.get().to::<u128>(),
-                slope: p.slope.get().to::<u128>(),
-                ts: p.ts.get().to::<u64>(),
+                bias: p.bias.get().native(),
+                slope: p.slope.get().native(),
+                ts: p.ts.get().native(),
             },
             None => Pt::default(),
         }
@@ -539,7 +564,7 @@ impl VotingEscrow {
             let next = boundary.min(t);
             point.bias = point.value_at(next);
             if next == boundary {
-                let ending = self.slope_ends.get(boundary).to::<u128>();
+                let ending = self.slope_ends.get(boundary).native();
                 point.slope = point.slope.saturating_sub(ending);
             }
             point.ts = next;
