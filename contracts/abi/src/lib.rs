@@ -62,11 +62,23 @@ pub struct ContractAbi {
 
 /// Every deployable contract, in deployment order. The build pipeline, deployment and the ABI drift test
 /// read this list; adding a contract is one line here.
-pub const CONTRACTS: &[ContractAbi] = &[ContractAbi {
-    package: "verity-token",
-    interface: "IBrToken",
-    events_sol: token::EVENTS_SOL,
-}];
+pub const CONTRACTS: &[ContractAbi] = &[
+    ContractAbi {
+        package: "verity-token",
+        interface: "IBrToken",
+        events_sol: token::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-escrow",
+        interface: "IVotingEscrow",
+        events_sol: escrow::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-gauge",
+        interface: "IGaugeController",
+        events_sol: gauge::EVENTS_SOL,
+    },
+];
 
 #[cfg(feature = "rpc")]
 pub mod rpc;

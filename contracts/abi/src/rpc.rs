@@ -7,3 +7,13 @@ alloy::sol!(
     #[sol(rpc)]
     "interfaces/IBrToken.sol"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IVotingEscrow.sol"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IGaugeController.sol"
+);

@@ -15,8 +15,8 @@
 //! last point).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
-// `#[entrypoint]` emits an undocumented `user_entrypoint` in contract builds; test and export-abi builds check docs.
-#![cfg_attr(not(any(test, feature = "export-abi")), allow(missing_docs))]
+// `#[entrypoint]` / `#[public]` emit undocumented items in contract and export-abi builds; test builds check docs.
+#![cfg_attr(not(test), allow(missing_docs))]
 
 #[macro_use]
 extern crate alloc;
@@ -27,7 +27,7 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use stylus_sdk::call::call;
 use stylus_sdk::prelude::*;
-use stylus_sdk::storage::{StorageAddress, StorageMap, StorageU128, StorageU64, StorageVec};
+use stylus_sdk::storage::{StorageAddress, StorageMap, StorageU128, StorageU64};
 use stylus_sdk::stylus_core::calls::{errors::Error as CallError, Call};
 use verity_abi::escrow::{
     br, week_floor, Deposit, EscrowInvalidAmount, EscrowInvalidToken, EscrowLockExists,
@@ -74,6 +74,13 @@ pub struct Lock {
     end: StorageU64,
 }
 
+/// A history of points in time order (a map and a count: `StorageVec`'s length read links a formatting panic).
+#[storage]
+pub struct History {
+    count: StorageU64,
+    at: StorageMap<u64, Point>,
+}
+
 /// The escrow's storage.
 #[storage]
 #[entrypoint]
@@ -83,8 +90,8 @@ pub struct VotingEscrow {
     supply: StorageU128,
     locks: StorageMap<Address, Lock>,
     /// Global history: the sum of every user's line, one point per action (same-second actions overwrite).
-    points: StorageVec<Point>,
-    user_points: StorageMap<Address, StorageVec<Point>>,
+    points: History,
+    user_points: StorageMap<Address, History>,
     /// Slope that ends at each week boundary.
     slope_ends: StorageMap<u64, StorageU128>,
 }
@@ -474,81 +481,21 @@ impl VotingEscrow {
         }
         self._write_point(point);
         if !owner.is_zero() {
-            let mut history = self.user_points.setter(owner);
-            Self::_write_to(
-                &mut history,
-                Pt {
+            self.user_points.setter(owner).write(Pt {
                     bias: new_bias,
                     slope: new_slope,
                     ts: now,
-                },
-            );
+                });
         }
     }
 
     fn _last_point(&self) -> Pt {
-        let len = self.points.len();
-        match len.checked_sub(1) {
-            Some(i) => Self::_read(&self.points, i),
-            None => Pt::default(),
-        }
+        let len = self.points.count.get().native();
+        self.points.read(len.saturating_sub(1))
     }
 
     fn _write_point(&mut self, point: Pt) {
-        Self::_write_to(&mut self.points, point);
-    }
-
-    /// Appends `point`, or overwrites the last point when it has the same time.
-    fn _write_to(history: &mut StorageVec<Point>, point: Pt) {
-        let len = history.len();
-        if len > 0 && Self::_read(history, len - 1).ts == point.ts {
-            if let Some(mut slot) = history.setter(len - 1) {
-                Self::_fill(&mut slot, point);
-                return;
-            }
-        }
-        Self::_fill(&mut history.grow(), point);
-    }
-
-    fn _fill(slot: &mut Point, point: Pt) {
-        slot.bias.set(U128::from(point.bias));
-        slot.slope.set(U128::from(point.slope));
-        slot.ts.set(U64::from(point.ts));
-    }
-
-    fn _read(history: &StorageVec<Point>, i: usize) -> Pt {
-        match history.getter(i) {
-            Some(p) => Pt {
-                bias: p.bias.get().native(),
-                slope: p.slope.get().native(),
-                ts: p.ts.get().native(),
-            },
-            None => Pt::default(),
-        }
-    }
-
-    /// The last point of `history` at or before `t`, `None` if every point is later.
-    fn _find(history: &StorageVec<Point>, t: u64) -> Option<Pt> {
-        let len = history.len();
-        let last = Self::_read(history, len.checked_sub(1)?);
-        if last.ts <= t {
-            return Some(last);
-        }
-        if Self::_read(history, 0).ts > t {
-            return None;
-        }
-        // Invariant: point lo is at or before t, point hi + 1 is after it.
-        let (mut lo, mut hi) = (0, len - 1);
-        while lo < hi {
-            // Overflow not possible: indices are far below usize::MAX.
-            let mid = (lo + hi).div_ceil(2);
-            if Self::_read(history, mid).ts <= t {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        Some(Self::_read(history, lo))
+        self.points.write(point);
     }
 
     /// The global line advanced from `point` to `t >= point.ts`, week by week, removing the slopes that end.
@@ -575,7 +522,7 @@ impl VotingEscrow {
     /// `owner`'s `(power, slope)` at `t`.
     fn _balance_at(&self, owner: Address, t: u64) -> (u128, u128) {
         let history = self.user_points.getter(owner);
-        match Self::_find(&history, t) {
+        match history.find(t) {
             Some(point) => {
                 let power = point.value_at(t);
                 (power, if power == 0 { 0 } else { point.slope })
@@ -586,10 +533,59 @@ impl VotingEscrow {
 
     /// Total voting power at `t`.
     fn _supply_at(&self, t: u64) -> u128 {
-        match Self::_find(&self.points, t) {
+        match self.points.find(t) {
             Some(point) => self._advance(point, t).bias,
             None => 0,
         }
+    }
+}
+
+impl History {
+    /// Point `i` (zero if absent).
+    fn read(&self, i: u64) -> Pt {
+        let p = self.at.getter(i);
+        Pt { bias: p.bias.get().native(), slope: p.slope.get().native(), ts: p.ts.get().native() }
+    }
+
+    /// Appends `point`, or overwrites the last point when it has the same time.
+    fn write(&mut self, point: Pt) {
+        let len = self.count.get().native();
+        let i = match len.checked_sub(1) {
+            Some(last) if self.read(last).ts == point.ts => last,
+            _ => {
+                // Overflow not possible: one point per action.
+                self.count.set(U64::from(len + 1));
+                len
+            }
+        };
+        let mut slot = self.at.setter(i);
+        slot.bias.set(U128::from(point.bias));
+        slot.slope.set(U128::from(point.slope));
+        slot.ts.set(U64::from(point.ts));
+    }
+
+    /// The last point at or before `t`, `None` if every point is later.
+    fn find(&self, t: u64) -> Option<Pt> {
+        let len = self.count.get().native();
+        let last = self.read(len.checked_sub(1)?);
+        if last.ts <= t {
+            return Some(last);
+        }
+        if self.read(0).ts > t {
+            return None;
+        }
+        // Invariant: point lo is at or before t, point hi + 1 is after it.
+        let (mut lo, mut hi) = (0, len - 1);
+        while lo < hi {
+            // Overflow not possible: lo + hi < 2^64 (counts of actions).
+            let mid = (lo + hi).div_ceil(2);
+            if self.read(mid).ts <= t {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Some(self.read(lo))
     }
 }
 

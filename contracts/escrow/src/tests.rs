@@ -455,7 +455,7 @@ fn same_second_actions_overwrite_the_point() {
         1,
         "constructor point overwritten at the same second"
     );
-    assert_eq!(escrow.user_points.getter(ALICE).len(), 1);
+    assert_eq!(escrow.user_points.getter(ALICE).count.get().native(), 1);
     assert_eq!(
         escrow.balance_of(ALICE),
         slope(br(2)) * U256::from(3 * WEEK - 5)

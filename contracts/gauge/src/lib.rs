@@ -22,8 +22,8 @@
 //! without votes are carried to the next epoch: minted == claimed + claimable + carried, always.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
-// `#[entrypoint]` emits an undocumented `user_entrypoint` in contract builds; test and export-abi builds check docs.
-#![cfg_attr(not(any(test, feature = "export-abi")), allow(missing_docs))]
+// `#[entrypoint]` / `#[public]` emit undocumented items in contract and export-abi builds; test builds check docs.
+#![cfg_attr(not(test), allow(missing_docs))]
 
 #[macro_use]
 extern crate alloc;
@@ -35,7 +35,7 @@ use alloy_sol_types::SolCall;
 use stylus_sdk::call::{call, static_call};
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
-    StorageAddress, StorageBool, StorageMap, StorageU128, StorageU64, StorageVec,
+    StorageAddress, StorageBool, StorageMap, StorageU128, StorageU64,
 };
 use stylus_sdk::stylus_core::calls::{errors::Error as CallError, Call};
 use verity_abi::escrow::week_floor;
@@ -131,8 +131,16 @@ pub struct Voter {
     last_cast: StorageU64,
     /// End the allocation decays to (the lock's end).
     end: StorageU64,
-    gauges: StorageVec<StorageAddress>,
-    slopes: StorageVec<StorageU128>,
+    /// Number of allocations.
+    count: StorageU64,
+    items: StorageMap<u64, Item>,
+}
+
+/// One allocation of a voter: the gauge and the slope it got.
+#[storage]
+pub struct Item {
+    gauge: StorageAddress,
+    slope: StorageU128,
 }
 
 /// Transparency figures of one epoch.
@@ -164,7 +172,9 @@ pub struct GaugeController {
     carry: StorageU128,
     minted: StorageU128,
     claimed: StorageU128,
-    gauge_list: StorageVec<StorageAddress>,
+    /// Registered gauges: count and index → address (maps: `StorageVec`'s length read links a formatting panic).
+    gauge_count: StorageU64,
+    gauge_at: StorageMap<u64, StorageAddress>,
     gauges: StorageMap<Address, Gauge>,
     voters: StorageMap<Address, Voter>,
     epochs: StorageMap<u64, EpochStats>,
@@ -286,16 +296,9 @@ impl GaugeController {
         )
     }
 
-    /// Epoch `e`'s emission per the schedule.
-    pub fn emission(&self, e: u64) -> U256 {
-        U256::from(self._schedule().emission(e))
-    }
-
     /// Every registered gauge, alive or killed, in the order added.
     pub fn gauges(&self) -> Vec<Address> {
-        (0..self.gauge_list.len())
-            .map(|i| self.gauge_list.get(i).unwrap_or_default())
-            .collect()
+        (0..self.gauge_count.get().native()).map(|i| self.gauge_at.get(i)).collect()
     }
 
     /// `gauge`'s status: registered, killed, and BR claimable.
@@ -409,7 +412,7 @@ impl GaugeController {
         if self.gauges.getter(gauge).added.get() {
             return Err(Error::AlreadyAdded(GaugeAlreadyAdded { gauge }));
         }
-        if self.gauge_list.len() as u64 >= MAX_GAUGES {
+        if self.gauge_count.get().native() >= MAX_GAUGES {
             return Err(Error::TooMany(GaugeTooMany {
                 max: U256::from(MAX_GAUGES),
             }));
@@ -487,7 +490,10 @@ impl GaugeController {
 
     fn _add_gauge(&mut self, gauge: Address) {
         self.gauges.setter(gauge).added.set(true);
-        self.gauge_list.push(gauge);
+        let count = self.gauge_count.get().native();
+        self.gauge_at.setter(count).set(gauge);
+        // Overflow not possible: count < MAX_GAUGES.
+        self.gauge_count.set(U64::from(count + 1));
         self.vm().log(GaugeAdded { gauge });
     }
 
@@ -661,8 +667,12 @@ impl GaugeController {
             // Overflow not possible: the used weight is at most the voter's power.
             used += s_g * u128::from(ballot.end - start);
             let mut v = self.voters.setter(voter);
-            v.gauges.push(gauge);
-            v.slopes.push(U128::from(s_g));
+            let count = v.count.get().native();
+            let mut item = v.items.setter(count);
+            item.gauge.set(gauge);
+            item.slope.set(U128::from(s_g));
+            // Overflow not possible: at most MAX_GAUGES allocations.
+            v.count.set(U64::from(count + 1));
             self.vm().log(GaugeVote {
                 voter,
                 epoch,
@@ -701,12 +711,10 @@ impl GaugeController {
         let live = v.season.get().native() == s.season_of(epoch) + 1;
         let end = v.end.get().native();
         let removal_epoch = s.first_epoch_from(end).min(s.next_season_start(epoch));
-        let items: Vec<(Address, u128)> = (0..v.gauges.len())
+        let items: Vec<(Address, u128)> = (0..v.count.get().native())
             .map(|i| {
-                (
-                    v.gauges.get(i).unwrap_or_default(),
-                    v.slopes.get(i).unwrap_or_default().native(),
-                )
+                let item = v.items.getter(i);
+                (item.gauge.get(), item.slope.get().native())
             })
             .collect();
         drop(v);
@@ -732,8 +740,7 @@ impl GaugeController {
             }
         }
         let mut v = self.voters.setter(voter);
-        v.gauges.erase();
-        v.slopes.erase();
+        v.count.set(U64::ZERO);
         v.season.set(U64::ZERO);
     }
 

@@ -138,8 +138,6 @@ fn constructor_sets_config() {
     );
     assert_eq!(gauge.gauges(), vec![G1, G2, G3]);
     assert_eq!(gauge.totals(), (0, U256::ZERO, U256::ZERO, U256::ZERO));
-    assert_eq!(gauge.emission(0), U256::from(EMISSION_TOTAL / 10));
-    assert_eq!(gauge.emission(10), U256::ZERO);
 }
 
 #[test]
