@@ -26,8 +26,8 @@ pub const CONTRACTS: &[ContractSpec] = &[
     ContractSpec::new("token", "verity-token"),
     // ContractSpec::new("registry", "verity-registry"),
     // ContractSpec::new("settlement", "verity-settlement"),
-    // ContractSpec::new("escrow", "verity-escrow"),
-    // ContractSpec::new("gauge", "verity-gauge"),
+    ContractSpec::new("escrow", "verity-escrow"),
+    ContractSpec::new("gauge", "verity-gauge"),
 ];
 
 /// Looks a contract up by its short name in [`CONTRACTS`].

@@ -451,7 +451,7 @@ fn same_second_actions_overwrite_the_point() {
     escrow.increase_amount(br(1)).unwrap();
     escrow.increase_unlock_time(T0 + 3 * WEEK).unwrap();
     assert_eq!(
-        escrow.points.len(),
+        escrow.points.count.get().native(),
         1,
         "constructor point overwritten at the same second"
     );

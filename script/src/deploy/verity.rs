@@ -3,7 +3,7 @@
 
 use alloy::primitives::{Address, U256};
 
-use super::{AddressBook, DeployPlan, Deployable};
+use super::{AddressBook, DeployPlan, Deployable, PlannedCall};
 
 /// Who holds which role and how much BR circulates at genesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +40,38 @@ impl VerityParams {
 /// The full Verity deployment: BR first (its minter is wired to the GaugeController once that exists).
 pub fn plan(params: &VerityParams) -> DeployPlan {
     let token_params = params.clone();
-    DeployPlan::new().contract(Deployable::new("token").constructor(move |book| {
-        Ok((
-            token_params.admin(book),
-            // The minter is the GaugeController, set by the wiring once it is deployed.
-            Address::ZERO,
-            token_params.treasury(book),
-            token_params.genesis_supply,
-        ))
-    }))
+    let gauge_params = params.clone();
+    DeployPlan::new()
+        .contract(Deployable::new("token").constructor(move |book| {
+            Ok((
+                token_params.admin(book),
+                // The minter is the GaugeController, set by the wiring once it is deployed.
+                Address::ZERO,
+                token_params.treasury(book),
+                token_params.genesis_supply,
+            ))
+        }))
+        .contract(Deployable::new("escrow").constructor(|book| Ok((book.address("token")?,))))
+        .contract(Deployable::new("gauge").constructor(move |book| {
+            use verity_abi::gauge::{DEFAULT_EMISSION_END, DEFAULT_EPOCH_LENGTH, DEFAULT_SEASON_LENGTH};
+            Ok((
+                gauge_params.admin(book),
+                book.address("token")?,
+                book.address("escrow")?,
+                // Genesis 0: the start of the current week, at construction.
+                0u64,
+                DEFAULT_EPOCH_LENGTH,
+                DEFAULT_SEASON_LENGTH,
+                DEFAULT_EMISSION_END,
+                // No per-voter cap.
+                0u64,
+            ))
+        }))
+        // BR's admin (the deployer unless `admin` is set: then governance sends this call) makes the
+        // GaugeController the minter of every epoch's emission.
+        .wire(PlannedCall::new("token.setMinter(gauge)", "token", |book| {
+            Ok(verity_abi::rpc::IBrToken::setMinterCall { new_minter: book.address("gauge")? })
+        }))
 }
 
 #[cfg(test)]
