@@ -3,5 +3,6 @@
 mod abi_drift;
 mod bench;
 mod deploy_cmd;
+mod gauge;
 mod support;
 mod token;
