@@ -482,10 +482,10 @@ impl VotingEscrow {
         self._write_point(point);
         if !owner.is_zero() {
             self.user_points.setter(owner).write(Pt {
-                    bias: new_bias,
-                    slope: new_slope,
-                    ts: now,
-                });
+                bias: new_bias,
+                slope: new_slope,
+                ts: now,
+            });
         }
     }
 
@@ -544,7 +544,11 @@ impl History {
     /// Point `i` (zero if absent).
     fn read(&self, i: u64) -> Pt {
         let p = self.at.getter(i);
-        Pt { bias: p.bias.get().native(), slope: p.slope.get().native(), ts: p.ts.get().native() }
+        Pt {
+            bias: p.bias.get().native(),
+            slope: p.slope.get().native(),
+            ts: p.ts.get().native(),
+        }
     }
 
     /// Appends `point`, or overwrites the last point when it has the same time.

@@ -34,9 +34,7 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use stylus_sdk::call::{call, static_call};
 use stylus_sdk::prelude::*;
-use stylus_sdk::storage::{
-    StorageAddress, StorageBool, StorageMap, StorageU128, StorageU64,
-};
+use stylus_sdk::storage::{StorageAddress, StorageBool, StorageMap, StorageU128, StorageU64};
 use stylus_sdk::stylus_core::calls::{errors::Error as CallError, Call};
 use verity_abi::escrow::week_floor;
 use verity_abi::gauge::{
@@ -298,7 +296,9 @@ impl GaugeController {
 
     /// Every registered gauge, alive or killed, in the order added.
     pub fn gauges(&self) -> Vec<Address> {
-        (0..self.gauge_count.get().native()).map(|i| self.gauge_at.get(i)).collect()
+        (0..self.gauge_count.get().native())
+            .map(|i| self.gauge_at.get(i))
+            .collect()
     }
 
     /// `gauge`'s status: registered, killed, and BR claimable.

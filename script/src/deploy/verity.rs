@@ -53,7 +53,9 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
         }))
         .contract(Deployable::new("escrow").constructor(|book| Ok((book.address("token")?,))))
         .contract(Deployable::new("gauge").constructor(move |book| {
-            use verity_abi::gauge::{DEFAULT_EMISSION_END, DEFAULT_EPOCH_LENGTH, DEFAULT_SEASON_LENGTH};
+            use verity_abi::gauge::{
+                DEFAULT_EMISSION_END, DEFAULT_EPOCH_LENGTH, DEFAULT_SEASON_LENGTH,
+            };
             Ok((
                 gauge_params.admin(book),
                 book.address("token")?,
@@ -69,9 +71,15 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
         }))
         // BR's admin (the deployer unless `admin` is set: then governance sends this call) makes the
         // GaugeController the minter of every epoch's emission.
-        .wire(PlannedCall::new("token.setMinter(gauge)", "token", |book| {
-            Ok(verity_abi::rpc::IBrToken::setMinterCall { new_minter: book.address("gauge")? })
-        }))
+        .wire(PlannedCall::new(
+            "token.setMinter(gauge)",
+            "token",
+            |book| {
+                Ok(verity_abi::rpc::IBrToken::setMinterCall {
+                    new_minter: book.address("gauge")?,
+                })
+            },
+        ))
 }
 
 #[cfg(test)]
