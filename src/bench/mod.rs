@@ -244,16 +244,22 @@ pub async fn bench_br_on_devnode(
     })
 }
 
-/// Deploys BR on `node` through the real pipeline (create, activate, construct) from dev account 0.
+/// Deploys BR on `node` through the real pipeline and Verity's plan (create, activate, construct) from dev
+/// account 0, which receives the genesis supply.
 pub async fn deploy_br(node: &RunningNode, artifacts: &Artifacts) -> Result<Address> {
     let scratch = std::env::temp_dir().join(format!("verity-bench-deploy-{}", std::process::id()));
     let wallet = ProviderBuilder::new()
         .wallet(EthereumWallet::from(node.accounts[0].clone()))
         .connect_http(node.url.parse().context("node URL")?);
+    // Verity's plan, BR only: its constructor exactly as deployed; the other contracts and the wiring are
+    // not needed for transfers.
+    let mut br_only = plan(&VerityParams::default());
+    br_only.contracts.retain(|c| c.contract == "token");
+    br_only.wiring.clear();
     let deployment = deploy_all(
         &wallet,
         artifacts,
-        &plan(&VerityParams::default()),
+        &br_only,
         &DeployOptions::new("bench", &scratch),
     )
     .await
