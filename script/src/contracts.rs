@@ -30,6 +30,28 @@ pub const CONTRACTS: &[ContractSpec] = &[
     ContractSpec::new("gauge", "verity-gauge"),
 ];
 
+/// Contract crates that compile but are not deployable yet, each with the reason; they stay out of
+/// [`CONTRACTS`] (and so out of `verity build` and the deploy plan) until the reason is gone. The sizes test
+/// fails on any other cdylib crate missing from [`CONTRACTS`].
+pub const NOT_YET_DEPLOYABLE: &[(&str, &str)] = &[
+    (
+        "verity-registry",
+        "≈104% of the 24,576-byte compressed limit (issue 4)",
+    ),
+    (
+        "verity-settlement",
+        "≈103% of the compressed limit; no tests yet (issue 5)",
+    ),
+    (
+        "verity-settlement-batches",
+        "≈112% of the compressed limit; no tests yet (issue 5)",
+    ),
+    (
+        "verity-settlement-nodes",
+        "no tests yet; deployed with the rest of settlement (issue 5)",
+    ),
+];
+
 /// Looks a contract up by its short name in [`CONTRACTS`].
 pub fn find(name: &str) -> Option<&'static ContractSpec> {
     CONTRACTS.iter().find(|c| c.name == name)
