@@ -34,8 +34,7 @@ use alloy::{
 };
 use plan::DoneCheck;
 pub use plan::{
-    constructor_executed_slot, stylus_constructor_selector, AddressBook, DeployPlan, Deployable,
-    MissingAddress, PlannedCall,
+    constructor_executed_slot, AddressBook, DeployPlan, Deployable, MissingAddress, PlannedCall,
 };
 pub use record::{ActivationRecord, CallRecord, ContractRecord, Deployment};
 

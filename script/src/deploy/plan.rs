@@ -52,12 +52,6 @@ impl AddressBook {
     }
 }
 
-/// The Stylus SDK's constructor selector: the first four bytes of `keccak256("stylus_constructor()")`.
-pub fn stylus_constructor_selector() -> [u8; 4] {
-    let hash = keccak256("stylus_constructor()");
-    [hash[0], hash[1], hash[2], hash[3]]
-}
-
 /// The storage slot where the Stylus SDK marks its constructor as run: `keccak256("stylus_constructor")`.
 pub fn constructor_executed_slot() -> U256 {
     U256::from_be_bytes(keccak256("stylus_constructor").0)
@@ -201,7 +195,7 @@ impl Deployable {
         for<'t> <A::SolType as SolType>::Token<'t>: TokenSeq<'t>,
         F: Fn(&AddressBook) -> Result<A, MissingAddress> + Send + Sync + 'static,
     {
-        let selector = stylus_constructor_selector();
+        let selector = verity_abi::STYLUS_CONSTRUCTOR_SELECTOR;
         let mut call = PlannedCall::raw(
             format!("{}.constructor", self.contract),
             self.contract.clone(),
@@ -287,7 +281,7 @@ mod tests {
     fn constructor_call_is_selector_then_params() {
         // The selector stylus-sdk routes to its #[constructor].
         assert_eq!(
-            stylus_constructor_selector(),
+            verity_abi::STYLUS_CONSTRUCTOR_SELECTOR,
             alloy::primitives::keccak256("stylus_constructor()")[..4]
         );
         let d = Deployable::new("token").constructor(|book| Ok((book.deployer(), U256::from(7))));
@@ -296,7 +290,7 @@ mod tests {
         let data = call
             .calldata(&AddressBook::new(Address::repeat_byte(1)))
             .unwrap();
-        assert_eq!(data[..4], stylus_constructor_selector());
+        assert_eq!(data[..4], verity_abi::STYLUS_CONSTRUCTOR_SELECTOR);
         assert_eq!(
             data[4..],
             (Address::repeat_byte(1), U256::from(7)).abi_encode_params()
