@@ -21,6 +21,9 @@
 #[macro_use]
 extern crate alloc;
 
+// The wasm32 panic handler (traps; no std, no formatting code).
+use verity_contract_support as _;
+
 use alloc::vec::Vec;
 use alloy_primitives::aliases::{U128, U64};
 use alloy_primitives::{Address, U256};

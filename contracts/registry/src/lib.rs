@@ -51,6 +51,9 @@
 #[macro_use]
 extern crate alloc;
 
+// The wasm32 panic handler (traps; no std, no formatting code).
+use verity_contract_support as _;
+
 mod log;
 mod pack;
 

@@ -27,6 +27,9 @@
 #[macro_use]
 extern crate alloc;
 
+// The wasm32 panic handler (traps; no std, no formatting code).
+use verity_contract_support as _;
+
 use alloc::vec::Vec;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use stylus_sdk::prelude::*;

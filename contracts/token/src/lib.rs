@@ -14,6 +14,9 @@
 #[macro_use]
 extern crate alloc;
 
+// The wasm32 panic handler (traps; no std, no formatting code).
+use verity_contract_support as _;
+
 use alloc::{string::String, vec::Vec};
 use alloy_primitives::{Address, U256};
 use stylus_sdk::prelude::*;
