@@ -54,17 +54,19 @@ extern crate alloc;
 // The wasm32 panic handler (traps; no std, no formatting code).
 use verity_contract_support as _;
 
+mod blob;
 mod log;
 mod pack;
 
+pub use blob::Blob;
+
 use alloc::vec::Vec;
-use alloy_primitives::{Address, Bytes, B256, U256, U64, U8};
+use alloy_primitives::{Address, B256, U256, U64, U8};
 use alloy_sol_types::{SolError, SolEvent};
 use stylus_sdk::call::transfer::transfer_eth;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
     StorageAddress, StorageArray, StorageB256, StorageMap, StorageU256, StorageU64, StorageU8,
-    StorageVec,
 };
 use verity_abi::registry::{
     ConfigChanged, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
@@ -78,7 +80,7 @@ use verity_abi::registry::{
 };
 
 use log::{address, boolean, u256, uint, Field};
-use pack::{Config, Core, Counters, Info};
+use pack::{Config, Core, Counters, Info, MAX_YANK_TOGGLES};
 
 /// Extra steps the pending queue's head may move per finalizing call, beyond the items it finalized.
 pub const QUEUE_SLACK: u64 = 4;
@@ -254,8 +256,8 @@ pub struct VersionRecord {
     parents: StorageArray<StorageU64, { MAX_PARENTS }>,
     /// Name, content hash, runtime, I/O schema hash, license id, metadata hash.
     hashes: StorageArray<StorageB256, { HASHES }>,
-    /// Yank and unyank timestamps, alternating (even index = yank).
-    yank_toggles: StorageVec<StorageU64>,
+    /// Yank and unyank timestamps, alternating (even index = yank); `Core::yank_toggles` of them are set.
+    yank_toggles: StorageMap<u64, StorageU64>,
 }
 
 /// One name: its owner; limb 0 of `versions` is the highest version ever submitted, limb 1 the newest id.
@@ -342,13 +344,13 @@ impl ModelRegistry {
         relation: u8,
         content_hash: B256,
         size: u64,
-        storage_uri: Bytes,
+        storage_uri: Blob,
         format: u8,
         runtime: B256,
         io_schema_hash: B256,
         license_id: B256,
         metadata_hash: B256,
-        metadata_uri: Bytes,
+        metadata_uri: Blob,
         tags: Vec<B256>,
     ) -> Result<U256, Error> {
         let config = self._config()?;
@@ -410,6 +412,7 @@ impl ModelRegistry {
             // Truncation not possible: parents.len() <= MAX_PARENTS.
             parent_count: parents.len() as u8,
             format,
+            yank_toggles: 0,
             submitted_at: self.vm().block_timestamp(),
             registered_at: 0,
             fee,
@@ -557,7 +560,7 @@ impl ModelRegistry {
     ///
     /// # Errors
     /// [`Error::UnknownVersion`], [`Error::NotNameOwner`], [`Error::InvalidStatus`] unless Registered (to yank) or
-    /// Yanked (to unyank).
+    /// Yanked (to unyank), or once the version's yank history is full (2^24 - 1 toggles).
     ///
     /// # Events
     /// [`YankChanged`].
@@ -579,7 +582,7 @@ impl ModelRegistry {
             (Status::Yanked, Status::Registered)
         };
         let status = status_of(&core);
-        if status != from {
+        if status != from || core.yank_toggles >= MAX_YANK_TOGGLES {
             return Err(Error::InvalidStatus(RegistryInvalidStatus {
                 id,
                 status: status.code(),
@@ -590,11 +593,16 @@ impl ModelRegistry {
         record.core.set(
             Core {
                 status: to.code(),
+                // Overflow not possible: checked against MAX_YANK_TOGGLES above.
+                yank_toggles: core.yank_toggles + 1,
                 ..core
             }
             .store(),
         );
-        record.yank_toggles.push(U64::from(now));
+        record
+            .yank_toggles
+            .setter(u64::from(core.yank_toggles))
+            .set(U64::from(now));
         self._emit(
             &[YankChanged::SIGNATURE_HASH, u256(id)],
             &[Field::Word(boolean(yanked))],
@@ -782,10 +790,10 @@ impl ModelRegistry {
         }
         // Toggles are appended at non-decreasing block times: count those at or before `t`.
         let toggles = &record.yank_toggles;
-        let (mut lo, mut hi) = (0usize, toggles.len());
+        let (mut lo, mut hi) = (0u64, u64::from(core.yank_toggles));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if toggles.get(mid).is_some_and(|at| u64_of(at) <= t) {
+            if u64_of(toggles.get(mid)) <= t {
                 lo = mid + 1;
             } else {
                 hi = mid;

@@ -34,9 +34,12 @@ pub(crate) fn from_pair(low: u128, high: u128) -> U256 {
     ])
 }
 
+/// Most yank/unyank toggles one version's history holds (the 24 bits left in [`Core`]'s first limb).
+pub(crate) const MAX_YANK_TOGGLES: u32 = (1 << 24) - 1;
+
 /// The hot slot of a version: everything finalization reads and writes.
-/// Limb 0: status | reason << 8 | relation << 16 | parent count << 24 | format << 32; limb 1: submitted at;
-/// limb 2: registered at; limb 3: fee (wei).
+/// Limb 0: status | reason << 8 | relation << 16 | parent count << 24 | format << 32 | yank toggles << 40 (24 bits);
+/// limb 1: submitted at; limb 2: registered at; limb 3: fee (wei).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Core {
     pub(crate) status: u8,
@@ -45,6 +48,8 @@ pub(crate) struct Core {
     pub(crate) relation: u8,
     pub(crate) parent_count: u8,
     pub(crate) format: u8,
+    /// How many yank/unyank timestamps the version's history holds (at most [`MAX_YANK_TOGGLES`]).
+    pub(crate) yank_toggles: u32,
     pub(crate) submitted_at: u64,
     pub(crate) registered_at: u64,
     pub(crate) fee: u64,
@@ -61,6 +66,8 @@ impl Core {
             relation: byte(16),
             parent_count: byte(24),
             format: byte(32),
+            // Truncation not possible: 24 bits remain after the shift.
+            yank_toggles: (l[0] >> 40) as u32,
             submitted_at: l[1],
             registered_at: l[2],
             fee: l[3],
@@ -73,7 +80,8 @@ impl Core {
             | u64::from(self.reason) << 8
             | u64::from(self.relation) << 16
             | u64::from(self.parent_count) << 24
-            | u64::from(self.format) << 32;
+            | u64::from(self.format) << 32
+            | u64::from(self.yank_toggles.min(MAX_YANK_TOGGLES)) << 40;
         word([flags, self.submitted_at, self.registered_at, self.fee])
     }
 }
@@ -180,6 +188,7 @@ mod tests {
             relation: 5,
             parent_count: 8,
             format: 255,
+            yank_toggles: MAX_YANK_TOGGLES,
             submitted_at: u64::MAX,
             registered_at: 7,
             fee: u64::MAX - 1,

@@ -2,7 +2,7 @@
 //! type declared in `verity-abi`, which checks the contract's compact log encoder against the declarations.
 
 use super::*;
-use alloy_primitives::{address, b256, FixedBytes};
+use alloy_primitives::{address, b256, Bytes, FixedBytes};
 use alloy_sol_types::SolEvent;
 use stylus_sdk::testing::TestVM;
 use verity_abi::registry::Format;
@@ -40,13 +40,13 @@ struct Submission {
     relation: u8,
     content_hash: B256,
     size: u64,
-    storage_uri: Bytes,
+    storage_uri: Blob,
     format: u8,
     runtime: B256,
     io_schema_hash: B256,
     license_id: B256,
     metadata_hash: B256,
-    metadata_uri: Bytes,
+    metadata_uri: Blob,
     tags: Vec<B256>,
     fee: u64,
 }
@@ -59,13 +59,13 @@ fn complete(name: B256, version: u64) -> Submission {
         relation: Relation::Original.code(),
         content_hash: CONTENT,
         size: 4_096,
-        storage_uri: Bytes::from_static(b"ipfs://weights"),
+        storage_uri: Blob::from(&b"ipfs://weights"[..]),
         format: Format::Safetensors.code(),
         runtime: B256::repeat_byte(0x11),
         io_schema_hash: B256::repeat_byte(0x22),
         license_id: B256::repeat_byte(0x33),
         metadata_hash: B256::repeat_byte(0x44),
-        metadata_uri: Bytes::from_static(b"ipfs://card"),
+        metadata_uri: Blob::from(&b"ipfs://card"[..]),
         tags: vec![B256::repeat_byte(0x55)],
         fee: MIN_FEE,
     }
@@ -230,8 +230,8 @@ fn full_lifecycle_registers_and_earns_the_fee() {
         (event.id, event.name, event.submitter, event.version),
         (id, LLAMA, ALICE, 1)
     );
-    assert_eq!(event.storageUri, s.storage_uri);
-    assert_eq!(event.metadataUri, s.metadata_uri);
+    assert_eq!(event.storageUri[..], s.storage_uri[..]);
+    assert_eq!(event.metadataUri[..], s.metadata_uri[..]);
     assert_eq!(event.tags, s.tags);
     assert_eq!(
         (event.fee, event.priorityFee),
@@ -392,7 +392,10 @@ fn each_missing_field_has_its_reason() {
     let cases: [(Edit, Reason); 12] = [
         (|s| s.content_hash = B256::ZERO, Reason::MissingContentHash),
         (|s| s.size = 0, Reason::MissingSize),
-        (|s| s.storage_uri = Bytes::new(), Reason::MissingStorageUri),
+        (
+            |s| s.storage_uri = Blob::default(),
+            Reason::MissingStorageUri,
+        ),
         (
             |s| s.format = Format::Unspecified.code(),
             Reason::MissingFormat,
@@ -406,7 +409,7 @@ fn each_missing_field_has_its_reason() {
             Reason::MissingMetadataHash,
         ),
         (
-            |s| s.metadata_uri = Bytes::new(),
+            |s| s.metadata_uri = Blob::default(),
             Reason::MissingMetadataUri,
         ),
         (|s| s.relation = 9, Reason::BadRelation),
