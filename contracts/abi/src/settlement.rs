@@ -142,10 +142,11 @@ alloy_sol_types::sol! {
         function usableAt(uint256 id, uint64 t) external view returns (bool);
     }
 
-    /// What InferenceSettlement and ReceiptBatches call on SettlementNodes (`receiptFault` 0 = valid, else a
-    /// `void_reason`; `slash` only from InferenceSettlement, returns the amount taken).
+    /// What InferenceSettlement and ReceiptBatches call on SettlementNodes (`receiptFault` of a signed receipt in
+    /// its flat encoding ([`encode_signed_receipt`]): 0 = valid, else a `void_reason`; `slash` only from
+    /// InferenceSettlement, returns the amount taken).
     interface ISettlementNodesCalls {
-        function receiptFault(SignedReceipt signed, uint64 at) external view returns (uint8);
+        function receiptFault(bytes signed, uint64 at) external view returns (uint8);
         function nodeActive(address node) external view returns (bool);
         function slash(address node, uint256 amount, address to) external returns (uint256);
     }
@@ -239,6 +240,71 @@ pub fn leaf_hash(receipt: &Receipt, v: u8, r: B256, s: B256) -> B256 {
 /// The Merkle leaf of a signed receipt ([`leaf_hash`] of its parts).
 pub fn signed_leaf_hash(signed: &SignedReceipt) -> B256 {
     leaf_hash(&signed.receipt, signed.v, signed.r, signed.s)
+}
+
+/// Length of a signed receipt's flat encoding ([`encode_signed_receipt`]): twelve 32-byte words.
+pub const SIGNED_RECEIPT_LEN: usize = 384;
+
+/// The flat encoding of a signed receipt — `abi.encode` of the nine receipt fields, `v`, `r`, `s`
+/// ([`LEAF_ENCODING`]), the very bytes whose double keccak is its Merkle leaf. Contracts take signed receipts as
+/// `bytes` in this encoding (cheaper to decode on-chain than the nested tuple).
+pub fn encode_signed_receipt(signed: &SignedReceipt) -> [u8; SIGNED_RECEIPT_LEN] {
+    let mut out = [0u8; SIGNED_RECEIPT_LEN];
+    out[..288].copy_from_slice(&encode_receipt(&signed.receipt));
+    out[288..320].copy_from_slice(&word_u64(u64::from(signed.v)));
+    out[320..352].copy_from_slice(signed.r.as_slice());
+    out[352..].copy_from_slice(signed.s.as_slice());
+    out
+}
+
+/// Decodes [`encode_signed_receipt`]'s bytes; `None` unless there are exactly [`SIGNED_RECEIPT_LEN`] bytes in the
+/// canonical encoding (addresses, `uint8` and `uint64` words zero-padded), so that every accepted byte string
+/// re-encodes to itself and its leaf is `keccak256(keccak256(bytes))` ([`encoded_leaf_hash`]).
+pub fn decode_signed_receipt(bytes: &[u8]) -> Option<SignedReceipt> {
+    if bytes.len() != SIGNED_RECEIPT_LEN {
+        return None;
+    }
+    let word = |i: usize| -> &[u8] { &bytes[32 * i..32 * i + 32] };
+    let b256 = |i: usize| B256::from_slice(word(i));
+    // The low `keep` bytes of word `i`, if the rest is zero.
+    let low = |i: usize, keep: usize| -> Option<&[u8]> {
+        let w = word(i);
+        w[..32 - keep]
+            .iter()
+            .all(|b| *b == 0)
+            .then(|| &w[32 - keep..])
+    };
+    let address = |i: usize| low(i, 20).map(Address::from_slice);
+    let uint64 = |i: usize| {
+        low(i, 8).map(|b| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_be_bytes(a)
+        })
+    };
+    let uint8 = |i: usize| low(i, 1).map(|b| b[0]);
+    Some(SignedReceipt {
+        receipt: Receipt {
+            requestId: b256(0),
+            modelVersion: U256::from_be_slice(word(1)),
+            inputHash: b256(2),
+            outputHash: b256(3),
+            payer: address(4)?,
+            node: address(5)?,
+            fee: U256::from_be_slice(word(6)),
+            mode: uint8(7)?,
+            signedAt: uint64(8)?,
+        },
+        v: uint8(9)?,
+        r: b256(10),
+        s: b256(11),
+    })
+}
+
+/// The Merkle leaf of a signed receipt given in its flat encoding: `keccak256(keccak256(bytes))` (equal to
+/// [`signed_leaf_hash`] of [`decode_signed_receipt`]'s result for canonical bytes).
+pub fn encoded_leaf_hash(bytes: &[u8]) -> B256 {
+    keccak256(keccak256(bytes))
 }
 
 /// The inner node of two children: the hash of the sorted pair (OpenZeppelin `Hashes.commutativeKeccak256`).

@@ -9,10 +9,10 @@ impl ReceiptBatches {
     /// SettlementNodes' verdict on `signed` at reference time `at` (0 = valid). A failing call is no proof of
     /// fraud, so it counts as valid.
     #[cfg(not(test))]
-    pub(crate) fn _receipt_fault(&self, signed: &SignedReceipt, at: u64) -> u8 {
+    pub(crate) fn _receipt_fault(&self, signed: &[u8], at: u64) -> u8 {
         use alloy_sol_types::SolCall;
         let call = verity_abi::settlement::ISettlementNodesCalls::receiptFaultCall {
-            signed: signed.clone(),
+            signed: Bytes::copy_from_slice(signed),
             at,
         };
         let out = stylus_sdk::call::static_call(
@@ -21,14 +21,13 @@ impl ReceiptBatches {
             self.nodes.get(),
             &call.abi_encode(),
         );
-        match out {
-            Ok(out) if out.len() == 32 && out[..31].iter().all(|b| *b == 0) => out[31],
-            _ => 0,
-        }
+        out.ok()
+            .and_then(|out| verity_contract_support::word_u8(&out))
+            .unwrap_or(0)
     }
 
     #[cfg(test)]
-    pub(crate) fn _receipt_fault(&self, signed: &SignedReceipt, at: u64) -> u8 {
+    pub(crate) fn _receipt_fault(&self, signed: &[u8], at: u64) -> u8 {
         mock::receipt_fault(signed, at)
     }
 
@@ -73,12 +72,12 @@ pub(crate) mod mock {
         STATE.with(|s| *s.borrow_mut() = State::default());
     }
 
-    /// SettlementNodes judges `signed` invalid with `reason`.
-    pub(crate) fn set_fault(signed: &SignedReceipt, reason: u8) {
+    /// SettlementNodes judges `signed` (flat encoding) invalid with `reason`.
+    pub(crate) fn set_fault(signed: &[u8], reason: u8) {
         STATE.with(|s| {
             s.borrow_mut()
                 .faults
-                .insert(signed_leaf_hash(signed), reason)
+                .insert(encoded_leaf_hash(signed), reason)
         });
     }
 
@@ -97,8 +96,8 @@ pub(crate) mod mock {
         STATE.with(|s| s.borrow().sent.clone())
     }
 
-    pub(super) fn receipt_fault(signed: &SignedReceipt, at: u64) -> u8 {
-        let leaf = signed_leaf_hash(signed);
+    pub(super) fn receipt_fault(signed: &[u8], at: u64) -> u8 {
+        let leaf = encoded_leaf_hash(signed);
         STATE.with(|s| {
             let mut s = s.borrow_mut();
             s.queries.push((leaf, at));

@@ -2,7 +2,8 @@
 //!
 //! One of InferenceSettlement's three contracts (split for Stylus's 24 KiB limit). A keeper anchors the Merkle
 //! root of N signed receipts (OpenZeppelin `StandardMerkleTree`, leaf = [`verity_abi::settlement::leaf_hash`])
-//! with a native-ETH bond, the count and the URI where the leaves are published: `Anchored`. During the challenge
+//! with a native-ETH bond, the count and the URI where the leaves are published (in the `BatchAnchored` event;
+//! `keccak256` of it stored): `Anchored`. During the challenge
 //! window anyone may void it (`Voided`, bond to the challenger) by proving
 //! - one leaf invalid: [`ReceiptBatches::challenge_leaf`], judged by SettlementNodes' `receiptFault` at the
 //!   anchoring time (bad signature, key not approved at `signedAt`, too old or in the future, model not usable);
@@ -20,15 +21,14 @@
 #[macro_use]
 extern crate alloc;
 
-// The wasm32 panic handler (traps; no std, no formatting code).
-use verity_contract_support as _;
+// The wasm32 panic handler (traps; no std, no formatting code) and panic-free word helpers.
+use verity_contract_support::{u64_of, u8_of};
 
 use alloc::{string::String, vec::Vec};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
-    StorageAddress, StorageB256, StorageBool, StorageMap, StorageString, StorageU256, StorageU64,
-    StorageU8,
+    StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU64, StorageU8,
 };
 use verity_abi::settlement::{
     batch_status,
@@ -36,12 +36,12 @@ use verity_abi::settlement::{
         BatchAnchored, BatchFinalized, BatchVoided, Credited, GovernanceChanged, KeeperChanged,
         ParamsSet, PausedSet, Withdrawn,
     },
-    signed_leaf_hash, verify_proof, void_reason, SettlementAlreadyFinal, SettlementAlreadyVoided,
+    encoded_leaf_hash, verify_proof, void_reason, SettlementAlreadyFinal, SettlementAlreadyVoided,
     SettlementBadProof, SettlementEmptyBatch, SettlementInsufficientValue, SettlementInvalidParam,
     SettlementLeafValid, SettlementNotDuplicate, SettlementNothingToWithdraw, SettlementPaused,
     SettlementTransferFailed, SettlementUnauthorized, SettlementUnauthorizedKeeper,
     SettlementUnknownBatch, SettlementWindowClosed, SettlementWindowOpen, SettlementZeroAddress,
-    SignedReceipt,
+    SIGNED_RECEIPT_LEN,
 };
 
 mod external;
@@ -102,7 +102,8 @@ pub struct Batch {
     count: StorageU64,
     root: StorageB256,
     bond: StorageU256,
-    data_uri: StorageString,
+    /// `keccak256(dataUri)`; the URI is in the `BatchAnchored` event.
+    data_hash: StorageB256,
 }
 
 /// ReceiptBatches' storage.
@@ -155,7 +156,7 @@ impl ReceiptBatches {
             self.governance.get(),
             self.nodes.get(),
             self.paused.get(),
-            self.challenge_window.get().to::<u64>(),
+            u64_of(self.challenge_window.get()),
             self.min_bond.get(),
             self.batch_count.get(),
         )
@@ -172,27 +173,28 @@ impl ReceiptBatches {
         let b = self.batches.getter(batch_id);
         (
             b.root.get(),
-            b.count.get().to::<u64>(),
+            u64_of(b.count.get()),
             b.submitter.get(),
-            b.anchored_at.get().to::<u64>(),
+            u64_of(b.anchored_at.get()),
             b.bond.get(),
-            b.status.get().to::<u8>(),
+            u8_of(b.status.get()),
         )
     }
 
-    /// Where batch `batch_id`'s leaves are published.
-    pub fn batch_data_uri(&self, batch_id: U256) -> String {
-        self.batches.getter(batch_id).data_uri.get_string()
+    /// `keccak256` of the URI where batch `batch_id`'s leaves are published (the URI itself is in its
+    /// [`BatchAnchored`] event; storing only its hash keeps the contract under the size limit).
+    pub fn batch_data_hash(&self, batch_id: U256) -> B256 {
+        self.batches.getter(batch_id).data_hash.get()
     }
 
     /// The status of `signed` in batch `batch_id` ([`batch_status`]): `ANCHORED` / `FINAL` / `VOIDED` when
     /// `proof` includes it, `NONE` when the batch is unknown or the proof does not lead to its root.
     /// (`Answered` is the off-chain state before anchoring.)
-    pub fn receipt_status(&self, batch_id: U256, signed: SignedReceipt, proof: Vec<B256>) -> u8 {
+    pub fn receipt_status(&self, batch_id: U256, signed: Bytes, proof: Vec<B256>) -> u8 {
         let b = self.batches.getter(batch_id);
-        let status = b.status.get().to::<u8>();
+        let status = u8_of(b.status.get());
         if status == batch_status::NONE
-            || !verify_proof(b.root.get(), signed_leaf_hash(&signed), &proof)
+            || !verify_proof(b.root.get(), encoded_leaf_hash(&signed), &proof)
         {
             return batch_status::NONE;
         }
@@ -249,7 +251,7 @@ impl ReceiptBatches {
     pub fn challenge_leaf(
         &mut self,
         batch_id: U256,
-        signed: SignedReceipt,
+        signed: Bytes,
         proof: Vec<B256>,
     ) -> Result<(), Error> {
         let anchored_at = self._challengeable(batch_id)?;
@@ -258,7 +260,7 @@ impl ReceiptBatches {
         if reason == 0 {
             return Err(Error::LeafValid(SettlementLeafValid {}));
         }
-        self._void(batch_id, reason, signed.receipt.requestId);
+        self._void(batch_id, reason, request_id_of(&signed));
         Ok(())
     }
 
@@ -275,18 +277,20 @@ impl ReceiptBatches {
     pub fn challenge_duplicate(
         &mut self,
         earlier_batch: U256,
-        earlier: SignedReceipt,
+        earlier: Bytes,
         earlier_proof: Vec<B256>,
         later_batch: U256,
-        later: SignedReceipt,
+        later: Bytes,
         later_proof: Vec<B256>,
     ) -> Result<(), Error> {
         self._challengeable(later_batch)?;
         let earlier_status = self._batch_status(earlier_batch)?;
+        let request_id = request_id_of(&later);
         let distinct = earlier_batch < later_batch
-            || (earlier_batch == later_batch
-                && signed_leaf_hash(&earlier) != signed_leaf_hash(&later));
-        if earlier.receipt.requestId != later.receipt.requestId
+            || (earlier_batch == later_batch && earlier[..] != later[..]);
+        if earlier.len() != SIGNED_RECEIPT_LEN
+            || later.len() != SIGNED_RECEIPT_LEN
+            || request_id_of(&earlier) != request_id
             || earlier_status == batch_status::VOIDED
             || !distinct
         {
@@ -294,11 +298,7 @@ impl ReceiptBatches {
         }
         self._check_inclusion(earlier_batch, &earlier, &earlier_proof)?;
         self._check_inclusion(later_batch, &later, &later_proof)?;
-        self._void(
-            later_batch,
-            void_reason::DUPLICATE_REQUEST,
-            later.receipt.requestId,
-        );
+        self._void(later_batch, void_reason::DUPLICATE_REQUEST, request_id);
         Ok(())
     }
 
@@ -312,7 +312,7 @@ impl ReceiptBatches {
     /// [`BatchFinalized`], [`Credited`].
     pub fn finalize_batch(&mut self, batch_id: U256) -> Result<(), Error> {
         let anchored_at = self._expect_anchored(batch_id)?;
-        let until = anchored_at.saturating_add(self.challenge_window.get().to::<u64>());
+        let until = anchored_at.saturating_add(u64_of(self.challenge_window.get()));
         if self._now() < until {
             return Err(Error::WindowOpen(SettlementWindowOpen { until }));
         }
@@ -404,6 +404,11 @@ impl ReceiptBatches {
     }
 }
 
+/// The request id of a signed receipt in its flat encoding (its first word; zero if shorter).
+fn request_id_of(signed: &[u8]) -> B256 {
+    signed.get(..32).map_or(B256::ZERO, B256::from_slice)
+}
+
 /// Storage-width alias of a `u8` status.
 type U8 = alloy_primitives::Uint<8, 1>;
 /// Storage-width alias of a `u64` time or count.
@@ -487,7 +492,7 @@ impl ReceiptBatches {
         b.anchored_at.set(U64::from(now));
         b.bond.set(bond);
         b.status.set(U8::from(batch_status::ANCHORED));
-        b.data_uri.set_str(&data_uri);
+        b.data_hash.set(keccak256(data_uri.as_bytes()));
         // Overflow not possible: bounded by the ETH supply.
         self.escrowed.set(self.escrowed.get() + bond);
         self.vm().log(BatchAnchored {
@@ -502,7 +507,7 @@ impl ReceiptBatches {
     }
 
     fn _batch_status(&self, batch_id: U256) -> Result<u8, Error> {
-        let status = self.batches.getter(batch_id).status.get().to::<u8>();
+        let status = u8_of(self.batches.getter(batch_id).status.get());
         if status == batch_status::NONE {
             return Err(Error::UnknownBatch(SettlementUnknownBatch {
                 batchId: batch_id,
@@ -520,14 +525,14 @@ impl ReceiptBatches {
             batch_status::VOIDED => Err(Error::AlreadyVoided(SettlementAlreadyVoided {
                 batchId: batch_id,
             })),
-            _ => Ok(self.batches.getter(batch_id).anchored_at.get().to::<u64>()),
+            _ => Ok(u64_of(self.batches.getter(batch_id).anchored_at.get())),
         }
     }
 
     /// The batch's anchoring time if it can still be challenged.
     fn _challengeable(&self, batch_id: U256) -> Result<u64, Error> {
         let anchored_at = self._expect_anchored(batch_id)?;
-        let closed_at = anchored_at.saturating_add(self.challenge_window.get().to::<u64>());
+        let closed_at = anchored_at.saturating_add(u64_of(self.challenge_window.get()));
         if self._now() >= closed_at {
             return Err(Error::WindowClosed(SettlementWindowClosed {
                 closedAt: closed_at,
@@ -536,14 +541,9 @@ impl ReceiptBatches {
         Ok(anchored_at)
     }
 
-    fn _check_inclusion(
-        &self,
-        batch_id: U256,
-        signed: &SignedReceipt,
-        proof: &[B256],
-    ) -> Result<(), Error> {
+    fn _check_inclusion(&self, batch_id: U256, signed: &[u8], proof: &[B256]) -> Result<(), Error> {
         let root = self.batches.getter(batch_id).root.get();
-        if !verify_proof(root, signed_leaf_hash(signed), proof) {
+        if !verify_proof(root, encoded_leaf_hash(signed), proof) {
             return Err(Error::BadProof(SettlementBadProof { batchId: batch_id }));
         }
         Ok(())

@@ -53,7 +53,7 @@ impl SettlementNodes {
             t,
         };
         static_call(self, self.registry.get(), &call.abi_encode())
-            .is_some_and(|out| word(&out) == Some(U256::from(1)))
+            .is_some_and(|out| verity_contract_support::is_true(&out))
     }
 
     #[cfg(test)]
@@ -71,7 +71,10 @@ impl SettlementNodes {
         }
         let call = verity_abi::settlement::IInferenceSettlementCalls::openRequestsCall { node };
         let out = static_call(self, settlement, &call.abi_encode())?;
-        word(&out).and_then(|w| u64::try_from(w).ok())
+        verity_contract_support::word(&out).and_then(|w| match w.as_limbs() {
+            [low, 0, 0, 0] => Some(*low),
+            _ => None,
+        })
     }
 
     #[cfg(test)]
@@ -104,15 +107,8 @@ fn static_call(this: &SettlementNodes, to: Address, data: &[u8]) -> Option<alloc
     .ok()
 }
 
-/// The single 32-byte word a call returned, if that is what it returned.
-#[cfg(not(test))]
-fn word(out: &[u8]) -> Option<U256> {
-    (out.len() == 32).then(|| U256::from_be_slice(out))
-}
-
 /// Per-thread stand-ins for the registry, InferenceSettlement and native transfers in native unit tests.
 #[cfg(test)]
-#[allow(dead_code)] // the mock controls are for the native tests still to be written (issue 5)
 pub(crate) mod mock {
     use super::*;
     use std::{cell::RefCell, collections::HashMap, vec::Vec};

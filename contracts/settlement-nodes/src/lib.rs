@@ -24,15 +24,15 @@
 #[macro_use]
 extern crate alloc;
 
-// The wasm32 panic handler (traps; no std, no formatting code).
-use verity_contract_support as _;
+// The wasm32 panic handler (traps; no std, no formatting code) and panic-free word helpers.
+use verity_contract_support::u64_of;
 
 use alloc::vec::Vec;
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, Bytes, B256, U256};
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{StorageAddress, StorageB256, StorageMap, StorageU256, StorageU64};
 use verity_abi::settlement::{
-    mode,
+    decode_signed_receipt, mode,
     nodes::{
         Credited, GovernanceChanged, KeyApproved, KeyRevoked, NodeRegistered, ParamsSet,
         SettlementSet, Slashed, StakeAdded, StakeWithdrawn, UnbondRequested, Withdrawn,
@@ -154,8 +154,8 @@ impl SettlementNodes {
             self.governance.get(),
             self.registry.get(),
             self.settlement.get(),
-            self.max_receipt_age.get().to::<u64>(),
-            self.unbond_delay.get().to::<u64>(),
+            u64_of(self.max_receipt_age.get()),
+            u64_of(self.unbond_delay.get()),
             self.min_stake.get(),
         )
     }
@@ -166,7 +166,7 @@ impl SettlementNodes {
         (
             n.signing_key.get(),
             n.stake.get(),
-            n.unbond_at.get().to::<u64>(),
+            u64_of(n.unbond_at.get()),
         )
     }
 
@@ -176,8 +176,8 @@ impl SettlementNodes {
         (
             k.node.get(),
             k.measurement.get(),
-            k.approved_at.get().to::<u64>(),
-            k.revoked_at.get().to::<u64>(),
+            u64_of(k.approved_at.get()),
+            u64_of(k.revoked_at.get()),
         )
     }
 
@@ -192,10 +192,21 @@ impl SettlementNodes {
             && self._key_valid_at(key, self._now())
     }
 
-    /// Why `signed` is not a valid receipt judged at reference time `at` (a
-    /// [`verity_abi::settlement::void_reason`]), or 0 when it is valid.
-    pub fn receipt_fault(&self, signed: SignedReceipt, at: u64) -> u8 {
-        self._receipt_fault(&signed, at)
+    /// The EIP-712 domain separator receipts are signed under: name "Verity", version "1", this chain, the wired
+    /// InferenceSettlement as verifying contract.
+    pub fn domain_separator(&self) -> B256 {
+        self._domain_separator()
+    }
+
+    /// Why `signed` — a signed receipt in its flat encoding
+    /// ([`verity_abi::settlement::encode_signed_receipt`], the Merkle leaf preimage) — is not a valid receipt judged
+    /// at reference time `at` (a [`verity_abi::settlement::void_reason`]; `BAD_FIELDS` for bytes that are not a
+    /// canonical encoding), or 0 when it is valid.
+    pub fn receipt_fault(&self, signed: Bytes, at: u64) -> u8 {
+        match decode_signed_receipt(&signed) {
+            Some(signed) => self._receipt_fault(&signed, at),
+            None => void_reason::BAD_FIELDS,
+        }
     }
 
     /// ETH credited to `account`, withdrawable with [`Self::withdraw`].
@@ -287,9 +298,7 @@ impl SettlementNodes {
     /// [`UnbondRequested`].
     pub fn request_unbond(&mut self) -> Result<(), Error> {
         let node = self._only_node()?;
-        let available_at = self
-            ._now()
-            .saturating_add(self.unbond_delay.get().to::<u64>());
+        let available_at = self._now().saturating_add(u64_of(self.unbond_delay.get()));
         self.nodes
             .setter(node)
             .unbond_at
@@ -311,7 +320,7 @@ impl SettlementNodes {
     /// [`StakeWithdrawn`], [`Credited`].
     pub fn withdraw_stake(&mut self) -> Result<(), Error> {
         let node = self._only_node()?;
-        let unbond_at = self.nodes.getter(node).unbond_at.get().to::<u64>();
+        let unbond_at = u64_of(self.nodes.getter(node).unbond_at.get());
         let open = self._open_requests(node);
         if open != Some(0) || unbond_at == 0 || self._now() < unbond_at {
             return Err(Error::StakeLocked(SettlementStakeLocked {
@@ -568,20 +577,22 @@ impl SettlementNodes {
         Ok(())
     }
 
+    fn _domain_separator(&self) -> B256 {
+        verity_abi::settlement::domain_separator(self.vm().chain_id(), self.settlement.get())
+    }
+
     /// Whether `key` was approved and not yet revoked at time `t`.
     fn _key_valid_at(&self, key: Address, t: u64) -> bool {
         let k = self.keys.getter(key);
-        let approved_at = k.approved_at.get().to::<u64>();
-        let revoked_at = k.revoked_at.get().to::<u64>();
+        let approved_at = u64_of(k.approved_at.get());
+        let revoked_at = u64_of(k.revoked_at.get());
         approved_at != 0 && approved_at <= t && (revoked_at == 0 || t < revoked_at)
     }
 
     /// Why `signed` is not a valid receipt judged at reference time `at` (a [`void_reason`]), or 0.
     fn _receipt_fault(&self, signed: &SignedReceipt, at: u64) -> u8 {
         let receipt = &signed.receipt;
-        let domain =
-            verity_abi::settlement::domain_separator(self.vm().chain_id(), self.settlement.get());
-        let digest = signing_hash(domain, receipt);
+        let digest = signing_hash(self._domain_separator(), receipt);
         let Some(signer) = self._recover(digest, signed.v, signed.r, signed.s) else {
             return void_reason::BAD_SIGNATURE;
         };
@@ -595,7 +606,7 @@ impl SettlementNodes {
         if !self._key_valid_at(signer, receipt.signedAt) {
             return void_reason::KEY_NOT_APPROVED;
         }
-        let max_age = self.max_receipt_age.get().to::<u64>();
+        let max_age = u64_of(self.max_receipt_age.get());
         if receipt.signedAt > at || at - receipt.signedAt > max_age {
             return void_reason::BAD_TIME;
         }

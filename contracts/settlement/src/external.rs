@@ -26,15 +26,14 @@ impl InferenceSettlement {
     /// SettlementNodes' verdict on `signed` at reference time `at`: 0 = valid, else a `void_reason`. A failing
     /// call counts as invalid (no payment without a proof).
     #[cfg(not(test))]
-    pub(crate) fn _receipt_fault(&self, signed: &SignedReceipt, at: u64) -> u8 {
+    pub(crate) fn _receipt_fault(&self, signed: &[u8], at: u64) -> u8 {
         let call = ISettlementNodesCalls::receiptFaultCall {
-            signed: signed.clone(),
+            signed: Bytes::copy_from_slice(signed),
             at,
         };
-        match static_call(self, self.nodes.get(), &call.abi_encode()) {
-            Some(out) if out.len() == 32 && out[..31].iter().all(|b| *b == 0) => out[31],
-            _ => verity_abi::settlement::void_reason::BAD_SIGNATURE,
-        }
+        static_call(self, self.nodes.get(), &call.abi_encode())
+            .and_then(|out| verity_contract_support::word_u8(&out))
+            .unwrap_or(verity_abi::settlement::void_reason::BAD_SIGNATURE)
     }
 
     /// Slashes up to `amount` of `node`'s stake to `to` at SettlementNodes; returns what was taken (zero when the
@@ -54,8 +53,17 @@ impl InferenceSettlement {
     pub(crate) fn _batch(&self, batch_id: U256) -> Option<(B256, u64, u8)> {
         let call = IReceiptBatchesCalls::batchCall { batchId: batch_id };
         let out = static_call(self, self.batches.get(), &call.abi_encode())?;
-        let ret = IReceiptBatchesCalls::batchCall::abi_decode_returns(&out).ok()?;
-        (ret._5 != batch_status::NONE).then_some((ret._0, ret._3, ret._5))
+        // Six static words: root, count, submitter, anchoredAt, bond, status.
+        if out.len() != 6 * 32 {
+            return None;
+        }
+        let root = B256::from_slice(&out[..32]);
+        let anchored_at = verity_contract_support::word(&out[96..128])?;
+        let status = verity_contract_support::word_u8(&out[160..])?;
+        match anchored_at.as_limbs() {
+            [t, 0, 0, 0] if status != batch_status::NONE => Some((root, *t, status)),
+            _ => None,
+        }
     }
 
     /// Whether the registry says `model_version` is usable at `t` (false when the call fails).
@@ -91,8 +99,8 @@ impl InferenceSettlement {
     }
 
     #[cfg(test)]
-    pub(crate) fn _receipt_fault(&self, signed: &SignedReceipt, at: u64) -> u8 {
-        let leaf = signed_leaf_hash(signed);
+    pub(crate) fn _receipt_fault(&self, signed: &[u8], at: u64) -> u8 {
+        let leaf = encoded_leaf_hash(signed);
         mock::with(|m| {
             m.fault_queries.push((leaf, at));
             m.faults.get(&leaf).copied().unwrap_or(0)
@@ -157,11 +165,8 @@ fn static_call(this: &InferenceSettlement, to: Address, data: &[u8]) -> Option<V
     .ok()
 }
 
-/// An ABI `bool` return that is exactly `true`.
 #[cfg(not(test))]
-fn is_true(out: &[u8]) -> bool {
-    out.len() == 32 && out[..31].iter().all(|b| *b == 0) && out[31] == 1
-}
+use verity_contract_support::is_true;
 
 /// Per-thread stand-ins for SettlementNodes, ReceiptBatches, the registry, verifiers and native transfers in
 /// native unit tests. Tests set the public fields through [`mock::with`].

@@ -27,8 +27,8 @@
 #[macro_use]
 extern crate alloc;
 
-// The wasm32 panic handler (traps; no std, no formatting code).
-use verity_contract_support as _;
+// The wasm32 panic handler (traps; no std, no formatting code) and panic-free word helpers.
+use verity_contract_support::{u64_of, u8_of};
 
 use alloc::vec::Vec;
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -37,12 +37,12 @@ use stylus_sdk::storage::{
     StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU64, StorageU8,
 };
 use verity_abi::settlement::{
-    batch_status, mode, request_status, signed_leaf_hash, verify_proof, Answered, Credited,
-    DisputeResolved, Disputed, GovernanceChanged, ParamsSet, PausedSet, Proven, Receipt, Refunded,
-    Requested, Settled, SettlementAlreadySettled, SettlementBadProof, SettlementBadRequestStatus,
-    SettlementBatchNotFinal, SettlementInsufficientValue, SettlementInvalidParam,
-    SettlementInvalidReceipt, SettlementModelNotUsable, SettlementNodeInactive,
-    SettlementNothingToWithdraw, SettlementPaused, SettlementProofRejected,
+    batch_status, decode_signed_receipt, encoded_leaf_hash, mode, request_status, verify_proof,
+    Answered, Credited, DisputeResolved, Disputed, GovernanceChanged, ParamsSet, PausedSet, Proven,
+    Receipt, Refunded, Requested, Settled, SettlementAlreadySettled, SettlementBadProof,
+    SettlementBadRequestStatus, SettlementBatchNotFinal, SettlementInsufficientValue,
+    SettlementInvalidParam, SettlementInvalidReceipt, SettlementModelNotUsable,
+    SettlementNodeInactive, SettlementNothingToWithdraw, SettlementPaused, SettlementProofRejected,
     SettlementReceiptMismatch, SettlementRequestExists, SettlementTooEarly, SettlementTooLate,
     SettlementTransferFailed, SettlementUnauthorized, SettlementUnauthorizedNode,
     SettlementUnauthorizedPayer, SettlementUnknownBatch, SettlementUnknownRequest,
@@ -187,8 +187,8 @@ impl InferenceSettlement {
             self.nodes.get(),
             self.batches.get(),
             self.paused.get(),
-            self.challenge_window.get().to::<u64>(),
-            self.answer_deadline.get().to::<u64>(),
+            u64_of(self.challenge_window.get()),
+            u64_of(self.answer_deadline.get()),
             self.slash_amount.get(),
         )
     }
@@ -196,12 +196,7 @@ impl InferenceSettlement {
     /// Requests of `node` still open (requested, answered, proven or disputed); SettlementNodes keeps its stake
     /// locked while any is.
     pub fn open_requests(&self, node: Address) -> u64 {
-        self.open.get(node).to::<u64>()
-    }
-
-    /// The EIP-712 domain separator receipts are signed under (this contract, this chain).
-    pub fn domain_separator(&self) -> B256 {
-        self._domain_separator()
+        u64_of(self.open.get(node))
     }
 
     /// The verifier registered for `model_version` (zero = none).
@@ -224,10 +219,10 @@ impl InferenceSettlement {
             r.fee.get(),
             r.input_hash.get(),
             r.output_hash.get(),
-            r.status.get().to::<u8>(),
-            r.mode.get().to::<u8>(),
-            r.deadline.get().to::<u64>(),
-            r.proven_at.get().to::<u64>(),
+            u8_of(r.status.get()),
+            u8_of(r.mode.get()),
+            u64_of(r.deadline.get()),
+            u64_of(r.proven_at.get()),
         )
     }
 
@@ -363,7 +358,7 @@ impl InferenceSettlement {
         if receipt_mode > mode::ZK {
             return Err(Error::InvalidParam(SettlementInvalidParam { which: 7 }));
         }
-        if self.requests.getter(request_id).status.get().to::<u8>() != request_status::NONE {
+        if u8_of(self.requests.getter(request_id).status.get()) != request_status::NONE {
             return Err(Error::RequestExists(SettlementRequestExists {
                 requestId: request_id,
             }));
@@ -377,7 +372,7 @@ impl InferenceSettlement {
                 modelVersion: model_version,
             }));
         }
-        let deadline = now.saturating_add(self.answer_deadline.get().to::<u64>());
+        let deadline = now.saturating_add(u64_of(self.answer_deadline.get()));
         let mut r = self.requests.setter(request_id);
         r.payer.set(payer);
         r.node.set(node);
@@ -388,7 +383,7 @@ impl InferenceSettlement {
         r.deadline.set(U64::from(deadline));
         r.status.set(U8::from(request_status::REQUESTED));
         // Overflow not possible: one open request per escrowed, unique request id.
-        let open = self.open.get(node).to::<u64>() + 1;
+        let open = u64_of(self.open.get(node)) + 1;
         self.open.insert(node, U64::from(open));
         self._escrow_in(fee);
         self.vm().log(Requested {
@@ -423,7 +418,7 @@ impl InferenceSettlement {
                 account: caller,
             }));
         }
-        let deadline = r.deadline.get().to::<u64>();
+        let deadline = u64_of(r.deadline.get());
         if now > deadline {
             return Err(Error::TooLate(SettlementTooLate { deadline }));
         }
@@ -447,21 +442,19 @@ impl InferenceSettlement {
     ///
     /// # Events
     /// [`Proven`] (batch id 0).
-    pub fn prove_with_receipt(
-        &mut self,
-        signed: SignedReceipt,
-        zk_proof: Bytes,
-    ) -> Result<(), Error> {
+    pub fn prove_with_receipt(&mut self, signed: Bytes, zk_proof: Bytes) -> Result<(), Error> {
         self._when_not_paused()?;
+        let encoded = signed;
+        let signed = decode(&encoded)?;
         let id = signed.receipt.requestId;
         self._expect_status(id, &[request_status::REQUESTED, request_status::ANSWERED])?;
         let now = self._now();
-        let deadline = self.requests.getter(id).deadline.get().to::<u64>();
+        let deadline = u64_of(self.requests.getter(id).deadline.get());
         if now > deadline {
             return Err(Error::TooLate(SettlementTooLate { deadline }));
         }
         self._check_match(&signed.receipt)?;
-        let reason = self._receipt_fault(&signed, now);
+        let reason = self._receipt_fault(&encoded, now);
         if reason != 0 {
             return Err(Error::InvalidReceipt(SettlementInvalidReceipt { reason }));
         }
@@ -493,10 +486,11 @@ impl InferenceSettlement {
     pub fn prove_by_batch(
         &mut self,
         batch_id: U256,
-        signed: SignedReceipt,
+        signed: Bytes,
         proof: Vec<B256>,
     ) -> Result<(), Error> {
         self._when_not_paused()?;
+        let encoded = signed;
         let Some((root, anchored_at, status)) = self._batch(batch_id) else {
             return Err(Error::UnknownBatch(SettlementUnknownBatch {
                 batchId: batch_id,
@@ -507,12 +501,13 @@ impl InferenceSettlement {
                 batchId: batch_id,
             }));
         }
-        if !verify_proof(root, signed_leaf_hash(&signed), &proof) {
+        if !verify_proof(root, encoded_leaf_hash(&encoded), &proof) {
             return Err(Error::BadProof(SettlementBadProof { batchId: batch_id }));
         }
+        let signed = decode(&encoded)?;
         let id = signed.receipt.requestId;
         self._expect_status(id, &[request_status::REQUESTED, request_status::ANSWERED])?;
-        let deadline = self.requests.getter(id).deadline.get().to::<u64>();
+        let deadline = u64_of(self.requests.getter(id).deadline.get());
         if anchored_at > deadline {
             return Err(Error::TooLate(SettlementTooLate { deadline }));
         }
@@ -523,7 +518,7 @@ impl InferenceSettlement {
                 modelVersion: model,
             }));
         }
-        let reason = self._receipt_fault(&signed, anchored_at);
+        let reason = self._receipt_fault(&encoded, anchored_at);
         if reason != 0 {
             return Err(Error::InvalidReceipt(SettlementInvalidReceipt { reason }));
         }
@@ -541,13 +536,8 @@ impl InferenceSettlement {
     /// [`Settled`], [`Credited`].
     pub fn settle(&mut self, request_id: B256) -> Result<(), Error> {
         self._expect_status(request_id, &[request_status::PROVEN])?;
-        let until = self
-            .requests
-            .getter(request_id)
-            .proven_at
-            .get()
-            .to::<u64>()
-            .saturating_add(self.challenge_window.get().to::<u64>());
+        let until = u64_of(self.requests.getter(request_id).proven_at.get())
+            .saturating_add(u64_of(self.challenge_window.get()));
         if self._now() < until {
             return Err(Error::TooEarly(SettlementTooEarly { until }));
         }
@@ -568,7 +558,7 @@ impl InferenceSettlement {
             request_id,
             &[request_status::REQUESTED, request_status::ANSWERED],
         )?;
-        let deadline = self.requests.getter(request_id).deadline.get().to::<u64>();
+        let deadline = u64_of(self.requests.getter(request_id).deadline.get());
         if self._now() <= deadline {
             return Err(Error::TooEarly(SettlementTooEarly { until: deadline }));
         }
@@ -587,7 +577,7 @@ impl InferenceSettlement {
     pub fn dispute(&mut self, request_id: B256) -> Result<(), Error> {
         self._expect_status(request_id, &[request_status::PROVEN])?;
         let caller = self.vm().msg_sender();
-        let window = self.challenge_window.get().to::<u64>();
+        let window = u64_of(self.challenge_window.get());
         let now = self._now();
         let mut r = self.requests.setter(request_id);
         if r.payer.get() != caller {
@@ -595,7 +585,7 @@ impl InferenceSettlement {
                 account: caller,
             }));
         }
-        let until = r.proven_at.get().to::<u64>().saturating_add(window);
+        let until = u64_of(r.proven_at.get()).saturating_add(window);
         if now >= until {
             return Err(Error::TooLate(SettlementTooLate { deadline: until }));
         }
@@ -631,6 +621,13 @@ impl InferenceSettlement {
         self._send(account, amount)?;
         Ok(amount)
     }
+}
+
+/// Decodes a signed receipt given in its flat encoding; bytes that are not one are an invalid receipt.
+fn decode(encoded: &[u8]) -> Result<SignedReceipt, Error> {
+    decode_signed_receipt(encoded).ok_or(Error::InvalidReceipt(SettlementInvalidReceipt {
+        reason: verity_abi::settlement::void_reason::BAD_FIELDS,
+    }))
 }
 
 /// Storage-width alias of a `u8` status or mode.
@@ -699,13 +696,9 @@ impl InferenceSettlement {
         Ok(())
     }
 
-    fn _domain_separator(&self) -> B256 {
-        verity_abi::settlement::domain_separator(self.vm().chain_id(), self.vm().contract_address())
-    }
-
     /// The request's status if it is one of `allowed`; typed errors otherwise.
     fn _expect_status(&self, request_id: B256, allowed: &[u8]) -> Result<u8, Error> {
-        let status = self.requests.getter(request_id).status.get().to::<u8>();
+        let status = u8_of(self.requests.getter(request_id).status.get());
         if allowed.contains(&status) {
             return Ok(status);
         }
@@ -728,7 +721,7 @@ impl InferenceSettlement {
     /// The receipt says what the request says (and, once answered, the same output).
     fn _check_match(&self, receipt: &Receipt) -> Result<(), Error> {
         let r = self.requests.getter(receipt.requestId);
-        let answered = r.status.get().to::<u8>() == request_status::ANSWERED;
+        let answered = u8_of(r.status.get()) == request_status::ANSWERED;
         let mismatch = if receipt.modelVersion != r.model_version.get() {
             Some(1)
         } else if receipt.inputHash != r.input_hash.get() {
@@ -741,7 +734,7 @@ impl InferenceSettlement {
             Some(5)
         } else if receipt.fee != r.fee.get() {
             Some(6)
-        } else if receipt.mode != r.mode.get().to::<u8>() {
+        } else if receipt.mode != u8_of(r.mode.get()) {
             Some(7)
         } else {
             None
@@ -772,7 +765,7 @@ impl InferenceSettlement {
         r.status.set(U8::from(status));
         let (payer, node, fee) = (r.payer.get(), r.node.get(), r.fee.get());
         // Underflow not possible: every open request counted one when it was opened.
-        let open = self.open.get(node).to::<u64>() - 1;
+        let open = u64_of(self.open.get(node)) - 1;
         self.open.insert(node, U64::from(open));
         (payer, node, fee)
     }

@@ -5,7 +5,62 @@
 //! contract's 24 KiB budget. A contract names this crate (`use verity_contract_support as _;`) and gets this panic
 //! handler instead: it traps at once, which Stylus reports as a revert with empty data. Contracts return typed
 //! Solidity errors for every failure they expect; a panic is a bug and is treated as one.
+//!
+//! It also holds the few panic-free word helpers several contracts repeated: narrowing a storage-width integer
+//! without ruint's `to::<T>()` (whose failure path links `Debug` and `core::fmt`), and reading the single word a
+//! call returned.
 #![no_std]
+
+use alloy_primitives::{Uint, U256};
+
+/// The `u64` a storage-width `Uint<64, 1>` holds (no conversion check, no panic path).
+pub fn u64_of(value: Uint<64, 1>) -> u64 {
+    value.as_limbs()[0]
+}
+
+/// The `u8` a storage-width `Uint<8, 1>` holds (no conversion check, no panic path).
+pub fn u8_of(value: Uint<8, 1>) -> u8 {
+    // Truncation not possible: a Uint<8, 1> is below 256.
+    value.as_limbs()[0] as u8
+}
+
+/// The single 32-byte word `out` holds, if that is exactly what a call returned.
+pub fn word(out: &[u8]) -> Option<U256> {
+    (out.len() == 32).then(|| U256::from_be_slice(out))
+}
+
+/// The `uint8` a call returned, if it returned exactly one word below 256.
+pub fn word_u8(out: &[u8]) -> Option<u8> {
+    (out.len() == 32 && out[..31].iter().all(|b| *b == 0)).then(|| out[31])
+}
+
+/// Whether a call returned exactly the ABI `bool` `true`.
+pub fn is_true(out: &[u8]) -> bool {
+    word_u8(out) == Some(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_and_words() {
+        assert_eq!(u64_of(Uint::from(u64::MAX)), u64::MAX);
+        assert_eq!(u8_of(Uint::from(255u8)), 255);
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        assert!(is_true(&one));
+        assert_eq!(word(&one), Some(U256::from(1)));
+        assert_eq!(word_u8(&one), Some(1));
+        assert!(!is_true(&one[1..]));
+        assert_eq!(word(&one[1..]), None);
+        one[31] = 2;
+        assert!(!is_true(&one));
+        one[0] = 1;
+        assert_eq!(word_u8(&one), None);
+        assert!(!is_true(&one));
+    }
+}
 
 /// Traps immediately; the message is never formatted, so no formatting code is linked.
 #[cfg(all(target_arch = "wasm32", not(test)))]

@@ -152,6 +152,38 @@ fn leaf_hash_is_double_keccak_of_abi_encode() {
 }
 
 #[test]
+fn signed_receipt_bytes_are_its_abi_encoding_and_decode_strictly() {
+    let signed = SignedReceipt {
+        receipt: sample(),
+        v: 27,
+        r: keccak256("r"),
+        s: keccak256("s"),
+    };
+    let bytes = encode_signed_receipt(&signed);
+    assert_eq!(bytes.as_slice(), signed.abi_encode().as_slice());
+    assert_eq!(decode_signed_receipt(&bytes), Some(signed.clone()));
+    assert_eq!(encoded_leaf_hash(&bytes), signed_leaf_hash(&signed));
+    // Wrong lengths.
+    assert_eq!(decode_signed_receipt(&bytes[..383]), None);
+    let mut longer = bytes.to_vec();
+    longer.push(0);
+    assert_eq!(decode_signed_receipt(&longer), None);
+    // Non-canonical padding of each narrow word: payer, node (address), mode (uint8), signedAt (uint64), v.
+    for (word, byte) in [(4, 11), (5, 0), (7, 30), (8, 23), (9, 0)] {
+        let mut bad = bytes;
+        bad[32 * word + byte] = 1;
+        assert_eq!(decode_signed_receipt(&bad), None, "word {word} byte {byte}");
+    }
+    // Full-width words take any value.
+    let mut wide = bytes;
+    wide[32] = 0xff;
+    assert_eq!(
+        decode_signed_receipt(&wide).map(|d| d.receipt.modelVersion >> 248),
+        Some(U256::from(0xff))
+    );
+}
+
+#[test]
 fn merkle_edge_cases() {
     assert!(StandardMerkleTree::new(&[]).is_none());
     let a = keccak256("a");
