@@ -46,7 +46,6 @@ impl ReceiptBatches {
 
 /// Per-thread stand-ins for SettlementNodes and native transfers in native unit tests.
 #[cfg(test)]
-#[allow(dead_code)] // the mock controls are for the native tests still to be written (issue 5)
 pub(crate) mod mock {
     use super::*;
     use std::{cell::RefCell, collections::HashMap, vec::Vec};
