@@ -25,6 +25,9 @@ pub fn export_interface(root: &Path, contract: &ContractAbi) -> Result<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(root)
+        // Exporting is not linting: skip `script/test`'s clippy wrapper (see script/test).
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .args([
             "run",
             "-q",

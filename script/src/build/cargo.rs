@@ -88,6 +88,10 @@ impl CargoOptions {
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET")
+            // `script/test` lints by running clippy as the compiler wrapper of the host build; contract bytes
+            // must not depend on it (and wasm builds would pay for the lints twice).
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("CLIPPY_ARGS")
             .stdin(Stdio::null())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
