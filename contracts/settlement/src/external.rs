@@ -171,7 +171,6 @@ use verity_contract_support::is_true;
 /// Per-thread stand-ins for SettlementNodes, ReceiptBatches, the registry, verifiers and native transfers in
 /// native unit tests. Tests set the public fields through [`mock::with`].
 #[cfg(test)]
-#[allow(dead_code)] // the mock controls are for the native tests still to be written (issue 5)
 pub(crate) mod mock {
     use super::*;
     use std::{
