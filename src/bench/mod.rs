@@ -17,6 +17,7 @@
 mod cli;
 mod load;
 mod nodes;
+mod registry_gas;
 mod solidity;
 
 use std::{fmt, path::PathBuf};
@@ -39,6 +40,10 @@ use verity_script::{
 pub use cli::{main, BenchArgs};
 pub use load::{recipient, run_transfers, LoadConfig, LoadReport};
 pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
+pub use registry_gas::{
+    finalize_registrations_label, registry_gas, RegistryGas, RegistryGasSetup, BATCH_GAS_LIMIT,
+    REGISTRY_BATCH_SIZES, REGISTRY_PER_ITEM_RATIO_GOAL,
+};
 pub use solidity::{compile as compile_solidity, initcode as solidity_initcode};
 
 /// Goal: devnode's BR throughput at least this fraction of anvil's Solidity throughput.

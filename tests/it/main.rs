@@ -4,5 +4,6 @@ mod abi_drift;
 mod bench;
 mod deploy_cmd;
 mod gauge;
+mod registry;
 mod support;
 mod token;

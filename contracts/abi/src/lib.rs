@@ -78,6 +78,11 @@ pub const CONTRACTS: &[ContractAbi] = &[
         interface: "IGaugeController",
         events_sol: gauge::EVENTS_SOL,
     },
+    ContractAbi {
+        package: "verity-registry",
+        interface: "IModelRegistry",
+        events_sol: registry::EVENTS_SOL,
+    },
 ];
 
 #[cfg(feature = "rpc")]

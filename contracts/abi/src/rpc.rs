@@ -17,3 +17,8 @@ alloy::sol!(
     #[sol(rpc)]
     "interfaces/IGaugeController.sol"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IModelRegistry.sol"
+);

@@ -14,6 +14,37 @@ pub struct VerityParams {
     pub treasury: Option<Address>,
     /// BR minted at genesis (≈21% of the cap by default).
     pub genesis_supply: U256,
+    /// The ModelRegistry's roles and configuration.
+    pub registry: RegistryParams,
+}
+
+/// The ModelRegistry's constructor arguments beyond the admin (which is [`VerityParams::admin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryParams {
+    /// Confirms storage (`confirmStorage`). `None` = the deployer (on a dev chain the deployer runs the keeper).
+    pub attester: Option<Address>,
+    /// Finalizes registrations at any time (`finalizeRegistrations`). `None` = the deployer.
+    pub keeper: Option<Address>,
+    /// Minimum fee per submission, in wei (at most `u64::MAX`).
+    pub min_fee: U256,
+    /// Seconds after submission past which anyone may finalize a version.
+    pub max_wait: u64,
+    /// Seconds after submission past which a pending version expires (must exceed `max_wait`).
+    pub ttl: u64,
+}
+
+impl Default for RegistryParams {
+    /// Dev-chain defaults: a 0.001 ETH minimum fee, anyone may finalize after a day, pending versions expire after
+    /// a week.
+    fn default() -> Self {
+        Self {
+            attester: None,
+            keeper: None,
+            min_fee: U256::from(1_000_000_000_000_000u64),
+            max_wait: 24 * 3_600,
+            ttl: 7 * 24 * 3_600,
+        }
+    }
 }
 
 impl Default for VerityParams {
@@ -23,6 +54,7 @@ impl Default for VerityParams {
             treasury: None,
             // 21% of the 1e9 BR cap.
             genesis_supply: verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64),
+            registry: RegistryParams::default(),
         }
     }
 }
@@ -41,6 +73,7 @@ impl VerityParams {
 pub fn plan(params: &VerityParams) -> DeployPlan {
     let token_params = params.clone();
     let gauge_params = params.clone();
+    let registry_params = params.clone();
     DeployPlan::new()
         .contract(Deployable::new("token").constructor(move |book| {
             Ok((
@@ -80,6 +113,17 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                 })
             },
         ))
+        .contract(Deployable::new("registry").constructor(move |book| {
+            let p = &registry_params.registry;
+            Ok((
+                registry_params.admin(book),
+                p.attester.unwrap_or(book.deployer()),
+                p.keeper.unwrap_or(book.deployer()),
+                p.min_fee,
+                p.max_wait,
+                p.ttl,
+            ))
+        }))
 }
 
 #[cfg(test)]
@@ -104,5 +148,26 @@ mod tests {
             supply,
             verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64)
         );
+    }
+
+    #[test]
+    fn registry_constructor_takes_roles_and_config() {
+        let deployer = address!("0x00000000000000000000000000000000000000d1");
+        let keeper = address!("0x00000000000000000000000000000000000000d2");
+        let mut params = VerityParams::default();
+        params.registry.keeper = Some(keeper);
+        let plan = plan(&params);
+        let call = plan
+            .calls()
+            .find(|c| c.label == "registry.constructor")
+            .expect("registry constructor");
+        let data = call.calldata(&AddressBook::new(deployer)).unwrap();
+        assert_eq!(data[..4], verity_abi::STYLUS_CONSTRUCTOR_SELECTOR);
+        let (admin, attester, k, min_fee, max_wait, ttl) =
+            <(Address, Address, Address, U256, u64, u64)>::abi_decode_params(&data[4..]).unwrap();
+        let d = RegistryParams::default();
+        assert_eq!((admin, attester, k), (deployer, deployer, keeper));
+        assert_eq!((min_fee, max_wait, ttl), (d.min_fee, d.max_wait, d.ttl));
+        assert!(d.max_wait < d.ttl && d.min_fee <= U256::from(u64::MAX));
     }
 }
