@@ -28,8 +28,16 @@ pub enum Command {
     Run,
     /// Put one intent into the outbox (operators and tests); a repeated key is a no-op.
     Enqueue(EnqueueArgs),
-    /// Print the outbox backlog per status and the lease.
-    Status,
+    /// Print the outbox per status, the backlog by job, the last intents, the epoch state and the lease.
+    Status(StatusArgs),
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many of the last intents to list.
+    #[arg(long, default_value_t = 10)]
+    pub last: i64,
 }
 
 /// Arguments of `enqueue`.
@@ -74,7 +82,7 @@ pub struct Config {
     /// Chain id to sign for (default: asked from the node).
     #[arg(long, env = "VERITY_CHAIN_ID")]
     pub chain_id: Option<u64>,
-    /// GaugeController address (enables the epoch finalizer once its bindings exist).
+    /// GaugeController address: enables the epoch finalizer (and the epoch state in `status`).
     #[arg(long, env = "VERITY_GAUGE")]
     pub gauge: Option<Address>,
     /// ModelRegistry address (enables the registry jobs once their bindings exist).
@@ -119,8 +127,8 @@ pub struct Config {
     /// Exit once the outbox is empty (tests, one-shot runs).
     #[arg(long, env = "VERITY_EXIT_WHEN_IDLE")]
     pub exit_when_idle: bool,
-    /// Decide and log intents without persisting or sending them.
-    #[arg(long)]
+    /// Jobs decide and log their intents; nothing is persisted, signed or sent, and the lease is not taken.
+    #[arg(long, env = "VERITY_DRY_RUN")]
     pub dry_run: bool,
     /// Log format.
     #[arg(long, env = "VERITY_LOG_FORMAT", value_enum, default_value = "pretty")]
@@ -162,7 +170,10 @@ mod tests {
             "status",
         ])
         .unwrap();
-        assert!(matches!(cli.command, Some(Command::Status)));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Status(StatusArgs { last: 10 }))
+        ));
         assert_eq!(cli.config.poll_interval(), Duration::from_millis(50));
         assert_eq!(
             cli.config.failpoint.check(Failpoint::AfterBroadcast),

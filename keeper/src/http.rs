@@ -45,6 +45,16 @@ pub struct Metrics {
     pub broadcasts: IntCounter,
     /// Intents re-queued after another transaction took their nonce.
     pub requeued: IntCounter,
+    /// Job planning passes, by job and outcome (`ok`, `error`).
+    pub job_runs: IntCounterVec,
+    /// Intents a job persisted (new keys only), by job.
+    pub job_submitted: IntCounterVec,
+    /// Items of work due now per job (e.g. ended epochs not finalized on chain).
+    pub job_due: IntGaugeVec,
+    /// How long (chain seconds) a job's oldest due item has been due.
+    pub job_lag: IntGaugeVec,
+    /// Planned intents whose key already finished with a failure (the job is stuck on them), by job.
+    pub job_stuck: IntGaugeVec,
     ready: Arc<AtomicBool>,
 }
 
@@ -69,6 +79,43 @@ impl Metrics {
             "keeper_requeued_total",
             "Intents re-queued after their nonce was taken",
         )?;
+        let job_runs = IntCounterVec::new(
+            Opts::new(
+                "keeper_job_runs_total",
+                "Job planning passes by job and outcome",
+            ),
+            &["job", "outcome"],
+        )?;
+        let job_submitted = IntCounterVec::new(
+            Opts::new(
+                "keeper_job_submitted_total",
+                "Intents persisted by each job",
+            ),
+            &["job"],
+        )?;
+        let job_due = IntGaugeVec::new(
+            Opts::new("keeper_job_due", "Items of work due now, per job"),
+            &["job"],
+        )?;
+        let job_lag = IntGaugeVec::new(
+            Opts::new(
+                "keeper_job_lag_seconds",
+                "Chain seconds the oldest due item of each job has been due",
+            ),
+            &["job"],
+        )?;
+        let job_stuck = IntGaugeVec::new(
+            Opts::new(
+                "keeper_job_stuck",
+                "Planned intents whose key already finished with a failure, per job",
+            ),
+            &["job"],
+        )?;
+        registry.register(Box::new(job_runs.clone()))?;
+        registry.register(Box::new(job_submitted.clone()))?;
+        registry.register(Box::new(job_due.clone()))?;
+        registry.register(Box::new(job_lag.clone()))?;
+        registry.register(Box::new(job_stuck.clone()))?;
         registry.register(Box::new(intents.clone()))?;
         registry.register(Box::new(passes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
@@ -81,6 +128,11 @@ impl Metrics {
             leader,
             broadcasts,
             requeued,
+            job_runs,
+            job_submitted,
+            job_due,
+            job_lag,
+            job_stuck,
             ready: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -1,6 +1,10 @@
-//! The service loop: tick the lease; while leading, run the transaction manager's pass; publish metrics; stop on
-//! the shutdown signal after the current pass (every step is persisted before the next starts, so stopping
-//! between passes loses nothing), releasing the lease for an immediate handover.
+//! The service loop: tick the lease; while leading, run the transaction manager's pass, then every job (so jobs
+//! decide on the state the outbox just confirmed); publish metrics; stop on the shutdown signal after the current
+//! pass (every step is persisted before the next starts, so stopping between passes loses nothing), releasing the
+//! lease for an immediate handover.
+//!
+//! With `dry_run` the loop never takes the lease (a dry run must not fence off the real keeper), never runs the
+//! transaction manager, and the jobs only log what they would submit: nothing is persisted, signed or sent.
 
 use std::future::Future;
 
@@ -9,6 +13,7 @@ use tracing::{error, info, instrument, warn};
 
 use crate::failpoint::Failpoint;
 use crate::http::Metrics;
+use crate::jobs::{run_jobs, Job};
 use crate::lease::Leadership;
 use crate::outbox::{OutboxError, TxManager};
 use crate::store::{IntentStatus, Store, StoreError};
@@ -30,16 +35,21 @@ pub enum KeeperError {
 pub struct LoopConfig {
     /// Pause between passes.
     pub poll_interval: std::time::Duration,
-    /// Return once the outbox has no open intent.
+    /// Return once the outbox has no open intent after a pass (and, with `dry_run`, after the first pass).
     pub exit_when_idle: bool,
+    /// Jobs log their intents; nothing is persisted, signed or sent, and the lease is not taken.
+    pub dry_run: bool,
 }
 
-/// The keeper: store, transaction manager and lease, generic over the backend and the provider (`main` names
-/// the production wiring).
+/// The keeper: store, transaction manager, lease and jobs, generic over the backend and the provider (`main`
+/// names the production wiring).
 #[derive(Debug)]
 pub struct Keeper<S, P> {
     store: S,
     tx: TxManager<S, P>,
+    jobs: Vec<Box<dyn Job<P>>>,
+    /// Whether every job planned and persisted successfully in the last pass (idle exit waits for that).
+    jobs_clean: bool,
     leadership: Leadership<S>,
     metrics: Metrics,
     config: LoopConfig,
@@ -57,10 +67,18 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         Self {
             store,
             tx,
+            jobs: Vec::new(),
+            jobs_clean: true,
             leadership,
             metrics,
             config,
         }
+    }
+
+    /// Adds a job, run after the transaction manager in every pass while leading.
+    pub fn with_job(mut self, job: impl Job<P> + 'static) -> Self {
+        self.jobs.push(Box::new(job));
+        self
     }
 
     /// The transaction manager (jobs submit intents through it).
@@ -68,12 +86,19 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         &self.tx
     }
 
-    /// One pass: renew the lease; if leading, run the transaction manager; publish metrics.
+    /// One pass: renew the lease; if leading, run the transaction manager, then the jobs; publish metrics.
+    /// Returns whether this instance was active (leading, or a dry run).
     ///
     /// # Errors
     /// A failpoint or a permanent store error; transient failures only mark the instance not ready.
     #[instrument(skip_all, fields(holder = %self.leadership.holder()))]
     pub async fn run_once(&mut self) -> Result<bool, KeeperError> {
+        if self.config.dry_run {
+            let report = run_jobs(&self.jobs, &self.tx, &self.metrics, true).await?;
+            self.metrics.leader.set(0);
+            self.metrics.set_ready(report.failed == 0);
+            return Ok(true);
+        }
         let leading = match self.leadership.tick().await {
             Ok(l) => l,
             Err(e) if e.is_transient() => {
@@ -99,6 +124,9 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
                     ok = false;
                 }
             }
+            let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
+            self.jobs_clean = report.failed == 0;
+            ok &= self.jobs_clean;
         }
         match self.store.count_by_status().await {
             Ok(counts) => {
@@ -142,11 +170,13 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             let leading = self.run_once().await?;
             if self.config.exit_when_idle
                 && leading
-                && self
-                    .store
-                    .intents_in(&IntentStatus::OPEN, 1)
-                    .await?
-                    .is_empty()
+                && self.jobs_clean
+                && (self.config.dry_run
+                    || self
+                        .store
+                        .intents_in(&IntentStatus::OPEN, 1)
+                        .await?
+                        .is_empty())
             {
                 info!(target: "keeper", "outbox idle; exiting");
                 break;

@@ -7,13 +7,15 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
-use verity_keeper::config::{Cli, Command, Config, EnqueueArgs, LogFormat};
+use verity_keeper::config::{Cli, Command, Config, EnqueueArgs, LogFormat, StatusArgs};
 use verity_keeper::failpoint::FAILPOINT_EXIT_CODE;
 use verity_keeper::http::{self, Metrics};
+use verity_keeper::jobs::EpochFinalizer;
 use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::{TxConfig, TxManager};
-use verity_keeper::store::{IntentStatus, PgStore, SqliteStore, Store};
+use verity_keeper::status::StatusReport;
+use verity_keeper::store::{PgStore, SqliteStore, Store};
 
 /// The production wiring on the default SQLite store.
 type DefaultKeeper = Keeper<SqliteStore, DynProvider>;
@@ -95,11 +97,16 @@ async fn build<S: Store>(
     let loop_config = LoopConfig {
         poll_interval: config.poll_interval(),
         exit_when_idle: config.exit_when_idle,
+        dry_run: config.dry_run,
     };
-    Ok((
-        Keeper::new(store, tx, leadership, metrics.clone(), loop_config),
-        metrics,
-    ))
+    let mut keeper = Keeper::new(store, tx, leadership, metrics.clone(), loop_config);
+    if let Some(gauge) = config.gauge {
+        keeper = keeper.with_job(EpochFinalizer::new(gauge));
+    }
+    if config.dry_run {
+        tracing::info!(target: "keeper", "dry run: jobs log their intents; nothing is persisted, signed or sent");
+    }
+    Ok((keeper, metrics))
 }
 
 async fn run<S: Store>(
@@ -148,20 +155,32 @@ async fn enqueue<S: Store>(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status<S: Store>(store: S, config: &Config) -> anyhow::Result<ExitCode> {
-    for (status, n) in store.count_by_status().await? {
-        println!("{status:?}\t{n}");
-    }
-    if let Some(oldest) = store.intents_in(&IntentStatus::OPEN, 1).await?.first() {
-        println!("oldest open\t{} ({})", oldest.key, oldest.created_at);
-    }
-    match store.lease(&config.lease_name).await? {
-        Some(l) => println!(
-            "lease\t{} term {} expires {}",
-            l.holder, l.term, l.expires_at
+async fn status<S: Store>(
+    store: S,
+    config: &Config,
+    args: &StatusArgs,
+) -> anyhow::Result<ExitCode> {
+    // The chain is only asked for the epoch state; without a reachable node the report says so.
+    let provider = match config.gauge {
+        Some(_) => Some(
+            ProviderBuilder::new()
+                .connect(&config.rpc_url)
+                .await
+                .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
+                .erased(),
         ),
-        None => println!("lease\tnone"),
-    }
+        None => None,
+    };
+    let chain = provider.as_ref().zip(config.gauge);
+    let report = StatusReport::collect(
+        &store,
+        &config.lease_name,
+        chain,
+        args.last,
+        verity_keeper::lease::now_ms(),
+    )
+    .await?;
+    print!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -172,7 +191,7 @@ async fn dispatch<S: Store>(store: S, cli: &Cli) -> anyhow::Result<ExitCode> {
             run(keeper, metrics, &cli.config).await
         }
         Some(Command::Enqueue(args)) => enqueue(store, &cli.config, args).await,
-        Some(Command::Status) => status(store, &cli.config).await,
+        Some(Command::Status(args)) => status(store, &cli.config, args).await,
     }
 }
 

@@ -150,6 +150,11 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         &self.store
     }
 
+    /// The provider (jobs read chain state through the same node the manager sends to).
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
     /// Persists an intent to call `target` with `calldata` under idempotency `key` (a repeat is a no-op).
     ///
     /// # Errors

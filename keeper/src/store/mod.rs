@@ -121,6 +121,9 @@ pub trait OutboxStore: Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Intent>>> + Send;
 
+    /// The `limit` most recently created intents, newest first (for `status`).
+    fn latest_intents(&self, limit: i64) -> impl Future<Output = Result<Vec<Intent>>> + Send;
+
     /// Counts intents per status (for metrics and `status`).
     fn count_by_status(&self) -> impl Future<Output = Result<Vec<(IntentStatus, i64)>>> + Send;
 

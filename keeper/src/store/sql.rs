@@ -227,6 +227,12 @@ macro_rules! impl_store {
                 rows.iter().map(Self::intent_from_row).collect()
             }
 
+            async fn latest_intents(&self, limit: i64) -> Result<Vec<Intent>> {
+                let sql = format!("SELECT {INTENT_COLUMNS} FROM intents ORDER BY id DESC LIMIT $1");
+                let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::intent_from_row).collect()
+            }
+
             async fn count_by_status(&self) -> Result<Vec<(IntentStatus, i64)>> {
                 let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM intents GROUP BY status ORDER BY status")
                     .fetch_all(&self.pool)

@@ -183,6 +183,27 @@ async fn open_intents_listed_oldest_first<S: Store>(s: &S) {
     assert_eq!(s.intents_in(&IntentStatus::OPEN, 1).await.unwrap().len(), 1);
 }
 
+async fn latest_intents_newest_first<S: Store>(s: &S) {
+    assert!(s.latest_intents(5).await.unwrap().is_empty());
+    let ids: Vec<i64> = enqueue_all(s, &["x", "y", "z"]).await;
+    let latest: Vec<i64> = s
+        .latest_intents(2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(latest, vec![ids[2], ids[1]]);
+}
+
+async fn enqueue_all<S: Store>(s: &S, keys: &[&str]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for k in keys {
+        ids.push(s.enqueue(&intent(k), 1).await.unwrap().id());
+    }
+    ids
+}
+
 async fn cursor_round_trips<S: Store>(s: &S) {
     assert_eq!(s.cursor("registry").await.unwrap(), None);
     let c = Cursor {
@@ -251,6 +272,7 @@ store_suite!(
     sent_then_finished_with_guarded_transitions,
     requeue_clears_the_nonce_and_lifts_the_counter,
     open_intents_listed_oldest_first,
+    latest_intents_newest_first,
     cursor_round_trips,
     lease_has_one_holder_until_expiry,
 );

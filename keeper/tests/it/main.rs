@@ -1,5 +1,6 @@
 //! End-to-end tests of the keeper against an in-process devnode: one binary, modules per area.
 
 mod cursor;
+mod finalizer;
 mod outbox;
 mod support;

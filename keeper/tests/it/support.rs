@@ -1,18 +1,25 @@
-//! Shared set-up: an in-process devnode, a keeper key, a SQLite store, counting the sender's transactions.
+//! Shared set-up: an in-process devnode, a keeper key, a SQLite store, counting the sender's transactions; and
+//! [`verity_env`]: the same with Verity built by the real pipeline and deployed by the real deploy plan (as the root
+//! crate's `tests/it/support.rs` does), for the jobs' end-to-end tests.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use alloy::consensus::Transaction as _;
 use alloy::eips::BlockNumberOrTag;
-use alloy::network::TransactionResponse;
+use alloy::network::{EthereumWallet, TransactionResponse};
 use alloy::primitives::{Address, Bytes};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder, WalletProvider};
 use alloy::signers::local::PrivateKeySigner;
 use devnode::rpc::{server::lock, start, NodeConfig};
 use verity_keeper::failpoint::Failpoints;
 use verity_keeper::outbox::{TxConfig, TxManager};
 use verity_keeper::store::SqliteStore;
+use verity_script::build::{build_all, Artifacts, BuildOptions};
+use verity_script::deploy::verity::{plan, VerityParams};
+use verity_script::deploy::{deploy_all, DeployOptions, Deployment};
 
 pub(crate) struct Env {
     pub(crate) node: devnode::rpc::server::NodeHandle,
@@ -25,11 +32,18 @@ pub(crate) struct Env {
 }
 
 pub(crate) async fn env() -> Env {
-    let node = start(NodeConfig::default()).await.expect("devnode");
+    env_on(start(NodeConfig::default()).await.expect("devnode"), 0)
+}
+
+/// An [`Env`] on `node` whose keeper key is dev account `account`.
+fn env_on(node: devnode::rpc::server::NodeHandle, account: usize) -> Env {
     let (key, chain_id) = {
         let shared = node.chain();
         let chain = lock(&shared);
-        (chain.dev_accounts()[0].private_key_hex(), chain.chain_id())
+        (
+            chain.dev_accounts()[account].private_key_hex(),
+            chain.chain_id(),
+        )
     };
     let signer: PrivateKeySigner = key.parse().unwrap();
     let provider = ProviderBuilder::new()
@@ -106,3 +120,104 @@ impl Env {
 
 /// An EOA-like target: calls to it succeed with any calldata.
 pub(crate) const TARGET: Address = Address::with_last_byte(0x77);
+
+/// The contracts Verity's deploy plan deploys, built once per test binary by the real pipeline (into
+/// `target/verity-keeper-it`, apart from the root tests' artifacts).
+pub(crate) fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("keeper/ sits in the workspace")
+            .to_path_buf();
+        let mut options = BuildOptions::new(&root);
+        options.out_dir = root.join("target/verity-keeper-it");
+        let planned = plan(&VerityParams::default());
+        let specs: Vec<_> = planned
+            .contracts
+            .iter()
+            .map(|d| {
+                *verity_script::contracts::find(&d.contract).expect("planned contract is listed")
+            })
+            .collect();
+        let artifacts = build_all(&options, &specs).expect("contracts build");
+        artifacts
+            .ensure_within_limits()
+            .expect("contracts within Stylus size limits");
+        artifacts
+    })
+}
+
+/// Dev account that deploys Verity (every contract's admin).
+pub(crate) const DEPLOYER: usize = 0;
+/// Dev account whose key the keeper signs with in [`verity_env`].
+pub(crate) const KEEPER: usize = 2;
+
+/// A fresh devnode with Verity deployed by dev account [`DEPLOYER`]; the keeper key is dev account [`KEEPER`].
+pub(crate) async fn verity_env() -> (Env, Deployment) {
+    let node = start(NodeConfig::default()).await.expect("devnode");
+    let deployer = wallet(&node, DEPLOYER);
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = tokio::task::spawn_blocking(artifacts).await.unwrap();
+    let deployment = deploy_all(
+        &deployer,
+        artifacts,
+        &plan(&VerityParams::default()),
+        &DeployOptions::new("devnode", dir.path()),
+    )
+    .await
+    .expect("Verity deploys on devnode");
+    (env_on(node, KEEPER), deployment)
+}
+
+/// A provider signing as dev account `i` of `node`.
+pub(crate) fn wallet(
+    node: &devnode::rpc::server::NodeHandle,
+    i: usize,
+) -> impl Provider + WalletProvider + Clone + use<> {
+    let signer = lock(&node.chain()).dev_accounts()[i].signer.clone();
+    ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(node.url().parse().unwrap())
+}
+
+impl Env {
+    /// The latest block's timestamp.
+    pub(crate) async fn chain_now(&self) -> u64 {
+        self.provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .timestamp
+    }
+
+    /// Mines one block at exactly `t` (forward only).
+    pub(crate) async fn mine_at(&self, t: u64) {
+        assert!(t > self.chain_now().await, "time only moves forward");
+        self.provider
+            .raw_request::<_, ()>("evm_setNextBlockTimestamp".into(), (t,))
+            .await
+            .unwrap();
+        self.provider
+            .raw_request::<_, String>("evm_mine".into(), ())
+            .await
+            .unwrap();
+        assert_eq!(self.chain_now().await, t);
+    }
+
+    /// Moves the clock forward by `seconds` with `evm_increaseTime` and mines a block.
+    pub(crate) async fn advance(&self, seconds: u64) {
+        let _: i64 = self
+            .provider
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .unwrap();
+        let _: String = self
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,282 @@
+//! Jobs: the layer that decides. Each [`Job`] reads chain state (and, for event-driven jobs, the decoded logs of
+//! its own cursor) and returns a [`Plan`]: the intents it wants on chain, each under an idempotency key, plus how
+//! much due work it sees. [`run_jobs`] hands the intents to the outbox (or only logs them with `--dry-run`) and
+//! publishes per-job metrics.
+//!
+//! A job never remembers what it submitted: it re-derives its intents from the chain every pass, and the key makes
+//! a repeat a no-op ([`crate::store::OutboxStore::enqueue`]). A key that already exists tells the runner where that
+//! work stands: still open (waiting), finished with success (the chain read lags the outbox), or finished with a
+//! failure — then the job is *stuck* on that key, reported by the `keeper_job_stuck` metric and the `status`
+//! command, and never re-sent under the same key.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::transports::{RpcError, TransportErrorKind};
+use tracing::{debug, error, info, warn};
+
+use crate::http::Metrics;
+use crate::outbox::TxManager;
+use crate::store::{Enqueued, IntentStatus, NewIntent, OutboxStore, StoreError};
+
+pub mod finalizer;
+
+pub use finalizer::EpochFinalizer;
+
+/// Errors of a job's planning step.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// An RPC call failed.
+    #[error("rpc: {0}")]
+    Rpc(#[from] RpcError<TransportErrorKind>),
+    /// A contract call failed (transport, revert or undecodable return data).
+    #[error("contract call: {0}")]
+    Contract(#[from] alloy::contract::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node has no latest block.
+    #[error("the node returned no latest block")]
+    NoLatestBlock,
+    /// The contract reports a configuration the job cannot work with.
+    #[error("{contract} at {address}: {what}")]
+    BadContract {
+        /// Which contract.
+        contract: &'static str,
+        /// Its address.
+        address: Address,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+impl JobError {
+    /// Whether the next pass may succeed without any change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            JobError::Rpc(e) => crate::outbox::classify::classify_rpc(e).is_transient(),
+            JobError::Contract(e) => match e {
+                alloy::contract::Error::TransportError(t) => {
+                    crate::outbox::classify::classify_rpc(t).is_transient()
+                }
+                _ => false,
+            },
+            JobError::Store(e) => e.is_transient(),
+            JobError::NoLatestBlock => true,
+            JobError::BadContract { .. } => false,
+        }
+    }
+}
+
+/// Result with [`JobError`].
+pub type Result<T, E = JobError> = std::result::Result<T, E>;
+
+/// A transaction a job wants on chain (the sender is the keeper's key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentSpec {
+    /// Idempotency key (`finalize:<epoch>` …); the prefix up to the first `:` names the job ([`job_of_key`]).
+    pub key: String,
+    /// The contract called.
+    pub target: Address,
+    /// The calldata.
+    pub calldata: Bytes,
+    /// Wei sent along.
+    pub value: U256,
+}
+
+/// What a job decided in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Intents to submit, in the order they must be sent.
+    pub intents: Vec<IntentSpec>,
+    /// Items of work that are due now (submitted or not), e.g. epochs ended but not finalized on chain.
+    pub due: u64,
+    /// How long (chain seconds) the oldest due item has been due; 0 when nothing is due.
+    pub lag_secs: u64,
+}
+
+/// A boxed planning future (jobs are held as trait objects by the service loop).
+pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = Result<Plan>> + Send + 'a>>;
+
+/// A job: chain state (+ its events) → intents. `plan` must be safe to repeat and must not send anything itself.
+pub trait Job<P>: Send + Sync + std::fmt::Debug {
+    /// The job's name (metrics label, logs, `status`).
+    fn name(&self) -> &'static str;
+
+    /// Decides what the chain needs now.
+    fn plan<'a>(&'a self, provider: &'a P) -> PlanFuture<'a>;
+}
+
+/// Idempotency-key prefixes of the jobs, with the job each belongs to.
+pub const KEY_PREFIXES: &[(&str, &str)] = &[(finalizer::KEY_PREFIX, finalizer::JOB_NAME)];
+
+/// The job an intent key belongs to: a known prefix's job, else the key's own prefix (up to `:`), else `manual`.
+pub fn job_of_key(key: &str) -> &str {
+    let prefix = key.split_once(':').map(|(p, _)| p);
+    match prefix {
+        Some(p) => KEY_PREFIXES
+            .iter()
+            .find(|(known, _)| *known == p)
+            .map_or(p, |(_, job)| job),
+        None => "manual",
+    }
+}
+
+/// What [`run_jobs`] did in one pass, summed over the jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobsReport {
+    /// New intents persisted.
+    pub submitted: usize,
+    /// Planned intents whose key was already open in the outbox.
+    pub waiting: usize,
+    /// Planned intents whose key already finished with a failure (not re-sent).
+    pub stuck: usize,
+    /// Intents only logged (`--dry-run`).
+    pub dry_run: usize,
+    /// Jobs whose planning failed transiently.
+    pub failed: usize,
+}
+
+/// Runs every job once: plan, then persist each planned intent through `tx` (or log it when `dry_run`), and
+/// publish the per-job metrics.
+///
+/// # Errors
+/// A permanent store error (the loop stops); a job's own failure is logged, counted and retried next pass.
+pub async fn run_jobs<S, P>(
+    jobs: &[Box<dyn Job<P>>],
+    tx: &TxManager<S, P>,
+    metrics: &Metrics,
+    dry_run: bool,
+) -> std::result::Result<JobsReport, StoreError>
+where
+    S: OutboxStore + Clone,
+    P: Provider + Clone + 'static,
+{
+    let mut report = JobsReport::default();
+    for job in jobs {
+        let name = job.name();
+        let plan = match job.plan(tx.provider()).await {
+            Ok(plan) => plan,
+            Err(JobError::Store(e)) if !e.is_transient() => return Err(e),
+            Err(e) => {
+                if e.is_transient() {
+                    warn!(target: "keeper::jobs", job = name, ?e, "planning failed; retried next pass");
+                } else {
+                    error!(target: "keeper::jobs", job = name, %e, "planning failed");
+                }
+                metrics.job_runs.with_label_values(&[name, "error"]).inc();
+                report.failed += 1;
+                continue;
+            }
+        };
+        metrics
+            .job_due
+            .with_label_values(&[name])
+            .set(gauge(plan.due));
+        metrics
+            .job_lag
+            .with_label_values(&[name])
+            .set(gauge(plan.lag_secs));
+        let mut stuck = 0u64;
+        for intent in &plan.intents {
+            if dry_run {
+                info!(target: "keeper::jobs", job = name, key = %intent.key, target = %intent.target, calldata = %intent.calldata, value = %intent.value, "dry run: would submit");
+                report.dry_run += 1;
+                continue;
+            }
+            match submit(tx, name, intent).await {
+                Ok(Submitted::Created) => {
+                    metrics.job_submitted.with_label_values(&[name]).inc();
+                    report.submitted += 1;
+                }
+                Ok(Submitted::Waiting) => report.waiting += 1,
+                Ok(Submitted::Stuck) => {
+                    stuck += 1;
+                    report.stuck += 1;
+                }
+                Err(e) if !e.is_transient() => return Err(e),
+                Err(e) => {
+                    warn!(target: "keeper::jobs", job = name, key = %intent.key, ?e, "persisting the intent failed; retried next pass");
+                    report.failed += 1;
+                    break;
+                }
+            }
+        }
+        metrics
+            .job_stuck
+            .with_label_values(&[name])
+            .set(gauge(stuck));
+        metrics.job_runs.with_label_values(&[name, "ok"]).inc();
+    }
+    Ok(report)
+}
+
+fn gauge(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+enum Submitted {
+    Created,
+    Waiting,
+    Stuck,
+}
+
+async fn submit<S, P>(
+    tx: &TxManager<S, P>,
+    job: &str,
+    intent: &IntentSpec,
+) -> std::result::Result<Submitted, StoreError>
+where
+    S: OutboxStore + Clone,
+    P: Provider + Clone + 'static,
+{
+    let new = NewIntent {
+        key: intent.key.clone(),
+        sender: tx.sender(),
+        target: intent.target,
+        calldata: intent.calldata.clone(),
+        value: intent.value,
+    };
+    let enqueued = tx.store().enqueue(&new, crate::lease::now_ms()).await?;
+    let id = match enqueued {
+        Enqueued::Created(id) => {
+            info!(target: "keeper::jobs", job, key = %intent.key, id, "intent submitted");
+            return Ok(Submitted::Created);
+        }
+        Enqueued::Existing(id) => id,
+    };
+    let Some(existing) = tx.store().intent(id).await? else {
+        return Err(StoreError::Corrupt {
+            what: "intents (enqueue reported an id that does not exist)",
+        });
+    };
+    Ok(match existing.status {
+        IntentStatus::Pending | IntentStatus::Signed | IntentStatus::Sent => {
+            debug!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, "waiting for the outbox");
+            Submitted::Waiting
+        }
+        IntentStatus::Confirmed | IntentStatus::AlreadyDone => {
+            warn!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, "intent already final but the chain still calls for it (lagging node or reorg); not re-sent");
+            Submitted::Waiting
+        }
+        IntentStatus::Failed | IntentStatus::Reverted => {
+            error!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, error = ?existing.error, "job stuck: its intent failed; operator action needed (not re-sent under the same key)");
+            Submitted::Stuck
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_their_job() {
+        assert_eq!(job_of_key("finalize:3"), "epoch-finalizer");
+        assert_eq!(job_of_key("register:1,2"), "register");
+        assert_eq!(job_of_key("k0"), "manual");
+    }
+}

@@ -1,0 +1,226 @@
+//! `verity-keeper status`: what an operator asks first — the outbox per status, the backlog of open intents per job
+//! with the oldest one, the last intents submitted, the GaugeController's epoch state (next epoch to finalize and
+//! when it is due, by chain time) and the lease. [`StatusReport::collect`] reads it, `Display` prints a short table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+
+use crate::jobs::finalizer::{EpochFinalizer, EpochState};
+use crate::jobs::job_of_key;
+use crate::store::{Intent, IntentStatus, Lease, Store, StoreError};
+
+/// Open intents of one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobBacklog {
+    /// The job ([`job_of_key`]).
+    pub job: String,
+    /// Open intents (pending, signed, sent).
+    pub open: usize,
+    /// The oldest open intent.
+    pub oldest: Intent,
+}
+
+/// Everything `status` prints.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    /// Intents per status (every status listed, zeros included).
+    pub counts: Vec<(IntentStatus, i64)>,
+    /// Open intents per job, jobs in name order.
+    pub backlog: Vec<JobBacklog>,
+    /// The last intents submitted, newest first.
+    pub latest: Vec<Intent>,
+    /// The lease row.
+    pub lease: Option<Lease>,
+    /// The controller's epoch state: `None` without `--gauge`, `Err` when the node could not be read.
+    pub epochs: Option<(Address, Result<EpochState, String>)>,
+    /// When the report was taken (Unix milliseconds, wall clock: ages of intents).
+    pub now_ms: i64,
+}
+
+/// The statuses in display order.
+const ALL: [IntentStatus; 7] = [
+    IntentStatus::Pending,
+    IntentStatus::Signed,
+    IntentStatus::Sent,
+    IntentStatus::Confirmed,
+    IntentStatus::AlreadyDone,
+    IntentStatus::Reverted,
+    IntentStatus::Failed,
+];
+
+fn status_name(s: IntentStatus) -> &'static str {
+    match s {
+        IntentStatus::Pending => "pending",
+        IntentStatus::Signed => "signed",
+        IntentStatus::Sent => "sent",
+        IntentStatus::Confirmed => "confirmed",
+        IntentStatus::Reverted => "reverted",
+        IntentStatus::Failed => "failed",
+        IntentStatus::AlreadyDone => "already_done",
+    }
+}
+
+fn age(now_ms: i64, then_ms: i64) -> String {
+    let s = now_ms.saturating_sub(then_ms).max(0) / 1_000;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7_199 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3_600),
+    }
+}
+
+impl StatusReport {
+    /// Reads the report: the store always; the chain only when `gauge` is given (`provider` reaches the node).
+    ///
+    /// # Errors
+    /// The store failed (a chain failure is reported inside the report instead).
+    pub async fn collect<S: Store, P: Provider>(
+        store: &S,
+        lease_name: &str,
+        chain: Option<(&P, Address)>,
+        latest: i64,
+        now_ms: i64,
+    ) -> Result<Self, StoreError> {
+        let stored = store.count_by_status().await?;
+        let counts = ALL
+            .iter()
+            .map(|s| {
+                let n = stored.iter().find(|(t, _)| t == s).map_or(0, |(_, n)| *n);
+                (*s, n)
+            })
+            .collect();
+        // Open intents are the backlog: few by design; oldest first.
+        let mut per_job: BTreeMap<String, JobBacklog> = BTreeMap::new();
+        for intent in store.intents_in(&IntentStatus::OPEN, i64::MAX).await? {
+            let job = job_of_key(&intent.key).to_string();
+            per_job
+                .entry(job.clone())
+                .and_modify(|b| b.open += 1)
+                .or_insert(JobBacklog {
+                    job,
+                    open: 1,
+                    oldest: intent,
+                });
+        }
+        let epochs = match chain {
+            None => None,
+            Some((provider, gauge)) => Some((
+                gauge,
+                EpochFinalizer::new(gauge)
+                    .observe(provider)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )),
+        };
+        Ok(Self {
+            counts,
+            backlog: per_job.into_values().collect(),
+            latest: store.latest_intents(latest).await?,
+            lease: store.lease(lease_name).await?,
+            epochs,
+            now_ms,
+        })
+    }
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "outbox:")?;
+        for (s, n) in &self.counts {
+            write!(f, "  {} {n}", status_name(*s))?;
+        }
+        writeln!(f)?;
+
+        writeln!(f, "\nbacklog (open intents by job):")?;
+        if self.backlog.is_empty() {
+            writeln!(f, "  none")?;
+        } else {
+            writeln!(f, "  {:<18} {:>6}  oldest", "job", "open")?;
+            for b in &self.backlog {
+                writeln!(
+                    f,
+                    "  {:<18} {:>6}  {} ({}, {} old)",
+                    b.job,
+                    b.open,
+                    b.oldest.key,
+                    status_name(b.oldest.status),
+                    age(self.now_ms, b.oldest.created_at)
+                )?;
+            }
+        }
+
+        writeln!(f, "\nlast intents:")?;
+        if self.latest.is_empty() {
+            writeln!(f, "  none")?;
+        } else {
+            writeln!(
+                f,
+                "  {:>6}  {:<24} {:<12} {:>6} {:>8}  {:>6}  tx",
+                "id", "key", "status", "nonce", "block", "age"
+            )?;
+            for i in &self.latest {
+                let opt = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
+                writeln!(
+                    f,
+                    "  {:>6}  {:<24} {:<12} {:>6} {:>8}  {:>6}  {}",
+                    i.id,
+                    i.key,
+                    status_name(i.status),
+                    opt(i.nonce),
+                    opt(i.block_number),
+                    age(self.now_ms, i.created_at),
+                    i.tx_hash.map_or_else(|| "-".to_string(), |h| h.to_string())
+                )?;
+                if let Some(e) = &i.error {
+                    if !matches!(i.status, IntentStatus::Confirmed) {
+                        writeln!(f, "  {:>6}  ↳ {e}", "")?;
+                    }
+                }
+            }
+        }
+
+        writeln!(f, "\nepochs:")?;
+        match &self.epochs {
+            None => writeln!(f, "  no --gauge / VERITY_GAUGE configured")?,
+            Some((gauge, Err(e))) => writeln!(f, "  gauge {gauge}: unavailable: {e}")?,
+            Some((gauge, Ok(s))) => {
+                writeln!(f, "  gauge               {gauge}")?;
+                writeln!(f, "  next to finalize    {}", s.next)?;
+                let when = if s.is_due() {
+                    format!(
+                        "due {}s ago ({} ended epoch(s) not finalized)",
+                        s.lag_secs(),
+                        s.due_epochs()
+                    )
+                } else {
+                    format!("in {}s", s.due_at - s.chain_now)
+                };
+                writeln!(f, "  due at              {} ({when})", s.due_at)?;
+                writeln!(
+                    f,
+                    "  chain time          {} (block {})",
+                    s.chain_now, s.block
+                )?;
+            }
+        }
+
+        match &self.lease {
+            Some(l) if l.expires_at > self.now_ms => writeln!(
+                f,
+                "\nlease: {} (term {}, expires in {}s)",
+                l.holder,
+                l.term,
+                (l.expires_at - self.now_ms) / 1_000
+            ),
+            Some(l) => writeln!(
+                f,
+                "\nlease: free (last holder {}, term {})",
+                l.holder, l.term
+            ),
+            None => writeln!(f, "\nlease: none"),
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The epoch finalizer against the real GaugeController (WASM on devnode, deployed by the deploy plan): epochs
+//! finalized on time by chain time and in order, nothing before due, exactly once across restarts and kills at
+//! every failpoint, someone else finalizing first reconciled as success; `status` and `--dry-run` of the binary.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::DynProvider;
+use verity_abi::rpc::IGaugeController;
+use verity_keeper::failpoint::{Failpoint, Failpoints, FAILPOINT_EXIT_CODE};
+use verity_keeper::http::Metrics;
+use verity_keeper::jobs::finalizer::{key, EpochState, JOB_NAME};
+use verity_keeper::jobs::EpochFinalizer;
+use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
+use verity_keeper::lease::Leadership;
+use verity_keeper::outbox::TxManager;
+use verity_keeper::store::{IntentStatus, LeaseStore, OutboxStore, SqliteStore};
+
+use crate::support::{verity_env, wallet, Env};
+
+/// Dev account that finalizes epochs behind the keeper's back.
+const OTHER: usize = 1;
+
+async fn keeper(
+    env: &Env,
+    gauge: Address,
+    failpoints: Failpoints,
+) -> (Keeper<SqliteStore, DynProvider>, Metrics) {
+    let store = env.store().await;
+    let tx = TxManager::new(
+        store.clone(),
+        env.provider.clone(),
+        env.signer.clone(),
+        env.tx_config(),
+        failpoints,
+    );
+    let leadership = Leadership::new(
+        store.clone(),
+        "verity-keeper",
+        "test",
+        Duration::from_secs(15),
+    );
+    let metrics = Metrics::new().unwrap();
+    let config = LoopConfig {
+        poll_interval: Duration::from_millis(5),
+        exit_when_idle: true,
+        dry_run: false,
+    };
+    let k = Keeper::new(store, tx, leadership, metrics.clone(), config)
+        .with_job(EpochFinalizer::new(gauge));
+    (k, metrics)
+}
+
+async fn run_until_idle(k: &mut Keeper<SqliteStore, DynProvider>) {
+    tokio::time::timeout(Duration::from_secs(60), k.run(std::future::pending()))
+        .await
+        .expect("keeper goes idle")
+        .expect("keeper runs");
+}
+
+async fn state(env: &Env, gauge: Address) -> EpochState {
+    EpochFinalizer::new(gauge)
+        .observe(&env.provider)
+        .await
+        .unwrap()
+}
+
+/// How many `finalizeEpoch(e)` transactions the keeper's account has on chain, for `e` in `epochs`.
+async fn finalize_txs(env: &Env, epochs: std::ops::Range<u64>) -> Vec<usize> {
+    let sent = env.sent_by_calldata().await;
+    epochs
+        .map(|e| sent.get(&EpochFinalizer::calldata(e)).copied().unwrap_or(0))
+        .collect()
+}
+
+async fn status_of(store: &SqliteStore, k: &str) -> Option<IntentStatus> {
+    store.intent_by_key(k).await.unwrap().map(|i| i.status)
+}
+
+/// Someone else (dev account [`OTHER`]) finalizes epoch `e`.
+async fn finalize_as_other(env: &Env, gauge: Address, e: u64) {
+    let other = IGaugeController::new(gauge, wallet(&env.node, OTHER));
+    let receipt = other
+        .finalizeEpoch(e)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status(), "finalizeEpoch({e}) by another account");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finalizes_each_due_epoch_once_in_order_by_chain_time() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let s0 = state(&env, gauge).await;
+    assert_eq!(s0.next, 0);
+    assert!(!s0.is_due(), "epoch 0 runs at deployment");
+    let (mut k, metrics) = keeper(&env, gauge, Failpoints::none()).await;
+    let store = env.store().await;
+
+    // Not due: passes (and a second just before the end by chain time) submit nothing.
+    run_until_idle(&mut k).await;
+    if s0.due_at - 1 > env.chain_now().await {
+        env.mine_at(s0.due_at - 1).await;
+        run_until_idle(&mut k).await;
+    }
+    assert!(store.latest_intents(10).await.unwrap().is_empty());
+    assert_eq!(finalize_txs(&env, 0..1).await, [0]);
+
+    // At the end of epoch 0 by chain time: finalized, once.
+    env.mine_at(s0.due_at).await;
+    run_until_idle(&mut k).await;
+    assert_eq!(
+        status_of(&store, &key(0)).await,
+        Some(IntentStatus::Confirmed)
+    );
+    assert_eq!(state(&env, gauge).await.next, 1);
+
+    // Three more epochs end at once (evm_increaseTime): worked off in order, each once.
+    env.advance(3 * s0.schedule.epoch_length).await;
+    let behind = state(&env, gauge).await;
+    assert_eq!((behind.next, behind.due_epochs()), (1, 3));
+    run_until_idle(&mut k).await;
+    let mut blocks = Vec::new();
+    for e in 1..=3 {
+        let intent = store.intent_by_key(&key(e)).await.unwrap().unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+        blocks.push(intent.block_number.unwrap());
+    }
+    assert!(
+        blocks.windows(2).all(|w| w[0] < w[1]),
+        "in order: {blocks:?}"
+    );
+    let after = state(&env, gauge).await;
+    assert_eq!(after.next, 4);
+    assert!(!after.is_due(), "epoch 4 is running");
+    assert!(store.intent_by_key(&key(4)).await.unwrap().is_none());
+    assert_eq!(finalize_txs(&env, 0..5).await, [1, 1, 1, 1, 0]);
+
+    // A restarted keeper (same database) sends nothing again.
+    drop(k);
+    let (mut restarted, _) = keeper(&env, gauge, Failpoints::none()).await;
+    run_until_idle(&mut restarted).await;
+    assert_eq!(finalize_txs(&env, 0..5).await, [1, 1, 1, 1, 0]);
+    assert_eq!(store.latest_intents(10).await.unwrap().len(), 4);
+
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!(
+            "keeper_job_submitted_total{{job=\"{JOB_NAME}\"}} 4"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("keeper_job_due{{job=\"{JOB_NAME}\"}} 0")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn someone_else_finalizing_first_counts_as_success() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let length = state(&env, gauge).await.schedule.epoch_length;
+    let store = env.store().await;
+
+    // 1. Our intent is persisted but not signed when someone else finalizes: the simulation answers
+    //    GaugeEpochAlreadyFinalized and the intent is done without a transaction.
+    env.mine_at(state(&env, gauge).await.due_at).await;
+    let (mut k, _) = keeper(&env, gauge, Failpoints::none()).await;
+    k.run_once().await.unwrap();
+    assert_eq!(
+        status_of(&store, &key(0)).await,
+        Some(IntentStatus::Pending)
+    );
+    finalize_as_other(&env, gauge, 0).await;
+    run_until_idle(&mut k).await;
+    let done = store.intent_by_key(&key(0)).await.unwrap().unwrap();
+    assert_eq!(done.status, IntentStatus::AlreadyDone, "{done:?}");
+    assert!(done.tx_hash.is_none());
+
+    // 2. Our transaction is signed (killed before broadcast) when someone else finalizes: after the restart the
+    //    same bytes are sent, revert, and the replay's typed error records success.
+    env.advance(length).await;
+    let (mut killed, _) = keeper(&env, gauge, Failpoints::of([Failpoint::AfterSign])).await;
+    let mut fired = false;
+    for _ in 0..5 {
+        match killed.run_once().await {
+            Err(KeeperError::Failpoint(Failpoint::AfterSign)) => {
+                fired = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(fired);
+    drop(killed);
+    assert_eq!(status_of(&store, &key(1)).await, Some(IntentStatus::Signed));
+    finalize_as_other(&env, gauge, 1).await;
+    let (mut k, _) = keeper(&env, gauge, Failpoints::none()).await;
+    run_until_idle(&mut k).await;
+    let done = store.intent_by_key(&key(1)).await.unwrap().unwrap();
+    assert_eq!(done.status, IntentStatus::AlreadyDone, "{done:?}");
+    assert!(done.tx_hash.is_some(), "the reverted attempt is recorded");
+
+    // 3. Someone else finalizes before the keeper looks: nothing to do, nothing submitted.
+    env.advance(length).await;
+    finalize_as_other(&env, gauge, 2).await;
+    run_until_idle(&mut k).await;
+    assert!(store.intent_by_key(&key(2)).await.unwrap().is_none());
+
+    assert_eq!(state(&env, gauge).await.next, 3);
+    // The keeper's only finalize transaction is the reverted attempt of epoch 1.
+    assert_eq!(finalize_txs(&env, 0..3).await, [0, 1, 0]);
+}
+
+fn keeper_bin(env: &Env, gauge: Address, args: &[&str], failpoint: Option<Failpoint>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_verity-keeper"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", env.node.url())
+        .env("DATABASE_URL", &env.db_url)
+        .env("VERITY_KEEPER_KEY", &env.key)
+        .env("VERITY_GAUGE", gauge.to_string())
+        .env("VERITY_KEEPER_LISTEN", "127.0.0.1:0")
+        .env("VERITY_POLL_MS", "10")
+        .env("VERITY_REBROADCAST_MS", "0")
+        // A killed instance keeps the lease: the restarted one takes it over once it expired.
+        .env("VERITY_LEASE_TTL_MS", "300")
+        .env("RUST_LOG", "info");
+    if let Some(f) = failpoint {
+        cmd.env("VERITY_FAILPOINT", f.name());
+    }
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_killed_at_each_failpoint_finalizes_exactly_once_and_status_reports_it() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let store = env.store().await;
+    let first = state(&env, gauge).await;
+
+    let status = output(keeper_bin(&env, gauge, &["status"], None)).await;
+    assert!(status.status.success());
+    let text = stdout(&status);
+    assert!(text.contains("next to finalize    0"), "{text}");
+    assert!(
+        text.contains(&format!("due at              {} (in ", first.due_at)),
+        "{text}"
+    );
+
+    for (e, point) in (0u64..).zip(Failpoint::ALL) {
+        let due_at = state(&env, gauge).await.due_at;
+        env.mine_at(due_at).await;
+        let killed = output(keeper_bin(
+            &env,
+            gauge,
+            &["--exit-when-idle", "run"],
+            Some(point),
+        ))
+        .await;
+        assert_eq!(
+            killed.status.code(),
+            Some(FAILPOINT_EXIT_CODE),
+            "{point}: {killed:?}"
+        );
+
+        // Killed mid-way: the backlog shows the epoch's open intent.
+        let status = output(keeper_bin(&env, gauge, &["status"], None)).await;
+        let text = stdout(&status);
+        assert!(
+            text.lines()
+                .any(|l| l.contains(JOB_NAME) && l.contains(&key(e))),
+            "{point}: {text}"
+        );
+
+        let restarted = output(keeper_bin(&env, gauge, &["--exit-when-idle", "run"], None)).await;
+        assert!(restarted.status.success(), "{point}: {restarted:?}");
+        assert_eq!(
+            status_of(&store, &key(e)).await,
+            Some(IntentStatus::Confirmed),
+            "{point}"
+        );
+        // A plain restart with nothing due sends nothing.
+        let again = output(keeper_bin(&env, gauge, &["--exit-when-idle", "run"], None)).await;
+        assert!(again.status.success());
+        let expected: Vec<usize> = (0..4).map(|i| usize::from(i <= e)).collect();
+        assert_eq!(
+            finalize_txs(&env, 0..4).await,
+            expected,
+            "after a kill at {point}"
+        );
+    }
+
+    let end = state(&env, gauge).await;
+    assert_eq!(end.next, 3);
+    let status = output(keeper_bin(&env, gauge, &["status", "--last", "3"], None)).await;
+    let text = stdout(&status);
+    assert!(
+        text.contains("backlog (open intents by job):\n  none"),
+        "{text}"
+    );
+    assert!(text.contains("next to finalize    3"), "{text}");
+    assert!(
+        text.contains(&format!("due at              {} (in ", end.due_at)),
+        "{text}"
+    );
+    let listed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("finalize:") && l.contains("confirmed"))
+        .collect();
+    assert_eq!(listed.len(), 3, "{text}");
+    assert!(listed[0].contains("finalize:2"), "newest first: {text}");
+    assert!(text.contains("confirmed 3"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_logs_the_due_epoch_and_sends_nothing() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let s = state(&env, gauge).await;
+    env.mine_at(s.due_at).await;
+    let nonce = env.chain_nonce().await;
+
+    let out = output(keeper_bin(
+        &env,
+        gauge,
+        &["--dry-run", "--exit-when-idle", "run"],
+        None,
+    ))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let log = stdout(&out);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("dry run: would submit") && l.contains(&key(0))),
+        "{log}"
+    );
+    let store = env.store().await;
+    assert!(store.latest_intents(10).await.unwrap().is_empty());
+    assert!(
+        store.lease("verity-keeper").await.unwrap().is_none(),
+        "no lease taken"
+    );
+    assert_eq!(env.chain_nonce().await, nonce);
+    assert_eq!(state(&env, gauge).await.next, 0);
+    assert_eq!(finalize_txs(&env, 0..1).await, [0]);
+
+    // The same configuration without --dry-run does it.
+    let out = output(keeper_bin(&env, gauge, &["--exit-when-idle", "run"], None)).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(state(&env, gauge).await.next, 1);
+    assert_eq!(finalize_txs(&env, 0..1).await, [1]);
+}
