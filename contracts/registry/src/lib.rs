@@ -994,9 +994,7 @@ impl ModelRegistry {
         }
         let mut record = self.names.setter(name);
         let owner = record.owner.get();
-        if owner.is_zero() {
-            record.owner.set(sender);
-        } else if owner != sender {
+        if !owner.is_zero() && owner != sender {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
                 account: sender,
@@ -1009,6 +1007,10 @@ impl ModelRegistry {
                 version,
                 highest,
             }));
+        }
+        // Written only once every check passed (a revert undoes writes on chain, not in TestVM).
+        if owner.is_zero() {
+            record.owner.set(sender);
         }
         record.versions.set(pack::word([version, id, 0, 0]));
         if owner.is_zero() {

@@ -996,3 +996,5 @@ fn log_encoder_matches_alloy_for_dynamic_fields() {
     ));
     assert_eq!(data, expected);
 }
+
+mod props;
