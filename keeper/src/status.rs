@@ -63,13 +63,19 @@ fn status_name(s: IntentStatus) -> &'static str {
     }
 }
 
-fn age(now_ms: i64, then_ms: i64) -> String {
-    let s = now_ms.saturating_sub(then_ms).max(0) / 1_000;
+/// A duration in seconds, short: `45s`, `12m`, `5h`, `7d 3h`.
+fn span(s: u64) -> String {
     match s {
         0..=119 => format!("{s}s"),
         120..=7_199 => format!("{}m", s / 60),
-        _ => format!("{}h", s / 3_600),
+        7_200..=172_799 => format!("{}h", s / 3_600),
+        _ if s % 86_400 < 3_600 => format!("{}d", s / 86_400),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3_600),
     }
+}
+
+fn age(now_ms: i64, then_ms: i64) -> String {
+    span(u64::try_from(now_ms.saturating_sub(then_ms) / 1_000).unwrap_or(0))
 }
 
 impl StatusReport {
@@ -191,12 +197,12 @@ impl fmt::Display for StatusReport {
                 writeln!(f, "  next to finalize    {}", s.next)?;
                 let when = if s.is_due() {
                     format!(
-                        "due {}s ago ({} ended epoch(s) not finalized)",
-                        s.lag_secs(),
+                        "due, {} ago; {} ended epoch(s) not finalized",
+                        span(s.lag_secs()),
                         s.due_epochs()
                     )
                 } else {
-                    format!("in {}s", s.due_at - s.chain_now)
+                    format!("in {}", span(s.due_at - s.chain_now))
                 };
                 writeln!(f, "  due at              {} ({when})", s.due_at)?;
                 writeln!(
@@ -222,5 +228,30 @@ impl fmt::Display for StatusReport {
             ),
             None => writeln!(f, "\nlease: none"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_are_short() {
+        let table = [
+            (0, "0s"),
+            (119, "119s"),
+            (120, "2m"),
+            (7_199, "119m"),
+            (7_200, "2h"),
+            (172_799, "47h"),
+            (172_800, "2d"),
+            (604_800, "7d"),
+            (604_800 + 3 * 3_600 + 5, "7d 3h"),
+        ];
+        for (s, text) in table {
+            assert_eq!(span(s), text, "{s}");
+        }
+        assert_eq!(age(10_000, 4_000), "6s");
+        assert_eq!(age(0, 5_000), "0s", "clock skew shows as 0");
     }
 }

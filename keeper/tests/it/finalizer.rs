@@ -15,9 +15,9 @@ use verity_keeper::jobs::EpochFinalizer;
 use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::TxManager;
-use verity_keeper::store::{IntentStatus, LeaseStore, OutboxStore, SqliteStore};
+use verity_keeper::store::{IntentStatus, LeaseStore, OutboxStore, PgStore, SqliteStore, Store};
 
-use crate::support::{verity_env, wallet, Env};
+use crate::support::{pg_schema, verity_env, wallet, Env};
 
 /// Dev account that finalizes epochs behind the keeper's back.
 const OTHER: usize = 1;
@@ -27,7 +27,25 @@ async fn keeper(
     gauge: Address,
     failpoints: Failpoints,
 ) -> (Keeper<SqliteStore, DynProvider>, Metrics) {
-    let store = env.store().await;
+    keeper_on(
+        env.store().await,
+        env,
+        gauge,
+        failpoints,
+        "test",
+        Duration::from_secs(15),
+    )
+}
+
+/// A keeper on `store` as lease holder `holder`.
+fn keeper_on<S: Store>(
+    store: S,
+    env: &Env,
+    gauge: Address,
+    failpoints: Failpoints,
+    holder: &str,
+    lease_ttl: Duration,
+) -> (Keeper<S, DynProvider>, Metrics) {
     let tx = TxManager::new(
         store.clone(),
         env.provider.clone(),
@@ -35,12 +53,7 @@ async fn keeper(
         env.tx_config(),
         failpoints,
     );
-    let leadership = Leadership::new(
-        store.clone(),
-        "verity-keeper",
-        "test",
-        Duration::from_secs(15),
-    );
+    let leadership = Leadership::new(store.clone(), "verity-keeper", holder, lease_ttl);
     let metrics = Metrics::new().unwrap();
     let config = LoopConfig {
         poll_interval: Duration::from_millis(5),
@@ -74,7 +87,7 @@ async fn finalize_txs(env: &Env, epochs: std::ops::Range<u64>) -> Vec<usize> {
         .collect()
 }
 
-async fn status_of(store: &SqliteStore, k: &str) -> Option<IntentStatus> {
+async fn status_of<S: OutboxStore>(store: &S, k: &str) -> Option<IntentStatus> {
     store.intent_by_key(k).await.unwrap().map(|i| i.status)
 }
 
@@ -290,6 +303,14 @@ async fn binary_killed_at_each_failpoint_finalizes_exactly_once_and_status_repor
                 .any(|l| l.contains(JOB_NAME) && l.contains(&key(e))),
             "{point}: {text}"
         );
+        if point == Failpoint::AfterSign {
+            // Signed, not sent: the epoch is still due on chain.
+            assert!(text.contains(&format!("next to finalize    {e}")), "{text}");
+            assert!(
+                text.contains("ago; 1 ended epoch(s) not finalized"),
+                "{text}"
+            );
+        }
 
         let restarted = output(keeper_bin(&env, gauge, &["--exit-when-idle", "run"], None)).await;
         assert!(restarted.status.success(), "{point}: {restarted:?}");
@@ -368,4 +389,63 @@ async fn dry_run_logs_the_due_epoch_and_sends_nothing() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(state(&env, gauge).await.next, 1);
     assert_eq!(finalize_txs(&env, 0..1).await, [1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_postgres_finalize_each_epoch_once() {
+    let Some((options, schema)) = pg_schema().await else {
+        return;
+    };
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let length = state(&env, gauge).await.schedule.epoch_length;
+    let connect = || PgStore::connect_with(options.clone(), Duration::from_secs(10));
+    let (a_store, b_store) = (connect().await.unwrap(), connect().await.unwrap());
+    let ttl = Duration::from_millis(500);
+    let (mut a, _) = keeper_on(a_store.clone(), &env, gauge, Failpoints::none(), "a", ttl);
+    let (mut b, b_metrics) = keeper_on(b_store, &env, gauge, Failpoints::none(), "b", ttl);
+
+    // Three epochs end; both replicas run side by side; replica a crashes (no lease release) after the first
+    // finalization and b takes over once the lease expired.
+    env.advance(3 * length).await;
+    assert!(a.run_once().await.unwrap(), "a leads first");
+    let mut a_alive = true;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replicas did not finish"
+        );
+        if a_alive {
+            let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+            assert!(ra.unwrap(), "a keeps the lease while alive");
+            assert!(!rb.unwrap(), "one leader at a time");
+            if state(&env, gauge).await.next >= 1 {
+                a_alive = false;
+            }
+        } else {
+            b.run_once().await.unwrap();
+        }
+        let open = a_store.intents_in(&IntentStatus::OPEN, 1).await.unwrap();
+        if state(&env, gauge).await.next == 3 && open.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(a);
+    for e in 0..3 {
+        assert_eq!(
+            status_of(&a_store, &key(e)).await,
+            Some(IntentStatus::Confirmed),
+            "epoch {e}"
+        );
+    }
+    assert_eq!(finalize_txs(&env, 0..4).await, [1, 1, 1, 0]);
+    assert!(
+        b_metrics.render().contains("keeper_leader 1"),
+        "b took over"
+    );
+    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(a_store.pool())
+        .await;
 }

@@ -221,3 +221,50 @@ impl Env {
             .unwrap();
     }
 }
+
+/// A fresh PostgreSQL schema on the machine's server (`VERITY_TEST_DATABASE_URL`, or `DATABASE_URL` when it is a
+/// `postgres` URL, default `postgres://postgres@127.0.0.1:5432/test`): connect options whose `search_path` is the
+/// schema, and the schema's name. `None`, with `SKIPPED: postgres unavailable` printed, when no server answers; a server that answers
+/// and refuses is a broken set-up and panics.
+pub(crate) async fn pg_schema() -> Option<(sqlx::postgres::PgConnectOptions, String)> {
+    use sqlx::Connection;
+    use std::str::FromStr;
+    let url = std::env::var("VERITY_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let base = sqlx::postgres::PgConnectOptions::from_str(&url).expect("postgres url");
+    let mut conn = match tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::PgConnection::connect_with(&base),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(sqlx::Error::Io(e))) => {
+            println!("SKIPPED: postgres unavailable ({e})");
+            return None;
+        }
+        Err(_) => {
+            println!("SKIPPED: postgres unavailable (connect timed out)");
+            return None;
+        }
+        Ok(Err(e)) => panic!("postgres reachable but refused: {e}"),
+    };
+    let schema = format!(
+        "keeper_it_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let _ = conn.close().await;
+    let options = base.options([("search_path", schema.as_str())]);
+    Some((options, schema))
+}
