@@ -18,7 +18,12 @@ alloy::sol!(
     "interfaces/IGaugeController.sol"
 );
 
-alloy::sol!(
-    #[sol(rpc)]
-    "interfaces/IModelRegistry.sol"
-);
+// `submit` and the `VersionInfo` constructor take one argument per field.
+#[allow(clippy::too_many_arguments)]
+mod model_registry {
+    alloy::sol!(
+        #[sol(rpc)]
+        "interfaces/IModelRegistry.sol"
+    );
+}
+pub use model_registry::*;
