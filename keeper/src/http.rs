@@ -53,7 +53,8 @@ pub struct Metrics {
     pub job_due: IntGaugeVec,
     /// How long (chain seconds) a job's oldest due item has been due.
     pub job_lag: IntGaugeVec,
-    /// Planned intents whose key already finished with a failure (the job is stuck on them), by job.
+    /// Planned intents whose key is already final although the chain still calls for it (the job is stuck on
+    /// them), by job.
     pub job_stuck: IntGaugeVec,
     ready: Arc<AtomicBool>,
 }
@@ -107,7 +108,7 @@ impl Metrics {
         let job_stuck = IntGaugeVec::new(
             Opts::new(
                 "keeper_job_stuck",
-                "Planned intents whose key already finished with a failure, per job",
+                "Planned intents whose key is already final but still needed, per job",
             ),
             &["job"],
         )?;

@@ -1,5 +1,6 @@
 //! The service loop: tick the lease; while leading, run the transaction manager's pass, then every job (so jobs
-//! decide on the state the outbox just confirmed); publish metrics; stop on the shutdown signal after the current
+//! decide on the state the outbox just confirmed), then the transaction manager again when a job submitted
+//! something (signed and sent in the same pass); publish metrics; stop on the shutdown signal after the current
 //! pass (every step is persisted before the next starts, so stopping between passes loses nothing), releasing the
 //! lease for an immediate handover.
 //!
@@ -86,7 +87,8 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         &self.tx
     }
 
-    /// One pass: renew the lease; if leading, run the transaction manager, then the jobs; publish metrics.
+    /// One pass: renew the lease; if leading, run the transaction manager, then the jobs (and the transaction
+    /// manager once more when they submitted something); publish metrics.
     /// Returns whether this instance was active (leading, or a dry run).
     ///
     /// # Errors
@@ -112,21 +114,14 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         self.metrics.leader.set(i64::from(leading));
         let mut ok = true;
         if leading {
-            match self.tx.run_once().await {
-                Ok(report) => {
-                    self.metrics.broadcasts.inc_by(report.broadcast as u64);
-                    self.metrics.requeued.inc_by(report.requeued as u64);
-                }
-                Err(OutboxError::Failpoint(p)) => return Err(KeeperError::Failpoint(p)),
-                Err(OutboxError::Store(e)) if !e.is_transient() => return Err(e.into()),
-                Err(e) => {
-                    warn!(target: "keeper", ?e, "outbox pass failed");
-                    ok = false;
-                }
-            }
+            ok &= self.outbox_pass().await?;
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
             self.jobs_clean = report.failed == 0;
             ok &= self.jobs_clean;
+            if report.submitted > 0 {
+                // Sign and send what the jobs just decided now rather than one poll interval later.
+                ok &= self.outbox_pass().await?;
+            }
         }
         match self.store.count_by_status().await {
             Ok(counts) => {
@@ -157,6 +152,23 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
         Ok(leading)
+    }
+
+    /// One pass of the transaction manager; `Ok(false)` when it failed for a reason the next pass may not have.
+    async fn outbox_pass(&mut self) -> Result<bool, KeeperError> {
+        match self.tx.run_once().await {
+            Ok(report) => {
+                self.metrics.broadcasts.inc_by(report.broadcast as u64);
+                self.metrics.requeued.inc_by(report.requeued as u64);
+                Ok(true)
+            }
+            Err(OutboxError::Failpoint(p)) => Err(KeeperError::Failpoint(p)),
+            Err(OutboxError::Store(e)) if !e.is_transient() => Err(e.into()),
+            Err(e) => {
+                warn!(target: "keeper", ?e, "outbox pass failed");
+                Ok(false)
+            }
+        }
     }
 
     /// Runs passes until `shutdown` resolves (or the outbox is idle with `exit_when_idle`), then releases the

@@ -8,7 +8,7 @@ use std::fmt;
 use alloy::primitives::Address;
 use alloy::providers::Provider;
 
-use crate::jobs::finalizer::{EpochFinalizer, EpochState};
+use crate::jobs::finalizer::{self, EpochFinalizer, EpochState};
 use crate::jobs::job_of_key;
 use crate::store::{Intent, IntentStatus, Lease, Store, StoreError};
 
@@ -36,6 +36,8 @@ pub struct StatusReport {
     pub lease: Option<Lease>,
     /// The controller's epoch state: `None` without `--gauge`, `Err` when the node could not be read.
     pub epochs: Option<(Address, Result<EpochState, String>)>,
+    /// The outbox's intent for the next epoch to finalize, if any (a final one while the epoch is due = stuck).
+    pub next_epoch_intent: Option<Intent>,
     /// When the report was taken (Unix milliseconds, wall clock: ages of intents).
     pub now_ms: i64,
 }
@@ -121,7 +123,12 @@ impl StatusReport {
                     .map_err(|e| e.to_string()),
             )),
         };
+        let next_epoch_intent = match &epochs {
+            Some((_, Ok(state))) => store.intent_by_key(&finalizer::key(state.next)).await?,
+            _ => None,
+        };
         Ok(Self {
+            next_epoch_intent,
             counts,
             backlog: per_job.into_values().collect(),
             latest: store.latest_intents(latest).await?,
@@ -210,6 +217,22 @@ impl fmt::Display for StatusReport {
                     "  chain time          {} (block {})",
                     s.chain_now, s.block
                 )?;
+                if let Some(i) = &self.next_epoch_intent {
+                    let stuck = if i.status.is_final() && s.is_due() {
+                        " — STUCK: final but the epoch is still due; not re-sent"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        f,
+                        "  intent              {} {}{stuck}",
+                        i.key,
+                        status_name(i.status)
+                    )?;
+                    if let (true, Some(e)) = (i.status.is_final(), &i.error) {
+                        writeln!(f, "                      ↳ {e}")?;
+                    }
+                }
             }
         }
 

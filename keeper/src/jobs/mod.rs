@@ -5,9 +5,11 @@
 //!
 //! A job never remembers what it submitted: it re-derives its intents from the chain every pass, and the key makes
 //! a repeat a no-op ([`crate::store::OutboxStore::enqueue`]). A key that already exists tells the runner where that
-//! work stands: still open (waiting), finished with success (the chain read lags the outbox), or finished with a
-//! failure — then the job is *stuck* on that key, reported by the `keeper_job_stuck` metric and the `status`
-//! command, and never re-sent under the same key.
+//! work stands: still open (waiting), or final although the chain still calls for it — finished with a failure
+//! (simulation or transaction reverted), or with success that the chain no longer shows (a reorg). Then the job is
+//! *stuck* on that key: logged as an error, counted by the `keeper_job_stuck` metric, listed by `status` with the
+//! intent's error, and never re-sent under the same key (an operator decides: a revert that costs gas every pass
+//! is worse than an alert).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -132,7 +134,7 @@ pub struct JobsReport {
     pub submitted: usize,
     /// Planned intents whose key was already open in the outbox.
     pub waiting: usize,
-    /// Planned intents whose key already finished with a failure (not re-sent).
+    /// Planned intents whose key is already final although the chain still calls for it (not re-sent).
     pub stuck: usize,
     /// Intents only logged (`--dry-run`).
     pub dry_run: usize,
@@ -259,8 +261,10 @@ where
             Submitted::Waiting
         }
         IntentStatus::Confirmed | IntentStatus::AlreadyDone => {
-            warn!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, "intent already final but the chain still calls for it (lagging node or reorg); not re-sent");
-            Submitted::Waiting
+            // The outbox confirmed it on the node the job just read: a reorg dropped it, or a load-balanced
+            // endpoint lags. Re-sending under the same key is not possible; an operator must look.
+            error!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, "intent already final but the chain still calls for it (reorg or lagging node); not re-sent");
+            Submitted::Stuck
         }
         IntentStatus::Failed | IntentStatus::Reverted => {
             error!(target: "keeper::jobs", job, key = %intent.key, status = ?existing.status, error = ?existing.error, "job stuck: its intent failed; operator action needed (not re-sent under the same key)");

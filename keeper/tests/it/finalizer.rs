@@ -15,7 +15,9 @@ use verity_keeper::jobs::EpochFinalizer;
 use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::TxManager;
-use verity_keeper::store::{IntentStatus, LeaseStore, OutboxStore, PgStore, SqliteStore, Store};
+use verity_keeper::store::{
+    IntentStatus, LeaseStore, NewIntent, OutboxStore, PgStore, SqliteStore, Store,
+};
 
 use crate::support::{pg_schema, verity_env, wallet, Env};
 
@@ -181,16 +183,33 @@ async fn someone_else_finalizing_first_counts_as_success() {
     let length = state(&env, gauge).await.schedule.epoch_length;
     let store = env.store().await;
 
-    // 1. Our intent is persisted but not signed when someone else finalizes: the simulation answers
-    //    GaugeEpochAlreadyFinalized and the intent is done without a transaction.
-    env.mine_at(state(&env, gauge).await.due_at).await;
-    let (mut k, _) = keeper(&env, gauge, Failpoints::none()).await;
-    k.run_once().await.unwrap();
+    // 1. Our intent is persisted but not signed (the keeper died right after the job decided) when someone else
+    //    finalizes: after the restart the simulation answers GaugeEpochAlreadyFinalized and the intent is done
+    //    without a transaction.
+    let s0 = state(&env, gauge).await;
+    env.mine_at(s0.due_at).await;
+    let planned = EpochFinalizer::new(gauge).plan_for(&state(&env, gauge).await);
+    assert_eq!(planned.intents.len(), 1);
+    let spec = &planned.intents[0];
+    store
+        .enqueue(
+            &NewIntent {
+                key: spec.key.clone(),
+                sender: env.signer.address(),
+                target: spec.target,
+                calldata: spec.calldata.clone(),
+                value: spec.value,
+            },
+            0,
+        )
+        .await
+        .unwrap();
     assert_eq!(
         status_of(&store, &key(0)).await,
         Some(IntentStatus::Pending)
     );
     finalize_as_other(&env, gauge, 0).await;
+    let (mut k, _) = keeper(&env, gauge, Failpoints::none()).await;
     run_until_idle(&mut k).await;
     let done = store.intent_by_key(&key(0)).await.unwrap().unwrap();
     assert_eq!(done.status, IntentStatus::AlreadyDone, "{done:?}");
@@ -448,4 +467,49 @@ async fn two_replicas_on_postgres_finalize_each_epoch_once() {
     let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(a_store.pool())
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intent_that_failed_leaves_the_job_stuck_and_reported() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let s0 = state(&env, gauge).await;
+    // An operator enqueues `finalize:0` by hand before the epoch ended: the simulation reverts
+    // (GaugeEpochNotEnded) and the intent fails without a transaction.
+    let calldata = EpochFinalizer::calldata(0).to_string();
+    let gauge_hex = gauge.to_string();
+    let enqueue = [
+        "enqueue",
+        "--key",
+        "finalize:0",
+        "--to",
+        &gauge_hex,
+        "--data",
+        &calldata,
+    ];
+    let out = output(keeper_bin(&env, gauge, &enqueue, None)).await;
+    assert!(out.status.success(), "{out:?}");
+    let out = output(keeper_bin(&env, gauge, &["--exit-when-idle", "run"], None)).await;
+    assert!(out.status.success(), "{out:?}");
+    let store = env.store().await;
+    let failed = store.intent_by_key(&key(0)).await.unwrap().unwrap();
+    assert_eq!(failed.status, IntentStatus::Failed, "{failed:?}");
+
+    // Once the epoch is due, the job asks for the same key: it is not re-sent, the job is reported stuck.
+    env.mine_at(s0.due_at).await;
+    let (mut k, metrics) = keeper(&env, gauge, Failpoints::none()).await;
+    run_until_idle(&mut k).await;
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!("keeper_job_stuck{{job=\"{JOB_NAME}\"}} 1")),
+        "{text}"
+    );
+    assert_eq!(state(&env, gauge).await.next, 0);
+    assert_eq!(finalize_txs(&env, 0..1).await, [0]);
+    let status = output(keeper_bin(&env, gauge, &["status"], None)).await;
+    let text = stdout(&status);
+    assert!(
+        text.contains("intent              finalize:0 failed — STUCK"),
+        "{text}"
+    );
 }
