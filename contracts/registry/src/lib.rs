@@ -21,7 +21,7 @@
 //!   state or can never become valid: unknown parents, too many parents/tags, a wrong version, a foreign name.
 //! - **Acyclic by construction**: a parent must exist when its child is submitted, so every lineage edge goes from a
 //!   larger id to a smaller one; `lineage` terminates and never contains the version itself (property-tested).
-//! - **Refunds are pulled**: a rejection or expiry credits `refundable[submitter]`; `withdrawRefund()` sends it.
+//! - **Refunds are pulled**: a rejection or expiry credits the submitter (`refundable(account)`); `withdrawRefund()` sends it.
 //!   A batch never calls out, so one recipient cannot make a batch fail or run out of gas, and credits are zeroed
 //!   before the transfer (checks-effects-interactions; stylus-sdk also refuses reentrant calls by default).
 //! - **Accounting**: `balance == escrowed + earned + refundsOwed` (plus any ether forced in without a call). Each
@@ -61,12 +61,12 @@ mod pack;
 pub use blob::Blob;
 
 use alloc::vec::Vec;
-use alloy_primitives::{Address, B256, U256, U64, U8};
+use alloy_primitives::{Address, B256, U256, U64};
 use alloy_sol_types::{SolError, SolEvent};
 use stylus_sdk::call::transfer::transfer_eth;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
-    StorageAddress, StorageArray, StorageB256, StorageMap, StorageU256, StorageU64, StorageU8,
+    StorageAddress, StorageArray, StorageB256, StorageMap, StorageU256, StorageU64,
 };
 use verity_abi::registry::{
     ConfigChanged, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
@@ -279,8 +279,9 @@ pub struct ModelRegistry {
     funds: StorageU256,
     /// Refunds credited and not withdrawn.
     refunds_owed: StorageU256,
-    roles: StorageMap<Address, StorageU8>,
-    refundable: StorageMap<Address, StorageU256>,
+    /// Per account: refunds credited and not withdrawn (low 128 bits) and its role mask (high 128 bits; one
+    /// slot instead of two maps keeps the contract smaller).
+    accounts: StorageMap<Address, StorageU256>,
     names: StorageMap<B256, NameRecord>,
     versions: StorageMap<u64, VersionRecord>,
 }
@@ -653,13 +654,14 @@ impl ModelRegistry {
     /// [`RefundWithdrawn`].
     pub fn withdraw_refund(&mut self) -> Result<(), Error> {
         let account = self.vm().msg_sender();
-        let amount = self.refundable.get(account);
-        if amount.is_zero() {
+        let (credit, roles) = pack::pair(self.accounts.get(account));
+        if credit == 0 {
             return Err(Error::NothingToWithdraw(RegistryNothingToWithdraw {
                 account,
             }));
         }
-        self.refundable.insert(account, U256::ZERO);
+        let amount = U256::from(credit);
+        self.accounts.insert(account, pack::from_pair(0, roles));
         // Underflow not possible: refunds_owed is the sum of all credits, this one included.
         self.refunds_owed.set(self.refunds_owed.get() - amount);
         self._send(account, amount)?;
@@ -871,7 +873,7 @@ impl ModelRegistry {
 
     /// Refunds credited to `account` and not yet withdrawn.
     pub fn refundable(&self, account: Address) -> U256 {
-        self.refundable.get(account)
+        U256::from(pack::pair(self.accounts.get(account)).0)
     }
 }
 
@@ -914,7 +916,7 @@ impl ModelRegistry {
     }
 
     fn _has_role(&self, account: Address, role: Role) -> bool {
-        u8_of(self.roles.get(account)) & role.bit() != 0
+        pack::pair(self.accounts.get(account)).1 & u128::from(role.bit()) != 0
     }
 
     fn _only_role(&self, role: Role) -> Result<(), Error> {
@@ -932,13 +934,13 @@ impl ModelRegistry {
         if account.is_zero() {
             return Err(Error::InvalidAccount(RegistryInvalidAccount { account }));
         }
-        let mask = u8_of(self.roles.get(account));
+        let (credit, mask) = pack::pair(self.accounts.get(account));
         let mask = if granted {
-            mask | role.bit()
+            mask | u128::from(role.bit())
         } else {
-            mask & !role.bit()
+            mask & !u128::from(role.bit())
         };
-        self.roles.insert(account, U8::from(mask));
+        self.accounts.insert(account, pack::from_pair(credit, mask));
         self._emit(
             &[
                 RoleChanged::SIGNATURE_HASH,
@@ -1176,9 +1178,10 @@ impl ModelRegistry {
         } else if fee != 0 {
             let submitter = self.versions.getter(index).submitter.get();
             let amount = U256::from(fee);
-            let credit = self.refundable.get(submitter);
-            // Overflow not possible: credits <= ether supply.
-            self.refundable.insert(submitter, credit + amount);
+            let (credit, roles) = pack::pair(self.accounts.get(submitter));
+            // Overflow not possible: credits <= ether supply < 2^128.
+            self.accounts
+                .insert(submitter, pack::from_pair(credit + fee, roles));
             self.refunds_owed.set(self.refunds_owed.get() + amount);
             self._emit(
                 &[
@@ -1268,11 +1271,6 @@ fn id_in_range(id: U256, count: u64) -> Option<u64> {
 
 fn u64_of(value: U64) -> u64 {
     value.as_limbs()[0]
-}
-
-fn u8_of(value: U8) -> u8 {
-    // Truncation not possible: a U8 holds 8 bits.
-    value.as_limbs()[0] as u8
 }
 
 #[cfg(test)]
