@@ -24,29 +24,19 @@ impl ContractSpec {
 /// Every deployable contract, in deployment order. Adding a contract is one line here.
 pub const CONTRACTS: &[ContractSpec] = &[
     ContractSpec::new("token", "verity-token"),
-    // ContractSpec::new("settlement", "verity-settlement"),
     ContractSpec::new("escrow", "verity-escrow"),
     ContractSpec::new("gauge", "verity-gauge"),
     ContractSpec::new("registry", "verity-registry"),
+    ContractSpec::new("settlement-nodes", "verity-settlement-nodes"),
+    ContractSpec::new("settlement-batches", "verity-settlement-batches"),
+    ContractSpec::new("settlement", "verity-settlement"),
+    ContractSpec::new("settlement-committee", "verity-settlement-committee"),
 ];
 
 /// Contract crates that compile but are not deployable yet, each with the reason; they stay out of
 /// [`CONTRACTS`] (and so out of `verity build` and the deploy plan) until the reason is gone. The sizes test
 /// fails on any other cdylib crate missing from [`CONTRACTS`].
-pub const NOT_YET_DEPLOYABLE: &[(&str, &str)] = &[
-    (
-        "verity-settlement",
-        "≈103% of the compressed limit; no tests yet (issue 5)",
-    ),
-    (
-        "verity-settlement-batches",
-        "≈112% of the compressed limit; no tests yet (issue 5)",
-    ),
-    (
-        "verity-settlement-nodes",
-        "no tests yet; deployed with the rest of settlement (issue 5)",
-    ),
-];
+pub const NOT_YET_DEPLOYABLE: &[(&str, &str)] = &[];
 
 /// Looks a contract up by its short name in [`CONTRACTS`].
 pub fn find(name: &str) -> Option<&'static ContractSpec> {

@@ -5,5 +5,6 @@ mod bench;
 mod deploy_cmd;
 mod gauge;
 mod registry;
+mod settlement;
 mod support;
 mod token;

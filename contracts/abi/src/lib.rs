@@ -83,6 +83,26 @@ pub const CONTRACTS: &[ContractAbi] = &[
         interface: "IModelRegistry",
         events_sol: registry::EVENTS_SOL,
     },
+    ContractAbi {
+        package: "verity-settlement-nodes",
+        interface: "ISettlementNodes",
+        events_sol: settlement::nodes::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-settlement-batches",
+        interface: "IReceiptBatches",
+        events_sol: settlement::batches::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-settlement",
+        interface: "IInferenceSettlement",
+        events_sol: settlement::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-settlement-committee",
+        interface: "ICommitteeVerifier",
+        events_sol: settlement::committee::EVENTS_SOL,
+    },
 ];
 
 #[cfg(feature = "rpc")]

@@ -27,3 +27,23 @@ mod model_registry {
     );
 }
 pub use model_registry::*;
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/ISettlementNodes.sol"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IReceiptBatches.sol"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IInferenceSettlement.sol"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/ICommitteeVerifier.sol"
+);

@@ -16,6 +16,10 @@
 //! byte for byte (vectors in `contracts/abi/testdata/`).
 
 use alloc::{vec, vec::Vec};
+// The `AbiType` derive's export-abi code names `String`.
+#[cfg(feature = "stylus")]
+#[allow(unused_imports)]
+use alloc::string::String;
 use alloy_primitives::{b256, keccak256, Address, B256, U256};
 
 /// EIP-712 domain name of the settlement contract.
@@ -441,6 +445,46 @@ pub mod batches {
             event ParamsSet(uint64 challengeWindow, uint256 minBond);
             event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
             event PausedSet(bool paused);
+        }
+    }
+}
+
+/// CommitteeVerifier (`verity-settlement-committee`): a k-of-n **attestation-signature** verifier implementing
+/// [`IInferenceVerifier`] for mode-ZK receipts — a stand-in that trusts a committee, not a zero-knowledge proof.
+///
+/// A committee member attests to a receipt by signing [`committee::attestation_hash`] of the public inputs
+/// (`abi.encode(receipt)`, [`zk_public_inputs`]) with its secp256k1 key (no prefix, like TEE receipts); the proof
+/// is the concatenation of 65-byte signatures `r ‖ s ‖ v` (`v` 27/28, low `s`) with signers in strictly ascending
+/// address order, at least `threshold` of them members.
+pub mod committee {
+    use alloy_primitives::{b256, keccak256, Address, B256};
+
+    /// The attestation type string.
+    pub const ATTESTATION_TYPE: &str =
+        "VerityCommitteeAttestation(uint256 chainId,address verifier,bytes32 publicInputsHash)";
+    /// `keccak256(ATTESTATION_TYPE)`.
+    pub const ATTESTATION_TYPEHASH: B256 =
+        b256!("b6aafedc955c76446d38fd730f6124ba1f5ff083736d093cefbd9cbaee1af184");
+    /// Length of one signature in a proof: `r ‖ s ‖ v`.
+    pub const SIGNATURE_LEN: usize = 65;
+
+    /// What each member signs: `keccak256(abi.encode(ATTESTATION_TYPEHASH, chainId, verifier,
+    /// keccak256(publicInputs)))` — bound to one chain and one verifier contract.
+    pub fn attestation_hash(chain_id: u64, verifier: Address, public_inputs: &[u8]) -> B256 {
+        let mut buf = [0u8; 128];
+        buf[..32].copy_from_slice(ATTESTATION_TYPEHASH.as_slice());
+        buf[56..64].copy_from_slice(&chain_id.to_be_bytes());
+        buf[76..96].copy_from_slice(verifier.as_slice());
+        buf[96..].copy_from_slice(keccak256(public_inputs).as_slice());
+        keccak256(buf)
+    }
+
+    sol_with_source! {
+        /// Solidity source of CommitteeVerifier's events, appended to the committed interface file.
+        EVENTS_SOL => {
+            event MemberSet(address indexed member, bool isMember, uint64 members);
+            event ThresholdSet(uint64 threshold);
+            event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
         }
     }
 }

@@ -667,3 +667,5 @@ fn governance_functions_work() {
     assert_eq!(s.config().0, OUTSIDER);
     assert_eq!(last_topic(&vm), GovernanceChanged::SIGNATURE_HASH);
 }
+
+mod props;

@@ -16,6 +16,31 @@ pub struct VerityParams {
     pub genesis_supply: U256,
     /// The ModelRegistry's roles and configuration.
     pub registry: RegistryParams,
+    /// InferenceSettlement's roles (its three contracts and the committee verifier).
+    pub settlement: SettlementParams,
+}
+
+/// InferenceSettlement's deployment arguments beyond the admin (governance of all four contracts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementParams {
+    /// The one keeper allowed to anchor receipt batches at first (`ReceiptBatches.setKeeper` adds more). `None` =
+    /// the deployer.
+    pub batch_keeper: Option<Address>,
+    /// Members of the CommitteeVerifier (k-of-n attestation signatures). Empty = the deployer alone.
+    pub committee: Vec<Address>,
+    /// Signatures the CommitteeVerifier requires (1 ≤ k ≤ members).
+    pub committee_threshold: u64,
+}
+
+impl Default for SettlementParams {
+    /// Dev-chain defaults: the deployer anchors batches and is the one-member committee.
+    fn default() -> Self {
+        Self {
+            batch_keeper: None,
+            committee: Vec::new(),
+            committee_threshold: 1,
+        }
+    }
 }
 
 /// The ModelRegistry's constructor arguments beyond the admin (which is [`VerityParams::admin`]).
@@ -55,6 +80,7 @@ impl Default for VerityParams {
             // 21% of the 1e9 BR cap.
             genesis_supply: verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64),
             registry: RegistryParams::default(),
+            settlement: SettlementParams::default(),
         }
     }
 }
@@ -74,6 +100,10 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
     let token_params = params.clone();
     let gauge_params = params.clone();
     let registry_params = params.clone();
+    let nodes_params = params.clone();
+    let batches_params = params.clone();
+    let settlement_params = params.clone();
+    let committee_params = params.clone();
     DeployPlan::new()
         .contract(Deployable::new("token").constructor(move |book| {
             Ok((
@@ -124,6 +154,55 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                 p.ttl,
             ))
         }))
+        // InferenceSettlement: nodes (stake, keys, the receipt judge) → batches (Merkle anchoring) → the paid-request
+        // contract (the EIP-712 verifying contract), then nodes learns the settlement address once.
+        .contract(
+            Deployable::new("settlement-nodes")
+                .constructor(move |book| Ok((nodes_params.admin(book), book.address("registry")?))),
+        )
+        .contract(
+            Deployable::new("settlement-batches").constructor(move |book| {
+                Ok((
+                    batches_params.admin(book),
+                    book.address("settlement-nodes")?,
+                    batches_params
+                        .settlement
+                        .batch_keeper
+                        .unwrap_or(book.deployer()),
+                ))
+            }),
+        )
+        .contract(Deployable::new("settlement").constructor(move |book| {
+            Ok((
+                settlement_params.admin(book),
+                book.address("registry")?,
+                book.address("settlement-nodes")?,
+                book.address("settlement-batches")?,
+            ))
+        }))
+        .wire(
+            PlannedCall::new(
+                "settlement-nodes.setSettlement(settlement)",
+                "settlement-nodes",
+                |book| {
+                    Ok(verity_abi::rpc::ISettlementNodes::setSettlementCall {
+                        settlement: book.address("settlement")?,
+                    })
+                },
+            )
+            .done_if_reverts_with::<verity_abi::settlement::SettlementAlreadyWired>(),
+        )
+        .contract(
+            Deployable::new("settlement-committee").constructor(move |book| {
+                let p = &committee_params.settlement;
+                let members = if p.committee.is_empty() {
+                    vec![book.deployer()]
+                } else {
+                    p.committee.clone()
+                };
+                Ok((committee_params.admin(book), members, p.committee_threshold))
+            }),
+        )
 }
 
 #[cfg(test)]
@@ -148,6 +227,53 @@ mod tests {
             supply,
             verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64)
         );
+    }
+
+    #[test]
+    fn settlement_contracts_follow_nodes_batches_settlement_order() {
+        let deployer = address!("0x00000000000000000000000000000000000000d1");
+        let plan = plan(&VerityParams::default());
+        let labels: Vec<&str> = plan.calls().map(|c| c.label.as_str()).collect();
+        let at = |l: &str| labels.iter().position(|x| *x == l).expect(l);
+        assert!(at("registry.constructor") < at("settlement-nodes.constructor"));
+        assert!(at("settlement-nodes.constructor") < at("settlement-batches.constructor"));
+        assert!(at("settlement-batches.constructor") < at("settlement.constructor"));
+        assert!(at("settlement.constructor") < at("settlement-nodes.setSettlement(settlement)"));
+        let mut book = AddressBook::new(deployer);
+        for (i, name) in [
+            "registry",
+            "settlement-nodes",
+            "settlement-batches",
+            "settlement",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            book.insert(name, Address::with_last_byte(0x10 + i as u8));
+        }
+        let call = plan
+            .calls()
+            .find(|c| c.label == "settlement.constructor")
+            .unwrap();
+        let data = call.calldata(&book).unwrap();
+        let args = <(Address, Address, Address, Address)>::abi_decode_params(&data[4..]).unwrap();
+        assert_eq!(
+            args,
+            (
+                deployer,
+                Address::with_last_byte(0x10),
+                Address::with_last_byte(0x11),
+                Address::with_last_byte(0x12)
+            )
+        );
+        let committee = plan
+            .calls()
+            .find(|c| c.label == "settlement-committee.constructor")
+            .unwrap();
+        let data = committee.calldata(&book).unwrap();
+        let (admin, members, k) =
+            <(Address, Vec<Address>, u64)>::abi_decode_params(&data[4..]).unwrap();
+        assert_eq!((admin, members, k), (deployer, vec![deployer], 1));
     }
 
     #[test]

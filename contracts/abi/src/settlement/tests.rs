@@ -266,3 +266,21 @@ fn merkle_matches_openzeppelin_vectors() {
         }
     }
 }
+
+#[test]
+fn committee_attestation_hash_is_keccak_of_its_abi_encoding() {
+    use super::committee::*;
+    assert_eq!(ATTESTATION_TYPEHASH, keccak256(ATTESTATION_TYPE));
+    let inputs = zk_public_inputs(&sample());
+    let encoded = (
+        ATTESTATION_TYPEHASH,
+        U256::from(412_346u64),
+        SETTLEMENT,
+        keccak256(&inputs),
+    )
+        .abi_encode();
+    assert_eq!(
+        attestation_hash(412_346, SETTLEMENT, &inputs),
+        keccak256(encoded)
+    );
+}
