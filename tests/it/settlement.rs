@@ -624,3 +624,113 @@ async fn committee_verifier_proves_zk_mode_and_outsiders_are_rejected() {
     let _: SettlementUnauthorized = expect_error(committee_outsider.setThreshold(1).call().await);
     w.assert_escrow(&[id]).await;
 }
+
+/// The tree `@openzeppelin/merkle-tree` builds of `leaves` (run through `contracts/abi/testdata/merkle-vectors.js`
+/// with the copy `script/test` installs into `.tools/`): `(root, proof of each leaf)`, or why it cannot run.
+fn openzeppelin_tree(leaves: &[SignedReceipt]) -> Result<(B256, Vec<Vec<B256>>), String> {
+    use std::str::FromStr;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if !root
+        .join(".tools/node_modules/@openzeppelin/merkle-tree")
+        .exists()
+    {
+        return Err("@openzeppelin/merkle-tree is not installed in .tools/ (script/test installs it with npm)".into());
+    }
+    let values: Vec<Vec<String>> = leaves
+        .iter()
+        .map(|s| {
+            let r = &s.receipt;
+            vec![
+                r.requestId.to_string(),
+                r.modelVersion.to_string(),
+                r.inputHash.to_string(),
+                r.outputHash.to_string(),
+                r.payer.to_string(),
+                r.node.to_string(),
+                r.fee.to_string(),
+                r.mode.to_string(),
+                r.signedAt.to_string(),
+                s.v.to_string(),
+                s.r.to_string(),
+                s.s.to_string(),
+            ]
+        })
+        .collect();
+    let dir = crate::support::ScratchDir::new("oz-merkle");
+    let input = dir.0.join("in.json");
+    std::fs::write(&input, serde_json::json!({ "values": values }).to_string()).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(root.join("contracts/abi/testdata/merkle-vectors.js"))
+        .arg(&input)
+        .output()
+        .map_err(|e| format!("node cannot run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "merkle-vectors.js failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tree: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON tree");
+    let b = |v: &serde_json::Value| B256::from_str(v.as_str().unwrap()).unwrap();
+    let proofs = tree["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["proof"].as_array().unwrap().iter().map(b).collect())
+        .collect();
+    Ok((b(&tree["root"]), proofs))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openzeppelin_merkle_tree_proofs_verify_on_chain() {
+    let w = world().await;
+    let t = now(&w.h).await;
+    let ids: Vec<B256> = (0..5u8).map(|i| keccak256([b'o', i])).collect();
+    w.request(ids[2], mode::TEE).await;
+    let signed: Vec<SignedReceipt> = ids
+        .iter()
+        .map(|id| {
+            let bytes = w.sign(&w.receipt(*id, "oz", mode::TEE, t));
+            verity_abi::settlement::decode_signed_receipt(&bytes).unwrap()
+        })
+        .collect();
+    let (oz_root, oz_proofs) = match openzeppelin_tree(&signed) {
+        Ok(tree) => tree,
+        Err(reason) => {
+            println!("SKIPPED openzeppelin_merkle_tree_proofs_verify_on_chain: {reason}");
+            return;
+        }
+    };
+    let encoded: Vec<Bytes> = signed
+        .iter()
+        .map(|s| encode_signed_receipt(s).to_vec().into())
+        .collect();
+    let ours = tree(&encoded.iter().collect::<Vec<_>>());
+    assert_eq!(
+        ours.root(),
+        oz_root,
+        "our root equals @openzeppelin/merkle-tree's"
+    );
+    let b = &w.batches;
+    let bond = b[GOV].config().call().await.unwrap()._4;
+    tx!(b[GOV]
+        .anchorBatch(oz_root, 5, "ipfs://oz".into())
+        .value(bond));
+    let batch = U256::from(1);
+    for (leaf, proof) in encoded.iter().zip(&oz_proofs) {
+        assert_eq!(proof, &ours.proof(encoded_leaf_hash(leaf)).unwrap());
+        assert_eq!(
+            b[GOV]
+                .receiptStatus(batch, leaf.clone(), proof.clone())
+                .call()
+                .await
+                .unwrap(),
+            batch_status::ANCHORED,
+            "an OpenZeppelin proof verifies on-chain"
+        );
+    }
+    w.h.advance(WINDOW + 1).await;
+    tx!(b[OUTSIDER].finalizeBatch(batch));
+    tx!(w.settlement[OUTSIDER].proveByBatch(batch, encoded[2].clone(), oz_proofs[2].clone()));
+    assert_eq!(w.status(ids[2]).await, request_status::PROVEN);
+}
