@@ -280,3 +280,58 @@ fn estimate_gas_matches_what_the_transaction_needs() {
         Err(Error::Revert(_))
     ));
 }
+
+/// Stores `block.timestamp` in slot 0 unless it is already there: a time-dependent cost (an SSTORE only in a
+/// block with a new timestamp), the shape of veBR's checkpoints.
+fn timestamp_recorder_runtime() -> Vec<u8> {
+    // TIMESTAMP PUSH0 SLOAD EQ PUSH1 0x0b JUMPI TIMESTAMP PUSH0 SSTORE STOP JUMPDEST STOP
+    vec![
+        0x42, 0x5f, 0x54, 0x14, 0x60, 0x0b, 0x57, 0x42, 0x5f, 0x55, 0x00, 0x5b, 0x00,
+    ]
+}
+
+#[test]
+fn estimate_gas_runs_in_the_block_the_transaction_will_be_mined_in() {
+    let mut chain = chain();
+    let recorder = deploy(&mut chain, &timestamp_recorder_runtime(), 0);
+    let from = chain.dev_accounts()[0].address;
+    let call = TransactionRequest::default().from(from).to(recorder);
+    // Record the head's timestamp, then pin the next block 100 s later: at the head's timestamp the call is
+    // cheap (nothing to store), in the next block it stores.
+    chain
+        .set_next_block_timestamp(chain.pending_timestamp())
+        .unwrap();
+    let mut p = TxParams::transfer(chain.chain_id(), 1, recorder);
+    p.value = U256::ZERO;
+    p.gas_limit = 100_000;
+    let h = chain
+        .send_raw_transaction(&raw(&sign_1559(&signer(KEY0), &p)))
+        .unwrap();
+    assert!(chain.receipt(h).unwrap().status());
+    let head_time = chain.pending_timestamp();
+    chain.set_next_block_timestamp(head_time + 100).unwrap();
+    let at_latest = chain
+        .estimate_gas(&call, Some(BlockId::latest()), None)
+        .unwrap();
+    let estimate = chain.estimate_gas(&call, None, None).unwrap();
+    assert_eq!(
+        chain
+            .estimate_gas(&call, Some(BlockId::pending()), None)
+            .unwrap(),
+        estimate
+    );
+    assert!(
+        estimate > at_latest + 2_000,
+        "the next block stores: {estimate} vs {at_latest} at the latest block's timestamp"
+    );
+    p.nonce = 2;
+    p.gas_limit = estimate;
+    let h = chain
+        .send_raw_transaction(&raw(&sign_1559(&signer(KEY0), &p)))
+        .unwrap();
+    let receipt = chain.receipt(h).unwrap();
+    assert!(
+        receipt.status(),
+        "the estimate covers the mined transaction"
+    );
+}

@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Skip the Solidity token on devnode (the EVM row that separates engine cost from node cost).
     #[arg(long)]
     pub no_devnode_solidity: bool,
+    /// Voters in the many-voter epoch of the gas benchmark (`finalizeEpoch` 10 vs this many); 0 skips it.
+    #[arg(long, default_value_t = 1_000)]
+    pub voters: usize,
 }
 
 impl BenchArgs {
@@ -47,6 +50,7 @@ impl BenchArgs {
             anvil: self.anvil.clone(),
             solcjs: self.solcjs.clone(),
             solidity_on_devnode: !self.no_devnode_solidity,
+            voters: self.voters,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 mod cli;
+mod gas;
 mod load;
 mod nodes;
 mod registry_gas;
@@ -38,6 +39,10 @@ use verity_script::{
 };
 
 pub use cli::{main, BenchArgs};
+pub use gas::{
+    finalize_label, gauge_gas, vote_label, GasGoal, GasReport, GasRow, GaugeGasSetup,
+    FINALIZE_VOTER_RATIO_GOAL, VOTE_GAUGE_COUNTS,
+};
 pub use load::{recipient, run_transfers, LoadConfig, LoadReport};
 pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
 pub use registry_gas::{
@@ -75,6 +80,8 @@ pub struct BenchOptions {
     pub solcjs: Option<PathBuf>,
     /// Also run the Solidity token on devnode (its EVM path), to tell the engine's cost from the node's.
     pub solidity_on_devnode: bool,
+    /// Voters in the many-voter epoch of the gas benchmark (0 skips the gas benchmark).
+    pub voters: usize,
 }
 
 impl BenchOptions {
@@ -89,6 +96,7 @@ impl BenchOptions {
             anvil: None,
             solcjs: None,
             solidity_on_devnode: true,
+            voters: 1_000,
         }
     }
 
@@ -141,6 +149,8 @@ pub struct BenchReport {
     pub anvil_solidity: Option<BenchRow>,
     /// What was skipped.
     pub skipped: Vec<Skipped>,
+    /// Gas of contract operations and the gas goals (`None` when `voters` is 0).
+    pub gas: Option<GasReport>,
 }
 
 impl BenchReport {
@@ -163,7 +173,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
     let artifacts = match &options.artifacts {
         Some(dir) => Artifacts::load(dir.clone())
             .with_context(|| format!("loading contract artifacts from {}", dir.display()))?,
-        None => build_br(options)?,
+        None => build_planned(options)?,
     };
     let devnode_br = bench_br_on_devnode(&options.devnode, &artifacts, &options.load()).await?;
 
@@ -201,25 +211,138 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
             anvil_solidity = Some(bench_solidity(&node, bytecode, &options.load()).await?);
         }
     }
+    let gas = match options.voters {
+        0 => None,
+        voters => Some(bench_gas(&options.devnode, &artifacts, voters).await?),
+    };
     Ok(BenchReport {
         devnode_br,
         devnode_solidity,
         anvil_solidity,
         skipped,
+        gas,
     })
+}
+
+/// Voters in the few-voter epoch of the gas benchmark.
+pub const FEW_VOTERS: usize = 10;
+
+/// Starts a devnode with `voters` + 1 funded accounts, deploys all of Verity with its plan and measures the gas
+/// figures ([`gauge_gas`]: `vote` over 1/5/20 gauges, `finalizeEpoch` with [`FEW_VOTERS`] vs `voters` voters).
+pub async fn bench_gas(
+    kind: &DevnodeKind,
+    artifacts: &Artifacts,
+    voters: usize,
+) -> Result<GasReport> {
+    anyhow::ensure!(voters > FEW_VOTERS, "--voters must exceed {FEW_VOTERS}");
+    let accounts = u32::try_from(voters + 1).context("too many voters")?;
+    let node = start_devnode(kind, accounts).await?;
+    let deployment = deploy_verity(&node, artifacts).await?;
+    let address = |name: &str| {
+        deployment
+            .contracts
+            .get(name)
+            .map(|c| c.address)
+            .with_context(|| format!("the deployment has no {name}"))
+    };
+    let mut report = gauge_gas(&GaugeGasSetup {
+        url: node.url.clone(),
+        admin: node.accounts[0].clone(),
+        voters: node.accounts[1..].to_vec(),
+        token: address("token")?,
+        escrow: address("escrow")?,
+        gauge: address("gauge")?,
+        few_voters: FEW_VOTERS,
+        many_voters: voters,
+    })
+    .await
+    .context("gauge gas benchmark")?;
+    report.extend(registry_gas_report(&node, address("registry")?).await?);
+    Ok(report)
+}
+
+/// The ModelRegistry's `finalizeRegistrations` rows and goals ([`registry_gas`]) on `node`, where Verity's plan
+/// deployed the registry with dev account 0 as attester and keeper.
+pub async fn registry_gas_report(node: &RunningNode, registry: Address) -> Result<GasReport> {
+    let deployer = node.accounts[0].clone();
+    let gas = registry_gas(&RegistryGasSetup {
+        url: node.url.clone(),
+        submitter: deployer.clone(),
+        attester: deployer.clone(),
+        keeper: deployer,
+        registry,
+        fee: verity_script::deploy::verity::RegistryParams::default().min_fee,
+    })
+    .await
+    .context("registry gas benchmark")?;
+    let mut report = GasReport::default();
+    for (operation, gas_used) in gas.rows() {
+        report.rows.push(GasRow {
+            operation,
+            gas_used,
+        });
+    }
+    if let Some(ratio) = gas.per_item_ratio() {
+        let (small, large) = (REGISTRY_BATCH_SIZES[0], REGISTRY_BATCH_SIZES[2]);
+        report.goals.push(GasGoal {
+            goal: format!(
+                "finalizeRegistrations per item {large} / {small} <= {REGISTRY_PER_ITEM_RATIO_GOAL:.2}"
+            ),
+            figure: format!("{ratio:.3}"),
+            met: ratio <= REGISTRY_PER_ITEM_RATIO_GOAL,
+        });
+    }
+    if let Some(largest) = gas.largest_batch_under_limit() {
+        let measured = gas.batches.last().map_or(0, |(_, g)| *g);
+        report.goals.push(GasGoal {
+            goal: format!("finalizeRegistrations largest batch < {BATCH_GAS_LIMIT} gas"),
+            figure: format!("{largest} items"),
+            met: measured < BATCH_GAS_LIMIT,
+        });
+    }
+    Ok(report)
+}
+
+/// Deploys every contract of Verity's plan (and its wiring) on `node` from dev account 0.
+pub async fn deploy_verity(
+    node: &RunningNode,
+    artifacts: &Artifacts,
+) -> Result<verity_script::deploy::Deployment> {
+    let scratch = std::env::temp_dir().join(format!("verity-bench-verity-{}", std::process::id()));
+    let wallet = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(node.accounts[0].clone()))
+        .connect_http(node.url.parse().context("node URL")?);
+    let deployment = deploy_all(
+        &wallet,
+        artifacts,
+        &plan(&VerityParams::default()),
+        &DeployOptions::new("bench", &scratch),
+    )
+    .await
+    .with_context(|| format!("deploying Verity on {}", node.label));
+    let _ = std::fs::remove_dir_all(&scratch);
+    deployment
 }
 
 fn accounts_for(options: &BenchOptions) -> Result<u32> {
     u32::try_from(options.concurrency + 1).context("--concurrency is too large")
 }
 
-/// Builds only BR, into `target/verity-bench` (never touching `verity build`'s `target/verity`).
-fn build_br(options: &BenchOptions) -> Result<Artifacts> {
-    let spec = verity_script::contracts::find("token")
-        .context("BR (token) is not in the contract list")?;
+/// Builds every contract of Verity's deploy plan into `target/verity-bench` (never touching `verity build`'s
+/// `target/verity`).
+fn build_planned(options: &BenchOptions) -> Result<Artifacts> {
+    let specs = plan(&VerityParams::default())
+        .contracts
+        .iter()
+        .map(|d| {
+            verity_script::contracts::find(&d.contract)
+                .copied()
+                .with_context(|| format!("planned contract {} is not listed", d.contract))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut build = BuildOptions::new(&options.workspace);
     build.out_dir = options.workspace.join("target/verity-bench");
-    let artifacts = build_all(&build, &[*spec]).context("building BR")?;
+    let artifacts = build_all(&build, &specs).context("building the contracts")?;
     artifacts.ensure_within_limits()?;
     Ok(artifacts)
 }
@@ -395,6 +518,11 @@ impl fmt::Display for BenchReport {
             "goal >= {GOAL_TPS:.0} tx/s:   {} ({:.1} tx/s)",
             verdict(valid && br.tx_per_sec() >= GOAL_TPS),
             br.tx_per_sec()
-        )
+        )?;
+        if let Some(gas) = &self.gas {
+            writeln!(f)?;
+            write!(f, "{gas}")?;
+        }
+        Ok(())
     }
 }

@@ -103,3 +103,30 @@ async fn solidity_twin_runs_on_devnode_with_anvils_gas() {
         "devnode charges the EVM token exactly what anvil charges"
     );
 }
+
+/// The gas benchmark's figures are deterministic, so its goal is asserted here (on fewer voters than
+/// `verity bench`'s 1,000, for time): finalizing an epoch costs the same whatever the number of voters.
+#[tokio::test(flavor = "multi_thread")]
+async fn finalize_epoch_gas_does_not_grow_with_voters() {
+    use verity::bench::{
+        bench_gas, finalize_label, vote_label, FEW_VOTERS, FINALIZE_VOTER_RATIO_GOAL,
+    };
+    let many = 60;
+    let report = bench_gas(&DevnodeKind::InProcess, artifacts(), many)
+        .await
+        .expect("gas benchmark runs on devnode");
+    println!("{report}");
+    let few_gas = report.gas(&finalize_label(FEW_VOTERS)).expect("few row");
+    let many_gas = report.gas(&finalize_label(many)).expect("many row");
+    assert!(few_gas > 21_000 && many_gas > 21_000);
+    assert!(
+        many_gas as f64 <= few_gas as f64 * FINALIZE_VOTER_RATIO_GOAL,
+        "finalizeEpoch: {many_gas} gas with {many} voters vs {few_gas} with {FEW_VOTERS}"
+    );
+    assert!(report.goals.iter().all(|g| g.met), "{:?}", report.goals);
+    // More gauges in one vote cost more gas (one tally update per gauge).
+    let votes: Vec<u64> = [1, 5, 20]
+        .map(|k| report.gas(&vote_label(k)).expect("vote row"))
+        .to_vec();
+    assert!(votes[0] < votes[1] && votes[1] < votes[2], "{votes:?}");
+}

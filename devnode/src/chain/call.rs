@@ -120,6 +120,7 @@ impl Chain {
         request: &TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<&StateOverride>,
+        pending: bool,
     ) -> Result<CallEnv> {
         let number = self.resolve_block(block)?;
         let at_head = number == self.block_number();
@@ -143,7 +144,18 @@ impl Chain {
             (db, _) => db,
         };
         let header_block = &self.blocks[number as usize];
-        let block_env = self.block_env_of(header_block);
+        let block_env = if pending && at_head {
+            // The block the transaction would be mined in: next number, the timestamp it would get now,
+            // the next base fee (as anvil does for estimates).
+            self.block_env(
+                number + 1,
+                self.pending_timestamp(),
+                self.next_base_fee(),
+                header_block.header.mix_hash,
+            )
+        } else {
+            self.block_env_of(header_block)
+        };
         let mut cfg = self.cfg_env();
         cfg.disable_nonce_check = true;
         cfg.disable_base_fee = true;
@@ -231,7 +243,7 @@ impl Chain {
         block: Option<BlockId>,
         overrides: Option<&StateOverride>,
     ) -> Result<Bytes> {
-        let env = self.call_env(request, block, overrides)?;
+        let env = self.call_env(request, block, overrides, Self::is_pending(block))?;
         let mut db = env.db.clone();
         match self.run(&mut db, &env, env.tx.gas_limit)? {
             ExecutionResult::Success { output, .. } => Ok(output.into_data()),
@@ -241,13 +253,18 @@ impl Chain {
     }
 
     /// `eth_estimateGas`: the smallest gas limit at which `request` succeeds (binary search, as geth).
+    ///
+    /// Without a block (or with `pending`) the estimate runs in the block the transaction would be mined in —
+    /// next number, the timestamp it would get now — so time-dependent contracts are estimated for the block
+    /// they will run in, not the previous one.
     pub fn estimate_gas(
         &mut self,
         request: &TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<&StateOverride>,
     ) -> Result<u64> {
-        let env = self.call_env(request, block, overrides)?;
+        let pending = block.is_none() || Self::is_pending(block);
+        let env = self.call_env(request, block, overrides, pending)?;
         let mut db = env.db.clone();
         let mut hi = env.tx.gas_limit;
         // Cap by what the caller can pay for, as geth does.
