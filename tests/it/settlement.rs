@@ -734,3 +734,70 @@ async fn openzeppelin_merkle_tree_proofs_verify_on_chain() {
     tx!(w.settlement[OUTSIDER].proveByBatch(batch, encoded[2].clone(), oz_proofs[2].clone()));
     assert_eq!(w.status(ids[2]).await, request_status::PROVEN);
 }
+
+/// Gas figures for the benchmark table (printed, not asserted): one batch of N = 150,000 receipts (a month of
+/// private inferences at OpenGradient's reported volume) costs one `anchorBatch` and one `finalizeBatch`; the
+/// alternative is one `proveWithReceipt` per receipt. One leaf challenge at N = 150,000 carries an 18-sibling
+/// proof. The test asserts the challenge works at that depth and prints the gas of each transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_of_150k_receipts_anchor_and_challenge_gas() {
+    const N: usize = 150_000;
+    let w = world().await;
+    let t = now(&w.h).await;
+    // One paid request proven directly, for the per-receipt comparison.
+    let id = keccak256("per-receipt");
+    w.request(id, mode::TEE).await;
+    let direct = w.sign(&w.receipt(id, "answer", mode::TEE, t));
+    let prove_gas =
+        tx!(w.settlement[OUTSIDER].proveWithReceipt(direct.clone(), Bytes::new())).gas_used;
+
+    // N leaves: one forged receipt, the rest distinct placeholders (only the challenged leaf is judged).
+    let stranger = PrivateKeySigner::random();
+    let bad = sign(
+        &stranger,
+        w.chain_id,
+        w.h.address("settlement"),
+        &w.receipt(keccak256("forged"), "x", mode::TEE, t),
+    );
+    let mut hashes: Vec<B256> = (0..N as u64 - 1)
+        .map(|i| keccak256(keccak256(i.to_be_bytes())))
+        .collect();
+    hashes.push(encoded_leaf_hash(&bad));
+    let big = StandardMerkleTree::new(&hashes).unwrap();
+    let bad_proof = big.proof(encoded_leaf_hash(&bad)).unwrap();
+    assert!(
+        (17..=18).contains(&bad_proof.len()),
+        "depth {}",
+        bad_proof.len()
+    );
+    let b = &w.batches;
+    let bond = b[GOV].config().call().await.unwrap()._4;
+    let uri: String = "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi".into();
+    let anchor_gas = tx!(b[GOV]
+        .anchorBatch(big.root(), N as u64, uri.clone())
+        .value(bond))
+    .gas_used;
+    let challenge_gas =
+        tx!(b[CHALLENGER].challengeLeaf(U256::from(1), bad.clone(), bad_proof.clone())).gas_used;
+    assert_eq!(
+        b[GOV].batch(U256::from(1)).call().await.unwrap()._5,
+        batch_status::VOIDED
+    );
+    // An honest batch of the same size: anchor + finalize.
+    let honest = StandardMerkleTree::new(&hashes[..N - 1]).unwrap();
+    let anchor2_gas = tx!(b[GOV]
+        .anchorBatch(honest.root(), N as u64 - 1, uri)
+        .value(bond))
+    .gas_used;
+    w.h.advance(WINDOW + 1).await;
+    let finalize_gas = tx!(b[OUTSIDER].finalizeBatch(U256::from(2))).gas_used;
+    let batched = anchor2_gas + finalize_gas;
+    let per_receipt = prove_gas as u128 * N as u128;
+    println!(
+        "settlement gas: proveWithReceipt {prove_gas}; anchorBatch(N={N}) {anchor_gas} / {anchor2_gas}; \
+         finalizeBatch {finalize_gas}; batch total 2 txs {batched} gas vs {N} proveWithReceipt txs {per_receipt} gas \
+         = {:.5}%; challengeLeaf at N={N} (proof depth {}) {challenge_gas}",
+        100.0 * batched as f64 / per_receipt as f64,
+        bad_proof.len()
+    );
+}
