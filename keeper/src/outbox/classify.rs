@@ -112,6 +112,61 @@ pub const ALREADY_DONE: [[u8; 4]; 12] = [
     settlement::SettlementAlreadyVoided::SELECTOR,
 ];
 
+/// Revert data for humans: the typed error decoded with the committed interfaces of `verity-abi`
+/// (`GaugeEpochNotEnded(0, 1797465600)`), or an `Error(string)` / `Panic(uint256)` reason, followed by the raw
+/// hex; just the hex when nothing decodes.
+pub fn describe_revert(revert: &[u8]) -> String {
+    let hex = alloy::primitives::hex::encode_prefixed(revert);
+    let reason = || {
+        use alloy::sol_types::{Panic, Revert};
+        Revert::abi_decode(revert)
+            .map(|r| format!("Error({:?})", r.reason))
+            .or_else(|_| Panic::abi_decode(revert).map(|p| format!("Panic({})", p.code)))
+            .ok()
+    };
+    match typed_revert(revert).or_else(reason) {
+        Some(t) => format!("{t} ({hex})"),
+        None => hex,
+    }
+}
+
+fn typed_revert(revert: &[u8]) -> Option<String> {
+    use alloy::dyn_abi::DynSolType;
+    use verity_abi::rpc::{IBrToken, IGaugeController, IVotingEscrow};
+    let selector: [u8; 4] = revert.get(..4)?.try_into().ok()?;
+    let signature = IGaugeController::IGaugeControllerErrors::signature_by_selector(selector)
+        .or_else(|| IVotingEscrow::IVotingEscrowErrors::signature_by_selector(selector))
+        .or_else(|| IBrToken::IBrTokenErrors::signature_by_selector(selector))?;
+    let (name, params) = signature.split_once('(')?;
+    let values = DynSolType::parse(&format!("({params}"))
+        .ok()?
+        .abi_decode_params(revert.get(4..)?)
+        .ok()?;
+    Some(format!("{name}{}", display_value(&values)))
+}
+
+fn display_value(v: &alloy::dyn_abi::DynSolValue) -> String {
+    use alloy::dyn_abi::DynSolValue as V;
+    let list = |items: &[V], open: &str, close: &str| {
+        let inner: Vec<String> = items.iter().map(display_value).collect();
+        format!("{open}{}{close}", inner.join(", "))
+    };
+    match v {
+        V::Bool(b) => b.to_string(),
+        V::Int(i, _) => i.to_string(),
+        V::Uint(u, _) => u.to_string(),
+        V::Address(a) => a.to_string(),
+        V::FixedBytes(w, size) => {
+            alloy::primitives::hex::encode_prefixed(w.get(..*size).unwrap_or(w.as_slice()))
+        }
+        V::Bytes(b) => alloy::primitives::hex::encode_prefixed(b),
+        V::String(s) => format!("{s:?}"),
+        V::Tuple(items) => list(items, "(", ")"),
+        V::Array(items) | V::FixedArray(items) => list(items, "[", "]"),
+        V::Function(f) => f.to_string(),
+    }
+}
+
 /// Whether revert data is one of the [`ALREADY_DONE`] errors.
 pub fn is_already_done(revert: &[u8]) -> bool {
     revert
@@ -122,7 +177,7 @@ pub fn is_already_done(revert: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::U256;
+    use alloy::primitives::{Address, U256};
     use alloy::rpc::json_rpc::ErrorPayload;
 
     #[test]
@@ -181,6 +236,24 @@ mod tests {
         .abi_encode();
         assert!(!is_already_done(&not_ended));
         assert!(!is_already_done(&[]));
+        let described = describe_revert(&not_ended);
+        assert_eq!(
+            described,
+            format!(
+                "GaugeEpochNotEnded(3, 9) ({})",
+                alloy::primitives::hex::encode_prefixed(&not_ended)
+            )
+        );
+        let who = Address::repeat_byte(7);
+        let unauthorized = gauge::GaugeUnauthorized { account: who }.abi_encode();
+        let described = describe_revert(&unauthorized);
+        assert!(
+            described.starts_with(&format!("GaugeUnauthorized({who}) (0x")),
+            "{described}"
+        );
+        assert_eq!(describe_revert(&[0xde, 0xad]), "0xdead");
+        let reason = alloy::sol_types::Revert::from("nope").abi_encode();
+        assert!(describe_revert(&reason).starts_with("Error(\"nope\") (0x"));
         assert!(!is_already_done(&[0x01, 0x02]));
     }
 }

@@ -23,7 +23,7 @@ pub mod classify;
 
 use crate::failpoint::{Failpoint, Failpoints};
 use crate::store::{Attempt, Intent, IntentStatus, NewIntent, OutboxStore, SignedTx, StoreError};
-use classify::{classify_rpc, is_already_done, revert_data, SendErrorKind};
+use classify::{classify_rpc, describe_revert, is_already_done, revert_data, SendErrorKind};
 
 /// Errors of the transaction manager.
 #[derive(Debug, thiserror::Error)]
@@ -236,11 +236,14 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             Err(err) => {
                 if let Some(data) = revert_data(&err) {
                     let (to, msg) = if is_already_done(&data) {
-                        (IntentStatus::AlreadyDone, format!("already done: {data}"))
+                        (
+                            IntentStatus::AlreadyDone,
+                            format!("already done: {}", describe_revert(&data)),
+                        )
                     } else {
                         (
                             IntentStatus::Failed,
-                            format!("reverts in simulation: {data}"),
+                            format!("reverts in simulation: {}", describe_revert(&data)),
                         )
                     };
                     info!(target: "keeper::outbox", id = intent.id, key = %intent.key, ?to, "finished before signing");
@@ -404,9 +407,12 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
                 Err(err) => match revert_data(&err) {
                     Some(data) if is_already_done(&data) => (
                         IntentStatus::AlreadyDone,
-                        Some(format!("already done: {data}")),
+                        Some(format!("already done: {}", describe_revert(&data))),
                     ),
-                    Some(data) => (IntentStatus::Reverted, Some(format!("reverted: {data}"))),
+                    Some(data) => (
+                        IntentStatus::Reverted,
+                        Some(format!("reverted: {}", describe_revert(&data))),
+                    ),
                     None => (
                         IntentStatus::Reverted,
                         Some(format!("reverted; replay failed: {err}")),

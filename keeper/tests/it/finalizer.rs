@@ -494,6 +494,8 @@ async fn an_intent_that_failed_leaves_the_job_stuck_and_reported() {
     let store = env.store().await;
     let failed = store.intent_by_key(&key(0)).await.unwrap().unwrap();
     assert_eq!(failed.status, IntentStatus::Failed, "{failed:?}");
+    let why = failed.error.clone().unwrap_or_default();
+    assert!(why.contains("GaugeEpochNotEnded"), "typed reason: {why}");
 
     // Once the epoch is due, the job asks for the same key: it is not re-sent, the job is reported stuck.
     env.mine_at(s0.due_at).await;
@@ -510,6 +512,10 @@ async fn an_intent_that_failed_leaves_the_job_stuck_and_reported() {
     let text = stdout(&status);
     assert!(
         text.contains("intent              finalize:0 failed — STUCK"),
+        "{text}"
+    );
+    assert!(
+        text.contains("↳ reverts in simulation: GaugeEpochNotEnded"),
         "{text}"
     );
 }
