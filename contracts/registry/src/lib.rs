@@ -85,14 +85,22 @@ use pack::{Config, Core, Counters, Info, MAX_YANK_TOGGLES};
 /// Extra steps the pending queue's head may move per finalizing call, beyond the items it finalized.
 pub const QUEUE_SLACK: u64 = 4;
 
-/// Index of each hash in a version's `hashes` array.
-const NAME: usize = 0;
-const CONTENT_HASH: usize = 1;
-const RUNTIME: usize = 2;
-const IO_SCHEMA_HASH: usize = 3;
-const LICENSE_ID: usize = 4;
-const METADATA_HASH: usize = 5;
-const HASHES: usize = 6;
+/// Index of each word in a version's `words` array: the [`Core`] and [`Info`] slots, the submitter, the parent ids
+/// (four `u64` limbs per word) and the six hashes.
+const CORE: usize = 0;
+const INFO: usize = 1;
+const SUBMITTER: usize = 2;
+const PARENTS: usize = 3;
+const NAME: usize = 5;
+const CONTENT_HASH: usize = 6;
+const RUNTIME: usize = 7;
+const IO_SCHEMA_HASH: usize = 8;
+const LICENSE_ID: usize = 9;
+const METADATA_HASH: usize = 10;
+const WORDS: usize = 11;
+
+// A version's parents fill two words of four `u64` ids each.
+const _: () = assert!(MAX_PARENTS == 8);
 
 alloy_sol_types::sol! {
     /// One version as `version(id)` returns it (URIs and tags are in its `VersionSubmitted` event; parents come
@@ -247,15 +255,11 @@ impl From<Error> for Vec<u8> {
     }
 }
 
-/// One version. `core` is the slot finalization reads and writes ([`Core`]); `info` holds [`Info`].
+/// One version: its words (see [`CORE`] … [`METADATA_HASH`]; one array keeps the storage code small) and its yank
+/// history.
 #[storage]
 pub struct VersionRecord {
-    core: StorageU256,
-    info: StorageU256,
-    submitter: StorageAddress,
-    parents: StorageArray<StorageU64, { MAX_PARENTS }>,
-    /// Name, content hash, runtime, I/O schema hash, license id, metadata hash.
-    hashes: StorageArray<StorageB256, { HASHES }>,
+    words: StorageArray<StorageB256, { WORDS }>,
     /// Yank and unyank timestamps, alternating (even index = yank); `Core::yank_toggles` of them are set.
     yank_toggles: StorageMap<u64, StorageU64>,
 }
@@ -424,26 +428,27 @@ impl ModelRegistry {
             storage_expiry: 0,
             prev_same_name,
         };
-        let mut record = self.versions.setter(id);
-        record.core.set(core.store());
-        record.info.set(info.store());
-        record.submitter.set(sender);
+        let mut parent_words = [[0u64; 4]; 2];
         for (k, parent) in parent_ids.iter().enumerate() {
-            if let Some(mut slot) = record.parents.setter(k) {
-                slot.set(U64::from(*parent));
-            }
+            parent_words[k / 4][k % 4] = *parent;
         }
-        let hashes = [
-            name,
-            content_hash,
-            runtime,
-            io_schema_hash,
-            license_id,
-            metadata_hash,
+        let words = [
+            (CORE, core.store().into()),
+            (INFO, info.store().into()),
+            (SUBMITTER, sender.into_word()),
+            (PARENTS, pack::word(parent_words[0]).into()),
+            (PARENTS + 1, pack::word(parent_words[1]).into()),
+            (NAME, name),
+            (CONTENT_HASH, content_hash),
+            (RUNTIME, runtime),
+            (IO_SCHEMA_HASH, io_schema_hash),
+            (LICENSE_ID, license_id),
+            (METADATA_HASH, metadata_hash),
         ];
-        for (k, hash) in hashes.into_iter().enumerate() {
-            if let Some(mut slot) = record.hashes.setter(k) {
-                slot.set(hash);
+        for (k, word) in words {
+            // Zero words (unused parent words, missing hashes) are left unwritten: storage starts at zero.
+            if !word.is_zero() {
+                self._set_word(id, k, word);
             }
         }
 
@@ -568,9 +573,8 @@ impl ModelRegistry {
     pub fn set_yanked(&mut self, id: U256, yanked: bool) -> Result<(), Error> {
         let index = self._known(id)?;
         let caller = self.vm().msg_sender();
-        let record = self.versions.getter(index);
-        let name = record.hashes.get(NAME).unwrap_or_default();
-        let core = Core::load(record.core.get());
+        let name = self._word(index, NAME);
+        let core = self._core(index);
         if self.names.getter(name).owner.get() != caller {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
@@ -590,17 +594,17 @@ impl ModelRegistry {
             }));
         }
         let now = self.vm().block_timestamp();
-        let mut record = self.versions.setter(index);
-        record.core.set(
+        self._set_core(
+            index,
             Core {
                 status: to.code(),
                 // Overflow not possible: checked against MAX_YANK_TOGGLES above.
                 yank_toggles: core.yank_toggles + 1,
                 ..core
-            }
-            .store(),
+            },
         );
-        record
+        self.versions
+            .setter(index)
             .yank_toggles
             .setter(u64::from(core.yank_toggles))
             .set(U64::from(now));
@@ -745,14 +749,13 @@ impl ModelRegistry {
     /// [`Error::UnknownVersion`].
     pub fn version(&self, id: U256) -> Result<VersionInfo, Error> {
         let index = self._known(id)?;
-        let record = self.versions.getter(index);
-        let core = Core::load(record.core.get());
-        let info = Info::load(record.info.get());
-        let hash = |k: usize| record.hashes.get(k).unwrap_or_default();
+        let core = self._core(index);
+        let info = self._info(index);
+        let hash = |k: usize| self._word(index, k);
         Ok(VersionInfo {
             name: hash(NAME),
             version: info.version,
-            submitter: record.submitter.get(),
+            submitter: Address::from_word(hash(SUBMITTER)),
             status: core.status,
             reason: core.reason,
             relation: core.relation,
@@ -783,14 +786,14 @@ impl ModelRegistry {
         let Some(index) = self._index(id) else {
             return false;
         };
-        let record = self.versions.getter(index);
-        let core = Core::load(record.core.get());
+        let core = self._core(index);
         if !matches!(status_of(&core), Status::Registered | Status::Yanked)
             || core.registered_at > t
         {
             return false;
         }
         // Toggles are appended at non-decreasing block times: count those at or before `t`.
+        let record = self.versions.getter(index);
         let toggles = &record.yank_toggles;
         let (mut lo, mut hi) = (0u64, u64::from(core.yank_toggles));
         while lo < hi {
@@ -808,11 +811,10 @@ impl ModelRegistry {
     pub fn latest(&self, name: B256) -> U256 {
         let mut index = pack::limbs(self.names.getter(name).versions.get())[1];
         while index != 0 {
-            let record = self.versions.getter(index);
-            if status_of(&Core::load(record.core.get())) == Status::Registered {
+            if self._status(index) == Status::Registered {
                 return U256::from(index);
             }
-            index = Info::load(record.info.get()).prev_same_name;
+            index = self._info(index).prev_same_name;
         }
         U256::ZERO
     }
@@ -891,8 +893,27 @@ impl ModelRegistry {
         Counters::load(self.counters.get())
     }
 
+    /// Word `k` of version `index`.
+    fn _word(&self, index: u64, k: usize) -> B256 {
+        self.versions.getter(index).words.get(k).unwrap_or_default()
+    }
+
+    fn _set_word(&mut self, index: u64, k: usize, word: B256) {
+        if let Some(mut slot) = self.versions.setter(index).words.setter(k) {
+            slot.set(word);
+        }
+    }
+
     fn _core(&self, index: u64) -> Core {
-        Core::load(self.versions.getter(index).core.get())
+        Core::load(self._word(index, CORE).into())
+    }
+
+    fn _set_core(&mut self, index: u64, core: Core) {
+        self._set_word(index, CORE, core.store().into());
+    }
+
+    fn _info(&self, index: u64) -> Info {
+        Info::load(self._word(index, INFO).into())
     }
 
     fn _status(&self, index: u64) -> Status {
@@ -901,11 +922,10 @@ impl ModelRegistry {
 
     /// The parents of version `index`: the first `n` entries of the array.
     fn _parents(&self, index: u64) -> ([u64; MAX_PARENTS], usize) {
-        let record = self.versions.getter(index);
-        let n = usize::from(Core::load(record.core.get()).parent_count).min(MAX_PARENTS);
+        let n = usize::from(self._core(index).parent_count).min(MAX_PARENTS);
         let mut parents = [0u64; MAX_PARENTS];
-        for (k, parent) in parents.iter_mut().enumerate().take(n) {
-            *parent = record.parents.get(k).map(u64_of).unwrap_or(0);
+        for (k, chunk) in parents.chunks_mut(4).enumerate().take(n.div_ceil(4)) {
+            chunk.copy_from_slice(&pack::limbs(self._word(index, PARENTS + k).into()));
         }
         (parents, n)
     }
@@ -1056,11 +1076,10 @@ impl ModelRegistry {
             other => return Err(already_final(id, other)),
         }
         let now = self.vm().block_timestamp();
-        let record = self.versions.getter(index);
-        let mut info = Info::load(record.info.get());
+        let mut info = self._info(index);
         let outcome = if now >= core.submitted_at.saturating_add(config.ttl) {
             Some((Status::Expired, Reason::TtlElapsed))
-        } else if record.hashes.get(CONTENT_HASH).unwrap_or_default() != content_hash {
+        } else if self._word(index, CONTENT_HASH) != content_hash {
             Some((Status::Rejected, Reason::ContentHashMismatch))
         } else if info.size != size {
             Some((Status::Rejected, Reason::SizeMismatch))
@@ -1075,14 +1094,13 @@ impl ModelRegistry {
             return Ok(());
         }
         info.storage_expiry = storage_expiry;
-        let mut record = self.versions.setter(index);
-        record.info.set(info.store());
-        record.core.set(
+        self._set_word(index, INFO, info.store().into());
+        self._set_core(
+            index,
             Core {
                 status: Status::Stored.code(),
                 ..core
-            }
-            .store(),
+            },
         );
         self._emit(
             &[StorageConfirmed::SIGNATURE_HASH, u256(id)],
@@ -1144,7 +1162,7 @@ impl ModelRegistry {
         if core.reason != Reason::None.code() {
             return Reason::try_from(core.reason).unwrap_or(Reason::BadRelation);
         }
-        let info = Info::load(self.versions.getter(index).info.get());
+        let info = self._info(index);
         if info.storage_expiry <= now {
             return Reason::StorageExpired;
         }
@@ -1176,7 +1194,7 @@ impl ModelRegistry {
             // Overflow not possible: earned <= ether supply < 2^128.
             earned += fee;
         } else if fee != 0 {
-            let submitter = self.versions.getter(index).submitter.get();
+            let submitter = Address::from_word(self._word(index, SUBMITTER));
             let amount = U256::from(fee);
             let (credit, roles) = pack::pair(self.accounts.get(submitter));
             // Overflow not possible: credits <= ether supply < 2^128.
@@ -1192,7 +1210,7 @@ impl ModelRegistry {
                 &[Field::Word(u256(amount))],
             );
         }
-        self.versions.setter(index).core.set(core.store());
+        self._set_core(index, core);
         // Underflow not possible: escrowed is the sum of pending fees, this one included.
         self.funds.set(pack::from_pair(escrowed - fee, earned));
         let mut counters = self._counters();
