@@ -28,8 +28,10 @@
 //!   fee leaves escrow exactly once, into `earned` (Registered) or `refundsOwed` (Rejected/Expired). A fee is a
 //!   `uint64` of wei (≤ 18.4 ether; more reverts with `RegistryFeeTooLarge`), which lets one slot hold everything
 //!   finalization reads and writes.
-//! - **Size**: small fields are packed by hand into `uint256` words ([`pack`]) and logs are encoded by one small
-//!   encoder ([`log`]) instead of alloy's per-event generic code; both are checked against `verity-abi` by tests.
+//! - **Size**: small fields are packed by hand into `uint256` words ([`pack`]); all storage is fixed arrays of
+//!   `bytes32` words (registry-wide, per account, per name, per version) so one storage type's code serves every
+//!   value; `bytes` arguments decode into [`Blob`] (no `bytes` crate); logs are encoded by one small encoder
+//!   ([`log`]) instead of alloy's per-event generic code; encoders are checked against `verity-abi` by tests.
 //! - **Pending queue**: ids are issued in submission order, so the FIFO of pending versions is the id sequence.
 //!   `queue_head` is the smallest id that may still be pending; every finalizing call moves it past final ids by a
 //!   bounded number of steps (items finalized + [`QUEUE_SLACK`]), so no call pays for an unbounded skip and
@@ -61,13 +63,11 @@ mod pack;
 pub use blob::Blob;
 
 use alloc::vec::Vec;
-use alloy_primitives::{Address, B256, U256, U64};
+use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::{SolError, SolEvent};
 use stylus_sdk::call::transfer::transfer_eth;
 use stylus_sdk::prelude::*;
-use stylus_sdk::storage::{
-    StorageAddress, StorageArray, StorageB256, StorageMap, StorageU256, StorageU64,
-};
+use stylus_sdk::storage::{StorageArray, StorageB256, StorageMap};
 use verity_abi::registry::{
     ConfigChanged, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
     RegistryAlreadyFinal, RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee,
@@ -261,32 +261,31 @@ impl From<Error> for Vec<u8> {
 pub struct VersionRecord {
     words: StorageArray<StorageB256, { WORDS }>,
     /// Yank and unyank timestamps, alternating (even index = yank); `Core::yank_toggles` of them are set.
-    yank_toggles: StorageMap<u64, StorageU64>,
+    yank_toggles: StorageMap<u64, StorageB256>,
 }
 
-/// One name: its owner; limb 0 of `versions` is the highest version ever submitted, limb 1 the newest id.
-#[storage]
-pub struct NameRecord {
-    owner: StorageAddress,
-    versions: StorageU256,
-}
+/// Index of each registry-wide word in `globals`.
+const CONFIG: usize = 0;
+const COUNTERS: usize = 1;
+const FUNDS: usize = 2;
+const REFUNDS_OWED: usize = 3;
 
-/// ModelRegistry's storage.
+/// Index of each word of a name: its owner; the highest version ever submitted (limb 0) and the newest id (limb 1).
+const OWNER: usize = 0;
+const NAME_VERSIONS: usize = 1;
+
+/// ModelRegistry's storage. Every value is a word of a fixed-size array (one storage type keeps the contract small).
 #[storage]
 #[entrypoint]
 pub struct ModelRegistry {
-    /// [`Config`].
-    config: StorageU256,
-    /// [`Counters`].
-    counters: StorageU256,
-    /// Escrowed fees (low 128 bits) and earned fees not withdrawn (high 128 bits).
-    funds: StorageU256,
-    /// Refunds credited and not withdrawn.
-    refunds_owed: StorageU256,
+    /// [`Config`]; [`Counters`]; escrowed fees (low 128 bits) and earned fees not withdrawn (high 128 bits); refunds
+    /// credited and not withdrawn.
+    globals: StorageArray<StorageB256, 4>,
     /// Per account: refunds credited and not withdrawn (low 128 bits) and its role mask (high 128 bits; one
     /// slot instead of two maps keeps the contract smaller).
-    accounts: StorageMap<Address, StorageU256>,
-    names: StorageMap<B256, NameRecord>,
+    accounts: StorageMap<Address, StorageB256>,
+    /// Per name: owner, versions.
+    names: StorageMap<B256, StorageArray<StorageB256, 2>>,
     versions: StorageMap<u64, VersionRecord>,
 }
 
@@ -315,7 +314,8 @@ impl ModelRegistry {
         self._set_role(attester, Role::Attester, true)?;
         self._set_role(keeper, Role::Keeper, true)?;
         self._set_config(min_fee, max_wait, ttl, false)?;
-        self.counters.set(
+        self._set_global(
+            COUNTERS,
             Counters {
                 count: 0,
                 pending: 0,
@@ -458,11 +458,10 @@ impl ModelRegistry {
         }
         // Overflow not possible: pending <= count < 2^64.
         counters.pending += 1;
-        self.counters.set(counters.store());
-        let (escrowed, earned) = pack::pair(self.funds.get());
+        self._set_global(COUNTERS, counters.store());
+        let (escrowed, earned) = pack::pair(self._global(FUNDS));
         // Overflow not possible: escrow <= ether supply < 2^128.
-        self.funds
-            .set(pack::from_pair(escrowed + u128::from(fee), earned));
+        self._set_global(FUNDS, pack::from_pair(escrowed + u128::from(fee), earned));
 
         let parent_words: Vec<B256> = parents.iter().map(|p| u256(*p)).collect();
         self._emit(
@@ -548,7 +547,7 @@ impl ModelRegistry {
         if status.is_final() {
             return Err(already_final(id, status));
         }
-        let config = Config::load(self.config.get());
+        let config = Config::load(self._global(CONFIG));
         let expires_at = core.submitted_at.saturating_add(config.ttl);
         if self.vm().block_timestamp() < expires_at {
             return Err(Error::NotExpired(RegistryNotExpired {
@@ -575,7 +574,7 @@ impl ModelRegistry {
         let caller = self.vm().msg_sender();
         let name = self._word(index, NAME);
         let core = self._core(index);
-        if self.names.getter(name).owner.get() != caller {
+        if self._name_owner(name) != caller {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
                 account: caller,
@@ -607,7 +606,7 @@ impl ModelRegistry {
             .setter(index)
             .yank_toggles
             .setter(u64::from(core.yank_toggles))
-            .set(U64::from(now));
+            .set(U256::from(now).into());
         self._emit(
             &[YankChanged::SIGNATURE_HASH, u256(id)],
             &[Field::Word(boolean(yanked))],
@@ -624,8 +623,7 @@ impl ModelRegistry {
     /// [`NameTransferred`].
     pub fn transfer_name(&mut self, name: B256, new_owner: Address) -> Result<(), Error> {
         let caller = self.vm().msg_sender();
-        let mut record = self.names.setter(name);
-        if record.owner.get() != caller || caller.is_zero() {
+        if self._name_owner(name) != caller || caller.is_zero() {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
                 account: caller,
@@ -636,7 +634,7 @@ impl ModelRegistry {
                 account: new_owner,
             }));
         }
-        record.owner.set(new_owner);
+        self._set_name_word(name, OWNER, new_owner.into_word());
         self._emit(
             &[
                 NameTransferred::SIGNATURE_HASH,
@@ -658,16 +656,17 @@ impl ModelRegistry {
     /// [`RefundWithdrawn`].
     pub fn withdraw_refund(&mut self) -> Result<(), Error> {
         let account = self.vm().msg_sender();
-        let (credit, roles) = pack::pair(self.accounts.get(account));
+        let (credit, roles) = pack::pair(self.accounts.get(account).into());
         if credit == 0 {
             return Err(Error::NothingToWithdraw(RegistryNothingToWithdraw {
                 account,
             }));
         }
         let amount = U256::from(credit);
-        self.accounts.insert(account, pack::from_pair(0, roles));
+        self.accounts
+            .insert(account, pack::from_pair(0, roles).into());
         // Underflow not possible: refunds_owed is the sum of all credits, this one included.
-        self.refunds_owed.set(self.refunds_owed.get() - amount);
+        self._set_global(REFUNDS_OWED, self._global(REFUNDS_OWED) - amount);
         self._send(account, amount)?;
         self._emit(
             &[RefundWithdrawn::SIGNATURE_HASH, address(account)],
@@ -691,7 +690,7 @@ impl ModelRegistry {
                 account: to,
             }));
         }
-        let (escrowed, earned) = pack::pair(self.funds.get());
+        let (escrowed, earned) = pack::pair(self._global(FUNDS));
         let available = U256::from(earned);
         if amount > available {
             return Err(Error::InsufficientFees(RegistryInsufficientFees {
@@ -700,8 +699,10 @@ impl ModelRegistry {
             }));
         }
         // Underflow not possible: amount <= earned, so amount also fits 128 bits.
-        self.funds
-            .set(pack::from_pair(escrowed, earned - pack::pair(amount).0));
+        self._set_global(
+            FUNDS,
+            pack::from_pair(escrowed, earned - pack::pair(amount).0),
+        );
         self._send(to, amount)?;
         self._emit(
             &[FeesWithdrawn::SIGNATURE_HASH, address(to)],
@@ -798,7 +799,7 @@ impl ModelRegistry {
         let (mut lo, mut hi) = (0u64, u64::from(core.yank_toggles));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if u64_of(toggles.get(mid)) <= t {
+            if pack::limbs(toggles.get(mid).into())[0] <= t {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -809,7 +810,7 @@ impl ModelRegistry {
 
     /// The newest Registered, not yanked version of `name` (highest version number), or 0.
     pub fn latest(&self, name: B256) -> U256 {
-        let mut index = pack::limbs(self.names.getter(name).versions.get())[1];
+        let mut index = pack::limbs(self._name_word(name, NAME_VERSIONS).into())[1];
         while index != 0 {
             if self._status(index) == Status::Registered {
                 return U256::from(index);
@@ -875,22 +876,46 @@ impl ModelRegistry {
 
     /// Refunds credited to `account` and not yet withdrawn.
     pub fn refundable(&self, account: Address) -> U256 {
-        U256::from(pack::pair(self.accounts.get(account)).0)
+        U256::from(pack::pair(self.accounts.get(account).into()).0)
     }
 }
 
 impl ModelRegistry {
     /// The configuration, or [`Error::Paused`].
     fn _config(&self) -> Result<Config, Error> {
-        let config = Config::load(self.config.get());
+        let config = Config::load(self._global(CONFIG));
         if config.paused {
             return Err(Error::Paused(RegistryPaused {}));
         }
         Ok(config)
     }
 
+    fn _global(&self, k: usize) -> U256 {
+        self.globals.get(k).unwrap_or_default().into()
+    }
+
+    fn _set_global(&mut self, k: usize, word: U256) {
+        if let Some(mut slot) = self.globals.setter(k) {
+            slot.set(word.into());
+        }
+    }
+
+    fn _name_word(&self, name: B256, k: usize) -> B256 {
+        self.names.getter(name).get(k).unwrap_or_default()
+    }
+
+    fn _set_name_word(&mut self, name: B256, k: usize, word: B256) {
+        if let Some(mut slot) = self.names.setter(name).setter(k) {
+            slot.set(word);
+        }
+    }
+
+    fn _name_owner(&self, name: B256) -> Address {
+        Address::from_word(self._name_word(name, OWNER))
+    }
+
     fn _counters(&self) -> Counters {
-        Counters::load(self.counters.get())
+        Counters::load(self._global(COUNTERS))
     }
 
     /// Word `k` of version `index`.
@@ -936,7 +961,7 @@ impl ModelRegistry {
     }
 
     fn _has_role(&self, account: Address, role: Role) -> bool {
-        pack::pair(self.accounts.get(account)).1 & u128::from(role.bit()) != 0
+        pack::pair(self.accounts.get(account).into()).1 & u128::from(role.bit()) != 0
     }
 
     fn _only_role(&self, role: Role) -> Result<(), Error> {
@@ -954,13 +979,14 @@ impl ModelRegistry {
         if account.is_zero() {
             return Err(Error::InvalidAccount(RegistryInvalidAccount { account }));
         }
-        let (credit, mask) = pack::pair(self.accounts.get(account));
+        let (credit, mask) = pack::pair(self.accounts.get(account).into());
         let mask = if granted {
             mask | u128::from(role.bit())
         } else {
             mask & !u128::from(role.bit())
         };
-        self.accounts.insert(account, pack::from_pair(credit, mask));
+        self.accounts
+            .insert(account, pack::from_pair(credit, mask).into());
         self._emit(
             &[
                 RoleChanged::SIGNATURE_HASH,
@@ -987,7 +1013,8 @@ impl ModelRegistry {
                 ttl,
             }));
         };
-        self.config.set(
+        self._set_global(
+            CONFIG,
             Config {
                 paused,
                 max_wait,
@@ -1014,15 +1041,14 @@ impl ModelRegistry {
         if name.is_zero() {
             return Err(Error::InvalidName(RegistryInvalidName { name }));
         }
-        let mut record = self.names.setter(name);
-        let owner = record.owner.get();
+        let owner = self._name_owner(name);
         if !owner.is_zero() && owner != sender {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
                 account: sender,
             }));
         }
-        let [highest, previous, ..] = pack::limbs(record.versions.get());
+        let [highest, previous, ..] = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
         if version <= highest {
             return Err(Error::VersionNotIncreasing(RegistryVersionNotIncreasing {
                 name,
@@ -1032,9 +1058,9 @@ impl ModelRegistry {
         }
         // Written only once every check passed (a revert undoes writes on chain, not in TestVM).
         if owner.is_zero() {
-            record.owner.set(sender);
+            self._set_name_word(name, OWNER, sender.into_word());
         }
-        record.versions.set(pack::word([version, id, 0, 0]));
+        self._set_name_word(name, NAME_VERSIONS, pack::word([version, id, 0, 0]).into());
         if owner.is_zero() {
             self._emit(
                 &[
@@ -1183,7 +1209,7 @@ impl ModelRegistry {
     fn _finish(&mut self, index: u64, core: Core, to: Status, reason: Reason) {
         let now = self.vm().block_timestamp();
         let fee = u128::from(core.fee);
-        let (escrowed, mut earned) = pack::pair(self.funds.get());
+        let (escrowed, mut earned) = pack::pair(self._global(FUNDS));
         let mut core = Core {
             status: to.code(),
             reason: reason.code(),
@@ -1196,11 +1222,11 @@ impl ModelRegistry {
         } else if fee != 0 {
             let submitter = Address::from_word(self._word(index, SUBMITTER));
             let amount = U256::from(fee);
-            let (credit, roles) = pack::pair(self.accounts.get(submitter));
+            let (credit, roles) = pack::pair(self.accounts.get(submitter).into());
             // Overflow not possible: credits <= ether supply < 2^128.
             self.accounts
-                .insert(submitter, pack::from_pair(credit + fee, roles));
-            self.refunds_owed.set(self.refunds_owed.get() + amount);
+                .insert(submitter, pack::from_pair(credit + fee, roles).into());
+            self._set_global(REFUNDS_OWED, self._global(REFUNDS_OWED) + amount);
             self._emit(
                 &[
                     RefundCredited::SIGNATURE_HASH,
@@ -1212,11 +1238,11 @@ impl ModelRegistry {
         }
         self._set_core(index, core);
         // Underflow not possible: escrowed is the sum of pending fees, this one included.
-        self.funds.set(pack::from_pair(escrowed - fee, earned));
+        self._set_global(FUNDS, pack::from_pair(escrowed - fee, earned));
         let mut counters = self._counters();
         // Underflow not possible: this version was pending, so pending >= 1.
         counters.pending -= 1;
-        self.counters.set(counters.store());
+        self._set_global(COUNTERS, counters.store());
         self._report(U256::from(index), to, reason, true);
     }
 
@@ -1237,7 +1263,7 @@ impl ModelRegistry {
                 steps += 1;
             }
         }
-        self.counters.set(counters.store());
+        self._set_global(COUNTERS, counters.store());
     }
 
     fn _send(&mut self, to: Address, amount: U256) -> Result<(), Error> {
@@ -1285,10 +1311,6 @@ fn u64_in(value: U256) -> Option<u64> {
 /// `id` as a version index if `1 <= id <= count`.
 fn id_in_range(id: U256, count: u64) -> Option<u64> {
     u64_in(id).filter(|index| *index != 0 && *index <= count)
-}
-
-fn u64_of(value: U64) -> u64 {
-    value.as_limbs()[0]
 }
 
 #[cfg(test)]

@@ -138,8 +138,8 @@ fn finalized_events(vm: &TestVM) -> Vec<VersionFinalized> {
 }
 
 fn accounting(registry: &ModelRegistry) -> (u128, u128, U256) {
-    let (escrowed, earned) = pack::pair(registry.funds.get());
-    (escrowed, earned, registry.refunds_owed.get())
+    let (escrowed, earned) = pack::pair(registry._global(FUNDS));
+    (escrowed, earned, registry._global(REFUNDS_OWED))
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn constructor_grants_roles_and_config() {
     assert!(registry._has_role(ATTESTER, Role::Attester));
     assert!(registry._has_role(KEEPER, Role::Keeper));
     assert!(!registry._has_role(OUTSIDER, Role::Keeper));
-    let config = Config::load(registry.config.get());
+    let config = Config::load(registry._global(CONFIG));
     assert_eq!(
         (config.min_fee, config.max_wait, config.ttl, config.paused),
         (MIN_FEE, MAX_WAIT, TTL, false)
