@@ -104,6 +104,29 @@ pub struct Plan {
 pub type PlanFuture<'a> = Pin<Box<dyn Future<Output = Result<Plan>> + Send + 'a>>;
 
 /// A job: chain state (+ its events) → intents. `plan` must be safe to repeat and must not send anything itself.
+///
+/// The service loop runs every job it was given after each transaction-manager pass while it leads:
+///
+/// ```no_run
+/// # async fn wire(
+/// #     store: verity_keeper::store::SqliteStore,
+/// #     tx: verity_keeper::outbox::TxManager<verity_keeper::store::SqliteStore, alloy::providers::DynProvider>,
+/// #     leadership: verity_keeper::lease::Leadership<verity_keeper::store::SqliteStore>,
+/// #     config: verity_keeper::keeper::LoopConfig,
+/// #     gauge: alloy::primitives::Address,
+/// # ) -> anyhow::Result<()> {
+/// use verity_keeper::{http::Metrics, jobs::EpochFinalizer, keeper::Keeper};
+///
+/// let mut keeper = Keeper::new(store, tx, leadership, Metrics::new()?, config)
+///     .with_job(EpochFinalizer::new(gauge));
+/// keeper
+///     .run(async {
+///         let _ = tokio::signal::ctrl_c().await;
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
 pub trait Job<P>: Send + Sync + std::fmt::Debug {
     /// The job's name (metrics label, logs, `status`).
     fn name(&self) -> &'static str;
@@ -183,6 +206,7 @@ where
             .with_label_values(&[name])
             .set(gauge(plan.lag_secs));
         let mut stuck = 0u64;
+        let mut outcome = "ok";
         for intent in &plan.intents {
             if dry_run {
                 info!(target: "keeper::jobs", job = name, key = %intent.key, target = %intent.target, calldata = %intent.calldata, value = %intent.value, "dry run: would submit");
@@ -203,6 +227,8 @@ where
                 Err(e) => {
                     warn!(target: "keeper::jobs", job = name, key = %intent.key, ?e, "persisting the intent failed; retried next pass");
                     report.failed += 1;
+                    outcome = "error";
+                    // Later intents of the plan must not overtake this one.
                     break;
                 }
             }
@@ -211,7 +237,7 @@ where
             .job_stuck
             .with_label_values(&[name])
             .set(gauge(stuck));
-        metrics.job_runs.with_label_values(&[name, "ok"]).inc();
+        metrics.job_runs.with_label_values(&[name, outcome]).inc();
     }
     Ok(report)
 }

@@ -1,7 +1,7 @@
 //! The store: sqlx repositories over SQLite (default) and PostgreSQL (replicas), one trait per concept
 //! ([`OutboxStore`], [`CursorStore`], [`LeaseStore`]), the same SQL on both backends, `migrations/` run at start.
 //!
-//! Both backends implement every trait from one macro body ([`sql`]) and pass one test suite (`tests`).
+//! Both backends implement every trait from one macro body (`sql`) and pass one test suite (`tests`).
 
 use std::future::Future;
 
