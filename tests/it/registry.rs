@@ -647,7 +647,7 @@ async fn finalize_registrations_gas_per_item() {
     );
     assert!(one < ten && ten < hundred, "more items cost more gas");
     assert!(hundred < BATCH_GAS_LIMIT, "a batch of 100 fits the budget");
-    // Goal met (measured 0.221): per-model gas in a batch of 100 is at most a quarter of a lone item's.
+    // Goal met (measured 0.220): per-model gas in a batch of 100 is at most a quarter of a lone item's.
     assert!(
         gas.per_item_ratio().unwrap() <= REGISTRY_PER_ITEM_RATIO_GOAL,
         "per-item gas ratio {:.3} over the goal {REGISTRY_PER_ITEM_RATIO_GOAL}",
