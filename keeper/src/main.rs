@@ -101,6 +101,18 @@ async fn build<S: Store>(
     };
     let mut keeper = Keeper::new(store, tx, leadership, metrics.clone(), loop_config);
     if let Some(gauge) = config.gauge {
+        let code = keeper
+            .tx()
+            .provider()
+            .get_code_at(gauge)
+            .await
+            .with_context(|| format!("reading the code at --gauge {gauge}"))?;
+        if code.is_empty() {
+            anyhow::bail!(
+                "--gauge / VERITY_GAUGE: no contract at {gauge} on {}",
+                config.rpc_url
+            );
+        }
         keeper = keeper.with_job(EpochFinalizer::new(gauge));
     }
     if config.dry_run {

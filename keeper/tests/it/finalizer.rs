@@ -519,3 +519,18 @@ async fn an_intent_that_failed_leaves_the_job_stuck_and_reported() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gauge_address_without_code_is_one_clear_line() {
+    let env = crate::support::env().await;
+    let nowhere = Address::repeat_byte(0x42);
+    let out = output(keeper_bin(&env, nowhere, &["run"], None)).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains(&format!("--gauge / VERITY_GAUGE: no contract at {nowhere}")),
+        "{err}"
+    );
+}
