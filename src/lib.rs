@@ -3,3 +3,4 @@
 pub mod abi;
 pub mod bench;
 pub mod deploy;
+pub mod dev;

@@ -1,4 +1,4 @@
-//! The `verity` command line: `verity build`, `verity abi` (more subcommands arrive with their issues).
+//! The `verity` command line: `verity dev`, `verity build`, `verity deploy`, `verity bench`, `verity abi`.
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
@@ -14,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run Verity locally: devnode in-process, build + deploy everything, the keeper on SQLite, live traffic.
+    Dev(DevArgs),
     /// Build every contract to Nitro-valid, brotli-compressed WASM and print the size table.
     Build {
         /// Skip `wasm-opt` even when it is installed.
@@ -47,9 +49,47 @@ enum Command {
     },
 }
 
+/// Arguments of `verity dev`.
+#[derive(clap::Args)]
+struct DevArgs {
+    /// How long to drive traffic, in seconds (Ctrl-C stops earlier, with the summary).
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Traffic rounds per second (each round: two model versions, a registration batch, four votes and, on
+    /// devnode, one week of chain time).
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Drive this chain instead of an in-process devnode (its time is real: nothing travels).
+    #[arg(long, env = "VERITY_RPC_URL")]
+    rpc_url: Option<String>,
+    /// Mnemonic of ten funded accounts on `--rpc-url` (default: anvil's, as devnode's).
+    #[arg(long, env = "VERITY_MNEMONIC", hide_env_values = true)]
+    mnemonic: Option<String>,
+    /// Port of the in-process devnode (0 = any free port).
+    #[arg(long, default_value_t = 8547)]
+    port: u16,
+    /// The verity-keeper binary (default: next to this one, built with cargo when missing).
+    #[arg(long)]
+    keeper_bin: Option<std::path::PathBuf>,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Dev(args) => {
+            let mut options = verity::dev::DevOptions::new(workspace_root());
+            options.duration = std::time::Duration::from_secs(args.duration);
+            options.rate = args.rate;
+            options.rpc_url = args.rpc_url;
+            if let Some(m) = args.mnemonic {
+                options.mnemonic = m;
+            }
+            options.port = args.port;
+            options.keeper_bin = args.keeper_bin;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(verity::dev::run(&options))?;
+            Ok(())
+        }
         Command::Build { no_wasm_opt } => build(no_wasm_opt),
         Command::Abi { write } => abi(write),
         Command::Bench(args) => verity::bench::main(&args, workspace_root()),

@@ -3,6 +3,7 @@
 mod abi_drift;
 mod bench;
 mod deploy_cmd;
+mod dev;
 mod gauge;
 mod registry;
 mod settlement;

@@ -1,0 +1,785 @@
+//! `verity dev`: the whole system on one machine with embedded defaults — devnode in-process, every contract
+//! built and deployed by the real pipeline and plan (`deployments/devnet.json`), the keeper service started as
+//! its own process on SQLite, and traffic driven as wallets drive it, with a live one-line view and a summary
+//! read back from the chain.
+//!
+//! Traffic, round by round (`--rate` rounds per second, for `--duration`):
+//! - **registry**: model owners submit versions with lineage (every fourth one lacks its license, so it is
+//!   rejected with a reason code); the attester confirms storage; the registry's keeper role finalizes the batch
+//!   (sent by the driver from the deployer account: the keeper's registration batcher is issue 7's next job);
+//! - **veBR**: holders lock BR once, then re-vote every round over two gauges;
+//! - **time**: on devnode each round is one week (`evm_increaseTime`), so epochs fall due, the keeper finalizes
+//!   them, and every 12 weeks a season flips and all votes start from zero. On another chain (`--rpc-url`) time
+//!   is real and nothing travels.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    network::{Ethereum, EthereumWallet},
+    primitives::{Address, Bytes, B256, U256},
+    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
+    rpc::types::{Filter, TransactionReceipt},
+    signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
+};
+use anyhow::{bail, ensure, Context, Result};
+use devnode::{
+    chain::{derive_accounts, DEFAULT_MNEMONIC},
+    rpc::{start, NodeConfig, NodeHandle},
+};
+use verity_abi::{
+    escrow::WEEK,
+    gauge::{EpochFinalized, Schedule},
+    registry::{Format, Relation, VersionFinalized},
+    rpc::{IBrToken, IGaugeController, IModelRegistry, IVotingEscrow},
+    token::UNIT,
+};
+use verity_script::{
+    build::{build_all, BuildOptions},
+    deploy::{
+        deploy_all,
+        verity::{plan, RegistryParams, VerityParams},
+        DeployOptions, Deployment,
+    },
+};
+
+/// Dev accounts: 0 deploys (admin, attester, registry keeper role, BR treasury), 1–3 own models, 4–7 hold veBR,
+/// 8 runs the keeper service.
+const OWNERS: [usize; 3] = [1, 2, 3];
+const VOTERS: [usize; 4] = [4, 5, 6, 7];
+const KEEPER_ACCOUNT: usize = 8;
+const ACCOUNTS: u32 = 10;
+
+/// What `verity dev` runs.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// The workspace root (contracts are built from it).
+    pub workspace: PathBuf,
+    /// How long traffic runs.
+    pub duration: Duration,
+    /// Traffic rounds per second.
+    pub rate: f64,
+    /// Use this chain instead of an in-process devnode (time then is real: no travel).
+    pub rpc_url: Option<String>,
+    /// Funded keys on `rpc_url`, at least [`ACCOUNTS`] of them (default: anvil's mnemonic, as devnode's).
+    pub mnemonic: String,
+    /// Port of the in-process devnode (0 = any free port).
+    pub port: u16,
+    /// Where the keeper's SQLite database and log go.
+    pub data_dir: PathBuf,
+    /// Where the deployment record (`devnet.json`) goes.
+    pub record_dir: PathBuf,
+    /// The `verity-keeper` binary (default: next to this executable, built with cargo when missing).
+    pub keeper_bin: Option<PathBuf>,
+    /// Draw the live view (one line, redrawn) even when stdout is not a terminal.
+    pub live: bool,
+}
+
+impl DevOptions {
+    /// 60 s of traffic at one round per second on an in-process devnode at port 8547.
+    pub fn new(workspace: impl Into<PathBuf>) -> Self {
+        let workspace = workspace.into();
+        Self {
+            data_dir: workspace.join("target/verity-dev"),
+            record_dir: workspace.join("deployments"),
+            workspace,
+            duration: Duration::from_secs(60),
+            rate: 1.0,
+            rpc_url: None,
+            mnemonic: DEFAULT_MNEMONIC.into(),
+            port: 8547,
+            keeper_bin: None,
+            live: false,
+        }
+    }
+}
+
+/// The end state, read from the chain (not from the driver's counters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevSummary {
+    /// Versions submitted (`VersionSubmitted` events).
+    pub submitted: u64,
+    /// Versions finalized as Registered.
+    pub registered: u64,
+    /// Versions finalized as Rejected, with their reason codes.
+    pub rejected: Vec<u8>,
+    /// Versions still pending (`pendingCount`).
+    pub pending: u64,
+    /// Epochs finalized (`EpochFinalized` events).
+    pub epochs_finalized: u64,
+    /// Epochs finalized by the keeper service's account.
+    pub epochs_by_keeper: u64,
+    /// BR minted to the GaugeController as emissions.
+    pub minted: U256,
+    /// Seasons the chain went through (season of the last finalized epoch + 1).
+    pub seasons: u64,
+}
+
+/// The driver's counters for the live view.
+#[derive(Debug, Default)]
+struct Progress {
+    rounds: u64,
+    submitted: u64,
+    finalized_batches: u64,
+    votes: u64,
+    weeks: u64,
+}
+
+type Wallet = DynProvider;
+
+fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<Wallet> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(url.parse().context("RPC URL")?)
+        .erased())
+}
+
+/// Sends with headroom over the estimate (time-dependent contract paths) and requires success.
+async fn send<C>(call: C, what: &str) -> Result<TransactionReceipt>
+where
+    C: SendWithHeadroom,
+{
+    let pending = call.send_with_headroom().await;
+    let receipt = pending
+        .with_context(|| format!("sending {what}"))?
+        .get_receipt()
+        .await
+        .with_context(|| format!("receipt of {what}"))?;
+    ensure!(
+        receipt.status(),
+        "{what} reverted (tx {})",
+        receipt.transaction_hash
+    );
+    Ok(receipt)
+}
+
+/// A contract call that can be sent with 1.5× its estimate.
+trait SendWithHeadroom {
+    async fn send_with_headroom(
+        self,
+    ) -> Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>;
+}
+
+impl<P: Provider, C: alloy::sol_types::SolCall> SendWithHeadroom
+    for alloy::contract::SolCallBuilder<P, C>
+{
+    async fn send_with_headroom(
+        self,
+    ) -> Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error> {
+        let estimate = self.estimate_gas().await?;
+        self.gas(estimate * 3 / 2 + 20_000).send().await
+    }
+}
+
+/// The `verity-keeper` binary: `--keeper-bin`, else next to this executable (or its parent, for test
+/// binaries in `deps/`), else built with cargo.
+fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
+    if let Some(path) = &options.keeper_bin {
+        ensure!(
+            path.is_file(),
+            "--keeper-bin {} does not exist",
+            path.display()
+        );
+        return Ok(path.clone());
+    }
+    let exe = std::env::current_exe().context("locating this executable")?;
+    let dir = exe.parent().context("executable has no directory")?;
+    for candidate in [dir.join("verity-keeper"), dir.join("../verity-keeper")] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let release = dir.ends_with("release");
+    eprintln!("building verity-keeper (cargo build -p verity-keeper)…");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&options.workspace).args([
+        "build",
+        "-q",
+        "-p",
+        "verity-keeper",
+        "--bin",
+        "verity-keeper",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .context("running cargo build -p verity-keeper")?;
+    ensure!(status.success(), "cargo build -p verity-keeper failed");
+    let built = options
+        .workspace
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("verity-keeper");
+    ensure!(
+        built.is_file(),
+        "{} missing after the build",
+        built.display()
+    );
+    Ok(built)
+}
+
+/// The keeper service as a child process; stopped (SIGTERM, then kill) on drop.
+struct KeeperProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl KeeperProcess {
+    fn spawn(
+        bin: &Path,
+        url: &str,
+        key: &PrivateKeySigner,
+        gauge: Address,
+        dir: &Path,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let db = dir.join("keeper.db");
+        for stale in ["keeper.db", "keeper.db-wal", "keeper.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(stale));
+        }
+        let log = dir.join("keeper.log");
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = Command::new(bin)
+            .arg("--rpc-url")
+            .arg(url)
+            .arg("--database-url")
+            .arg(format!("sqlite://{}?mode=rwc", db.display()))
+            .arg("--gauge")
+            .arg(gauge.to_string())
+            .arg("--listen")
+            .arg(listen.to_string())
+            .args(["--poll-ms", "300", "--log-format", "json"])
+            .env("VERITY_KEEPER_KEY", format!("{}", key.to_bytes()))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        Ok(Self { child, log })
+    }
+
+    fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "the keeper exited ({status}); its log: {}",
+                self.log.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for KeeperProcess {
+    fn drop(&mut self) {
+        // SIGTERM lets it finish or persist in-flight work; then make sure it is gone.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn word(text: &str) -> B256 {
+    let mut w = [0u8; 32];
+    let n = text.len().min(32);
+    w[..n].copy_from_slice(&text.as_bytes()[..n]);
+    B256::from(w)
+}
+
+async fn chain_time(p: &Wallet) -> Result<u64> {
+    Ok(p.get_block_by_number(BlockNumberOrTag::Latest)
+        .await?
+        .context("no latest block")?
+        .header
+        .timestamp)
+}
+
+async fn travel(p: &Wallet, seconds: u64) -> Result<()> {
+    let _: i64 = p
+        .raw_request("evm_increaseTime".into(), (seconds,))
+        .await
+        .context("evm_increaseTime")?;
+    let _: String = p
+        .raw_request("evm_mine".into(), ())
+        .await
+        .context("evm_mine")?;
+    Ok(())
+}
+
+/// Everything the driver talks to.
+struct World {
+    url: String,
+    wallets: Vec<Wallet>,
+    accounts: Vec<PrivateKeySigner>,
+    deployment: Deployment,
+    travels: bool,
+}
+
+impl World {
+    fn address(&self, name: &str) -> Result<Address> {
+        self.deployment
+            .contracts
+            .get(name)
+            .map(|c| c.address)
+            .with_context(|| format!("the deployment has no {name}"))
+    }
+}
+
+/// Runs `verity dev` and returns the end state read from the chain.
+pub async fn run(options: &DevOptions) -> Result<DevSummary> {
+    ensure!(options.rate > 0.0, "--rate must be positive");
+    let accounts = derive_accounts(&options.mnemonic, ACCOUNTS)
+        .context("deriving dev accounts from the mnemonic")?;
+    let signers: Vec<PrivateKeySigner> = accounts.iter().map(|a| a.signer.clone()).collect();
+    let (_node, url, travels): (Option<NodeHandle>, String, bool) = match &options.rpc_url {
+        Some(url) => (None, url.clone(), false),
+        None => {
+            let node = start(NodeConfig {
+                port: options.port,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("starting devnode on port {}", options.port))?;
+            let url = node.url().to_string();
+            (Some(node), url, true)
+        }
+    };
+    println!(
+        "chain      {url}{}",
+        if travels {
+            " (devnode, in-process)"
+        } else {
+            ""
+        }
+    );
+
+    let mut build = BuildOptions::new(&options.workspace);
+    build.out_dir = options.workspace.join("target/verity");
+    let planned = plan(&VerityParams::default());
+    let specs = planned
+        .contracts
+        .iter()
+        .map(|d| {
+            verity_script::contracts::find(&d.contract)
+                .copied()
+                .with_context(|| format!("planned contract {} is not listed", d.contract))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let artifacts = build_all(&build, &specs).context("building the contracts")?;
+    artifacts.ensure_within_limits()?;
+    let deployer = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signers[0].clone()))
+        .connect_http(url.parse().context("RPC URL")?);
+    let record_dir = &options.record_dir;
+    if travels {
+        // A fresh in-process chain: an earlier run's record names contracts that do not exist on it.
+        let _ = std::fs::remove_file(record_dir.join("devnet.json"));
+    }
+    let deployment = deploy_all(
+        &deployer,
+        &artifacts,
+        &planned,
+        &DeployOptions::new("devnet", record_dir),
+    )
+    .await
+    .context("deploying Verity")?;
+    for (name, record) in &deployment.contracts {
+        println!("deployed   {name:<20} {}", record.address);
+    }
+    println!("recorded   {}", record_dir.join("devnet.json").display());
+
+    let world = World {
+        wallets: signers
+            .iter()
+            .map(|s| wallet(&url, s))
+            .collect::<Result<_>>()?,
+        accounts: signers,
+        url,
+        deployment,
+        travels,
+    };
+    let keeper_bin = keeper_binary(options)?;
+    let mut keeper = KeeperProcess::spawn(
+        &keeper_bin,
+        &world.url,
+        &world.accounts[KEEPER_ACCOUNT],
+        world.address("gauge")?,
+        &options.data_dir,
+    )?;
+    println!(
+        "keeper     {} (SQLite in {}, log {})",
+        keeper_bin.display(),
+        options.data_dir.display(),
+        keeper.log.display()
+    );
+
+    let start_block = world.wallets[0].get_block_number().await?;
+    let started = Instant::now();
+    let mut progress = Progress::default();
+    let live = options.live || std::io::stdout().is_terminal();
+    let round_every = Duration::from_secs_f64(1.0 / options.rate);
+    let mut traffic = Traffic::new(&world).await?;
+    let interrupted = loop {
+        if started.elapsed() >= options.duration {
+            break false;
+        }
+        let round_started = Instant::now();
+        traffic.round(&world, &mut progress).await?;
+        keeper.check_alive()?;
+        let line = view(&world, &progress, started.elapsed()).await?;
+        if live {
+            print!("\r{line}\x1b[K");
+            std::io::stdout().flush()?;
+        } else if progress.rounds % 10 == 1 {
+            println!("{line}");
+        }
+        let pause = round_every.saturating_sub(round_started.elapsed());
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::signal::ctrl_c() => break true,
+        }
+    };
+    if live {
+        println!();
+    }
+    if interrupted {
+        println!("interrupted: stopping the traffic");
+    }
+    // Give the keeper a moment to finalize what is due, then read the end state from the chain.
+    let due_deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < due_deadline && traffic.epochs_due(&world).await? > 0 {
+        keeper.check_alive()?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let summary = summary(&world, start_block).await?;
+    drop(keeper);
+    print_summary(&summary, started.elapsed());
+    Ok(summary)
+}
+
+/// The traffic driver's state.
+struct Traffic {
+    schedule: Schedule,
+    gauges: [Address; 2],
+    next_version: u64,
+    last_registered: Option<U256>,
+}
+
+impl Traffic {
+    async fn new(world: &World) -> Result<Self> {
+        let controller = IGaugeController::new(world.address("gauge")?, world.wallets[0].clone());
+        let c = controller.config().call().await?;
+        let schedule = Schedule::new(c._2, c._3, c._4, c._5);
+        let mut gauges = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
+        gauges.sort();
+        for g in gauges {
+            send(controller.addGauge(g), "addGauge").await?;
+        }
+        Self::lock_all(world).await?;
+        if world.travels {
+            // Into the next epoch's vote window, so every round (a week) votes inside its window.
+            let now = chain_time(&world.wallets[0]).await?;
+            let e = schedule.epoch_at(now).context("before genesis")? + 1;
+            let target = schedule.vote_window(e).0 + 3_600;
+            travel(&world.wallets[0], target.saturating_sub(now)).await?;
+        }
+        Ok(Self {
+            schedule,
+            gauges,
+            next_version: 1,
+            last_registered: None,
+        })
+    }
+
+    /// veBR holders get BR from the treasury and lock it for two years (before the first vote window, so their
+    /// power counts from the next epoch's start).
+    async fn lock_all(world: &World) -> Result<()> {
+        let token_at = world.address("token")?;
+        let escrow_at = world.address("escrow")?;
+        let amount = U256::from(10_000u64) * UNIT;
+        let treasury = IBrToken::new(token_at, world.wallets[0].clone());
+        let unlock = chain_time(&world.wallets[0]).await? + 104 * WEEK;
+        for v in VOTERS {
+            send(
+                treasury.transfer(world.accounts[v].address(), amount),
+                "BR transfer",
+            )
+            .await?;
+            let token = IBrToken::new(token_at, world.wallets[v].clone());
+            send(token.approve(escrow_at, amount), "approve").await?;
+            let escrow = IVotingEscrow::new(escrow_at, world.wallets[v].clone());
+            send(escrow.createLock(amount, unlock), "createLock").await?;
+        }
+        Ok(())
+    }
+
+    async fn epochs_due(&self, world: &World) -> Result<u64> {
+        let controller = IGaugeController::new(world.address("gauge")?, world.wallets[0].clone());
+        let next = controller.totals().call().await?._0;
+        let now = chain_time(&world.wallets[0]).await?;
+        let current = self.schedule.epoch_at(now).unwrap_or(0);
+        Ok(current.saturating_sub(next))
+    }
+
+    async fn round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
+        self.registry_round(world, progress).await?;
+        self.vebr_round(world, progress).await?;
+        if world.travels {
+            travel(&world.wallets[0], WEEK).await?;
+            progress.weeks += 1;
+        }
+        progress.rounds += 1;
+        Ok(())
+    }
+
+    /// Two submissions (one rejected every fourth), storage confirmed, the batch finalized.
+    async fn registry_round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
+        let at = world.address("registry")?;
+        let fee = RegistryParams::default().min_fee;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let v = self.next_version;
+            self.next_version += 1;
+            let owner = OWNERS[(v as usize) % OWNERS.len()];
+            let registry = IModelRegistry::new(at, world.wallets[owner].clone());
+            let (parents, relation) = match self.last_registered {
+                Some(parent) => (vec![parent], Relation::Finetune),
+                None => (vec![], Relation::Original),
+            };
+            // Every fourth submission lacks its license: rejected at registration with a reason code.
+            let license = if v.is_multiple_of(4) {
+                B256::ZERO
+            } else {
+                word("Apache-2.0")
+            };
+            let content = alloy::primitives::keccak256(format!("weights-{v}"));
+            let call = registry
+                .submit(
+                    word(&format!("verity-demo-{owner}")),
+                    v,
+                    parents,
+                    relation.code(),
+                    content,
+                    4_096,
+                    Bytes::from(format!("file:///models/{v}.safetensors").into_bytes()),
+                    Format::Safetensors.code(),
+                    word("onnxruntime-1.20"),
+                    word("io-schema-v1"),
+                    license,
+                    word("model-card"),
+                    Bytes::from_static(b"ipfs://card"),
+                    vec![word("demo")],
+                )
+                .value(fee);
+            let receipt = send(call, "submit").await?;
+            let id = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|l| {
+                    verity_abi::registry::VersionSubmitted::decode_log_data(l.data()).ok()
+                })
+                .context("no VersionSubmitted event")?
+                .id;
+            progress.submitted += 1;
+            let attester = IModelRegistry::new(at, world.wallets[0].clone());
+            let expiry = chain_time(&world.wallets[0]).await? + 365 * 86_400;
+            send(
+                attester.confirmStorage(id, content, 4_096, expiry),
+                "confirmStorage",
+            )
+            .await?;
+            ids.push((id, license != B256::ZERO));
+        }
+        let keeper_role = IModelRegistry::new(at, world.wallets[0].clone());
+        send(
+            keeper_role.finalizeRegistrations(ids.iter().map(|(id, _)| *id).collect()),
+            "finalizeRegistrations",
+        )
+        .await?;
+        progress.finalized_batches += 1;
+        if let Some((id, _)) = ids.iter().rev().find(|(_, ok)| *ok) {
+            self.last_registered = Some(*id);
+        }
+        Ok(())
+    }
+
+    /// Every voter re-votes (splits shift round by round); on a chain without time travel, only inside the
+    /// vote window and once the locks have power (from the epoch after locking).
+    async fn vebr_round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
+        let gauge_at = world.address("gauge")?;
+        if world.travels || self.can_vote(world).await? {
+            for (i, v) in VOTERS.iter().enumerate() {
+                let first = ((progress.rounds as usize + i) % 9 + 1) as u16 * 1_000;
+                let controller = IGaugeController::new(gauge_at, world.wallets[*v].clone());
+                send(
+                    controller.vote(self.gauges.to_vec(), vec![first, 10_000 - first]),
+                    "vote",
+                )
+                .await?;
+                progress.votes += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn can_vote(&self, world: &World) -> Result<bool> {
+        let now = chain_time(&world.wallets[0]).await?;
+        let Some(e) = self.schedule.epoch_at(now) else {
+            return Ok(false);
+        };
+        let (open, close) = self.schedule.vote_window(e);
+        let escrow = IVotingEscrow::new(world.address("escrow")?, world.wallets[0].clone());
+        let power = escrow
+            .balanceOfAt(
+                world.accounts[VOTERS[0]].address(),
+                self.schedule.epoch_start(e),
+            )
+            .call()
+            .await?;
+        Ok(now >= open && now < close && power > U256::ZERO)
+    }
+}
+
+async fn view(world: &World, progress: &Progress, elapsed: Duration) -> Result<String> {
+    let registry = IModelRegistry::new(world.address("registry")?, world.wallets[0].clone());
+    let controller = IGaugeController::new(world.address("gauge")?, world.wallets[0].clone());
+    let pending = registry.pendingCount().call().await?;
+    let totals = controller.totals().call().await?;
+    let c = controller.config().call().await?;
+    let schedule = Schedule::new(c._2, c._3, c._4, c._5);
+    let now = chain_time(&world.wallets[0]).await?;
+    let epoch = schedule.epoch_at(now).unwrap_or(0);
+    Ok(format!(
+        "{:>5.1}s  round {}  | registry: {} submitted, {} batches, {} pending  | veBR: {} votes  | epoch {} (season {}), next to finalize {}",
+        elapsed.as_secs_f64(),
+        progress.rounds,
+        progress.submitted,
+        progress.finalized_batches,
+        pending,
+        progress.votes,
+        epoch,
+        schedule.season_of(epoch),
+        totals._0,
+    ))
+}
+
+/// Reads the end state from the chain's events and views.
+async fn summary(world: &World, from_block: u64) -> Result<DevSummary> {
+    let p = &world.wallets[0];
+    let registry_at = world.address("registry")?;
+    let gauge_at = world.address("gauge")?;
+    let logs = |address: Address, signature: B256| {
+        Filter::new()
+            .address(address)
+            .event_signature(signature)
+            .from_block(from_block)
+    };
+    let submitted = p
+        .get_logs(&logs(
+            registry_at,
+            verity_abi::registry::VersionSubmitted::SIGNATURE_HASH,
+        ))
+        .await?
+        .len() as u64;
+    let mut summary = DevSummary {
+        submitted,
+        ..Default::default()
+    };
+    for log in p
+        .get_logs(&logs(registry_at, VersionFinalized::SIGNATURE_HASH))
+        .await?
+    {
+        let event = VersionFinalized::decode_log_data(log.data())?;
+        if !event.changed {
+            continue;
+        }
+        if event.status == verity_abi::registry::Status::Registered.code() {
+            summary.registered += 1;
+        } else {
+            summary.rejected.push(event.reason);
+        }
+    }
+    summary.pending = IModelRegistry::new(registry_at, p.clone())
+        .pendingCount()
+        .call()
+        .await?;
+    let keeper = world.accounts[KEEPER_ACCOUNT].address();
+    let controller = IGaugeController::new(gauge_at, p.clone());
+    let c = controller.config().call().await?;
+    let schedule = Schedule::new(c._2, c._3, c._4, c._5);
+    for log in p
+        .get_logs(&logs(gauge_at, EpochFinalized::SIGNATURE_HASH))
+        .await?
+    {
+        let event = EpochFinalized::decode_log_data(log.data())?;
+        summary.epochs_finalized += 1;
+        summary.minted += event.emission;
+        summary.seasons = summary.seasons.max(schedule.season_of(event.epoch) + 1);
+        if let Some(hash) = log.transaction_hash {
+            if let Some(tx) = p.get_transaction_by_hash(hash).await? {
+                if tx.inner.signer() == keeper {
+                    summary.epochs_by_keeper += 1;
+                }
+            }
+        }
+    }
+    Ok(summary)
+}
+
+fn print_summary(s: &DevSummary, elapsed: Duration) {
+    println!(
+        "\nsummary after {:.0}s (read from the chain):",
+        elapsed.as_secs_f64()
+    );
+    let mut reasons: Vec<(u8, usize)> = Vec::new();
+    for r in &s.rejected {
+        match reasons.iter_mut().find(|(code, _)| code == r) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((*r, 1)),
+        }
+    }
+    let reasons: Vec<String> = reasons
+        .iter()
+        .map(
+            |(code, n)| match verity_abi::registry::Reason::try_from(*code) {
+                Ok(reason) => format!("{n} × {reason:?}"),
+                Err(_) => format!("{n} × reason {code}"),
+            },
+        )
+        .collect();
+    println!(
+        "  registry  {} versions submitted: {} registered, {} rejected ({}), {} pending",
+        s.submitted,
+        s.registered,
+        s.rejected.len(),
+        reasons.join(", "),
+        s.pending
+    );
+    println!(
+        "  veBR      {} epochs finalized ({} by the keeper service) over {} season(s); {} BR minted as emissions",
+        s.epochs_finalized,
+        s.epochs_by_keeper,
+        s.seasons,
+        s.minted / UNIT
+    );
+}
