@@ -49,7 +49,8 @@ pub struct Keeper<S, P> {
     store: S,
     tx: TxManager<S, P>,
     jobs: Vec<Box<dyn Job<P>>>,
-    /// Whether every job planned and persisted successfully in the last pass (idle exit waits for that).
+    /// Whether no job failed transiently in the last pass (idle exit waits for that; a permanently broken job does
+    /// not hold it up).
     jobs_clean: bool,
     leadership: Leadership<S>,
     metrics: Metrics,
@@ -98,7 +99,8 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         if self.config.dry_run {
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, true).await?;
             self.metrics.leader.set(0);
-            self.metrics.set_ready(report.failed == 0);
+            self.metrics
+                .set_ready(report.failed == 0 && report.broken == 0);
             return Ok(true);
         }
         let leading = match self.leadership.tick().await {
@@ -117,7 +119,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             ok &= self.outbox_pass().await?;
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
             self.jobs_clean = report.failed == 0;
-            ok &= self.jobs_clean;
+            ok &= self.jobs_clean && report.broken == 0;
             if report.submitted > 0 {
                 // Sign and send what the jobs just decided now rather than one poll interval later.
                 ok &= self.outbox_pass().await?;

@@ -161,8 +161,10 @@ pub struct JobsReport {
     pub stuck: usize,
     /// Intents only logged (`--dry-run`).
     pub dry_run: usize,
-    /// Jobs whose planning failed transiently.
+    /// Jobs whose planning, or the persisting of an intent, failed transiently (worth waiting for).
     pub failed: usize,
+    /// Jobs whose planning failed permanently (bad contract, undecodable answer): logged every pass.
+    pub broken: usize,
 }
 
 /// Runs every job once: plan, then persist each planned intent through `tx` (or log it when `dry_run`), and
@@ -189,11 +191,12 @@ where
             Err(e) => {
                 if e.is_transient() {
                     warn!(target: "keeper::jobs", job = name, ?e, "planning failed; retried next pass");
+                    report.failed += 1;
                 } else {
-                    error!(target: "keeper::jobs", job = name, %e, "planning failed");
+                    error!(target: "keeper::jobs", job = name, %e, "planning failed; retried next pass, but needs a fix");
+                    report.broken += 1;
                 }
                 metrics.job_runs.with_label_values(&[name, "error"]).inc();
-                report.failed += 1;
                 continue;
             }
         };

@@ -534,3 +534,35 @@ async fn a_gauge_address_without_code_is_one_clear_line() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_job_is_reported_and_does_not_hold_up_an_idle_exit() {
+    let env = crate::support::env().await;
+    // Code that answers every call with nothing: `config()` does not decode.
+    let not_a_gauge = Address::repeat_byte(0x43);
+    {
+        let shared = env.node.chain();
+        devnode::rpc::server::lock(&shared)
+            .set_code(not_a_gauge, alloy::primitives::Bytes::from_static(&[0x00]));
+    }
+    let (mut k, metrics) = keeper(&env, not_a_gauge, Failpoints::none()).await;
+    run_until_idle(&mut k).await;
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!(
+            "keeper_job_runs_total{{job=\"{JOB_NAME}\",outcome=\"error\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        !metrics.is_ready(),
+        "a broken job makes the instance not ready"
+    );
+    assert!(env
+        .store()
+        .await
+        .latest_intents(1)
+        .await
+        .unwrap()
+        .is_empty());
+}
