@@ -26,6 +26,7 @@ use verity_contract_support::{u64_of, u8_of};
 
 use alloc::{string::String, vec::Vec};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy_sol_types::SolEvent;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
     StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU64, StorageU8,
@@ -319,11 +320,12 @@ impl ReceiptBatches {
         let mut b = self.batches.setter(batch_id);
         b.status.set(U8::from(batch_status::FINAL));
         let (submitter, bond) = (b.submitter.get(), b.bond.get());
-        self.vm().log(BatchFinalized {
-            batchId: batch_id,
-            submitter,
-            bond,
-        });
+        self._emit(
+            BatchFinalized::SIGNATURE_HASH,
+            &[wu(batch_id), wa(submitter)],
+            &[wu(bond)],
+            &[],
+        );
         self._credit(submitter, bond);
         Ok(())
     }
@@ -346,7 +348,12 @@ impl ReceiptBatches {
         self.credits.insert(account, U256::ZERO);
         // Underflow not possible: credits are part of `escrowed`.
         self.escrowed.set(self.escrowed.get() - amount);
-        self.vm().log(Withdrawn { account, amount });
+        self._emit(
+            Withdrawn::SIGNATURE_HASH,
+            &[wa(account)],
+            &[wu(amount)],
+            &[],
+        );
         self._send(account, amount)?;
         Ok(amount)
     }
@@ -387,7 +394,12 @@ impl ReceiptBatches {
     pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
         self._only_governance()?;
         self.paused.set(paused);
-        self.vm().log(PausedSet { paused });
+        self._emit(
+            PausedSet::SIGNATURE_HASH,
+            &[],
+            &[w64(u64::from(paused))],
+            &[],
+        );
         Ok(())
     }
 
@@ -435,16 +447,23 @@ impl ReceiptBatches {
         }
         let previous = self.governance.get();
         self.governance.set(new_governance);
-        self.vm().log(GovernanceChanged {
-            previousGovernance: previous,
-            newGovernance: new_governance,
-        });
+        self._emit(
+            GovernanceChanged::SIGNATURE_HASH,
+            &[wa(previous), wa(new_governance)],
+            &[],
+            &[],
+        );
         Ok(())
     }
 
     fn _set_keeper(&mut self, keeper: Address, allowed: bool) {
         self.keepers.insert(keeper, allowed);
-        self.vm().log(KeeperChanged { keeper, allowed });
+        self._emit(
+            KeeperChanged::SIGNATURE_HASH,
+            &[wa(keeper)],
+            &[w64(u64::from(allowed))],
+            &[],
+        );
     }
 
     fn _set_params(&mut self, challenge_window: u64, min_bond: U256) -> Result<(), Error> {
@@ -456,10 +475,12 @@ impl ReceiptBatches {
         }
         self.challenge_window.set(U64::from(challenge_window));
         self.min_bond.set(min_bond);
-        self.vm().log(ParamsSet {
-            challengeWindow: challenge_window,
-            minBond: min_bond,
-        });
+        self._emit(
+            ParamsSet::SIGNATURE_HASH,
+            &[],
+            &[w64(challenge_window), wu(min_bond)],
+            &[],
+        );
         Ok(())
     }
 
@@ -495,14 +516,19 @@ impl ReceiptBatches {
         b.data_hash.set(keccak256(data_uri.as_bytes()));
         // Overflow not possible: bounded by the ETH supply.
         self.escrowed.set(self.escrowed.get() + bond);
-        self.vm().log(BatchAnchored {
-            batchId: batch_id,
-            submitter,
-            root,
-            count,
-            bond,
-            dataUri: data_uri,
-        });
+        // Data: root, count, bond, then the string's offset (4 head words), length and bytes.
+        self._emit(
+            BatchAnchored::SIGNATURE_HASH,
+            &[wu(batch_id), wa(submitter)],
+            &[
+                root,
+                w64(count),
+                wu(bond),
+                w64(128),
+                w64(data_uri.len() as u64),
+            ],
+            data_uri.as_bytes(),
+        );
         Ok(batch_id)
     }
 
@@ -554,13 +580,12 @@ impl ReceiptBatches {
         let mut b = self.batches.setter(batch_id);
         b.status.set(U8::from(batch_status::VOIDED));
         let bond = b.bond.get();
-        self.vm().log(BatchVoided {
-            batchId: batch_id,
-            challenger,
-            reason,
-            requestId: request_id,
-            bond,
-        });
+        self._emit(
+            BatchVoided::SIGNATURE_HASH,
+            &[wu(batch_id), wa(challenger)],
+            &[w64(u64::from(reason)), request_id, wu(bond)],
+            &[],
+        );
         self._credit(challenger, bond);
     }
 
@@ -569,8 +594,38 @@ impl ReceiptBatches {
         // Overflow not possible: credits are bounded by `escrowed`.
         let credit = self.credits.get(account) + amount;
         self.credits.insert(account, credit);
-        self.vm().log(Credited { account, amount });
+        self._emit(Credited::SIGNATURE_HASH, &[wa(account)], &[wu(amount)], &[]);
     }
+
+    /// Emits the event with signature hash `topic0`, indexed fields `indexed`, data words `data` and then `tail`
+    /// zero-padded to whole words (the bytes of the one dynamic field, whose offset and length are in `data`). One
+    /// small function instead of one `SolEvent` encoder per event type (size).
+    fn _emit(&self, topic0: B256, indexed: &[B256], data: &[B256], tail: &[u8]) {
+        let mut bytes = Vec::with_capacity(32 * (2 + indexed.len() + data.len()) + tail.len());
+        bytes.extend_from_slice(topic0.as_slice());
+        for word in indexed.iter().chain(data) {
+            bytes.extend_from_slice(word.as_slice());
+        }
+        bytes.extend_from_slice(tail);
+        // Pad the tail to a whole word.
+        bytes.resize(bytes.len().next_multiple_of(32), 0);
+        self.vm().emit_log(&bytes, 1 + indexed.len());
+    }
+}
+
+/// The ABI word of an address.
+fn wa(a: Address) -> B256 {
+    a.into_word()
+}
+
+/// The ABI word of a `uint256`.
+fn wu(v: U256) -> B256 {
+    B256::from(v)
+}
+
+/// The ABI word of a `uint64` (also `uint8` and `bool`, widened).
+fn w64(v: u64) -> B256 {
+    B256::from(U256::from(v))
 }
 
 #[cfg(test)]

@@ -575,3 +575,90 @@ fn pause_stops_anchoring_only() {
     .expect("challenges go on while paused");
     call(&vm, CHALLENGER, U256::ZERO, || batches.withdraw()).expect("withdrawals too");
 }
+
+/// Every log decodes as the event its topic names and re-encodes to the same topics and data (the contract
+/// encodes events by hand, see `_emit`).
+fn assert_logs_canonical(vm: &TestVM) -> usize {
+    fn check<E: SolEvent>(topics: &[B256], data: &[u8]) -> bool {
+        if topics[0] != E::SIGNATURE_HASH {
+            return false;
+        }
+        let event = E::decode_raw_log(topics.iter().copied(), data).expect("decodes");
+        assert_eq!(event.encode_data(), data, "{}", E::SIGNATURE);
+        assert_eq!(event.encode_log_data().topics(), topics, "{}", E::SIGNATURE);
+        true
+    }
+    let logs = vm.get_emitted_logs();
+    for (t, d) in &logs {
+        let known = check::<BatchAnchored>(t, d)
+            || check::<BatchFinalized>(t, d)
+            || check::<BatchVoided>(t, d)
+            || check::<KeeperChanged>(t, d)
+            || check::<Credited>(t, d)
+            || check::<Withdrawn>(t, d)
+            || check::<ParamsSet>(t, d)
+            || check::<GovernanceChanged>(t, d)
+            || check::<PausedSet>(t, d);
+        assert!(known, "unknown event {:?}", t[0]);
+    }
+    logs.len()
+}
+
+#[test]
+fn hand_encoded_events_match_alloy() {
+    let (vm, mut batches) = deployed();
+    let leaves = [leaf(1, 0), leaf(2, 0)];
+    let tree = Tree::of(&leaves);
+    for len in [0usize, 1, 31, 32, 33, 64, 100] {
+        let uri = "u".repeat(len);
+        call(&vm, KEEPER, bond(), || {
+            batches.anchor_batch(tree.root(), 2, uri.clone())
+        })
+        .unwrap();
+        let (t, d) = vm.get_emitted_logs().pop().unwrap();
+        let e = BatchAnchored::decode_raw_log(t, &d).unwrap();
+        assert_eq!(
+            (e.dataUri, e.root, e.count, e.bond, e.submitter),
+            (uri, tree.root(), 2, bond(), KEEPER)
+        );
+    }
+    mock::set_fault(&leaves[0], void_reason::BAD_FIELDS);
+    call(&vm, CHALLENGER, U256::ZERO, || {
+        batches.challenge_leaf(
+            U256::from(1),
+            leaves[0].clone().into(),
+            tree.proof(&leaves[0]),
+        )
+    })
+    .unwrap();
+    vm.set_block_timestamp(T0 + DEFAULT_CHALLENGE_WINDOW);
+    batches.finalize_batch(U256::from(2)).unwrap();
+    call(&vm, CHALLENGER, U256::ZERO, || batches.withdraw()).unwrap();
+    call(&vm, GOV, U256::ZERO, || batches.set_keeper(OUTSIDER, true)).unwrap();
+    call(&vm, GOV, U256::ZERO, || batches.set_paused(true)).unwrap();
+    call(&vm, GOV, U256::ZERO, || {
+        batches.set_params(60, U256::from(9))
+    })
+    .unwrap();
+    call(&vm, GOV, U256::ZERO, || {
+        batches.transfer_governance(OUTSIDER)
+    })
+    .unwrap();
+    assert!(assert_logs_canonical(&vm) >= 18);
+    let (t, d) = vm
+        .get_emitted_logs()
+        .into_iter()
+        .find(|(t, _)| t[0] == BatchVoided::SIGNATURE_HASH)
+        .unwrap();
+    let e = BatchVoided::decode_raw_log(t, &d).unwrap();
+    assert_eq!(
+        (e.batchId, e.challenger, e.reason, e.requestId, e.bond),
+        (
+            U256::from(1),
+            CHALLENGER,
+            void_reason::BAD_FIELDS,
+            B256::with_last_byte(1),
+            bond()
+        )
+    );
+}

@@ -32,6 +32,7 @@ use verity_contract_support::{u64_of, u8_of};
 
 use alloc::vec::Vec;
 use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_sol_types::SolEvent;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{
     StorageAddress, StorageB256, StorageBool, StorageMap, StorageU256, StorageU64, StorageU8,
@@ -250,10 +251,11 @@ impl InferenceSettlement {
     pub fn set_verifier(&mut self, model_version: U256, verifier: Address) -> Result<(), Error> {
         self._only_governance()?;
         self.verifiers.setter(model_version).set(verifier);
-        self.vm().log(VerifierSet {
-            modelVersion: model_version,
-            verifier,
-        });
+        self._emit(
+            VerifierSet::SIGNATURE_HASH,
+            &[wu(model_version)],
+            &[wa(verifier)],
+        );
         Ok(())
     }
 
@@ -285,7 +287,7 @@ impl InferenceSettlement {
     pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
         self._only_governance()?;
         self.paused.set(paused);
-        self.vm().log(PausedSet { paused });
+        self._emit(PausedSet::SIGNATURE_HASH, &[], &[w64(u64::from(paused))]);
         Ok(())
     }
 
@@ -313,10 +315,11 @@ impl InferenceSettlement {
     pub fn resolve_dispute(&mut self, request_id: B256, node_wins: bool) -> Result<(), Error> {
         self._only_governance()?;
         self._expect_status(request_id, &[request_status::DISPUTED])?;
-        self.vm().log(DisputeResolved {
-            requestId: request_id,
-            nodeWins: node_wins,
-        });
+        self._emit(
+            DisputeResolved::SIGNATURE_HASH,
+            &[request_id],
+            &[w64(u64::from(node_wins))],
+        );
         if node_wins {
             self._settle(request_id);
         } else {
@@ -386,15 +389,11 @@ impl InferenceSettlement {
         let open = u64_of(self.open.get(node)) + 1;
         self.open.insert(node, U64::from(open));
         self._escrow_in(fee);
-        self.vm().log(Requested {
-            requestId: request_id,
-            payer,
-            node,
-            modelVersion: model_version,
-            fee,
-            inputHash: input_hash,
-            deadline,
-        });
+        self._emit(
+            Requested::SIGNATURE_HASH,
+            &[request_id, wa(payer), wa(node)],
+            &[wu(model_version), wu(fee), input_hash, w64(deadline)],
+        );
         Ok(())
     }
 
@@ -424,11 +423,11 @@ impl InferenceSettlement {
         }
         r.output_hash.set(output_hash);
         r.status.set(U8::from(request_status::ANSWERED));
-        self.vm().log(Answered {
-            requestId: request_id,
-            node: caller,
-            outputHash: output_hash,
-        });
+        self._emit(
+            Answered::SIGNATURE_HASH,
+            &[request_id, wa(caller)],
+            &[output_hash],
+        );
         Ok(())
     }
 
@@ -590,10 +589,7 @@ impl InferenceSettlement {
             return Err(Error::TooLate(SettlementTooLate { deadline: until }));
         }
         r.status.set(U8::from(request_status::DISPUTED));
-        self.vm().log(Disputed {
-            requestId: request_id,
-            by: caller,
-        });
+        self._emit(Disputed::SIGNATURE_HASH, &[request_id, wa(caller)], &[]);
         Ok(())
     }
 
@@ -617,7 +613,7 @@ impl InferenceSettlement {
         self.credits.insert(account, U256::ZERO);
         // Underflow not possible: credits are part of `escrowed`.
         self.escrowed.set(self.escrowed.get() - amount);
-        self.vm().log(Withdrawn { account, amount });
+        self._emit(Withdrawn::SIGNATURE_HASH, &[wa(account)], &[wu(amount)]);
         self._send(account, amount)?;
         Ok(amount)
     }
@@ -664,10 +660,11 @@ impl InferenceSettlement {
         }
         let previous = self.governance.get();
         self.governance.set(new_governance);
-        self.vm().log(GovernanceChanged {
-            previousGovernance: previous,
-            newGovernance: new_governance,
-        });
+        self._emit(
+            GovernanceChanged::SIGNATURE_HASH,
+            &[wa(previous), wa(new_governance)],
+            &[],
+        );
         Ok(())
     }
 
@@ -688,11 +685,15 @@ impl InferenceSettlement {
         self.challenge_window.set(U64::from(challenge_window));
         self.answer_deadline.set(U64::from(answer_deadline));
         self.slash_amount.set(slash_amount);
-        self.vm().log(ParamsSet {
-            challengeWindow: challenge_window,
-            answerDeadline: answer_deadline,
-            slashAmount: slash_amount,
-        });
+        self._emit(
+            ParamsSet::SIGNATURE_HASH,
+            &[],
+            &[
+                w64(challenge_window),
+                w64(answer_deadline),
+                wu(slash_amount),
+            ],
+        );
         Ok(())
     }
 
@@ -750,13 +751,11 @@ impl InferenceSettlement {
         r.output_hash.set(receipt.outputHash);
         r.proven_at.set(U64::from(proven_at));
         r.status.set(U8::from(request_status::PROVEN));
-        self.vm().log(Proven {
-            requestId: receipt.requestId,
-            node: receipt.node,
-            mode: receipt.mode,
-            batchId: batch_id,
-            provenAt: proven_at,
-        });
+        self._emit(
+            Proven::SIGNATURE_HASH,
+            &[receipt.requestId, wa(receipt.node)],
+            &[w64(u64::from(receipt.mode)), wu(batch_id), w64(proven_at)],
+        );
     }
 
     /// Closes an open request, freeing the node's obligation; returns `(payer, node, fee)`.
@@ -772,11 +771,7 @@ impl InferenceSettlement {
 
     fn _settle(&mut self, request_id: B256) {
         let (_, node, fee) = self._close(request_id, request_status::SETTLED);
-        self.vm().log(Settled {
-            requestId: request_id,
-            node,
-            fee,
-        });
+        self._emit(Settled::SIGNATURE_HASH, &[request_id, wa(node)], &[wu(fee)]);
         self._credit(node, fee);
     }
 
@@ -788,12 +783,11 @@ impl InferenceSettlement {
         } else {
             U256::ZERO
         };
-        self.vm().log(Refunded {
-            requestId: request_id,
-            payer,
-            fee,
-            slashed,
-        });
+        self._emit(
+            Refunded::SIGNATURE_HASH,
+            &[request_id, wa(payer)],
+            &[wu(fee), wu(slashed)],
+        );
         self._credit(payer, fee);
     }
 
@@ -810,8 +804,35 @@ impl InferenceSettlement {
         // Overflow not possible: credits are bounded by `escrowed`.
         let credit = self.credits.get(account) + amount;
         self.credits.insert(account, credit);
-        self.vm().log(Credited { account, amount });
+        self._emit(Credited::SIGNATURE_HASH, &[wa(account)], &[wu(amount)]);
     }
+
+    /// Emits the event with signature hash `topic0`, indexed fields `indexed` and data words `data` (every field
+    /// of these events is a static type, so `abi.encode` of the data is the words in order). One small function
+    /// instead of one `SolEvent` encoder per event type (size).
+    fn _emit(&self, topic0: B256, indexed: &[B256], data: &[B256]) {
+        let mut bytes = Vec::with_capacity(32 * (1 + indexed.len() + data.len()));
+        bytes.extend_from_slice(topic0.as_slice());
+        for word in indexed.iter().chain(data) {
+            bytes.extend_from_slice(word.as_slice());
+        }
+        self.vm().emit_log(&bytes, 1 + indexed.len());
+    }
+}
+
+/// The ABI word of an address.
+fn wa(a: Address) -> B256 {
+    a.into_word()
+}
+
+/// The ABI word of a `uint256`.
+fn wu(v: U256) -> B256 {
+    B256::from(v)
+}
+
+/// The ABI word of a `uint64` (also `uint8` and `bool`, widened).
+fn w64(v: u64) -> B256 {
+    B256::from(U256::from(v))
 }
 
 #[cfg(test)]

@@ -669,3 +669,107 @@ fn governance_functions_work() {
 }
 
 mod props;
+
+/// Every log decodes as the event its topic names and re-encodes to the same topics and data (the contract
+/// encodes events by hand, see `_emit`).
+fn assert_logs_canonical(vm: &TestVM) -> usize {
+    fn check<E: SolEvent + PartialEq + std::fmt::Debug>(topics: &[B256], data: &[u8]) -> bool {
+        if topics[0] != E::SIGNATURE_HASH {
+            return false;
+        }
+        let event = E::decode_raw_log(topics.iter().copied(), data).expect("decodes");
+        assert_eq!(event.encode_data(), data, "{}", E::SIGNATURE);
+        let log = event.encode_log_data();
+        assert_eq!(log.topics(), topics, "{}", E::SIGNATURE);
+        true
+    }
+    let logs = vm.get_emitted_logs();
+    for (topics, data) in &logs {
+        let known = check::<Requested>(topics, data)
+            || check::<Answered>(topics, data)
+            || check::<Proven>(topics, data)
+            || check::<Settled>(topics, data)
+            || check::<Refunded>(topics, data)
+            || check::<Disputed>(topics, data)
+            || check::<DisputeResolved>(topics, data)
+            || check::<VerifierSet>(topics, data)
+            || check::<Credited>(topics, data)
+            || check::<Withdrawn>(topics, data)
+            || check::<ParamsSet>(topics, data)
+            || check::<GovernanceChanged>(topics, data)
+            || check::<PausedSet>(topics, data);
+        assert!(known, "unknown event {:?}", topics[0]);
+    }
+    logs.len()
+}
+
+#[test]
+fn hand_encoded_events_match_alloy() {
+    let (vm, mut s) = deployed();
+    call(&vm, GOV, U256::ZERO, || {
+        s.set_verifier(U256::from(MODEL), VERIFIER)
+    })
+    .unwrap();
+    open(&vm, &mut s, 1, mode::TEE).unwrap();
+    open(&vm, &mut s, 2, mode::TEE).unwrap();
+    open(&vm, &mut s, 3, mode::TEE).unwrap();
+    call(&vm, NODE, U256::ZERO, || {
+        s.answer(id(1), keccak256("output"))
+    })
+    .unwrap();
+    call(&vm, NODE, U256::ZERO, || {
+        s.answer(id(3), keccak256("output"))
+    })
+    .unwrap();
+    prove(&vm, &mut s, &receipt(1, 0), &[]).unwrap();
+    prove(&vm, &mut s, &receipt(2, 0), &[]).unwrap();
+    call(&vm, PAYER, U256::ZERO, || s.dispute(id(2))).unwrap();
+    call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(2), false)).unwrap();
+    vm.set_block_timestamp(T0 + 2 * DEFAULT_ANSWER_DEADLINE);
+    s.settle(id(1)).unwrap();
+    s.refund(id(3)).unwrap();
+    call(&vm, NODE, U256::ZERO, || s.withdraw()).unwrap();
+    call(&vm, GOV, U256::ZERO, || s.set_paused(true)).unwrap();
+    call(&vm, GOV, U256::ZERO, || {
+        s.set_params(60, 120, U256::from(3))
+    })
+    .unwrap();
+    call(&vm, GOV, U256::ZERO, || s.transfer_governance(OUTSIDER)).unwrap();
+    assert!(assert_logs_canonical(&vm) >= 20);
+    let (topics, data) = vm
+        .get_emitted_logs()
+        .into_iter()
+        .find(|(t, _)| t[0] == Requested::SIGNATURE_HASH)
+        .unwrap();
+    let e = Requested::decode_raw_log(topics, &data).unwrap();
+    assert_eq!(
+        (
+            e.requestId,
+            e.payer,
+            e.node,
+            e.modelVersion,
+            e.fee,
+            e.inputHash,
+            e.deadline
+        ),
+        (
+            id(1),
+            PAYER,
+            NODE,
+            U256::from(MODEL),
+            fee(),
+            keccak256("input"),
+            T0 + DEFAULT_ANSWER_DEADLINE
+        )
+    );
+    let (topics, data) = vm
+        .get_emitted_logs()
+        .into_iter()
+        .find(|(t, _)| t[0] == Proven::SIGNATURE_HASH)
+        .unwrap();
+    let e = Proven::decode_raw_log(topics, &data).unwrap();
+    assert_eq!(
+        (e.requestId, e.node, e.mode, e.batchId, e.provenAt),
+        (id(1), NODE, mode::TEE, U256::ZERO, T0)
+    );
+}
