@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Skip the Solidity token on devnode (the EVM row that separates engine cost from node cost).
     #[arg(long)]
     pub no_devnode_solidity: bool,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
     /// Voters in the many-voter epoch of the gas benchmark (`finalizeEpoch` 10 vs this many); 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     pub voters: usize,
@@ -68,7 +71,11 @@ pub fn main(args: &BenchArgs, workspace: PathBuf) -> Result<()> {
     let options = args.options(workspace);
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     let report = runtime.block_on(run(&options))?;
-    print!("{report}");
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{report}");
+    }
     let invalid: Vec<String> = std::iter::once(&report.devnode_br)
         .chain(&report.devnode_solidity)
         .chain(&report.anvil_solidity)

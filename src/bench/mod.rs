@@ -118,6 +118,27 @@ impl BenchOptions {
     }
 }
 
+/// Goal: every contract's deployed code at most this share of Stylus's 24,576-byte limit.
+pub const SIZE_GOAL_PERCENT: f64 = 60.0;
+
+/// One contract's deployed size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizeRow {
+    /// The contract's short name.
+    pub contract: String,
+    /// Deployed code bytes (`EF F0 00 00` ‖ brotli).
+    pub code_bytes: usize,
+    /// Share of the 24,576-byte limit, in percent.
+    pub percent: f64,
+}
+
+impl SizeRow {
+    /// Whether the size meets [`SIZE_GOAL_PERCENT`].
+    pub fn meets_goal(&self) -> bool {
+        self.percent <= SIZE_GOAL_PERCENT
+    }
+}
+
 /// One measured node × contract.
 #[derive(Debug, Clone)]
 pub struct BenchRow {
@@ -151,6 +172,8 @@ pub struct BenchReport {
     pub skipped: Vec<Skipped>,
     /// Gas of contract operations and the gas goals (`None` when `voters` is 0).
     pub gas: Option<GasReport>,
+    /// Every built contract's deployed size against the limit and [`SIZE_GOAL_PERCENT`].
+    pub sizes: Vec<SizeRow>,
 }
 
 impl BenchReport {
@@ -215,12 +238,22 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
         0 => None,
         voters => Some(bench_gas(&options.devnode, &artifacts, voters).await?),
     };
+    let sizes = artifacts
+        .contracts
+        .iter()
+        .map(|c| SizeRow {
+            contract: c.name.clone(),
+            code_bytes: c.code.len(),
+            percent: c.percent_of_limit(),
+        })
+        .collect();
     Ok(BenchReport {
         devnode_br,
         devnode_solidity,
         anvil_solidity,
         skipped,
         gas,
+        sizes,
     })
 }
 
@@ -464,8 +497,71 @@ fn verdict(pass: bool) -> &'static str {
     }
 }
 
+impl BenchReport {
+    /// The whole report as JSON (`verity bench --json`), every goal with its figure and verdict.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let throughput: Vec<_> = self
+            .rows()
+            .map(|row| {
+                json!({
+                    "node": row.node,
+                    "contract": row.contract,
+                    "txs": row.load.txs,
+                    "senders": row.load.senders,
+                    "seconds": row.load.elapsed.as_secs_f64(),
+                    "txPerSec": row.load.tx_per_sec(),
+                    "gasRange": row.load.gas_range(),
+                    "valid": row.load.is_valid(),
+                })
+            })
+            .collect();
+        let gas = self.gas.as_ref().map(|g| {
+            json!({
+                "rows": g.rows.iter().map(|r| json!({"operation": r.operation, "gasUsed": r.gas_used})).collect::<Vec<_>>(),
+                "goals": g.goals.iter().map(|x| json!({"goal": x.goal, "figure": x.figure, "met": x.met})).collect::<Vec<_>>(),
+            })
+        });
+        json!({
+            "sizes": self.sizes.iter().map(|r| json!({
+                "contract": r.contract,
+                "codeBytes": r.code_bytes,
+                "percentOfLimit": r.percent,
+                "goalPercent": SIZE_GOAL_PERCENT,
+                "met": r.meets_goal(),
+            })).collect::<Vec<_>>(),
+            "throughput": throughput,
+            "ratioDevnodeBrToAnvilSolidity": self.ratio(),
+            "goals": {
+                "ratio": {"goal": GOAL_RATIO, "met": self.ratio().map(|r| self.devnode_br.load.is_valid() && r >= GOAL_RATIO)},
+                "txPerSec": {"goal": GOAL_TPS, "figure": self.devnode_br.load.tx_per_sec(), "met": self.devnode_br.load.is_valid() && self.devnode_br.load.tx_per_sec() >= GOAL_TPS},
+            },
+            "skipped": self.skipped.iter().map(|x| json!({"what": x.what, "reason": x.reason})).collect::<Vec<_>>(),
+            "gas": gas,
+        })
+    }
+}
+
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.sizes.is_empty() {
+            writeln!(
+                f,
+                "{:<24} {:>10} {:>10}  goal <= {SIZE_GOAL_PERCENT:.0}%",
+                "contract", "code bytes", "% of limit"
+            )?;
+            for row in &self.sizes {
+                writeln!(
+                    f,
+                    "{:<24} {:>10} {:>9.1}%  {}",
+                    row.contract,
+                    row.code_bytes,
+                    row.percent,
+                    verdict(row.meets_goal())
+                )?;
+            }
+            writeln!(f)?;
+        }
         writeln!(
             f,
             "{:<24} {:<22} {:>6} {:>8} {:>9} {:>9} {:>17}  checks",
