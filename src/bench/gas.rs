@@ -83,14 +83,14 @@ impl GasReport {
 
 impl fmt::Display for GasReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<52} {:>12}", "operation", "gasUsed")?;
+        writeln!(f, "{:<60} {:>12}", "operation", "gasUsed")?;
         for row in &self.rows {
-            writeln!(f, "{:<52} {:>12}", row.operation, row.gas_used)?;
+            writeln!(f, "{:<60} {:>12}", row.operation, row.gas_used)?;
         }
         for goal in &self.goals {
             writeln!(
                 f,
-                "goal {:<47} {:>12}  {}",
+                "goal {:<55} {:>12}  {}",
                 goal.goal,
                 goal.figure,
                 if goal.met { "PASS" } else { "MISS" }

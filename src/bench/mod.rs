@@ -19,6 +19,7 @@ mod gas;
 mod load;
 mod nodes;
 mod registry_gas;
+mod settlement_gas;
 mod solidity;
 
 use std::{fmt, path::PathBuf};
@@ -48,6 +49,9 @@ pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
 pub use registry_gas::{
     finalize_registrations_label, registry_gas, RegistryGas, RegistryGasSetup, BATCH_GAS_LIMIT,
     REGISTRY_BATCH_SIZES, REGISTRY_PER_ITEM_RATIO_GOAL,
+};
+pub use settlement_gas::{
+    settlement_gas, SettlementGasSetup, ANCHOR_GAS_GOAL_PERCENT, ANCHOR_TX_GOAL, MONTH_OF_RECEIPTS,
 };
 pub use solidity::{compile as compile_solidity, initcode as solidity_initcode};
 
@@ -291,6 +295,22 @@ pub async fn bench_gas(
     .await
     .context("gauge gas benchmark")?;
     report.extend(registry_gas_report(&node, address("registry")?).await?);
+    report.extend(
+        settlement_gas(&SettlementGasSetup {
+            url: node.url.clone(),
+            governance: node.accounts[0].clone(),
+            node: node.accounts[1].clone(),
+            payer: node.accounts[2].clone(),
+            challenger: node.accounts[3].clone(),
+            registry: address("registry")?,
+            nodes: address("settlement-nodes")?,
+            batches: address("settlement-batches")?,
+            settlement: address("settlement")?,
+            receipts: MONTH_OF_RECEIPTS,
+        })
+        .await
+        .context("settlement gas benchmark")?,
+    );
     Ok(report)
 }
 

@@ -1,0 +1,325 @@
+//! Settlement gas figures for the benchmark table: anchoring a month of private inferences (150,000 receipts) as
+//! one Merkle batch against proving each receipt in its own transaction, and the cost of one challenge at that
+//! size. Measured on devnode with the deployed WASM: a registered model, a node with an approved TEE key, receipts
+//! signed with alloy's EIP-712 signer.
+
+use alloy::{
+    network::{Ethereum, EthereumWallet},
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    providers::{PendingTransactionBuilder, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::{local::PrivateKeySigner, SignerSync},
+    sol_types::{eip712_domain, SolEvent, SolStruct},
+};
+use anyhow::{ensure, Context, Result};
+use verity_abi::{
+    registry::{Format, Relation, VersionSubmitted},
+    rpc::{IInferenceSettlement, IModelRegistry, IReceiptBatches, ISettlementNodes},
+    settlement::{
+        batch_status, encode_signed_receipt, encoded_leaf_hash, mode, Receipt, SignedReceipt,
+        StandardMerkleTree,
+    },
+};
+
+use super::gas::{GasGoal, GasReport, GasRow};
+
+/// Receipts in the anchored batch: a month of private inferences at OpenGradient's reported volume.
+pub const MONTH_OF_RECEIPTS: usize = 150_000;
+/// Goal: transactions to anchor and finalize [`MONTH_OF_RECEIPTS`].
+pub const ANCHOR_TX_GOAL: u64 = 15;
+/// Goal: the batch's total gas as a share of one settlement transaction per receipt, in percent.
+pub const ANCHOR_GAS_GOAL_PERCENT: f64 = 1.0;
+
+/// Where the settlement benchmark runs: a devnode with Verity deployed by its plan.
+#[derive(Debug, Clone)]
+pub struct SettlementGasSetup {
+    /// The node's JSON-RPC URL (a devnode: the run moves its clock past the challenge window).
+    pub url: String,
+    /// The deployer: governance, registry attester and keeper, batch keeper.
+    pub governance: PrivateKeySigner,
+    /// Runs the inference node (stakes, answers).
+    pub node: PrivateKeySigner,
+    /// Pays for the request proven directly.
+    pub payer: PrivateKeySigner,
+    /// Challenges the bad leaf.
+    pub challenger: PrivateKeySigner,
+    /// The ModelRegistry.
+    pub registry: Address,
+    /// SettlementNodes.
+    pub nodes: Address,
+    /// ReceiptBatches.
+    pub batches: Address,
+    /// InferenceSettlement.
+    pub settlement: Address,
+    /// Receipts in the batch.
+    pub receipts: usize,
+}
+
+fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<impl Provider + Clone + use<>> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer.clone()))
+        .connect_http(url.parse().context("node URL")?))
+}
+
+/// Sends with headroom over the estimate (time-dependent paths) and requires success.
+async fn sent(
+    pending: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+    what: &str,
+) -> Result<TransactionReceipt> {
+    let receipt = pending
+        .with_context(|| format!("sending {what}"))?
+        .get_receipt()
+        .await
+        .with_context(|| format!("receipt of {what}"))?;
+    ensure!(
+        receipt.status(),
+        "{what} reverted (tx {})",
+        receipt.transaction_hash
+    );
+    Ok(receipt)
+}
+
+macro_rules! tx {
+    ($call:expr, $what:expr) => {{
+        let call = $call;
+        let estimate = call
+            .estimate_gas()
+            .await
+            .with_context(|| format!("estimating {}", $what))?;
+        sent(call.gas(estimate * 3 / 2 + 20_000).send().await, $what).await?
+    }};
+}
+
+async fn chain_time<P: Provider>(p: &P) -> Result<u64> {
+    Ok(p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .context("no latest block")?
+        .header
+        .timestamp)
+}
+
+/// A signed receipt in its on-chain encoding (the leaf preimage): EIP-712 under the "Verity"/"1" domain of the
+/// InferenceSettlement contract.
+fn sign(
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    settlement: Address,
+    receipt: &Receipt,
+) -> Result<Bytes> {
+    let domain = eip712_domain! {
+        name: "Verity",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: settlement,
+    };
+    let sig = key.sign_hash_sync(&receipt.eip712_signing_hash(&domain))?;
+    let signed = SignedReceipt {
+        receipt: receipt.clone(),
+        v: 27 + u8::from(sig.v()),
+        r: B256::from(sig.r()),
+        s: B256::from(sig.s()),
+    };
+    Ok(encode_signed_receipt(&signed).to_vec().into())
+}
+
+/// Measures one `proveWithReceipt`, anchoring + finalizing a batch of `receipts` receipts, and one
+/// `challengeLeaf` at that size; the goals compare the batch with one settlement transaction per receipt.
+pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
+    ensure!(setup.receipts >= 2, "a batch needs at least 2 receipts");
+    let gov = wallet(&setup.url, &setup.governance)?;
+    let chain_id = gov.get_chain_id().await?;
+
+    // A registered model.
+    let registry = IModelRegistry::new(setup.registry, gov.clone());
+    let content = keccak256("bench-weights");
+    let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
+    let receipt = tx!(
+        registry
+            .submit(
+                keccak256("verity-bench-model"),
+                1,
+                vec![],
+                Relation::Original.code(),
+                content,
+                4_096,
+                Bytes::from_static(b"ipfs://weights"),
+                Format::Safetensors.code(),
+                B256::repeat_byte(0x11),
+                B256::repeat_byte(0x22),
+                B256::repeat_byte(0x33),
+                B256::repeat_byte(0x44),
+                Bytes::from_static(b"ipfs://card"),
+                vec![],
+            )
+            .value(fee),
+        "submit"
+    );
+    let model = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| VersionSubmitted::decode_log_data(l.data()).ok())
+        .context("no VersionSubmitted")?
+        .id;
+    let expiry = chain_time(&gov).await? + 365 * 86_400;
+    tx!(
+        registry.confirmStorage(model, content, 4_096, expiry),
+        "confirmStorage"
+    );
+    tx!(
+        registry.finalizeRegistrations(vec![model]),
+        "finalizeRegistrations"
+    );
+
+    // A node with a TEE key approved by governance.
+    let node = wallet(&setup.url, &setup.node)?;
+    let nodes = ISettlementNodes::new(setup.nodes, node.clone());
+    let stake = nodes.config().call().await?._5;
+    let tee = PrivateKeySigner::random();
+    tx!(
+        nodes.registerNode(tee.address()).value(stake),
+        "registerNode"
+    );
+    let nodes_gov = ISettlementNodes::new(setup.nodes, gov.clone());
+    tx!(
+        nodes_gov.approveKey(tee.address(), keccak256("enclave measurement")),
+        "approveKey"
+    );
+
+    // One paid request proven by its own transaction: the per-receipt baseline.
+    let t = chain_time(&gov).await?;
+    let receipt_for = |request_id: B256, output: &str| Receipt {
+        requestId: request_id,
+        modelVersion: model,
+        inputHash: keccak256("prompt"),
+        outputHash: keccak256(output),
+        payer: setup.payer.address(),
+        node: setup.node.address(),
+        fee: U256::from(5_000_000_000_000_000u64),
+        mode: mode::TEE,
+        signedAt: t,
+    };
+    let payer = wallet(&setup.url, &setup.payer)?;
+    let request_id = keccak256("per-receipt");
+    let settlement = IInferenceSettlement::new(setup.settlement, payer.clone());
+    tx!(
+        settlement
+            .request(
+                request_id,
+                setup.node.address(),
+                model,
+                keccak256("prompt"),
+                mode::TEE
+            )
+            .value(U256::from(5_000_000_000_000_000u64)),
+        "request"
+    );
+    let direct = sign(
+        &tee,
+        chain_id,
+        setup.settlement,
+        &receipt_for(request_id, "answer"),
+    )?;
+    let prove_gas = tx!(
+        settlement.proveWithReceipt(direct, Bytes::new()),
+        "proveWithReceipt"
+    )
+    .gas_used;
+
+    // `receipts` leaves: one forged receipt (signed by a key nobody approved), the rest distinct placeholders —
+    // only the challenged leaf is judged on-chain, and the anchor costs the same whatever the leaves are.
+    let n = setup.receipts;
+    let forged = sign(
+        &PrivateKeySigner::random(),
+        chain_id,
+        setup.settlement,
+        &receipt_for(keccak256("forged"), "x"),
+    )?;
+    let mut hashes: Vec<B256> = (0..n as u64 - 1)
+        .map(|i| keccak256(keccak256(i.to_be_bytes())))
+        .collect();
+    hashes.push(encoded_leaf_hash(&forged));
+    let tree = StandardMerkleTree::new(&hashes).context("building the Merkle tree")?;
+    let proof = tree
+        .proof(encoded_leaf_hash(&forged))
+        .context("proof of the forged leaf")?;
+    let batches_gov = IReceiptBatches::new(setup.batches, gov.clone());
+    let config = batches_gov.config().call().await?;
+    let (window, bond) = (config._3, config._4);
+    let uri = String::from("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
+    tx!(
+        batches_gov
+            .anchorBatch(tree.root(), n as u64, uri.clone())
+            .value(bond),
+        "anchorBatch (bad)"
+    );
+    // Batch ids count up from 1: the latest id is the batch count.
+    let bad_id = batches_gov.config().call().await?._5;
+    let challenger = wallet(&setup.url, &setup.challenger)?;
+    let batches_challenger = IReceiptBatches::new(setup.batches, challenger.clone());
+    let challenge_gas = tx!(
+        batches_challenger.challengeLeaf(bad_id, forged, proof.clone()),
+        "challengeLeaf"
+    )
+    .gas_used;
+    ensure!(
+        batches_gov.batch(bad_id).call().await?._5 == batch_status::VOIDED,
+        "the challenged batch was not voided"
+    );
+
+    // The honest batch of the same size: anchor, wait out the window, finalize.
+    let honest = StandardMerkleTree::new(&hashes[..n - 1]).context("honest tree")?;
+    let anchor_gas = tx!(
+        batches_gov
+            .anchorBatch(honest.root(), n as u64 - 1, uri)
+            .value(bond),
+        "anchorBatch"
+    )
+    .gas_used;
+    let _: i64 = gov
+        .raw_request("evm_increaseTime".into(), (window + 1,))
+        .await
+        .context("evm_increaseTime")?;
+    let _: String = gov.raw_request("evm_mine".into(), ()).await?;
+    let honest_id = batches_gov.config().call().await?._5;
+    let finalize_gas = tx!(batches_gov.finalizeBatch(honest_id), "finalizeBatch").gas_used;
+
+    let batch_txs = 2u64;
+    let batched = anchor_gas + finalize_gas;
+    let per_receipt = prove_gas as f64 * n as f64;
+    let percent = 100.0 * batched as f64 / per_receipt;
+    let rows = vec![
+        GasRow {
+            operation: "InferenceSettlement.proveWithReceipt (1 receipt)".into(),
+            gas_used: prove_gas,
+        },
+        GasRow {
+            operation: format!("ReceiptBatches.anchorBatch ({n} receipts)"),
+            gas_used: anchor_gas,
+        },
+        GasRow {
+            operation: "ReceiptBatches.finalizeBatch".into(),
+            gas_used: finalize_gas,
+        },
+        GasRow {
+            operation: format!(
+                "ReceiptBatches.challengeLeaf ({n} receipts, {} siblings)",
+                proof.len()
+            ),
+            gas_used: challenge_gas,
+        },
+    ];
+    let goals = vec![
+        GasGoal {
+            goal: format!("anchoring {n} receipts: txs <= {ANCHOR_TX_GOAL}"),
+            figure: format!("{batch_txs} txs"),
+            met: batch_txs <= ANCHOR_TX_GOAL,
+        },
+        GasGoal {
+            goal: format!("batch gas <= {ANCHOR_GAS_GOAL_PERCENT}% of {n} x proveWithReceipt"),
+            figure: format!("{percent:.4}%"),
+            met: percent <= ANCHOR_GAS_GOAL_PERCENT,
+        },
+    ];
+    Ok(GasReport { rows, goals })
+}
