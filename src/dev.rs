@@ -20,15 +20,16 @@ use std::{
 };
 
 use alloy::{
-    eips::BlockNumberOrTag,
-    network::{Ethereum, EthereumWallet},
+    network::EthereumWallet,
     primitives::{Address, Bytes, B256, U256},
-    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
-    rpc::types::{Filter, TransactionReceipt},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::Filter,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
 use anyhow::{bail, ensure, Context, Result};
+
+use crate::client::{chain_time, send_with_headroom, travel, wallet};
 use devnode::{
     chain::{derive_accounts, DEFAULT_MNEMONIC},
     rpc::{start, NodeConfig, NodeHandle},
@@ -132,50 +133,6 @@ struct Progress {
 }
 
 type Wallet = DynProvider;
-
-fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<Wallet> {
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(url.parse().context("RPC URL")?)
-        .erased())
-}
-
-/// Sends with headroom over the estimate (time-dependent contract paths) and requires success.
-async fn send<C>(call: C, what: &str) -> Result<TransactionReceipt>
-where
-    C: SendWithHeadroom,
-{
-    let pending = call.send_with_headroom().await;
-    let receipt = pending
-        .with_context(|| format!("sending {what}"))?
-        .get_receipt()
-        .await
-        .with_context(|| format!("receipt of {what}"))?;
-    ensure!(
-        receipt.status(),
-        "{what} reverted (tx {})",
-        receipt.transaction_hash
-    );
-    Ok(receipt)
-}
-
-/// A contract call that can be sent with 1.5× its estimate.
-trait SendWithHeadroom {
-    async fn send_with_headroom(
-        self,
-    ) -> Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>;
-}
-
-impl<P: Provider, C: alloy::sol_types::SolCall> SendWithHeadroom
-    for alloy::contract::SolCallBuilder<P, C>
-{
-    async fn send_with_headroom(
-        self,
-    ) -> Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error> {
-        let estimate = self.estimate_gas().await?;
-        self.gas(estimate * 3 / 2 + 20_000).send().await
-    }
-}
 
 /// The `verity-keeper` binary: `--keeper-bin`, else next to this executable (or its parent, for test
 /// binaries in `deps/`), else built with cargo.
@@ -303,26 +260,6 @@ fn word(text: &str) -> B256 {
     let n = text.len().min(32);
     w[..n].copy_from_slice(&text.as_bytes()[..n]);
     B256::from(w)
-}
-
-async fn chain_time(p: &Wallet) -> Result<u64> {
-    Ok(p.get_block_by_number(BlockNumberOrTag::Latest)
-        .await?
-        .context("no latest block")?
-        .header
-        .timestamp)
-}
-
-async fn travel(p: &Wallet, seconds: u64) -> Result<()> {
-    let _: i64 = p
-        .raw_request("evm_increaseTime".into(), (seconds,))
-        .await
-        .context("evm_increaseTime")?;
-    let _: String = p
-        .raw_request("evm_mine".into(), ())
-        .await
-        .context("evm_mine")?;
-    Ok(())
 }
 
 /// Everything the driver talks to.
@@ -492,7 +429,7 @@ impl Traffic {
         let mut gauges = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
         gauges.sort();
         for g in gauges {
-            send(controller.addGauge(g), "addGauge").await?;
+            send_with_headroom(controller.addGauge(g), "addGauge").await?;
         }
         Self::lock_all(world).await?;
         if world.travels {
@@ -519,15 +456,15 @@ impl Traffic {
         let treasury = IBrToken::new(token_at, world.wallets[0].clone());
         let unlock = chain_time(&world.wallets[0]).await? + 104 * WEEK;
         for v in VOTERS {
-            send(
+            send_with_headroom(
                 treasury.transfer(world.accounts[v].address(), amount),
                 "BR transfer",
             )
             .await?;
             let token = IBrToken::new(token_at, world.wallets[v].clone());
-            send(token.approve(escrow_at, amount), "approve").await?;
+            send_with_headroom(token.approve(escrow_at, amount), "approve").await?;
             let escrow = IVotingEscrow::new(escrow_at, world.wallets[v].clone());
-            send(escrow.createLock(amount, unlock), "createLock").await?;
+            send_with_headroom(escrow.createLock(amount, unlock), "createLock").await?;
         }
         Ok(())
     }
@@ -590,7 +527,7 @@ impl Traffic {
                     vec![word("demo")],
                 )
                 .value(fee);
-            let receipt = send(call, "submit").await?;
+            let receipt = send_with_headroom(call, "submit").await?;
             let id = receipt
                 .inner
                 .logs()
@@ -603,7 +540,7 @@ impl Traffic {
             progress.submitted += 1;
             let attester = IModelRegistry::new(at, world.wallets[0].clone());
             let expiry = chain_time(&world.wallets[0]).await? + 365 * 86_400;
-            send(
+            send_with_headroom(
                 attester.confirmStorage(id, content, 4_096, expiry),
                 "confirmStorage",
             )
@@ -611,7 +548,7 @@ impl Traffic {
             ids.push((id, license != B256::ZERO));
         }
         let keeper_role = IModelRegistry::new(at, world.wallets[0].clone());
-        send(
+        send_with_headroom(
             keeper_role.finalizeRegistrations(ids.iter().map(|(id, _)| *id).collect()),
             "finalizeRegistrations",
         )
@@ -631,7 +568,7 @@ impl Traffic {
             for (i, v) in VOTERS.iter().enumerate() {
                 let first = ((progress.rounds as usize + i) % 9 + 1) as u16 * 1_000;
                 let controller = IGaugeController::new(gauge_at, world.wallets[*v].clone());
-                send(
+                send_with_headroom(
                     controller.vote(self.gauges.to_vec(), vec![first, 10_000 - first]),
                     "vote",
                 )

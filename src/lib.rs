@@ -2,5 +2,6 @@
 
 pub mod abi;
 pub mod bench;
+pub mod client;
 pub mod deploy;
 pub mod dev;

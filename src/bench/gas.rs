@@ -11,14 +11,13 @@
 use std::{fmt, sync::Arc};
 
 use alloy::{
-    eips::BlockNumberOrTag,
-    network::EthereumWallet,
     primitives::{keccak256, Address, U256},
-    providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
+    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use anyhow::{ensure, Context, Result};
+
+use crate::client::{chain_time, mined, travel_to, wallet};
 use tokio::{sync::Semaphore, task::JoinSet};
 use verity_abi::{
     escrow::WEEK,
@@ -132,60 +131,6 @@ pub struct GaugeGasSetup {
     pub few_voters: usize,
     /// Voters in the "many" epoch.
     pub many_voters: usize,
-}
-
-fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<impl Provider + Clone + use<>> {
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(url.parse().context("node URL")?))
-}
-
-/// Waits for a sent transaction's receipt and requires success.
-async fn mined(
-    pending: Result<
-        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-        alloy::contract::Error,
-    >,
-    what: &str,
-) -> Result<TransactionReceipt> {
-    let receipt = pending
-        .with_context(|| format!("sending {what}"))?
-        .get_receipt()
-        .await
-        .with_context(|| format!("receipt of {what}"))?;
-    ensure!(
-        receipt.status(),
-        "{what} reverted (tx {}, gasUsed {}, block {:?})",
-        receipt.transaction_hash,
-        receipt.gas_used,
-        receipt.block_number
-    );
-    Ok(receipt)
-}
-
-async fn chain_time<P: Provider>(provider: &P) -> Result<u64> {
-    Ok(provider
-        .get_block_by_number(BlockNumberOrTag::Latest)
-        .await?
-        .context("no latest block")?
-        .header
-        .timestamp)
-}
-
-/// Moves devnode's clock forward to `t` and mines a block there.
-async fn travel_to<P: Provider>(provider: &P, t: u64) -> Result<()> {
-    let now = chain_time(provider).await?;
-    if t > now {
-        let _: i64 = provider
-            .raw_request("evm_increaseTime".into(), (t - now,))
-            .await
-            .context("evm_increaseTime")?;
-        let _: String = provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .context("evm_mine")?;
-    }
-    Ok(())
 }
 
 /// Distinct gauge addresses that belong to no one (they only receive BR), ascending as `vote` wants them.

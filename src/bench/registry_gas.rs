@@ -7,10 +7,8 @@
 //! [`BATCH_GAS_LIMIT`] by the measured per-item slope.
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{keccak256, Address, Bytes, B256, U256},
-    providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
+    providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
@@ -19,6 +17,8 @@ use verity_abi::{
     registry::{Format, Reason, Relation, Status, VersionFinalized, VersionSubmitted},
     rpc::IModelRegistry,
 };
+
+use crate::client::{mined, wallet};
 
 /// The batch sizes measured.
 pub const REGISTRY_BATCH_SIZES: [usize; 3] = [1, 10, 100];
@@ -101,32 +101,6 @@ pub fn finalize_registrations_label(items: usize) -> String {
         "ModelRegistry.finalizeRegistrations ({items} item{})",
         if items == 1 { "" } else { "s" }
     )
-}
-
-fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<impl Provider + Clone + use<>> {
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(url.parse().context("node URL")?))
-}
-
-async fn mined(
-    pending: Result<
-        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-        alloy::contract::Error,
-    >,
-    what: &str,
-) -> Result<TransactionReceipt> {
-    let receipt = pending
-        .with_context(|| format!("sending {what}"))?
-        .get_receipt()
-        .await
-        .with_context(|| format!("receipt of {what}"))?;
-    ensure!(
-        receipt.status(),
-        "{what} reverted (tx {})",
-        receipt.transaction_hash
-    );
-    Ok(receipt)
 }
 
 /// A distinct model name per benchmark item.

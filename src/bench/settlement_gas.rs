@@ -4,10 +4,8 @@
 //! signed with alloy's EIP-712 signer.
 
 use alloy::{
-    network::{Ethereum, EthereumWallet},
     primitives::{keccak256, Address, Bytes, B256, U256},
-    providers::{PendingTransactionBuilder, Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
+    providers::Provider,
     signers::{local::PrivateKeySigner, SignerSync},
     sol_types::{eip712_domain, SolEvent, SolStruct},
 };
@@ -22,6 +20,7 @@ use verity_abi::{
 };
 
 use super::gas::{GasGoal, GasReport, GasRow};
+use crate::client::{chain_time, send_with_headroom, wallet};
 
 /// Receipts in the anchored batch: a month of private inferences at OpenGradient's reported volume.
 pub const MONTH_OF_RECEIPTS: usize = 150_000;
@@ -53,49 +52,6 @@ pub struct SettlementGasSetup {
     pub settlement: Address,
     /// Receipts in the batch.
     pub receipts: usize,
-}
-
-fn wallet(url: &str, signer: &PrivateKeySigner) -> Result<impl Provider + Clone + use<>> {
-    Ok(ProviderBuilder::new()
-        .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(url.parse().context("node URL")?))
-}
-
-/// Sends with headroom over the estimate (time-dependent paths) and requires success.
-async fn sent(
-    pending: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
-    what: &str,
-) -> Result<TransactionReceipt> {
-    let receipt = pending
-        .with_context(|| format!("sending {what}"))?
-        .get_receipt()
-        .await
-        .with_context(|| format!("receipt of {what}"))?;
-    ensure!(
-        receipt.status(),
-        "{what} reverted (tx {})",
-        receipt.transaction_hash
-    );
-    Ok(receipt)
-}
-
-macro_rules! tx {
-    ($call:expr, $what:expr) => {{
-        let call = $call;
-        let estimate = call
-            .estimate_gas()
-            .await
-            .with_context(|| format!("estimating {}", $what))?;
-        sent(call.gas(estimate * 3 / 2 + 20_000).send().await, $what).await?
-    }};
-}
-
-async fn chain_time<P: Provider>(p: &P) -> Result<u64> {
-    Ok(p.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .context("no latest block")?
-        .header
-        .timestamp)
 }
 
 /// A signed receipt in its on-chain encoding (the leaf preimage): EIP-712 under the "Verity"/"1" domain of the
@@ -133,7 +89,7 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
     let registry = IModelRegistry::new(setup.registry, gov.clone());
     let content = keccak256("bench-weights");
     let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
-    let receipt = tx!(
+    let receipt = send_with_headroom(
         registry
             .submit(
                 keccak256("verity-bench-model"),
@@ -152,8 +108,9 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
                 vec![],
             )
             .value(fee),
-        "submit"
-    );
+        "submit",
+    )
+    .await?;
     let model = receipt
         .inner
         .logs()
@@ -162,29 +119,33 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
         .context("no VersionSubmitted")?
         .id;
     let expiry = chain_time(&gov).await? + 365 * 86_400;
-    tx!(
+    send_with_headroom(
         registry.confirmStorage(model, content, 4_096, expiry),
-        "confirmStorage"
-    );
-    tx!(
+        "confirmStorage",
+    )
+    .await?;
+    send_with_headroom(
         registry.finalizeRegistrations(vec![model]),
-        "finalizeRegistrations"
-    );
+        "finalizeRegistrations",
+    )
+    .await?;
 
     // A node with a TEE key approved by governance.
     let node = wallet(&setup.url, &setup.node)?;
     let nodes = ISettlementNodes::new(setup.nodes, node.clone());
     let stake = nodes.config().call().await?._5;
     let tee = PrivateKeySigner::random();
-    tx!(
+    send_with_headroom(
         nodes.registerNode(tee.address()).value(stake),
-        "registerNode"
-    );
+        "registerNode",
+    )
+    .await?;
     let nodes_gov = ISettlementNodes::new(setup.nodes, gov.clone());
-    tx!(
+    send_with_headroom(
         nodes_gov.approveKey(tee.address(), keccak256("enclave measurement")),
-        "approveKey"
-    );
+        "approveKey",
+    )
+    .await?;
 
     // One paid request proven by its own transaction: the per-receipt baseline.
     let t = chain_time(&gov).await?;
@@ -202,28 +163,30 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
     let payer = wallet(&setup.url, &setup.payer)?;
     let request_id = keccak256("per-receipt");
     let settlement = IInferenceSettlement::new(setup.settlement, payer.clone());
-    tx!(
+    send_with_headroom(
         settlement
             .request(
                 request_id,
                 setup.node.address(),
                 model,
                 keccak256("prompt"),
-                mode::TEE
+                mode::TEE,
             )
             .value(U256::from(5_000_000_000_000_000u64)),
-        "request"
-    );
+        "request",
+    )
+    .await?;
     let direct = sign(
         &tee,
         chain_id,
         setup.settlement,
         &receipt_for(request_id, "answer"),
     )?;
-    let prove_gas = tx!(
+    let prove_gas = send_with_headroom(
         settlement.proveWithReceipt(direct, Bytes::new()),
-        "proveWithReceipt"
+        "proveWithReceipt",
     )
+    .await?
     .gas_used;
 
     // `receipts` leaves: one forged receipt (signed by a key nobody approved), the rest distinct placeholders —
@@ -247,20 +210,22 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
     let config = batches_gov.config().call().await?;
     let (window, bond) = (config._3, config._4);
     let uri = String::from("ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi");
-    tx!(
+    send_with_headroom(
         batches_gov
             .anchorBatch(tree.root(), n as u64, uri.clone())
             .value(bond),
-        "anchorBatch (bad)"
-    );
+        "anchorBatch (bad)",
+    )
+    .await?;
     // Batch ids count up from 1: the latest id is the batch count.
     let bad_id = batches_gov.config().call().await?._5;
     let challenger = wallet(&setup.url, &setup.challenger)?;
     let batches_challenger = IReceiptBatches::new(setup.batches, challenger.clone());
-    let challenge_gas = tx!(
+    let challenge_gas = send_with_headroom(
         batches_challenger.challengeLeaf(bad_id, forged, proof.clone()),
-        "challengeLeaf"
+        "challengeLeaf",
     )
+    .await?
     .gas_used;
     ensure!(
         batches_gov.batch(bad_id).call().await?._5 == batch_status::VOIDED,
@@ -269,12 +234,13 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
 
     // The honest batch of the same size: anchor, wait out the window, finalize.
     let honest = StandardMerkleTree::new(&hashes[..n - 1]).context("honest tree")?;
-    let anchor_gas = tx!(
+    let anchor_gas = send_with_headroom(
         batches_gov
             .anchorBatch(honest.root(), n as u64 - 1, uri)
             .value(bond),
-        "anchorBatch"
+        "anchorBatch",
     )
+    .await?
     .gas_used;
     let _: i64 = gov
         .raw_request("evm_increaseTime".into(), (window + 1,))
@@ -282,7 +248,9 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
         .context("evm_increaseTime")?;
     let _: String = gov.raw_request("evm_mine".into(), ()).await?;
     let honest_id = batches_gov.config().call().await?._5;
-    let finalize_gas = tx!(batches_gov.finalizeBatch(honest_id), "finalizeBatch").gas_used;
+    let finalize_gas = send_with_headroom(batches_gov.finalizeBatch(honest_id), "finalizeBatch")
+        .await?
+        .gas_used;
 
     let batch_txs = 2u64;
     let batched = anchor_gas + finalize_gas;
