@@ -85,9 +85,22 @@ pub struct Config {
     /// GaugeController address: enables the epoch finalizer (and the epoch state in `status`).
     #[arg(long, env = "VERITY_GAUGE")]
     pub gauge: Option<Address>,
-    /// ModelRegistry address (enables the registry jobs once their bindings exist).
+    /// ModelRegistry address: enables the storage attester and the registration batcher (the key needs the
+    /// attester and keeper roles).
     #[arg(long, env = "VERITY_REGISTRY")]
     pub registry: Option<Address>,
+    /// Storage expiry the attester confirms: chain time plus this many seconds.
+    #[arg(long, env = "VERITY_STORAGE_TTL_SECS", default_value_t = 365 * 86_400)]
+    pub storage_ttl_secs: u64,
+    /// Most versions per registration batch.
+    #[arg(long, env = "VERITY_BATCH_MAX", default_value_t = 100)]
+    pub batch_max: usize,
+    /// Gas budget of one registration batch (estimated at 40,000 + 12,000 per item).
+    #[arg(long, env = "VERITY_BATCH_GAS", default_value_t = 3_000_000)]
+    pub batch_gas: u64,
+    /// A registration batch that is not full is sent once its oldest version is this many chain seconds old.
+    #[arg(long, env = "VERITY_BATCH_MAX_WAIT_SECS", default_value_t = 60)]
+    pub batch_max_wait_secs: u64,
     /// InferenceSettlement address (enables the receipt jobs once their bindings exist).
     #[arg(long, env = "VERITY_SETTLEMENT")]
     pub settlement: Option<Address>,

@@ -56,6 +56,11 @@ pub struct Metrics {
     /// Planned intents whose key is already final although the chain still calls for it (the job is stuck on
     /// them), by job.
     pub job_stuck: IntGaugeVec,
+    /// Storage fetches of the attester, by outcome (`match`, `mismatch`, `unreachable`).
+    pub attest_fetches: IntCounterVec,
+    /// Per-item registration outcomes read from `VersionFinalized` (`registered`, `rejected`, `expired`,
+    /// `unchanged`, `other`).
+    pub registrations: IntCounterVec,
     ready: Arc<AtomicBool>,
 }
 
@@ -117,6 +122,22 @@ impl Metrics {
         registry.register(Box::new(job_due.clone()))?;
         registry.register(Box::new(job_lag.clone()))?;
         registry.register(Box::new(job_stuck.clone()))?;
+        let attest_fetches = IntCounterVec::new(
+            Opts::new(
+                "keeper_attest_fetches_total",
+                "Storage fetches of the attester by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let registrations = IntCounterVec::new(
+            Opts::new(
+                "keeper_registrations_total",
+                "Per-item registration outcomes (VersionFinalized)",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(attest_fetches.clone()))?;
+        registry.register(Box::new(registrations.clone()))?;
         registry.register(Box::new(intents.clone()))?;
         registry.register(Box::new(passes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
@@ -134,6 +155,8 @@ impl Metrics {
             job_due,
             job_lag,
             job_stuck,
+            attest_fetches,
+            registrations,
             ready: Arc::new(AtomicBool::new(false)),
         })
     }

@@ -10,7 +10,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use verity_keeper::config::{Cli, Command, Config, EnqueueArgs, LogFormat, StatusArgs};
 use verity_keeper::failpoint::FAILPOINT_EXIT_CODE;
 use verity_keeper::http::{self, Metrics};
-use verity_keeper::jobs::EpochFinalizer;
+use verity_keeper::jobs::attester::AttesterConfig;
+use verity_keeper::jobs::batcher::BatcherConfig;
+use verity_keeper::jobs::{EpochFinalizer, RegistrationBatcher, StorageAttester};
 use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::{TxConfig, TxManager};
@@ -99,7 +101,7 @@ async fn build<S: Store>(
         exit_when_idle: config.exit_when_idle,
         dry_run: config.dry_run,
     };
-    let mut keeper = Keeper::new(store, tx, leadership, metrics.clone(), loop_config);
+    let mut keeper = Keeper::new(store.clone(), tx, leadership, metrics.clone(), loop_config);
     if let Some(gauge) = config.gauge {
         let code = keeper
             .tx()
@@ -114,6 +116,35 @@ async fn build<S: Store>(
             );
         }
         keeper = keeper.with_job(EpochFinalizer::new(gauge));
+    }
+    if let Some(registry) = config.registry {
+        let code = keeper
+            .tx()
+            .provider()
+            .get_code_at(registry)
+            .await
+            .with_context(|| format!("reading the code at --registry {registry}"))?;
+        if code.is_empty() {
+            anyhow::bail!(
+                "--registry / VERITY_REGISTRY: no contract at {registry} on {}",
+                config.rpc_url
+            );
+        }
+        let mut attester = AttesterConfig::new(registry, config.start_block);
+        attester.storage_ttl_secs = config.storage_ttl_secs;
+        attester.watch.lookback = config.lookback;
+        let mut batcher = BatcherConfig::new(registry, config.start_block);
+        batcher.max_count = config.batch_max;
+        batcher.gas_budget = config.batch_gas;
+        batcher.max_wait_secs = config.batch_max_wait_secs;
+        batcher.watch.lookback = config.lookback;
+        keeper = keeper
+            .with_job(StorageAttester::new(
+                store.clone(),
+                attester,
+                metrics.clone(),
+            ))
+            .with_job(RegistrationBatcher::new(store, batcher, metrics.clone()));
     }
     if config.dry_run {
         tracing::info!(target: "keeper", "dry run: jobs log their intents; nothing is persisted, signed or sent");

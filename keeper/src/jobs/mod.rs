@@ -23,8 +23,13 @@ use crate::http::Metrics;
 use crate::outbox::TxManager;
 use crate::store::{Enqueued, IntentStatus, NewIntent, OutboxStore, StoreError};
 
+pub mod attester;
+pub mod batcher;
 pub mod finalizer;
+pub mod versions;
 
+pub use attester::StorageAttester;
+pub use batcher::RegistrationBatcher;
 pub use finalizer::EpochFinalizer;
 
 /// Errors of a job's planning step.
@@ -40,6 +45,9 @@ pub enum JobError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading logs through the cursor failed.
+    #[error("logs: {0}")]
+    Chain(#[from] crate::chain::ChainError),
     /// The node has no latest block.
     #[error("the node returned no latest block")]
     NoLatestBlock,
@@ -67,6 +75,7 @@ impl JobError {
                 _ => false,
             },
             JobError::Store(e) => e.is_transient(),
+            JobError::Chain(e) => e.is_transient(),
             JobError::NoLatestBlock => true,
             JobError::BadContract { .. } => false,
         }
@@ -136,7 +145,11 @@ pub trait Job<P>: Send + Sync + std::fmt::Debug {
 }
 
 /// Idempotency-key prefixes of the jobs, with the job each belongs to.
-pub const KEY_PREFIXES: &[(&str, &str)] = &[(finalizer::KEY_PREFIX, finalizer::JOB_NAME)];
+pub const KEY_PREFIXES: &[(&str, &str)] = &[
+    (finalizer::KEY_PREFIX, finalizer::JOB_NAME),
+    (attester::KEY_PREFIX, attester::JOB_NAME),
+    (batcher::KEY_PREFIX, batcher::JOB_NAME),
+];
 
 /// The job an intent key belongs to: a known prefix's job, else the key's own prefix (up to `:`), else `manual`.
 pub fn job_of_key(key: &str) -> &str {
@@ -309,7 +322,9 @@ mod tests {
     #[test]
     fn keys_map_to_their_job() {
         assert_eq!(job_of_key("finalize:3"), "epoch-finalizer");
-        assert_eq!(job_of_key("register:1,2"), "register");
+        assert_eq!(job_of_key("register:1-2-2-ab"), "registration-batcher");
+        assert_eq!(job_of_key("attest:7"), "storage-attester");
+        assert_eq!(job_of_key("anchor:0x01"), "anchor");
         assert_eq!(job_of_key("k0"), "manual");
     }
 }

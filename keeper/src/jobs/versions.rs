@@ -1,0 +1,301 @@
+//! The registry versions a job still cares about, read from `VersionSubmitted` logs (the storage URI and the
+//! priority fee exist only there) through the persisted `(block, hash)` cursor, with the chain's `version(id)` as
+//! the truth about where each one stands.
+//!
+//! Crash safety: the log cursor is read in memory ahead of the persisted row, and the row is only moved up to the
+//! block just before the oldest version the job still cares about (the *low-water mark*). So after a crash or a
+//! restart the reader starts from the persisted row and reads again every `VersionSubmitted` of every version
+//! that was not done with — nothing is lost, and repeats are harmless (a version is a map entry by id, and the job
+//! re-derives its intents from the chain; the outbox's idempotency keys make a repeated intent a no-op). A
+//! reorg under the in-memory position rewinds it `lookback` blocks ([`LogReader`]); a version whose submission a
+//! reorg removed no longer answers `version(id)` and is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use alloy::eips::{BlockId, BlockNumberOrTag};
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolError;
+use alloy::transports::{RpcError, TransportErrorKind};
+use tokio::sync::Mutex;
+use tracing::{debug, warn};
+use verity_abi::registry::{self, Status};
+use verity_abi::rpc::IModelRegistry;
+
+use super::{JobError, Result};
+use crate::chain::cursor::{LogReader, StreamConfig};
+use crate::chain::events::{decode_log, KeeperEvent};
+use crate::store::{Cursor, CursorStore, StoreError};
+
+/// Most `eth_getLogs` ranges read per pass (the rest is read next pass).
+const MAX_RANGES_PER_PASS: usize = 64;
+
+/// A submitted version as its `VersionSubmitted` log describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The version id.
+    pub id: U256,
+    /// The block of the submission.
+    pub block: u64,
+    /// Where the weights are (`file://…`, `http(s)://…`).
+    pub storage_uri: Bytes,
+    /// The fee paid above the minimum (orders registrations).
+    pub priority_fee: U256,
+    /// Parent version ids.
+    pub parents: Vec<U256>,
+}
+
+/// A tracked version with its on-chain record, read at one block.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// From the submission log.
+    pub submitted: Submitted,
+    /// The status now.
+    pub status: Status,
+    /// `submittedAt` (chain seconds).
+    pub submitted_at: u64,
+    /// The content hash the submission declared.
+    pub content_hash: alloy::primitives::B256,
+    /// The size the submission declared.
+    pub size: u64,
+}
+
+/// Settings of a [`VersionWatch`].
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// Cursor row name (one per job).
+    pub stream: String,
+    /// The ModelRegistry.
+    pub registry: Address,
+    /// The registry's deployment block (read from when no cursor is stored).
+    pub start_block: u64,
+    /// Blocks re-read after a reorg under the cursor.
+    pub lookback: u64,
+    /// Most blocks per `eth_getLogs` call.
+    pub max_range: u64,
+}
+
+impl WatchConfig {
+    /// Defaults for `registry`: stream `stream`, from block `start_block`, lookback 64, ranges of 5,000 blocks.
+    pub fn new(stream: &str, registry: Address, start_block: u64) -> Self {
+        Self {
+            stream: stream.to_string(),
+            registry,
+            start_block,
+            lookback: 64,
+            max_range: 5_000,
+        }
+    }
+}
+
+/// An in-memory cursor row: the read position ahead of the persisted low-water mark.
+#[derive(Debug, Clone, Default)]
+struct MemCursor(Arc<StdMutex<Option<Cursor>>>);
+
+impl MemCursor {
+    fn get(&self) -> Option<Cursor> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    fn set(&self, c: Option<Cursor>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = c;
+    }
+}
+
+impl CursorStore for MemCursor {
+    async fn cursor(&self, _stream: &str) -> std::result::Result<Option<Cursor>, StoreError> {
+        Ok(self.get())
+    }
+    async fn set_cursor(
+        &self,
+        _stream: &str,
+        cursor: Cursor,
+    ) -> std::result::Result<(), StoreError> {
+        self.set(Some(cursor));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    loaded: bool,
+    versions: BTreeMap<U256, Submitted>,
+    persisted: Option<Cursor>,
+}
+
+/// The versions one job still cares about (see the module doc for the cursor discipline).
+pub struct VersionWatch<S> {
+    store: S,
+    config: WatchConfig,
+    read: MemCursor,
+    state: Mutex<State>,
+}
+
+impl<S> std::fmt::Debug for VersionWatch<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionWatch")
+            .field("config", &self.config)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: CursorStore + Clone> VersionWatch<S> {
+    /// A watch persisting its low-water mark in `store`.
+    pub fn new(store: S, config: WatchConfig) -> Self {
+        Self {
+            store,
+            config,
+            read: MemCursor::default(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The registry's address.
+    pub fn registry(&self) -> Address {
+        self.config.registry
+    }
+
+    /// Reads new submissions, then the chain record of every tracked version at the latest block; versions for
+    /// which `done(status)` holds are dropped and the persisted cursor moves up to the low-water mark. Returns the
+    /// remaining versions in id order, the block read at and its timestamp, and the non-submission events read
+    /// this pass (for outcome accounting).
+    ///
+    /// # Errors
+    /// RPC, contract or store failures (the in-memory state stays as it was before the failing step).
+    pub async fn observe<P: Provider + Clone + 'static>(
+        &self,
+        provider: &P,
+        done: impl Fn(Status) -> bool,
+    ) -> Result<(Vec<Observed>, u64, Vec<KeeperEvent>)> {
+        let mut state = self.state.lock().await;
+        if !state.loaded {
+            let persisted = self.store.cursor(&self.config.stream).await?;
+            self.read.set(persisted);
+            state.persisted = persisted;
+            state.loaded = true;
+        }
+        let reader = LogReader::new(
+            self.read.clone(),
+            provider.clone(),
+            StreamConfig {
+                stream: self.config.stream.clone(),
+                addresses: vec![self.config.registry],
+                start_block: self.config.start_block,
+                lookback: self.config.lookback,
+                max_range: self.config.max_range,
+                confirmations: 0,
+            },
+        );
+        let mut others = Vec::new();
+        for _ in 0..MAX_RANGES_PER_PASS {
+            let Some(batch) = reader.poll().await? else {
+                break;
+            };
+            for log in &batch.logs {
+                let event = match decode_log(log) {
+                    Ok(Some(e)) => e,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        warn!(target: "keeper::jobs::registry", %e, "undecodable registry log skipped");
+                        continue;
+                    }
+                };
+                match event {
+                    KeeperEvent::VersionSubmitted(v) => {
+                        let block = log.block_number.unwrap_or(batch.to.block);
+                        state.versions.insert(
+                            v.id,
+                            Submitted {
+                                id: v.id,
+                                block,
+                                storage_uri: v.storageUri.clone(),
+                                priority_fee: v.priorityFee,
+                                parents: v.parents.clone(),
+                            },
+                        );
+                    }
+                    other => others.push(other),
+                }
+            }
+            reader.commit(&batch).await?;
+        }
+
+        let latest = provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or(JobError::NoLatestBlock)?;
+        let at = BlockId::number(latest.header.number);
+        let registry = IModelRegistry::new(self.config.registry, provider);
+        let mut observed = Vec::with_capacity(state.versions.len());
+        let mut gone = Vec::new();
+        for v in state.versions.values() {
+            let info = match registry.version(v.id).block(at).call().await {
+                Ok(info) => info,
+                Err(alloy::contract::Error::TransportError(e)) if is_unknown_version(&e) => {
+                    // `RegistryUnknownVersion`: a reorg removed the submission.
+                    debug!(target: "keeper::jobs::registry", id = %v.id, "version unknown; dropped");
+                    gone.push(v.id);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let status =
+                registry::Status::try_from(info.status).map_err(|_| JobError::BadContract {
+                    contract: "ModelRegistry",
+                    address: self.config.registry,
+                    what: "version() returns an unknown status code",
+                })?;
+            if done(status) {
+                gone.push(v.id);
+            } else {
+                observed.push(Observed {
+                    submitted: v.clone(),
+                    status,
+                    submitted_at: info.submittedAt,
+                    content_hash: info.contentHash,
+                    size: info.size,
+                });
+            }
+        }
+        for id in gone {
+            state.versions.remove(&id);
+        }
+
+        // The low-water mark: just below the oldest version still cared about, else where the reader is.
+        let mark = match state.versions.values().map(|v| v.block).min() {
+            None => self.read.get(),
+            Some(oldest) if oldest > self.config.start_block => {
+                let below = oldest - 1;
+                let block = provider
+                    .get_block_by_number(BlockNumberOrTag::Number(below))
+                    .await?
+                    .ok_or(JobError::NoLatestBlock)?;
+                Some(Cursor {
+                    block: below,
+                    hash: block.header.hash,
+                })
+            }
+            Some(_) => None,
+        };
+        if let Some(mark) = mark {
+            if state.persisted != Some(mark) {
+                self.store.set_cursor(&self.config.stream, mark).await?;
+                state.persisted = Some(mark);
+            }
+        }
+        Ok((observed, latest.header.timestamp, others))
+    }
+}
+
+fn is_unknown_version(e: &RpcError<TransportErrorKind>) -> bool {
+    e.as_error_resp()
+        .and_then(|r| r.as_revert_data())
+        .is_some_and(|d| d.starts_with(&registry::RegistryUnknownVersion::SELECTOR))
+}
