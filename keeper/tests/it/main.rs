@@ -3,4 +3,5 @@
 mod cursor;
 mod finalizer;
 mod outbox;
+mod registry_jobs;
 mod support;

@@ -1,0 +1,374 @@
+//! The storage attester and the registration batcher against the real ModelRegistry (WASM on devnode, deployed by
+//! the deploy plan; the keeper's own account given the attester and keeper roles by the admin): a good file is
+//! Stored and a mismatching one Rejected, an unreachable URI is retried and never reported; the Stored versions
+//! go in one batch by priority fee; nothing is sent twice across a restart; a batch not full waits for its max
+//! wait; versions someone else finalized first count as done.
+
+use std::path::Path;
+use std::time::Duration;
+
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::providers::DynProvider;
+use alloy::rpc::types::TransactionReceipt;
+use alloy::sol_types::SolCall;
+use verity_abi::registry::{Format, Reason, Relation, Role, Status};
+use verity_abi::rpc::IModelRegistry;
+use verity_keeper::chain::events::{decode_log, KeeperEvent};
+use verity_keeper::failpoint::Failpoints;
+use verity_keeper::http::Metrics;
+use verity_keeper::jobs::attester::{self, AttesterConfig};
+use verity_keeper::jobs::batcher::{self, BatcherConfig};
+use verity_keeper::jobs::{run_jobs, Job, RegistrationBatcher, StorageAttester};
+use verity_keeper::keeper::{Keeper, LoopConfig};
+use verity_keeper::lease::Leadership;
+use verity_keeper::outbox::TxManager;
+use verity_keeper::store::{IntentStatus, OutboxStore, SqliteStore};
+
+use crate::support::{verity_env, wallet, Env, DEPLOYER};
+
+/// Dev account that submits versions.
+const ALICE: usize = 3;
+/// Dev account without roles that finalizes behind the keeper's back.
+const OTHER: usize = 1;
+/// The registry's minimum fee on the dev chain.
+const MIN_FEE: u64 = 1_000_000_000_000_000;
+
+struct World {
+    env: Env,
+    registry: Address,
+    dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let (env, deployment) = verity_env().await;
+    let registry = deployment.contracts["registry"].address;
+    let admin = IModelRegistry::new(registry, wallet(&env.node, DEPLOYER));
+    for role in [Role::Attester, Role::Keeper] {
+        let receipt = admin
+            .setRole(env.signer.address(), role.code(), true)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+    }
+    World {
+        env,
+        registry,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn name(text: &str) -> B256 {
+    let mut word = [0u8; 32];
+    word[..text.len()].copy_from_slice(text.as_bytes());
+    B256::from(word)
+}
+
+fn uri(path: &Path) -> Bytes {
+    Bytes::from(format!("file://{}", path.display()).into_bytes())
+}
+
+impl World {
+    /// Alice submits `label` v1 declaring `declared` at `path`, paying `priority` wei above the minimum fee.
+    async fn submit(&self, label: &str, path: &Path, declared: &[u8], priority: u64) -> U256 {
+        let alice = IModelRegistry::new(self.registry, wallet(&self.env.node, ALICE));
+        let call = alice
+            .submit(
+                name(label),
+                1,
+                vec![],
+                Relation::Original.code(),
+                keccak256(declared),
+                declared.len() as u64,
+                uri(path),
+                Format::Safetensors.code(),
+                B256::repeat_byte(0x11),
+                B256::repeat_byte(0x22),
+                B256::repeat_byte(0x33),
+                B256::repeat_byte(0x44),
+                Bytes::from_static(b"ipfs://card"),
+                vec![],
+            )
+            .value(U256::from(MIN_FEE + priority));
+        let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
+        assert!(receipt.status(), "submit {label}");
+        submitted_id(&receipt)
+    }
+
+    async fn status(&self, id: U256) -> (Status, Reason) {
+        let info = IModelRegistry::new(self.registry, &self.env.provider)
+            .version(id)
+            .call()
+            .await
+            .unwrap();
+        (
+            Status::try_from(info.status).unwrap(),
+            Reason::try_from(info.reason).unwrap(),
+        )
+    }
+
+    fn jobs(&self, store: &SqliteStore, metrics: &Metrics, batch: BatcherConfig) -> Jobs {
+        let mut a = AttesterConfig::new(self.registry, 0);
+        a.retry_base = Duration::from_millis(1);
+        a.retry_max = Duration::from_millis(5);
+        (
+            StorageAttester::new(store.clone(), a, metrics.clone()),
+            RegistrationBatcher::new(store.clone(), batch, metrics.clone()),
+        )
+    }
+
+    fn batch_config(&self, max_count: usize, max_wait_secs: u64) -> BatcherConfig {
+        BatcherConfig {
+            max_count,
+            max_wait_secs,
+            ..BatcherConfig::new(self.registry, 0)
+        }
+    }
+
+    /// A keeper with both jobs on the test's database, run until its outbox is idle.
+    async fn run_keeper(&self, batch: BatcherConfig) -> Metrics {
+        let store = self.env.store().await;
+        let metrics = Metrics::new().unwrap();
+        let tx = TxManager::new(
+            store.clone(),
+            self.env.provider.clone(),
+            self.env.signer.clone(),
+            self.env.tx_config(),
+            Failpoints::none(),
+        );
+        let leadership = Leadership::new(
+            store.clone(),
+            "verity-keeper",
+            "test",
+            Duration::from_secs(15),
+        );
+        let config = LoopConfig {
+            poll_interval: Duration::from_millis(5),
+            exit_when_idle: true,
+            dry_run: false,
+        };
+        let (a, b) = self.jobs(&store, &metrics, batch);
+        let mut k: Keeper<SqliteStore, DynProvider> =
+            Keeper::new(store, tx, leadership, metrics.clone(), config)
+                .with_job(a)
+                .with_job(b);
+        tokio::time::timeout(Duration::from_secs(120), k.run(std::future::pending()))
+            .await
+            .expect("keeper goes idle")
+            .expect("keeper runs");
+        metrics
+    }
+
+    /// The keeper account's transactions: `confirmStorage` per id, and each `finalizeRegistrations` id list.
+    async fn sent(&self) -> (Vec<U256>, Vec<Vec<U256>>) {
+        let mut attested = Vec::new();
+        let mut batches = Vec::new();
+        for (calldata, n) in self.env.sent_by_calldata().await {
+            for _ in 0..n {
+                if let Ok(c) = IModelRegistry::confirmStorageCall::abi_decode(&calldata) {
+                    attested.push(c.id);
+                } else if let Ok(c) =
+                    IModelRegistry::finalizeRegistrationsCall::abi_decode(&calldata)
+                {
+                    batches.push(c.ids);
+                }
+            }
+        }
+        attested.sort();
+        batches.sort();
+        (attested, batches)
+    }
+}
+
+type Jobs = (
+    StorageAttester<SqliteStore>,
+    RegistrationBatcher<SqliteStore>,
+);
+
+fn submitted_id(receipt: &TransactionReceipt) -> U256 {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| match decode_log(l).unwrap() {
+            Some(KeeperEvent::VersionSubmitted(v)) => Some(v.id),
+            _ => None,
+        })
+        .expect("VersionSubmitted")
+}
+
+fn count(metrics: &Metrics, family: &str, outcome: &str) -> u64 {
+    let m = match family {
+        "attest" => &metrics.attest_fetches,
+        _ => &metrics.registrations,
+    };
+    m.with_label_values(&[outcome]).get()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attests_what_it_finds_and_registers_the_stored_in_one_batch_exactly_once() {
+    let w = world().await;
+    let weights = b"weights of model a".repeat(1_000);
+    let other = b"weights of model c, different".repeat(100);
+    let (good, bad, good_c, later) = (
+        w.dir.path().join("a.bin"),
+        w.dir.path().join("b.bin"),
+        w.dir.path().join("c.bin"),
+        w.dir.path().join("d.bin"),
+    );
+    std::fs::write(&good, &weights).unwrap();
+    std::fs::write(&bad, b"not the declared bytes").unwrap();
+    std::fs::write(&good_c, &other).unwrap();
+    let a = w.submit("a", &good, &weights, 2).await;
+    let b = w.submit("b", &bad, &weights, 9).await;
+    let c = w.submit("c", &good_c, &other, 5).await;
+    // d's file is not there yet: unreachable, retried, never reported.
+    let d = w.submit("d", &later, &weights, 0).await;
+
+    let metrics = w.run_keeper(w.batch_config(2, 3_600)).await;
+    assert_eq!(w.status(a).await, (Status::Registered, Reason::None));
+    assert_eq!(
+        w.status(b).await,
+        (Status::Rejected, Reason::ContentHashMismatch)
+    );
+    assert_eq!(w.status(c).await, (Status::Registered, Reason::None));
+    assert_eq!(w.status(d).await.0, Status::Submitted);
+    // One confirmStorage per reachable version; one batch, the higher priority fee first.
+    let (attested, batches) = w.sent().await;
+    assert_eq!(attested, vec![a, b, c]);
+    assert_eq!(batches, vec![vec![c, a]]);
+    let store = w.env.store().await;
+    for k in [
+        attester::key(a),
+        attester::key(b),
+        attester::key(c),
+        batcher::key(&[c, a]),
+    ] {
+        let intent = store.intent_by_key(&k).await.unwrap().expect("intent");
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{k}");
+    }
+    assert!(store
+        .intent_by_key(&attester::key(d))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(count(&metrics, "attest", "match"), 2);
+    assert_eq!(count(&metrics, "attest", "mismatch"), 1);
+    assert!(count(&metrics, "attest", "unreachable") >= 1);
+    assert_eq!(count(&metrics, "reg", "registered"), 2);
+    assert_eq!(count(&metrics, "reg", "rejected"), 1);
+    assert_eq!(
+        metrics
+            .job_submitted
+            .with_label_values(&[batcher::JOB_NAME])
+            .get(),
+        1
+    );
+
+    // Restart: nothing is sent again; d (still Submitted) is found again from the persisted cursor and attested
+    // once its file exists; alone it is neither a full batch nor old enough, so it waits.
+    std::fs::write(&later, &weights).unwrap();
+    let metrics = w.run_keeper(w.batch_config(2, 3_600)).await;
+    assert_eq!(w.status(d).await.0, Status::Stored);
+    let (attested, batches) = w.sent().await;
+    assert_eq!(attested, vec![a, b, c, d]);
+    assert_eq!(batches, vec![vec![c, a]]);
+    assert_eq!(count(&metrics, "attest", "match"), 1);
+    let due = metrics
+        .job_due
+        .with_label_values(&[batcher::JOB_NAME])
+        .get();
+    assert_eq!(due, 1, "d waits in the batcher");
+
+    // Past the max wait by chain time the partial batch goes.
+    w.env.advance(3_601).await;
+    w.run_keeper(w.batch_config(2, 3_600)).await;
+    assert_eq!(w.status(d).await, (Status::Registered, Reason::None));
+    let (attested, batches) = w.sent().await;
+    assert_eq!(attested, vec![a, b, c, d]);
+    assert_eq!(batches, vec![vec![c, a], vec![d]]);
+
+    // And once more: a restart with nothing to do sends nothing.
+    w.run_keeper(w.batch_config(2, 3_600)).await;
+    assert_eq!(
+        w.sent().await,
+        (vec![a, b, c, d], vec![vec![c, a], vec![d]])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_finalized_by_someone_else_first_count_as_done() {
+    let w = world().await;
+    let weights = b"some weights".repeat(50);
+    let path = w.dir.path().join("w.bin");
+    std::fs::write(&path, &weights).unwrap();
+    let v1 = w.submit("one", &path, &weights, 0).await;
+    let v2 = w.submit("two", &path, &weights, 0).await;
+    // Attested, not batched (max wait far away).
+    w.run_keeper(w.batch_config(10, 10 * 86_400)).await;
+    assert_eq!(w.status(v1).await.0, Status::Stored);
+    assert_eq!(w.status(v2).await.0, Status::Stored);
+
+    // Someone else finalizes v1 before the keeper planned any batch (anyone may after the registry's max wait).
+    w.env.advance(86_400 + 1).await;
+    let outsider = IModelRegistry::new(w.registry, wallet(&w.env.node, OTHER));
+    let fin = |ids: Vec<U256>| {
+        let outsider = outsider.clone();
+        async move {
+            let r = outsider
+                .finalizeRegistrations(ids)
+                .gas(2_000_000)
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(r.status());
+        }
+    };
+    fin(vec![v1]).await;
+    assert_eq!(w.status(v1).await.0, Status::Registered);
+    w.run_keeper(w.batch_config(10, 0)).await;
+    assert_eq!(w.status(v2).await.0, Status::Registered);
+    assert_eq!(w.sent().await.1, vec![vec![v2]], "v1 is not batched again");
+
+    // Someone else finalizes v3 and v4 after the keeper persisted its batch of them: the batch still completes
+    // (the contract reports both unchanged, it never reverts), is not retried, and nothing is stuck.
+    let v3 = w.submit("three", &path, &weights, 0).await;
+    let v4 = w.submit("four", &path, &weights, 0).await;
+    w.run_keeper(w.batch_config(10, 10 * 86_400)).await;
+    let store = w.env.store().await;
+    let metrics = Metrics::new().unwrap();
+    let (_, batcher_job) = w.jobs(&store, &metrics, w.batch_config(10, 0));
+    let jobs: Vec<Box<dyn Job<DynProvider>>> = vec![Box::new(batcher_job)];
+    let tx = w.env.manager(Failpoints::none()).await;
+    let report = run_jobs(&jobs, &tx, &metrics, false).await.unwrap();
+    assert_eq!(report.submitted, 1);
+    let k = batcher::key(&[v3, v4]);
+    assert_eq!(
+        store.intent_by_key(&k).await.unwrap().unwrap().status,
+        IntentStatus::Pending
+    );
+    w.env.advance(86_400 + 1).await;
+    fin(vec![v3, v4]).await;
+    let metrics = w.run_keeper(w.batch_config(10, 0)).await;
+    assert_eq!(
+        store.intent_by_key(&k).await.unwrap().unwrap().status,
+        IntentStatus::Confirmed
+    );
+    assert_eq!(w.status(v3).await.0, Status::Registered);
+    assert_eq!(w.status(v4).await.0, Status::Registered);
+    assert_eq!(w.sent().await.1, vec![vec![v2], vec![v3, v4]]);
+    assert_eq!(count(&metrics, "reg", "unchanged"), 2);
+    assert_eq!(
+        metrics
+            .job_stuck
+            .with_label_values(&[batcher::JOB_NAME])
+            .get(),
+        0
+    );
+}
