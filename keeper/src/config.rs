@@ -193,6 +193,14 @@ mod tests {
             Err(Failpoint::AfterBroadcast)
         );
         assert!(cli.config.database_url.starts_with("sqlite://"));
+        assert_eq!(
+            (
+                cli.config.batch_max,
+                cli.config.batch_gas,
+                cli.config.batch_max_wait_secs
+            ),
+            (100, 3_000_000, 60)
+        );
     }
 
     #[test]
@@ -201,5 +209,9 @@ mod tests {
         assert!(err.to_string().contains("--failpoint"), "{err}");
         let err = Cli::try_parse_from(["verity-keeper", "--gauge", "0x12"]).unwrap_err();
         assert!(err.to_string().contains("--gauge"), "{err}");
+        let err = Cli::try_parse_from(["verity-keeper", "--registry", "0x12"]).unwrap_err();
+        assert!(err.to_string().contains("--registry"), "{err}");
+        let err = Cli::try_parse_from(["verity-keeper", "--batch-max", "many"]).unwrap_err();
+        assert!(err.to_string().contains("--batch-max"), "{err}");
     }
 }
