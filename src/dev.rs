@@ -4,9 +4,10 @@
 //! read back from the chain.
 //!
 //! Traffic, round by round (`--rate` rounds per second, for `--duration`):
-//! - **registry**: model owners submit versions with lineage (every fourth one lacks its license, so it is
-//!   rejected with a reason code); the attester confirms storage; the registry's keeper role finalizes the batch
-//!   (sent by the driver from the deployer account: the keeper's registration batcher is issue 7's next job);
+//! - **registry**: model owners write weights files and submit versions naming them by `file://` URI, with
+//!   lineage; the keeper service (granted the attester and keeper roles) fetches and hashes each file, attests
+//!   storage and registers versions in batches. Every fourth lacks its license (rejected at registration), every
+//!   seventh claims a wrong content hash (rejected at the storage attestation);
 //! - **veBR**: holders lock BR once, then re-vote every round over two gauges;
 //! - **time**: on devnode each round is one week (`evm_increaseTime`), so epochs fall due, the keeper finalizes
 //!   them, and every 12 weeks a season flips and all votes start from zero. On another chain (`--rpc-url`) time
@@ -37,7 +38,7 @@ use devnode::{
 use verity_abi::{
     escrow::WEEK,
     gauge::{EpochFinalized, Schedule},
-    registry::{Format, Relation, VersionFinalized},
+    registry::{Format, Relation, Role, VersionFinalized},
     rpc::{IBrToken, IGaugeController, IModelRegistry, IVotingEscrow},
     token::UNIT,
 };
@@ -56,6 +57,8 @@ const OWNERS: [usize; 3] = [1, 2, 3];
 const VOTERS: [usize; 4] = [4, 5, 6, 7];
 const KEEPER_ACCOUNT: usize = 8;
 const ACCOUNTS: u32 = 10;
+/// How long a round waits for the keeper to finish its versions before giving up.
+const KEEPER_PATIENCE: Duration = Duration::from_secs(60);
 
 /// What `verity dev` runs.
 #[derive(Debug, Clone)]
@@ -80,6 +83,8 @@ pub struct DevOptions {
     pub keeper_bin: Option<PathBuf>,
     /// Draw the live view (one line, redrawn) even when stdout is not a terminal.
     pub live: bool,
+    /// Stop after this many rounds (before `duration` if it comes first).
+    pub rounds: Option<u64>,
 }
 
 impl DevOptions {
@@ -97,6 +102,7 @@ impl DevOptions {
             port: 8547,
             keeper_bin: None,
             live: false,
+            rounds: None,
         }
     }
 }
@@ -127,15 +133,14 @@ pub struct DevSummary {
 struct Progress {
     rounds: u64,
     submitted: u64,
-    finalized_batches: u64,
     votes: u64,
     weeks: u64,
 }
 
 type Wallet = DynProvider;
 
-/// The `verity-keeper` binary: `--keeper-bin`, else next to this executable (or its parent, for test
-/// binaries in `deps/`), else built with cargo.
+/// The `verity-keeper` binary: `--keeper-bin`; else, inside the workspace, cargo builds it (a no-op when it is
+/// fresh, so a stale binary is never started) with this executable's profile; else the one next to this executable.
 fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
     if let Some(path) = &options.keeper_bin {
         ensure!(
@@ -147,41 +152,46 @@ fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("locating this executable")?;
     let dir = exe.parent().context("executable has no directory")?;
+    let release = dir.ends_with("release");
+    if options.workspace.join("keeper/Cargo.toml").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(&options.workspace).args([
+            "build",
+            "-q",
+            "-p",
+            "verity-keeper",
+            "--bin",
+            "verity-keeper",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .context("running cargo build -p verity-keeper")?;
+        ensure!(status.success(), "cargo build -p verity-keeper failed");
+        let built = options
+            .workspace
+            .join("target")
+            .join(if release { "release" } else { "debug" })
+            .join("verity-keeper");
+        ensure!(
+            built.is_file(),
+            "{} missing after the build",
+            built.display()
+        );
+        return Ok(built);
+    }
     for candidate in [dir.join("verity-keeper"), dir.join("../verity-keeper")] {
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
-    let release = dir.ends_with("release");
-    eprintln!("building verity-keeper (cargo build -p verity-keeper)…");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&options.workspace).args([
-        "build",
-        "-q",
-        "-p",
-        "verity-keeper",
-        "--bin",
-        "verity-keeper",
-    ]);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .status()
-        .context("running cargo build -p verity-keeper")?;
-    ensure!(status.success(), "cargo build -p verity-keeper failed");
-    let built = options
-        .workspace
-        .join("target")
-        .join(if release { "release" } else { "debug" })
-        .join("verity-keeper");
-    ensure!(
-        built.is_file(),
-        "{} missing after the build",
-        built.display()
-    );
-    Ok(built)
+    bail!(
+        "verity-keeper not found next to {} (pass --keeper-bin)",
+        exe.display()
+    )
 }
 
 /// The keeper service as a child process; stopped (SIGTERM, then kill) on drop.
@@ -196,6 +206,7 @@ impl KeeperProcess {
         url: &str,
         key: &PrivateKeySigner,
         gauge: Address,
+        registry: Address,
         dir: &Path,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -214,6 +225,11 @@ impl KeeperProcess {
             .arg(format!("sqlite://{}?mode=rwc", db.display()))
             .arg("--gauge")
             .arg(gauge.to_string())
+            .arg("--registry")
+            .arg(registry.to_string())
+            // A batch goes out once its oldest version is a chain second old: registrations keep up with
+            // the traffic instead of waiting for full batches.
+            .args(["--batch-max-wait-secs", "1"])
             .arg("--listen")
             .arg(listen.to_string())
             .args(["--poll-ms", "300", "--log-format", "json"])
@@ -355,11 +371,22 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
         travels,
     };
     let keeper_bin = keeper_binary(options)?;
+    // The keeper service attests storage and finalizes registrations: the admin grants its account both roles.
+    let admin_registry = IModelRegistry::new(world.address("registry")?, world.wallets[0].clone());
+    let keeper_address = world.accounts[KEEPER_ACCOUNT].address();
+    for role in [Role::Attester, Role::Keeper] {
+        send_with_headroom(
+            admin_registry.setRole(keeper_address, role.code(), true),
+            "setRole",
+        )
+        .await?;
+    }
     let mut keeper = KeeperProcess::spawn(
         &keeper_bin,
         &world.url,
         &world.accounts[KEEPER_ACCOUNT],
         world.address("gauge")?,
+        world.address("registry")?,
         &options.data_dir,
     )?;
     println!(
@@ -374,9 +401,11 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
     let mut progress = Progress::default();
     let live = options.live || std::io::stdout().is_terminal();
     let round_every = Duration::from_secs_f64(1.0 / options.rate);
-    let mut traffic = Traffic::new(&world).await?;
+    let mut traffic = Traffic::new(&world, options.data_dir.join("models")).await?;
     let interrupted = loop {
-        if started.elapsed() >= options.duration {
+        if started.elapsed() >= options.duration
+            || options.rounds.is_some_and(|r| progress.rounds >= r)
+        {
             break false;
         }
         let round_started = Instant::now();
@@ -418,11 +447,14 @@ struct Traffic {
     schedule: Schedule,
     gauges: [Address; 2],
     next_version: u64,
-    last_registered: Option<U256>,
+    /// The latest submission meant to register (the next one's parent).
+    last_good: Option<U256>,
+    /// Where the weights files the keeper fetches are written.
+    models_dir: PathBuf,
 }
 
 impl Traffic {
-    async fn new(world: &World) -> Result<Self> {
+    async fn new(world: &World, models_dir: PathBuf) -> Result<Self> {
         let controller = IGaugeController::new(world.address("gauge")?, world.wallets[0].clone());
         let c = controller.config().call().await?;
         let schedule = Schedule::new(c._2, c._3, c._4, c._5);
@@ -443,7 +475,8 @@ impl Traffic {
             schedule,
             gauges,
             next_version: 1,
-            last_registered: None,
+            last_good: None,
+            models_dir,
         })
     }
 
@@ -488,27 +521,45 @@ impl Traffic {
         Ok(())
     }
 
-    /// Two submissions (one rejected every fourth), storage confirmed, the batch finalized.
+    /// Two submissions whose weights files are written under the data dir and named by `file://` URI; the keeper
+    /// service attests storage (fetch, hash, size) and registers them in batches. Every fourth lacks its
+    /// license (rejected at registration), every seventh claims a wrong content hash (rejected at the storage
+    /// attestation). On devnode the round waits until the keeper has finished them before time moves on.
     async fn registry_round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
         let at = world.address("registry")?;
         let fee = RegistryParams::default().min_fee;
-        let mut ids = Vec::new();
+        std::fs::create_dir_all(&self.models_dir)
+            .with_context(|| format!("creating {}", self.models_dir.display()))?;
         for _ in 0..2 {
             let v = self.next_version;
             self.next_version += 1;
             let owner = OWNERS[(v as usize) % OWNERS.len()];
             let registry = IModelRegistry::new(at, world.wallets[owner].clone());
-            let (parents, relation) = match self.last_registered {
+            let (parents, relation) = match self.last_good {
                 Some(parent) => (vec![parent], Relation::Finetune),
                 None => (vec![], Relation::Original),
             };
-            // Every fourth submission lacks its license: rejected at registration with a reason code.
-            let license = if v.is_multiple_of(4) {
+            let weights: Vec<u8> = format!("verity dev weights, version {v}\n")
+                .into_bytes()
+                .into_iter()
+                .cycle()
+                .take(4_096 + v as usize)
+                .collect();
+            let path = self.models_dir.join(format!("{v}.safetensors"));
+            std::fs::write(&path, &weights)
+                .with_context(|| format!("writing {}", path.display()))?;
+            let missing_license = v.is_multiple_of(4);
+            let wrong_hash = !missing_license && v.is_multiple_of(7);
+            let license = if missing_license {
                 B256::ZERO
             } else {
                 word("Apache-2.0")
             };
-            let content = alloy::primitives::keccak256(format!("weights-{v}"));
+            let content = if wrong_hash {
+                alloy::primitives::keccak256(b"not these weights")
+            } else {
+                alloy::primitives::keccak256(&weights)
+            };
             let call = registry
                 .submit(
                     word(&format!("verity-demo-{owner}")),
@@ -516,8 +567,8 @@ impl Traffic {
                     parents,
                     relation.code(),
                     content,
-                    4_096,
-                    Bytes::from(format!("file:///models/{v}.safetensors").into_bytes()),
+                    weights.len() as u64,
+                    Bytes::from(format!("file://{}", path.display()).into_bytes()),
                     Format::Safetensors.code(),
                     word("onnxruntime-1.20"),
                     word("io-schema-v1"),
@@ -538,24 +589,30 @@ impl Traffic {
                 .context("no VersionSubmitted event")?
                 .id;
             progress.submitted += 1;
-            let attester = IModelRegistry::new(at, world.wallets[0].clone());
-            let expiry = chain_time(&world.wallets[0]).await? + 365 * 86_400;
-            send_with_headroom(
-                attester.confirmStorage(id, content, 4_096, expiry),
-                "confirmStorage",
-            )
-            .await?;
-            ids.push((id, license != B256::ZERO));
+            if !missing_license && !wrong_hash {
+                self.last_good = Some(id);
+            }
         }
-        let keeper_role = IModelRegistry::new(at, world.wallets[0].clone());
-        send_with_headroom(
-            keeper_role.finalizeRegistrations(ids.iter().map(|(id, _)| *id).collect()),
-            "finalizeRegistrations",
-        )
-        .await?;
-        progress.finalized_batches += 1;
-        if let Some((id, _)) = ids.iter().rev().find(|(_, ok)| *ok) {
-            self.last_registered = Some(*id);
+        if world.travels {
+            // Time moves a week per round: let the keeper finish this round's versions first (a pending version
+            // expires after the registry's TTL).
+            let registry = IModelRegistry::new(at, world.wallets[0].clone());
+            // devnode mines only when a transaction arrives, so an idle chain's clock stands still; the keeper's
+            // batch age is counted in chain time, so mine an empty block now and then, as a live chain would.
+            let deadline = Instant::now() + KEEPER_PATIENCE;
+            let mut polls = 0u32;
+            while registry.pendingCount().call().await? > 0 {
+                ensure!(
+                    Instant::now() < deadline,
+                    "the keeper left versions pending for {}s; see its log",
+                    KEEPER_PATIENCE.as_secs()
+                );
+                polls += 1;
+                if polls.is_multiple_of(5) {
+                    travel(&world.wallets[0], 0).await?;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         Ok(())
     }
@@ -607,11 +664,10 @@ async fn view(world: &World, progress: &Progress, elapsed: Duration) -> Result<S
     let now = chain_time(&world.wallets[0]).await?;
     let epoch = schedule.epoch_at(now).unwrap_or(0);
     Ok(format!(
-        "{:>5.1}s  round {}  | registry: {} submitted, {} batches, {} pending  | veBR: {} votes  | epoch {} (season {}), next to finalize {}",
+        "{:>5.1}s  round {}  | registry: {} submitted, {} pending  | veBR: {} votes  | epoch {} (season {}), next to finalize {}",
         elapsed.as_secs_f64(),
         progress.rounds,
         progress.submitted,
-        progress.finalized_batches,
         pending,
         progress.votes,
         epoch,
