@@ -6,9 +6,8 @@
 use alloy::{
     network::Ethereum,
     primitives::{Address, Bytes, B256, U256},
-    providers::{PendingTransactionBuilder, Provider},
+    providers::Provider,
     rpc::types::TransactionReceipt,
-    sol_types::{SolError, SolEvent},
 };
 use verity_abi::{
     registry::{
@@ -22,7 +21,7 @@ use verity_abi::{
 };
 use verity_script::deploy::verity::RegistryParams;
 
-use crate::support::Harness;
+use crate::support::{events, expect_error, now, tx, Harness};
 
 const ADMIN: usize = 0;
 const ATTESTER: usize = 1;
@@ -87,53 +86,6 @@ struct World<P> {
     h: Harness,
     at: Address,
     r: Vec<Registry<P>>,
-}
-
-/// The receipt of a sent transaction, which must have succeeded.
-async fn sent(
-    pending: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
-) -> TransactionReceipt {
-    let receipt = pending.expect("sent").get_receipt().await.expect("receipt");
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
-    receipt
-}
-
-/// Sends `$call` with gas headroom over devnode's estimate (time-dependent paths) and returns its receipt.
-macro_rules! tx {
-    ($call:expr) => {{
-        let call = $call;
-        let estimate = call.estimate_gas().await.expect("estimate");
-        sent(call.gas(estimate * 3 / 2 + 20_000).send().await).await
-    }};
-}
-
-/// Asserts that `result` failed with the Solidity error `E` and returns it decoded.
-fn expect_error<T, E: SolError>(result: Result<T, alloy::contract::Error>) -> E {
-    let Err(err) = result else {
-        panic!("call must revert")
-    };
-    err.as_decoded_error::<E>()
-        .unwrap_or_else(|| panic!("expected {}, got {err:?}", E::SIGNATURE))
-}
-
-/// Every log of `receipt` that decodes as `E`.
-fn events<E: SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|log| E::decode_log_data(log.data()).ok())
-        .collect()
-}
-
-async fn now(h: &Harness) -> u64 {
-    h.wallet(0)
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
 }
 
 /// Verity deployed by its plan, with the attester and keeper roles moved by the admin from the deployer

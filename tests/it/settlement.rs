@@ -7,10 +7,9 @@
 use alloy::{
     network::Ethereum,
     primitives::{keccak256, Address, Bytes, B256, U256},
-    providers::{PendingTransactionBuilder, Provider},
-    rpc::types::TransactionReceipt,
+    providers::Provider,
     signers::{local::PrivateKeySigner, SignerSync},
-    sol_types::{eip712_domain, SolError, SolEvent, SolStruct},
+    sol_types::{eip712_domain, SolStruct},
 };
 use verity_abi::{
     registry::{Format, Relation},
@@ -26,7 +25,7 @@ use verity_abi::{
     },
 };
 
-use crate::support::Harness;
+use crate::support::{events, expect_error, now, tx, Harness};
 
 const GOV: usize = 0; // deployer: governance, registry attester/keeper, batch keeper, committee member
 const NODE: usize = 1;
@@ -40,52 +39,6 @@ const DEADLINE: u64 = 24 * HOUR; // default answer deadline
 
 fn eth_milli(n: u64) -> U256 {
     U256::from(n) * U256::from(1_000_000_000_000_000u64)
-}
-
-/// The receipt of a sent transaction, which must have succeeded.
-async fn sent(
-    pending: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
-) -> TransactionReceipt {
-    let receipt = pending.expect("sent").get_receipt().await.expect("receipt");
-    assert!(receipt.status(), "transaction reverted: {receipt:?}");
-    receipt
-}
-
-/// Sends `$call` with gas headroom over devnode's estimate (time-dependent paths) and returns its receipt.
-macro_rules! tx {
-    ($call:expr) => {{
-        let call = $call;
-        let estimate = call.estimate_gas().await.expect("estimate");
-        sent(call.gas(estimate * 3 / 2 + 50_000).send().await).await
-    }};
-}
-
-/// Asserts that `result` failed with the Solidity error `E` and returns it decoded.
-fn expect_error<T, E: SolError>(result: Result<T, alloy::contract::Error>) -> E {
-    let Err(err) = result else {
-        panic!("call must revert")
-    };
-    err.as_decoded_error::<E>()
-        .unwrap_or_else(|| panic!("expected {}, got {err:?}", E::SIGNATURE))
-}
-
-fn events<E: SolEvent>(receipt: &TransactionReceipt) -> Vec<E> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|log| E::decode_log_data(log.data()).ok())
-        .collect()
-}
-
-async fn now(h: &Harness) -> u64 {
-    h.wallet(0)
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
 }
 
 /// Registers model version `version` of "settle-model" through the registry's two stages (the deployer is

@@ -152,3 +152,60 @@ pub(crate) fn wallet_for(
         .wallet(EthereumWallet::from(signer))
         .connect_http(url.parse().expect("devnode URL"))
 }
+
+/// The receipt of a sent transaction, which must have succeeded.
+pub(crate) async fn sent(
+    pending: Result<
+        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+        alloy::contract::Error,
+    >,
+) -> alloy::rpc::types::TransactionReceipt {
+    let receipt = pending.expect("sent").get_receipt().await.expect("receipt");
+    assert!(receipt.status(), "transaction reverted: {receipt:?}");
+    receipt
+}
+
+/// Sends `$call` with gas headroom over devnode's estimate (time-dependent paths) and returns its receipt,
+/// which must show success.
+macro_rules! tx {
+    ($call:expr) => {{
+        let call = $call;
+        let estimate = call.estimate_gas().await.expect("estimate");
+        $crate::support::sent(call.gas(estimate * 3 / 2 + 50_000).send().await).await
+    }};
+}
+pub(crate) use tx;
+
+/// Asserts that `result` failed with the Solidity error `E` and returns it decoded.
+pub(crate) fn expect_error<T, E: alloy::sol_types::SolError>(
+    result: Result<T, alloy::contract::Error>,
+) -> E {
+    let Err(err) = result else {
+        panic!("call must revert")
+    };
+    err.as_decoded_error::<E>()
+        .unwrap_or_else(|| panic!("expected {}, got {err:?}", E::SIGNATURE))
+}
+
+/// Every log of `receipt` that decodes as `E`.
+pub(crate) fn events<E: alloy::sol_types::SolEvent>(
+    receipt: &alloy::rpc::types::TransactionReceipt,
+) -> Vec<E> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|log| E::decode_log_data(log.data()).ok())
+        .collect()
+}
+
+/// The latest block's timestamp.
+pub(crate) async fn now(h: &Harness) -> u64 {
+    h.wallet(0)
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp
+}
