@@ -203,8 +203,9 @@ async fn status<S: Store>(
     config: &Config,
     args: &StatusArgs,
 ) -> anyhow::Result<ExitCode> {
-    // The chain is only asked for the epoch state; without a reachable node the report says so.
-    let provider = match config.gauge {
+    // The chain is only asked for the epoch state and the registry backlog; without a reachable node the report
+    // says so.
+    let provider = match config.gauge.or(config.registry) {
         Some(_) => Some(
             ProviderBuilder::new()
                 .connect(&config.rpc_url)
@@ -215,7 +216,7 @@ async fn status<S: Store>(
         None => None,
     };
     let chain = provider.as_ref().zip(config.gauge);
-    let report = StatusReport::collect(
+    let mut report = StatusReport::collect(
         &store,
         &config.lease_name,
         chain,
@@ -223,6 +224,9 @@ async fn status<S: Store>(
         verity_keeper::lease::now_ms(),
     )
     .await?;
+    if let (Some(provider), Some(registry)) = (&provider, config.registry) {
+        report.read_registry(provider, registry).await;
+    }
     print!("{report}");
     Ok(ExitCode::SUCCESS)
 }

@@ -40,6 +40,17 @@ pub struct StatusReport {
     pub next_epoch_intent: Option<Intent>,
     /// When the report was taken (Unix milliseconds, wall clock: ages of intents).
     pub now_ms: i64,
+    /// The ModelRegistry's backlog: `None` without `--registry`, `Err` when the node could not be read.
+    pub registry: Option<(Address, Result<RegistryBacklog, String>)>,
+}
+
+/// What the registry still has to finalize, read from its views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryBacklog {
+    /// Versions submitted or stored, not yet final (`pendingCount()`).
+    pub pending: u64,
+    /// Seconds of chain time the oldest pending version has waited (`oldestPendingAge()`).
+    pub oldest_pending_age: u64,
 }
 
 /// The statuses in display order.
@@ -81,6 +92,21 @@ fn age(now_ms: i64, then_ms: i64) -> String {
 }
 
 impl StatusReport {
+    /// Adds the registry's backlog (`pendingCount`, `oldestPendingAge`) read through `provider`; a failed read is
+    /// reported inside the report.
+    pub async fn read_registry<P: Provider>(&mut self, provider: &P, registry: Address) {
+        let contract = verity_abi::rpc::IModelRegistry::new(registry, provider);
+        let backlog = async {
+            Ok::<_, alloy::contract::Error>(RegistryBacklog {
+                pending: contract.pendingCount().call().await?,
+                oldest_pending_age: contract.oldestPendingAge().call().await?,
+            })
+        }
+        .await
+        .map_err(|e| e.to_string());
+        self.registry = Some((registry, backlog));
+    }
+
     /// Reads the report: the store always; the chain only when `gauge` is given (`provider` reaches the node).
     ///
     /// # Errors
@@ -128,6 +154,7 @@ impl StatusReport {
             _ => None,
         };
         Ok(Self {
+            registry: None,
             next_epoch_intent,
             counts,
             backlog: per_job.into_values().collect(),
@@ -191,6 +218,23 @@ impl fmt::Display for StatusReport {
                     if !matches!(i.status, IntentStatus::Confirmed) {
                         writeln!(f, "  {:>6}  ↳ {e}", "")?;
                     }
+                }
+            }
+        }
+
+        writeln!(f, "\nregistry:")?;
+        match &self.registry {
+            None => writeln!(f, "  no --registry / VERITY_REGISTRY configured")?,
+            Some((registry, Err(e))) => writeln!(f, "  registry {registry}: unavailable: {e}")?,
+            Some((registry, Ok(b))) => {
+                writeln!(f, "  registry            {registry}")?;
+                writeln!(f, "  pending versions    {}", b.pending)?;
+                if b.pending > 0 {
+                    writeln!(
+                        f,
+                        "  oldest pending      {} (chain time)",
+                        span(b.oldest_pending_age)
+                    )?;
                 }
             }
         }

@@ -22,6 +22,7 @@ use verity_keeper::jobs::{run_jobs, Job, RegistrationBatcher, StorageAttester};
 use verity_keeper::keeper::{Keeper, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::TxManager;
+use verity_keeper::status::StatusReport;
 use verity_keeper::store::{IntentStatus, OutboxStore, SqliteStore};
 
 use crate::support::{verity_env, wallet, Env, DEPLOYER};
@@ -255,6 +256,26 @@ async fn attests_what_it_finds_and_registers_the_stored_in_one_batch_exactly_onc
         .await
         .unwrap()
         .is_none());
+    // `verity-keeper status` shows the registry's backlog: d is the one version still pending.
+    let mut report = StatusReport::collect(
+        &store,
+        "verity-keeper",
+        None::<(&DynProvider, Address)>,
+        5,
+        0,
+    )
+    .await
+    .unwrap();
+    report
+        .read_registry(&wallet(&w.env.node, DEPLOYER), w.registry)
+        .await;
+    let (at, backlog) = report.registry.clone().expect("registry read");
+    assert_eq!(at, w.registry);
+    assert_eq!(backlog.expect("views answer").pending, 1);
+    assert!(
+        report.to_string().contains("pending versions    1"),
+        "{report}"
+    );
     assert_eq!(count(&metrics, "attest", "match"), 2);
     assert_eq!(count(&metrics, "attest", "mismatch"), 1);
     assert!(count(&metrics, "attest", "unreachable") >= 1);
