@@ -28,8 +28,8 @@
 #[macro_use]
 extern crate alloc;
 
-// The wasm32 panic handler (traps; no std, no formatting code).
-use verity_contract_support as _;
+// The wasm32 panic handler (traps; no std, no formatting code) and the panic-free word helpers.
+use verity_contract_support::{is_true, Native};
 
 use alloc::vec::Vec;
 use alloy_primitives::aliases::{U128, U64};
@@ -179,34 +179,6 @@ pub struct GaugeController {
     gauges: StorageMap<Address, Gauge>,
     voters: StorageMap<Address, Voter>,
     epochs: StorageMap<u64, EpochStats>,
-}
-
-/// Panic-free reads of the SDK's storage integers (ruint's `to()` links a formatting panic into the program).
-trait Native {
-    /// The primitive type.
-    type Out;
-    /// The value as the primitive type (exact: same width).
-    fn native(self) -> Self::Out;
-}
-
-impl Native for U128 {
-    type Out = u128;
-    fn native(self) -> u128 {
-        let limbs = self.as_limbs();
-        (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
-    }
-}
-
-impl Native for U64 {
-    type Out = u64;
-    fn native(self) -> u64 {
-        self.as_limbs()[0]
-    }
-}
-
-/// `ret` is the ABI encoding of `true`.
-fn is_abi_true(ret: &[u8]) -> bool {
-    ret.len() == 32 && ret[31] == 1 && ret[..31].iter().all(|b| *b == 0)
 }
 
 /// A validated vote: the gauges, their bps and the slope each gets.
@@ -905,7 +877,7 @@ impl GaugeController {
             })
         };
         match call(self.vm(), context, token, &data) {
-            Ok(ret) if !returns_bool || ret.is_empty() || is_abi_true(&ret) => Ok(()),
+            Ok(ret) if !returns_bool || ret.is_empty() || is_true(&ret) => Ok(()),
             Ok(ret) => Err(failed(ret)),
             Err(CallError::Revert(reason)) => Err(failed(reason)),
             Err(_) => Err(failed(Vec::new())),

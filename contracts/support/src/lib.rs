@@ -18,6 +18,30 @@ pub fn u64_of(value: Uint<64, 1>) -> u64 {
     value.as_limbs()[0]
 }
 
+/// Panic-free reads of the SDK's storage integers as primitives of the same width (ruint's `to()` links a
+/// formatting panic into the program).
+pub trait Native {
+    /// The primitive type.
+    type Out;
+    /// The value as the primitive type (exact: same width).
+    fn native(self) -> Self::Out;
+}
+
+impl Native for Uint<128, 2> {
+    type Out = u128;
+    fn native(self) -> u128 {
+        let limbs = self.as_limbs();
+        (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
+    }
+}
+
+impl Native for Uint<64, 1> {
+    type Out = u64;
+    fn native(self) -> u64 {
+        u64_of(self)
+    }
+}
+
 /// The `u8` a storage-width `Uint<8, 1>` holds (no conversion check, no panic path).
 pub fn u8_of(value: Uint<8, 1>) -> u8 {
     // Truncation not possible: a Uint<8, 1> is below 256.
@@ -47,6 +71,8 @@ mod tests {
     fn narrowing_and_words() {
         assert_eq!(u64_of(Uint::from(u64::MAX)), u64::MAX);
         assert_eq!(u8_of(Uint::from(255u8)), 255);
+        assert_eq!(Uint::<128, 2>::from(u128::MAX - 1).native(), u128::MAX - 1);
+        assert_eq!(Uint::<64, 1>::from(7u64).native(), 7);
         let mut one = [0u8; 32];
         one[31] = 1;
         assert!(is_true(&one));
