@@ -14,6 +14,7 @@
 use alloy_primitives::{Uint, U256};
 
 /// The `u64` a storage-width `Uint<64, 1>` holds (no conversion check, no panic path).
+#[inline]
 pub fn u64_of(value: Uint<64, 1>) -> u64 {
     value.as_limbs()[0]
 }
@@ -29,6 +30,7 @@ pub trait Native {
 
 impl Native for Uint<128, 2> {
     type Out = u128;
+    #[inline]
     fn native(self) -> u128 {
         let limbs = self.as_limbs();
         (u128::from(limbs[1]) << 64) | u128::from(limbs[0])
@@ -37,28 +39,33 @@ impl Native for Uint<128, 2> {
 
 impl Native for Uint<64, 1> {
     type Out = u64;
+    #[inline]
     fn native(self) -> u64 {
         u64_of(self)
     }
 }
 
 /// The `u8` a storage-width `Uint<8, 1>` holds (no conversion check, no panic path).
+#[inline]
 pub fn u8_of(value: Uint<8, 1>) -> u8 {
     // Truncation not possible: a Uint<8, 1> is below 256.
     value.as_limbs()[0] as u8
 }
 
 /// The single 32-byte word `out` holds, if that is exactly what a call returned.
+#[inline]
 pub fn word(out: &[u8]) -> Option<U256> {
     (out.len() == 32).then(|| U256::from_be_slice(out))
 }
 
 /// The `uint8` a call returned, if it returned exactly one word below 256.
+#[inline]
 pub fn word_u8(out: &[u8]) -> Option<u8> {
     (out.len() == 32 && out[..31].iter().all(|b| *b == 0)).then(|| out[31])
 }
 
 /// Whether a call returned exactly the ABI `bool` `true`.
+#[inline]
 pub fn is_true(out: &[u8]) -> bool {
     word_u8(out) == Some(1)
 }
