@@ -43,7 +43,7 @@ use verity_abi::{
     token::UNIT,
 };
 use verity_script::{
-    build::{build_all, BuildOptions},
+    build::{build_planned, BuildOptions},
     deploy::{
         deploy_all,
         verity::{plan, RegistryParams, VerityParams},
@@ -328,17 +328,7 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
     let mut build = BuildOptions::new(&options.workspace);
     build.out_dir = options.workspace.join("target/verity");
     let planned = plan(&VerityParams::default());
-    let specs = planned
-        .contracts
-        .iter()
-        .map(|d| {
-            verity_script::contracts::find(&d.contract)
-                .copied()
-                .with_context(|| format!("planned contract {} is not listed", d.contract))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let artifacts = build_all(&build, &specs).context("building the contracts")?;
-    artifacts.ensure_within_limits()?;
+    let artifacts = build_planned(&build, &planned).context("building the contracts")?;
     let deployer = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signers[0].clone()))
         .connect_http(url.parse().context("RPC URL")?);

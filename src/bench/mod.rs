@@ -31,7 +31,7 @@ use alloy::{
 };
 use anyhow::{Context, Result};
 use verity_script::{
-    build::{build_all, Artifacts, BuildOptions},
+    build::{Artifacts, BuildOptions},
     deploy::{
         deploy_all,
         verity::{plan, VerityParams},
@@ -384,20 +384,10 @@ fn accounts_for(options: &BenchOptions) -> Result<u32> {
 /// Builds every contract of Verity's deploy plan into `target/verity-bench` (never touching `verity build`'s
 /// `target/verity`).
 fn build_planned(options: &BenchOptions) -> Result<Artifacts> {
-    let specs = plan(&VerityParams::default())
-        .contracts
-        .iter()
-        .map(|d| {
-            verity_script::contracts::find(&d.contract)
-                .copied()
-                .with_context(|| format!("planned contract {} is not listed", d.contract))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let mut build = BuildOptions::new(&options.workspace);
     build.out_dir = options.workspace.join("target/verity-bench");
-    let artifacts = build_all(&build, &specs).context("building the contracts")?;
-    artifacts.ensure_within_limits()?;
-    Ok(artifacts)
+    verity_script::build::build_planned(&build, &plan(&VerityParams::default()))
+        .context("building the contracts")
 }
 
 /// Starts a fresh devnode, deploys BR with Verity's deploy plan (genesis supply to account 0) and runs the load.

@@ -22,7 +22,7 @@ use devnode::{
     rpc::{server::lock, start, NodeConfig, NodeHandle},
 };
 use verity_script::{
-    build::{build_all, Artifacts, BuildOptions},
+    build::{build_planned, Artifacts, BuildOptions},
     deploy::{
         deploy_all,
         verity::{plan, VerityParams},
@@ -38,19 +38,8 @@ pub(crate) fn artifacts() -> &'static Artifacts {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut options = BuildOptions::new(&root);
         options.out_dir = root.join("target/verity-it");
-        let planned = plan(&VerityParams::default());
-        let specs: Vec<_> = planned
-            .contracts
-            .iter()
-            .map(|d| {
-                *verity_script::contracts::find(&d.contract).expect("planned contract is listed")
-            })
-            .collect();
-        let artifacts = build_all(&options, &specs).expect("contracts build");
-        artifacts
-            .ensure_within_limits()
-            .expect("contracts within Stylus size limits");
-        artifacts
+        build_planned(&options, &plan(&VerityParams::default()))
+            .expect("the planned contracts build within Stylus's size limits")
     })
 }
 

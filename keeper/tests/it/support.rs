@@ -17,7 +17,7 @@ use devnode::rpc::{server::lock, start, NodeConfig};
 use verity_keeper::failpoint::Failpoints;
 use verity_keeper::outbox::{TxConfig, TxManager};
 use verity_keeper::store::SqliteStore;
-use verity_script::build::{build_all, Artifacts, BuildOptions};
+use verity_script::build::{build_planned, Artifacts, BuildOptions};
 use verity_script::deploy::verity::{plan, VerityParams};
 use verity_script::deploy::{deploy_all, DeployOptions, Deployment};
 
@@ -132,19 +132,8 @@ pub(crate) fn artifacts() -> &'static Artifacts {
             .to_path_buf();
         let mut options = BuildOptions::new(&root);
         options.out_dir = root.join("target/verity-keeper-it");
-        let planned = plan(&VerityParams::default());
-        let specs: Vec<_> = planned
-            .contracts
-            .iter()
-            .map(|d| {
-                *verity_script::contracts::find(&d.contract).expect("planned contract is listed")
-            })
-            .collect();
-        let artifacts = build_all(&options, &specs).expect("contracts build");
-        artifacts
-            .ensure_within_limits()
-            .expect("contracts within Stylus size limits");
-        artifacts
+        build_planned(&options, &plan(&VerityParams::default()))
+            .expect("the planned contracts build within Stylus's size limits")
     })
 }
 

@@ -49,6 +49,30 @@ impl BuildOptions {
     }
 }
 
+/// Builds every contract `plan` deploys, in plan order, and fails naming any contract over a size limit — what
+/// the CLI, the end-to-end tests and the keeper's tests deploy.
+///
+/// # Errors
+/// [`Error::UnknownContract`] for a planned contract missing from [`crate::CONTRACTS`], a build failure, or
+/// [`Error::TooLarge`].
+pub fn build_planned(
+    options: &BuildOptions,
+    plan: &crate::deploy::DeployPlan,
+) -> Result<Artifacts> {
+    let specs = plan
+        .contracts
+        .iter()
+        .map(|d| {
+            crate::contracts::find(&d.contract)
+                .copied()
+                .ok_or_else(|| Error::UnknownContract(d.contract.clone()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let artifacts = build_all(options, &specs)?;
+    artifacts.ensure_within_limits()?;
+    Ok(artifacts)
+}
+
 /// Builds `contracts`, processes each into chain bytes, writes the artifacts and returns them.
 ///
 /// Size limits are not enforced here, so the caller can print the whole table first: call
