@@ -101,9 +101,21 @@ pub struct Config {
     /// A registration batch that is not full is sent once its oldest version is this many chain seconds old.
     #[arg(long, env = "VERITY_BATCH_MAX_WAIT_SECS", default_value_t = 60)]
     pub batch_max_wait_secs: u64,
-    /// InferenceSettlement address (enables the receipt jobs once their bindings exist).
+    /// InferenceSettlement address: enables the receipts (HTTP intake, Merkle batches anchored with the bond and
+    /// finalized, paid-request proofs and refunds, the challenge watcher); SettlementNodes, ReceiptBatches and the
+    /// registry are read from its `config()`. The key must be an allowed batch keeper to anchor.
     #[arg(long, env = "VERITY_SETTLEMENT")]
     pub settlement: Option<Address>,
+    /// Base URL others reach this keeper's HTTP server at: batch data URIs are `<url>/batches/<root>` (default:
+    /// `http://` + `--listen`).
+    #[arg(long, env = "VERITY_KEEPER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Most receipts per Merkle batch.
+    #[arg(long, env = "VERITY_RECEIPT_BATCH_MAX", default_value_t = 200_000)]
+    pub receipt_batch_max: usize,
+    /// A receipt batch that is not full is anchored once its oldest receipt waited this many milliseconds.
+    #[arg(long, env = "VERITY_RECEIPT_BATCH_AGE_MS", default_value_t = 60_000)]
+    pub receipt_batch_age_ms: u64,
     /// First block to read events from when no cursor is stored (the deployment block).
     #[arg(long, env = "VERITY_START_BLOCK", default_value_t = 0)]
     pub start_block: u64,
@@ -149,6 +161,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// The base URL of batch data URIs: `--public-url`, else `http://<listen>`.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
     /// The pause between passes.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_ms)
@@ -201,6 +220,14 @@ mod tests {
             ),
             (100, 3_000_000, 60)
         );
+        assert_eq!(
+            (
+                cli.config.receipt_batch_max,
+                cli.config.receipt_batch_age_ms,
+                cli.config.public_url.as_deref()
+            ),
+            (200_000, 60_000, None)
+        );
     }
 
     #[test]
@@ -213,5 +240,9 @@ mod tests {
         assert!(err.to_string().contains("--registry"), "{err}");
         let err = Cli::try_parse_from(["verity-keeper", "--batch-max", "many"]).unwrap_err();
         assert!(err.to_string().contains("--batch-max"), "{err}");
+        let err = Cli::try_parse_from(["verity-keeper", "--settlement", "0x12"]).unwrap_err();
+        assert!(err.to_string().contains("--settlement"), "{err}");
+        let err = Cli::try_parse_from(["verity-keeper", "--receipt-batch-max", "-1"]).unwrap_err();
+        assert!(err.to_string().contains("--receipt-batch-max"), "{err}");
     }
 }

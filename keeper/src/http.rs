@@ -161,6 +161,18 @@ impl Metrics {
         })
     }
 
+    /// Registers one more collector (modules with metrics of their own, e.g. the indexer).
+    ///
+    /// # Errors
+    /// A duplicate metric name.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), HttpError> {
+        self.registry.register(collector)?;
+        Ok(())
+    }
+
     /// Marks the instance ready (or not).
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);

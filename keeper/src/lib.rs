@@ -13,5 +13,6 @@ pub mod jobs;
 pub mod keeper;
 pub mod lease;
 pub mod outbox;
+pub mod receipts;
 pub mod status;
 pub mod store;

@@ -21,6 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::http::Metrics;
 use crate::outbox::TxManager;
+use crate::receipts;
 use crate::store::{Enqueued, IntentStatus, NewIntent, OutboxStore, StoreError};
 
 pub mod attester;
@@ -149,6 +150,15 @@ pub const KEY_PREFIXES: &[(&str, &str)] = &[
     (finalizer::KEY_PREFIX, finalizer::JOB_NAME),
     (attester::KEY_PREFIX, attester::JOB_NAME),
     (batcher::KEY_PREFIX, batcher::JOB_NAME),
+    (receipts::batcher::KEY_PREFIX, receipts::batcher::JOB_NAME),
+    (
+        receipts::finalizer::KEY_PREFIX,
+        receipts::finalizer::JOB_NAME,
+    ),
+    (receipts::watcher::KEY_PREFIX, receipts::watcher::JOB_NAME),
+    (receipts::paid::PROVE_PREFIX, receipts::paid::JOB_NAME),
+    (receipts::paid::REFUND_PREFIX, receipts::paid::JOB_NAME),
+    (receipts::paid::SETTLE_PREFIX, receipts::paid::JOB_NAME),
 ];
 
 /// The job an intent key belongs to: a known prefix's job, else the key's own prefix (up to `:`), else `manual`.
@@ -324,7 +334,9 @@ mod tests {
         assert_eq!(job_of_key("finalize:3"), "epoch-finalizer");
         assert_eq!(job_of_key("register:1-2-2-ab"), "registration-batcher");
         assert_eq!(job_of_key("attest:7"), "storage-attester");
-        assert_eq!(job_of_key("anchor:0x01"), "anchor");
+        assert_eq!(job_of_key("anchor:0x01"), "receipt-batcher");
+        assert_eq!(job_of_key("finalize-batch:3"), "batch-finalizer");
+        assert_eq!(job_of_key("refund:0x01"), "paid-requests");
         assert_eq!(job_of_key("k0"), "manual");
     }
 }

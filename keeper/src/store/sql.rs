@@ -17,18 +17,52 @@ use super::{
     OutboxStore, Result, SignFn, StoreError,
 };
 
-fn migrator(sql: &'static str) -> Migrator {
+/// The migrations in order: `(version, description, sql)`; never edit one that shipped, add the next.
+fn migrator(steps: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
+        migrations: Cow::Owned(
+            steps
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
         ..Migrator::DEFAULT
     }
 }
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "receipts",
+        include_str!("../../migrations/sqlite/0002_receipts.sql"),
+    ),
+];
+
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "receipts",
+        include_str!("../../migrations/postgres/0002_receipts.sql"),
+    ),
+];
 
 fn address(bytes: &[u8], what: &'static str) -> Result<Address> {
     Address::try_from(bytes).map_err(|_| StoreError::Corrupt { what })
@@ -87,9 +121,7 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        migrator(include_str!("../../migrations/sqlite/0001_init.sql"))
-            .run(&pool)
-            .await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -127,9 +159,7 @@ impl PgStore {
             .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await?;
-        migrator(include_str!("../../migrations/postgres/0001_init.sql"))
-            .run(&pool)
-            .await?;
+        migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
         Ok(Self { pool })
     }
 

@@ -3,5 +3,6 @@
 mod cursor;
 mod finalizer;
 mod outbox;
+mod receipts;
 mod registry_jobs;
 mod support;

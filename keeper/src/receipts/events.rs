@@ -1,0 +1,251 @@
+//! The receipts' event stream: ReceiptBatches' `BatchAnchored` / `BatchFinalized` / `BatchVoided` and
+//! InferenceSettlement's paid-request events, read with `eth_getLogs` through the persisted `(block, hash)` cursor
+//! ([`LogReader`], re-reading `lookback` blocks after a reorg under it) and applied to the store, each idempotently
+//! (a batch by its on-chain id, a request by its id), before the cursor moves — a crash re-reads, never skips.
+//!
+//! It runs as the first receipts job of every pass ([`ReceiptEvents`]: it plans no intent), so the batcher,
+//! finalizer, watcher and prover decide on what the chain said up to the head. A void of one of our batches
+//! releases its honest receipts for re-anchoring in the same database transaction
+//! ([`ReceiptStore::apply_voided`]).
+
+use std::collections::HashMap;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use alloy::rpc::types::Log;
+use alloy::sol_types::SolEvent;
+use tracing::{info, warn};
+use verity_abi::settlement::{
+    self,
+    batches::{BatchAnchored, BatchFinalized, BatchVoided},
+    request_status,
+};
+
+use super::store::{Anchored, ReceiptStore};
+use crate::chain::cursor::{LogReader, StreamConfig};
+use crate::jobs::{Job, JobError, Plan, PlanFuture, Result};
+use crate::store::CursorStore;
+
+/// The job's name.
+pub const JOB_NAME: &str = "receipt-events";
+
+/// Most `eth_getLogs` ranges read per pass.
+const MAX_RANGES_PER_PASS: usize = 64;
+
+/// Where the receipts' events come from.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// Cursor row name.
+    pub stream: String,
+    /// ReceiptBatches.
+    pub batches: Address,
+    /// InferenceSettlement.
+    pub settlement: Address,
+    /// The keeper's own address (its batches are "ours").
+    pub us: Address,
+    /// First block read when no cursor is stored.
+    pub start_block: u64,
+    /// Blocks re-read after a reorg under the cursor.
+    pub lookback: u64,
+    /// Most blocks per `eth_getLogs` call.
+    pub max_range: u64,
+}
+
+/// The events job.
+pub struct ReceiptEvents<S> {
+    store: S,
+    config: EventsConfig,
+}
+
+impl<S> std::fmt::Debug for ReceiptEvents<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiptEvents")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
+    /// The stream on `store`.
+    pub fn new(store: S, config: EventsConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// Reads and applies everything up to the head (at most [`MAX_RANGES_PER_PASS`] ranges); returns how many
+    /// events were applied.
+    ///
+    /// # Errors
+    /// RPC, store or decoding failures (the cursor stays where it was).
+    pub async fn sync<P: Provider + Clone + 'static>(&self, provider: &P) -> Result<usize> {
+        let reader = LogReader::new(
+            self.store.clone(),
+            provider.clone(),
+            StreamConfig {
+                stream: self.config.stream.clone(),
+                addresses: vec![self.config.batches, self.config.settlement],
+                start_block: self.config.start_block,
+                lookback: self.config.lookback,
+                max_range: self.config.max_range,
+                confirmations: 0,
+            },
+        );
+        let mut applied = 0;
+        let mut times: HashMap<u64, u64> = HashMap::new();
+        for _ in 0..MAX_RANGES_PER_PASS {
+            let Some(batch) = reader.poll().await? else {
+                break;
+            };
+            for log in &batch.logs {
+                if self.apply(provider, log, &mut times).await? {
+                    applied += 1;
+                }
+            }
+            reader.commit(&batch).await?;
+        }
+        Ok(applied)
+    }
+
+    async fn block_time<P: Provider>(
+        &self,
+        provider: &P,
+        log: &Log,
+        times: &mut HashMap<u64, u64>,
+    ) -> Result<u64> {
+        if let Some(t) = log.block_timestamp {
+            return Ok(t);
+        }
+        let n = log.block_number.ok_or(JobError::NoLatestBlock)?;
+        if let Some(t) = times.get(&n) {
+            return Ok(*t);
+        }
+        let block = provider
+            .get_block_by_number(BlockNumberOrTag::Number(n))
+            .await?
+            .ok_or(JobError::NoLatestBlock)?;
+        times.insert(n, block.header.timestamp);
+        Ok(block.header.timestamp)
+    }
+
+    async fn apply<P: Provider>(
+        &self,
+        provider: &P,
+        log: &Log,
+        times: &mut HashMap<u64, u64>,
+    ) -> Result<bool> {
+        let Some(topic0) = log.topic0().copied() else {
+            return Ok(false);
+        };
+        let from_batches = log.address() == self.config.batches;
+        let decode_err = |event: &str, e: alloy::sol_types::Error| {
+            warn!(target: "keeper::receipts::events", event, %e, tx = ?log.transaction_hash, "undecodable log skipped");
+        };
+        if from_batches {
+            match topic0 {
+                BatchAnchored::SIGNATURE_HASH => {
+                    let e = match BatchAnchored::decode_log_data(log.data()) {
+                        Ok(e) => e,
+                        Err(err) => {
+                            decode_err("BatchAnchored", err);
+                            return Ok(false);
+                        }
+                    };
+                    let anchored_at = self.block_time(provider, log, times).await?;
+                    let anchored = Anchored {
+                        chain_batch: e.batchId.saturating_to(),
+                        submitter: e.submitter,
+                        root: e.root,
+                        count: e.count,
+                        anchored_at,
+                        data_uri: e.dataUri.clone(),
+                    };
+                    let id = self
+                        .store
+                        .apply_anchored(&anchored, self.config.us, crate::lease::now_ms())
+                        .await?;
+                    info!(target: "keeper::receipts::events", batch = %e.batchId, local = id, submitter = %e.submitter, count = e.count, ours = e.submitter == self.config.us, "batch anchored");
+                }
+                BatchFinalized::SIGNATURE_HASH => match BatchFinalized::decode_log_data(log.data())
+                {
+                    Ok(e) => {
+                        self.store
+                            .apply_finalized(e.batchId.saturating_to())
+                            .await?;
+                        info!(target: "keeper::receipts::events", batch = %e.batchId, "batch final");
+                    }
+                    Err(err) => {
+                        decode_err("BatchFinalized", err);
+                        return Ok(false);
+                    }
+                },
+                BatchVoided::SIGNATURE_HASH => match BatchVoided::decode_log_data(log.data()) {
+                    Ok(e) => {
+                        self.store
+                            .apply_voided(e.batchId.saturating_to(), e.reason, e.requestId)
+                            .await?;
+                        warn!(target: "keeper::receipts::events", batch = %e.batchId, reason = e.reason, request = %e.requestId, challenger = %e.challenger, "batch voided");
+                    }
+                    Err(err) => {
+                        decode_err("BatchVoided", err);
+                        return Ok(false);
+                    }
+                },
+                _ => return Ok(false),
+            }
+            return Ok(true);
+        }
+        let status = match topic0 {
+            settlement::Requested::SIGNATURE_HASH => {
+                match settlement::Requested::decode_log_data(log.data()) {
+                    Ok(e) => self.store.upsert_request(e.requestId, e.deadline).await?,
+                    Err(err) => decode_err("Requested", err),
+                }
+                return Ok(true);
+            }
+            settlement::Answered::SIGNATURE_HASH => {
+                settlement::Answered::decode_log_data(log.data())
+                    .map(|e| (e.requestId, request_status::ANSWERED, None))
+            }
+            settlement::Proven::SIGNATURE_HASH => settlement::Proven::decode_log_data(log.data())
+                .map(|e| (e.requestId, request_status::PROVEN, Some(e.provenAt))),
+            settlement::Settled::SIGNATURE_HASH => settlement::Settled::decode_log_data(log.data())
+                .map(|e| (e.requestId, request_status::SETTLED, None)),
+            settlement::Refunded::SIGNATURE_HASH => {
+                settlement::Refunded::decode_log_data(log.data())
+                    .map(|e| (e.requestId, request_status::REFUNDED, None))
+            }
+            settlement::Disputed::SIGNATURE_HASH => {
+                settlement::Disputed::decode_log_data(log.data())
+                    .map(|e| (e.requestId, request_status::DISPUTED, None))
+            }
+            _ => return Ok(false),
+        };
+        match status {
+            Ok((id, status, proven_at)) => {
+                self.store.set_request_status(id, status, proven_at).await?
+            }
+            Err(err) => {
+                decode_err("settlement event", err);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl<P, S> Job<P> for ReceiptEvents<S>
+where
+    P: Provider + Clone + 'static,
+    S: ReceiptStore + CursorStore + Clone,
+{
+    fn name(&self) -> &'static str {
+        JOB_NAME
+    }
+
+    fn plan<'a>(&'a self, provider: &'a P) -> PlanFuture<'a> {
+        Box::pin(async move {
+            self.sync(provider).await?;
+            Ok(Plan::default())
+        })
+    }
+}

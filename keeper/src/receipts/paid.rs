@@ -1,0 +1,193 @@
+//! Paid requests (InferenceSettlement), followed from their events ([`super::events`]):
+//!
+//! - `Requested` / `Answered` whose receipt the keeper holds in a `Final` batch anchored by the deadline (mode TEE,
+//!   the receipt matching the request) → `proveByBatch(batchId, signed, proof)` under `prove:<requestId>`;
+//! - still unproven past the deadline by the chain's clock → `refund(requestId)` under `refund:<requestId>`
+//!   (the node is slashed if it had answered);
+//! - `Proven` once the challenge window after the proof has passed → `settle(requestId)` under
+//!   `settle:<requestId>` (the node is paid).
+//!
+//! `SettlementAlreadySettled` (someone else settled or refunded first) counts as done.
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolCall;
+use tracing::debug;
+use verity_abi::rpc::IInferenceSettlement;
+use verity_abi::settlement::{decode_signed_receipt, mode, request_status};
+
+use super::api::TreeCache;
+use super::store::{BatchStatus, ReceiptState, ReceiptStore};
+use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
+
+/// The job's name.
+pub const JOB_NAME: &str = "paid-requests";
+
+/// Key prefix of proofs.
+pub const PROVE_PREFIX: &str = "prove";
+/// Key prefix of refunds.
+pub const REFUND_PREFIX: &str = "refund";
+/// Key prefix of settlements.
+pub const SETTLE_PREFIX: &str = "settle";
+
+/// The paid-requests job.
+pub struct PaidRequests<S> {
+    store: S,
+    settlement: Address,
+    trees: TreeCache,
+}
+
+impl<S> std::fmt::Debug for PaidRequests<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaidRequests")
+            .field("settlement", &self.settlement)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ReceiptStore + Clone> PaidRequests<S> {
+    /// The job for InferenceSettlement at `settlement`.
+    pub fn new(store: S, settlement: Address) -> Self {
+        Self {
+            store,
+            settlement,
+            trees: TreeCache::default(),
+        }
+    }
+
+    fn intent(&self, prefix: &str, id: B256, calldata: Bytes) -> IntentSpec {
+        IntentSpec {
+            key: format!("{prefix}:{id}"),
+            target: self.settlement,
+            calldata,
+            value: U256::ZERO,
+        }
+    }
+
+    /// `proveByBatch` calldata for `request_id` if we hold its receipt in a Final batch anchored by `deadline`
+    /// that matches the request on chain.
+    async fn proof_for<P: Provider>(
+        &self,
+        provider: &P,
+        request_id: B256,
+        deadline: u64,
+    ) -> Result<Option<Bytes>> {
+        let Some(receipt) = self.store.receipt(request_id).await? else {
+            return Ok(None);
+        };
+        let batch = match (receipt.state, receipt.batch_id) {
+            (ReceiptState::Batched, Some(id)) => self.store.batch(id).await?,
+            (ReceiptState::Excluded, _) => self.store.inclusion_of(receipt.leaf).await?,
+            _ => None,
+        };
+        let Some(batch) = batch.filter(|b| b.status == BatchStatus::Final) else {
+            return Ok(None);
+        };
+        let (Some(chain_batch), Some(anchored_at)) = (batch.chain_batch, batch.anchored_at) else {
+            return Ok(None);
+        };
+        let Some(signed) = decode_signed_receipt(&receipt.signed) else {
+            return Ok(None);
+        };
+        if anchored_at > deadline || signed.receipt.mode != mode::TEE {
+            return Ok(None);
+        }
+        let r = IInferenceSettlement::new(self.settlement, provider)
+            .getRequest(request_id)
+            .call()
+            .await?;
+        let s = &signed.receipt;
+        let answered = r._6 == request_status::ANSWERED;
+        let matches = r._0 == s.payer
+            && r._1 == s.node
+            && r._2 == s.modelVersion
+            && r._3 == s.fee
+            && r._4 == s.inputHash
+            && (!answered || r._5 == s.outputHash)
+            && r._7 == s.mode;
+        if !matches {
+            debug!(target: "keeper::receipts::paid", %request_id, "our receipt does not match the request; not proven by us");
+            return Ok(None);
+        }
+        let tree = self.trees.tree(&self.store, batch.id).await?;
+        let Some(proof) = tree.proof(receipt.leaf) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            IInferenceSettlement::proveByBatchCall {
+                batch_id: U256::from(chain_batch),
+                signed: receipt.signed.clone(),
+                proof,
+            }
+            .abi_encode()
+            .into(),
+        ))
+    }
+
+    async fn plan_with<P: Provider + Clone + 'static>(&self, provider: &P) -> Result<Plan> {
+        let open = self
+            .store
+            .requests_in(&[
+                request_status::REQUESTED,
+                request_status::ANSWERED,
+                request_status::PROVEN,
+            ])
+            .await?;
+        if open.is_empty() {
+            return Ok(Plan::default());
+        }
+        let window = IInferenceSettlement::new(self.settlement, provider)
+            .config()
+            .call()
+            .await?
+            ._5;
+        let chain_now = provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or(JobError::NoLatestBlock)?
+            .header
+            .timestamp;
+        let mut plan = Plan::default();
+        for r in open {
+            let id = r.request_id;
+            if r.status == request_status::PROVEN {
+                let Some(proven_at) = r.proven_at else {
+                    continue;
+                };
+                let due_at = proven_at.saturating_add(window);
+                if chain_now >= due_at {
+                    plan.due += 1;
+                    plan.lag_secs = plan.lag_secs.max(chain_now - due_at);
+                    let call = IInferenceSettlement::settleCall { request_id: id }.abi_encode();
+                    plan.intents
+                        .push(self.intent(SETTLE_PREFIX, id, call.into()));
+                }
+            } else if chain_now > r.deadline {
+                plan.due += 1;
+                plan.lag_secs = plan.lag_secs.max(chain_now - r.deadline);
+                let call = IInferenceSettlement::refundCall { request_id: id }.abi_encode();
+                plan.intents
+                    .push(self.intent(REFUND_PREFIX, id, call.into()));
+            } else if let Some(call) = self.proof_for(provider, id, r.deadline).await? {
+                plan.due += 1;
+                plan.intents.push(self.intent(PROVE_PREFIX, id, call));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+impl<P, S> Job<P> for PaidRequests<S>
+where
+    P: Provider + Clone + 'static,
+    S: ReceiptStore + Clone,
+{
+    fn name(&self) -> &'static str {
+        JOB_NAME
+    }
+
+    fn plan<'a>(&'a self, provider: &'a P) -> PlanFuture<'a> {
+        Box::pin(self.plan_with(provider))
+    }
+}
