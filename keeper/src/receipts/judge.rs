@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alloy::eips::BlockNumberOrTag;
-use alloy::primitives::{Address, Signature, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use verity_abi::rpc::{IModelRegistry, ISettlementNodes};
 use verity_abi::settlement::{mode, signing_hash, void_reason, SignedReceipt, SECP256K1_HALF_N};
@@ -88,8 +88,16 @@ pub fn recover(domain: B256, signed: &SignedReceipt) -> Option<Address> {
         return None;
     }
     let digest = signing_hash(domain, &signed.receipt);
-    let sig = Signature::new(U256::from_be_bytes(signed.r.0), s, signed.v == 28);
-    let signer = sig.recover_address_from_prehash(&digest).ok()?;
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(signed.r.as_slice());
+    compact[32..].copy_from_slice(signed.s.as_slice());
+    let id = secp256k1::ecdsa::RecoveryId::try_from(i32::from(signed.v - 27)).ok()?;
+    // r or s not below the group order, or no point for r: what the precompile answers with empty output.
+    let sig = secp256k1::ecdsa::RecoverableSignature::from_compact(&compact, id).ok()?;
+    let key = secp256k1::SECP256K1
+        .recover_ecdsa(secp256k1::Message::from_digest(digest.0), &sig)
+        .ok()?;
+    let signer = Address::from_raw_public_key(&key.serialize_uncompressed()[1..]);
     (!signer.is_zero()).then_some(signer)
 }
 
