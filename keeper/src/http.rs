@@ -222,6 +222,18 @@ pub async fn bind(
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = Result<(), HttpError>>), HttpError> {
+    bind_router(addr, router(metrics), shutdown).await
+}
+
+/// [`bind`] with any router: [`router`] merged with the routes of other modules (status page, receipts …).
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind_router(
+    addr: SocketAddr,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = Result<(), HttpError>>), HttpError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| HttpError::Io { addr, source })?;
@@ -229,7 +241,7 @@ pub async fn bind(
         .local_addr()
         .map_err(|source| HttpError::Io { addr, source })?;
     let serve = async move {
-        axum::serve(listener, router(metrics))
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| HttpError::Io {

@@ -16,6 +16,8 @@ use verity_keeper::jobs::{EpochFinalizer, RegistrationBatcher, StorageAttester};
 use verity_keeper::keeper::{Keeper, KeeperError, LoopConfig};
 use verity_keeper::lease::Leadership;
 use verity_keeper::outbox::{TxConfig, TxManager};
+use verity_keeper::receipts::store::ReceiptStore;
+use verity_keeper::receipts::{Receipts, ReceiptsConfig};
 use verity_keeper::status::StatusReport;
 use verity_keeper::store::{PgStore, SqliteStore, Store};
 
@@ -58,10 +60,10 @@ async fn shutdown_signal() {
     }
 }
 
-async fn build<S: Store>(
+async fn build<S: Store + ReceiptStore>(
     store: S,
     config: &Config,
-) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics)> {
+) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics, Option<axum::Router>)> {
     let signer = signer(config)?;
     let provider = ProviderBuilder::new()
         .connect(&config.rpc_url)
@@ -144,21 +146,42 @@ async fn build<S: Store>(
                 attester,
                 metrics.clone(),
             ))
-            .with_job(RegistrationBatcher::new(store, batcher, metrics.clone()));
+            .with_job(RegistrationBatcher::new(
+                store.clone(),
+                batcher,
+                metrics.clone(),
+            ));
     }
     if config.dry_run {
         tracing::info!(target: "keeper", "dry run: jobs log their intents; nothing is persisted, signed or sent");
     }
-    Ok((keeper, metrics))
+    let mut routes = None;
+    if let Some(settlement) = config.settlement {
+        let mut rc = ReceiptsConfig::new(settlement, keeper.tx().sender(), config.public_url());
+        rc.start_block = config.start_block;
+        rc.lookback = config.lookback;
+        rc.batch_max = config.receipt_batch_max;
+        rc.batch_max_age = std::time::Duration::from_millis(config.receipt_batch_age_ms);
+        let receipts = Receipts::connect(store, keeper.tx().provider().clone(), rc, &metrics)
+            .await
+            .with_context(|| {
+                format!("--settlement / VERITY_SETTLEMENT {settlement}: not an InferenceSettlement on {}", config.rpc_url)
+            })?;
+        keeper = receipts.add_jobs(keeper);
+        routes = Some(receipts.router());
+    }
+    Ok((keeper, metrics, routes))
 }
 
 async fn run<S: Store>(
+    routes: Option<axum::Router>,
     mut keeper: Keeper<S, DynProvider>,
     metrics: Metrics,
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, serve) = http::bind(config.listen, metrics, async {
+    let app = http::router(metrics).merge(routes.unwrap_or_default());
+    let (addr, serve) = http::bind_router(config.listen, app, async {
         let _ = http_stopped.await;
     })
     .await
@@ -231,11 +254,11 @@ async fn status<S: Store>(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn dispatch<S: Store>(store: S, cli: &Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch<S: Store + ReceiptStore>(store: S, cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         None | Some(Command::Run) => {
-            let (keeper, metrics) = build(store, &cli.config).await?;
-            run(keeper, metrics, &cli.config).await
+            let (keeper, metrics, routes) = build(store, &cli.config).await?;
+            run(routes, keeper, metrics, &cli.config).await
         }
         Some(Command::Enqueue(args)) => enqueue(store, &cli.config, args).await,
         Some(Command::Status(args)) => status(store, &cli.config, args).await,
