@@ -85,6 +85,8 @@ pub struct DevOptions {
     pub live: bool,
     /// Stop after this many rounds (before `duration` if it comes first).
     pub rounds: Option<u64>,
+    /// Port of the keeper's HTTP server: status page, JSON API, metrics (0 = any free port).
+    pub keeper_port: u16,
 }
 
 impl DevOptions {
@@ -103,6 +105,7 @@ impl DevOptions {
             keeper_bin: None,
             live: false,
             rounds: None,
+            keeper_port: 9464,
         }
     }
 }
@@ -139,10 +142,12 @@ struct Progress {
 
 type Wallet = DynProvider;
 
-/// The `verity-keeper` binary: `--keeper-bin`; else, inside the workspace, cargo builds it (a no-op when it is
+/// The `verity-keeper` binary: `--keeper-bin` or `VERITY_KEEPER_BIN` (`script/test` passes the one its workspace
+/// build made, so no second feature set is compiled); else, inside the workspace, cargo builds it (a no-op when it is
 /// fresh, so a stale binary is never started) with this executable's profile; else the one next to this executable.
 fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
-    if let Some(path) = &options.keeper_bin {
+    let from_env = std::env::var_os("VERITY_KEEPER_BIN").map(PathBuf::from);
+    if let Some(path) = options.keeper_bin.as_ref().or(from_env.as_ref()) {
         ensure!(
             path.is_file(),
             "--keeper-bin {} does not exist",
@@ -198,6 +203,30 @@ fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
 struct KeeperProcess {
     child: Child,
     log: PathBuf,
+    /// Base URL of its HTTP server (status page at `/`).
+    url: String,
+}
+
+/// The contracts the keeper service works on.
+struct KeeperContracts {
+    gauge: Address,
+    registry: Address,
+    settlement: Address,
+    /// The deployment's first block (where its event readers start).
+    start_block: u64,
+}
+
+/// What a [`run_with`] inspection sees while the chain and the keeper still run.
+#[derive(Debug, Clone)]
+pub struct DevSession {
+    /// The chain's RPC URL.
+    pub rpc_url: String,
+    /// The keeper's HTTP server (status page at `/`, JSON under `/api/`).
+    pub keeper_url: String,
+    /// The deployed contracts.
+    pub deployment: Deployment,
+    /// The end state read from the chain.
+    pub summary: DevSummary,
 }
 
 impl KeeperProcess {
@@ -205,8 +234,8 @@ impl KeeperProcess {
         bin: &Path,
         url: &str,
         key: &PrivateKeySigner,
-        gauge: Address,
-        registry: Address,
+        contracts: &KeeperContracts,
+        port: u16,
         dir: &Path,
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -217,16 +246,22 @@ impl KeeperProcess {
         let log = dir.join("keeper.log");
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let listen = std::net::TcpListener::bind(("127.0.0.1", port))
+            .with_context(|| format!("the keeper's port {port} is taken (pass --keeper-port)"))?
+            .local_addr()?;
         let child = Command::new(bin)
             .arg("--rpc-url")
             .arg(url)
             .arg("--database-url")
             .arg(format!("sqlite://{}?mode=rwc", db.display()))
             .arg("--gauge")
-            .arg(gauge.to_string())
+            .arg(contracts.gauge.to_string())
             .arg("--registry")
-            .arg(registry.to_string())
+            .arg(contracts.registry.to_string())
+            .arg("--settlement")
+            .arg(contracts.settlement.to_string())
+            .arg("--start-block")
+            .arg(contracts.start_block.to_string())
             // A batch goes out once its oldest version is a chain second old: registrations keep up with
             // the traffic instead of waiting for full batches.
             .args(["--batch-max-wait-secs", "1"])
@@ -239,7 +274,11 @@ impl KeeperProcess {
             .stderr(out)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(Self { child, log })
+        Ok(Self {
+            child,
+            log,
+            url: format!("http://{listen}"),
+        })
     }
 
     fn check_alive(&mut self) -> Result<()> {
@@ -299,6 +338,16 @@ impl World {
 
 /// Runs `verity dev` and returns the end state read from the chain.
 pub async fn run(options: &DevOptions) -> Result<DevSummary> {
+    run_with(options, |_| async { Ok(()) }).await
+}
+
+/// [`run`], then `inspect` with the chain and the keeper still running (tests look at the status page), then
+/// the shutdown.
+pub async fn run_with<F, Fut>(options: &DevOptions, inspect: F) -> Result<DevSummary>
+where
+    F: FnOnce(DevSession) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
     ensure!(options.rate > 0.0, "--rate must be positive");
     let accounts = derive_accounts(&options.mnemonic, ACCOUNTS)
         .context("deriving dev accounts from the mnemonic")?;
@@ -371,12 +420,24 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
         )
         .await?;
     }
+    let contracts = KeeperContracts {
+        gauge: world.address("gauge")?,
+        registry: world.address("registry")?,
+        settlement: world.address("settlement")?,
+        start_block: world
+            .deployment
+            .contracts
+            .values()
+            .map(|c| c.deploy_block)
+            .min()
+            .unwrap_or(0),
+    };
     let mut keeper = KeeperProcess::spawn(
         &keeper_bin,
         &world.url,
         &world.accounts[KEEPER_ACCOUNT],
-        world.address("gauge")?,
-        world.address("registry")?,
+        &contracts,
+        options.keeper_port,
         &options.data_dir,
     )?;
     println!(
@@ -385,6 +446,7 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
         options.data_dir.display(),
         keeper.log.display()
     );
+    println!("status     {}/ (status page; JSON under /api/)", keeper.url);
 
     let start_block = world.wallets[0].get_block_number().await?;
     let started = Instant::now();
@@ -427,8 +489,17 @@ pub async fn run(options: &DevOptions) -> Result<DevSummary> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let summary = summary(&world, start_block).await?;
-    drop(keeper);
     print_summary(&summary, started.elapsed());
+    let session = DevSession {
+        rpc_url: world.url.clone(),
+        keeper_url: keeper.url.clone(),
+        deployment: world.deployment.clone(),
+        summary: summary.clone(),
+    };
+    let inspected = inspect(session).await;
+    keeper.check_alive()?;
+    drop(keeper);
+    inspected?;
     Ok(summary)
 }
 

@@ -4,11 +4,14 @@
 //! → jobs ([`jobs`]: state + event → intents) → the outbox / transaction manager ([`outbox`]: persist intent,
 //! nonce, sign, send, confirm) → the store ([`store`]: sqlx repositories, `migrations/`). [`keeper::Keeper`] runs
 //! them under the leader [`lease`]; `main.rs` wires the concrete types.
+//! Beside them, read-only: the [`index`] (listings, scoreboard, epoch figures from events) and the status page
+//! with its JSON API ([`web`]).
 
 pub mod chain;
 pub mod config;
 pub mod failpoint;
 pub mod http;
+pub mod index;
 pub mod jobs;
 pub mod keeper;
 pub mod lease;
@@ -16,3 +19,4 @@ pub mod outbox;
 pub mod receipts;
 pub mod status;
 pub mod store;
+pub mod web;

@@ -10,6 +10,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use verity_keeper::config::{Cli, Command, Config, EnqueueArgs, LogFormat, StatusArgs};
 use verity_keeper::failpoint::FAILPOINT_EXIT_CODE;
 use verity_keeper::http::{self, Metrics};
+use verity_keeper::index::{Follower, FollowerConfig};
 use verity_keeper::jobs::attester::AttesterConfig;
 use verity_keeper::jobs::batcher::BatcherConfig;
 use verity_keeper::jobs::{EpochFinalizer, RegistrationBatcher, StorageAttester};
@@ -20,6 +21,7 @@ use verity_keeper::receipts::store::ReceiptStore;
 use verity_keeper::receipts::{Receipts, ReceiptsConfig};
 use verity_keeper::status::StatusReport;
 use verity_keeper::store::{PgStore, SqliteStore, Store};
+use verity_keeper::web;
 
 /// The production wiring on the default SQLite store.
 type DefaultKeeper = Keeper<SqliteStore, DynProvider>;
@@ -180,17 +182,41 @@ async fn run<S: Store>(
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = http::router(metrics).merge(routes.unwrap_or_default());
+    let (stop_index, index_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut app = http::router(metrics.clone()).merge(routes.unwrap_or_default());
+    let mut indexer = None;
+    if config.registry.is_some() || config.settlement.is_some() || config.gauge.is_some() {
+        let follower = Follower::connect(
+            keeper.tx().provider().clone(),
+            FollowerConfig::new(
+                config.registry,
+                config.settlement,
+                config.gauge,
+                config.start_block,
+            ),
+        )
+        .await
+        .context("starting the indexer (reading the contracts' configuration)")?
+        .with_metrics(&metrics)?;
+        app = app.merge(web::router(follower.index()));
+        indexer = Some(tokio::spawn(follower.run(async {
+            let _ = index_stopped.await;
+        })));
+    }
     let (addr, serve) = http::bind_router(config.listen, app, async {
         let _ = http_stopped.await;
     })
     .await
     .with_context(|| format!("--listen {}", config.listen))?;
-    tracing::info!(target: "keeper", %addr, "http server listening");
+    tracing::info!(target: "keeper", %addr, "http server listening (status page at /)");
     let server = tokio::spawn(serve);
     let result = keeper.run(shutdown_signal()).await;
     let _ = stop_http.send(());
+    let _ = stop_index.send(());
     let _ = server.await;
+    if let Some(indexer) = indexer {
+        let _ = indexer.await;
+    }
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(KeeperError::Failpoint(p)) => {

@@ -1,11 +1,17 @@
 //! `verity dev` end to end, short: devnode in-process, every contract built and deployed, the real
 //! `verity-keeper` binary on SQLite, traffic for a few seconds. The end state is asserted from the chain
-//! (events and views, read by [`verity::dev::run`]'s summary), not from the driver's own counters.
+//! (events and views, read by [`verity::dev::run`]'s summary), not from the driver's own counters; then the
+//! keeper's status page is opened in headless Chromium and what it shows is compared with the chain.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
-use verity::dev::{run, DevOptions};
-use verity_abi::registry::Reason;
+use alloy::primitives::U256;
+use alloy::providers::{Provider, ProviderBuilder};
+use verity::dev::{run_with, DevOptions, DevSession};
+use verity_abi::registry::{Reason, Status};
+use verity_abi::rpc::{IGaugeController, IModelRegistry};
 
 use crate::support::ScratchDir;
 
@@ -19,9 +25,15 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     options.duration = Duration::from_secs(300);
     options.rate = 100.0;
     options.port = 0;
+    options.keeper_port = 0;
     options.data_dir = scratch.0.join("keeper");
     options.record_dir = scratch.0.join("deployments");
-    let summary = run(&options).await.expect("verity dev runs");
+    let summary = run_with(&options, |session| async move {
+        status_page_matches_the_chain(&session).await;
+        Ok(())
+    })
+    .await
+    .expect("verity dev runs");
     println!("{summary:?}");
     assert!(
         scratch.0.join("deployments/devnet.json").is_file(),
@@ -50,4 +62,161 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     assert_eq!(summary.epochs_by_keeper, summary.epochs_finalized);
     assert!(summary.seasons >= 2, "{summary:?}");
     assert!(summary.minted > alloy::primitives::U256::ZERO);
+}
+
+/// Where playwright-core and Chromium are, or why the browser check cannot run here.
+fn browser() -> Result<(PathBuf, PathBuf), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let module = root.join(".tools/node_modules/playwright-core");
+    if !module.is_dir() {
+        return Err(format!(
+            "{} missing (script/test installs it)",
+            module.display()
+        ));
+    }
+    let chromium = std::env::var_os("CHROMIUM_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    if !chromium.is_file() {
+        return Err(format!(
+            "{} missing (script/test installs Debian's chromium)",
+            chromium.display()
+        ));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("node missing".into());
+    }
+    Ok((module, chromium))
+}
+
+/// Opens the status page in headless Chromium once the keeper's index has caught up, and checks its figures
+/// against the chain: counts from the summary (events and views), per-epoch voters from `epochStats`, and a
+/// lookup typed into the form against `version(id)`.
+async fn status_page_matches_the_chain(session: &DevSession) {
+    let (module, chromium) = match browser() {
+        Ok(found) => found,
+        Err(why) => {
+            println!("SKIPPED status page browser check: {why}");
+            return;
+        }
+    };
+    let chain = ProviderBuilder::new().connect_http(session.rpc_url.parse().unwrap());
+    let head = chain.get_block_number().await.unwrap();
+    // The index polls every second: wait until it has applied the head.
+    let client = alloy::transports::http::reqwest::Client::new();
+    let summary_url = format!("{}/api/summary", session.keeper_url);
+    let mut indexed = 0;
+    for _ in 0..100 {
+        let body: serde_json::Value = client
+            .get(&summary_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        indexed = body["block"].as_u64().unwrap_or(0);
+        if indexed >= head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(indexed >= head, "index at {indexed}, chain at {head}");
+
+    // A registered and a rejected version, as the chain says.
+    let registry = IModelRegistry::new(session.deployment.contracts["registry"].address, &chain);
+    let mut registered = None;
+    for id in 1..=session.summary.submitted {
+        let v = registry.version(U256::from(id)).call().await.unwrap();
+        if v.status == Status::Registered.code() && registered.is_none() {
+            registered = Some(id);
+        }
+    }
+    let registered = registered.expect("a registered version");
+
+    let output = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/status_page.cjs"))
+        .arg(format!("{}/", session.keeper_url))
+        .arg(registered.to_string())
+        .arg("")
+        .env("PLAYWRIGHT_CORE", &module)
+        .env("CHROMIUM_BIN", &chromium)
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "browser check failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("the script prints one JSON line");
+    println!("status page: {page}");
+    let s = &session.summary;
+    let number = |key: &str| page[key].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(
+        page["errors"],
+        serde_json::json!([]),
+        "no script errors, no failed requests"
+    );
+    assert_eq!(
+        page["errorsAfter"],
+        serde_json::json!([]),
+        "only the bad lookup's expected 400"
+    );
+    assert_eq!(number("submitted"), s.submitted);
+    assert_eq!(number("registered"), s.registered);
+    assert_eq!(number("rejected"), s.rejected.len() as u64);
+    assert_eq!(
+        number("awaiting-storage") + number("awaiting-registration"),
+        s.pending
+    );
+    assert!(number("block") >= head);
+    assert_eq!(page["epochRows"].as_u64().unwrap(), s.epochs_finalized);
+    assert!(
+        page["chartBars"].as_u64().unwrap() > 0,
+        "the weights chart has bars"
+    );
+    // Per epoch, the voters who cast in it (page column 5) equal the controller's own count.
+    let gauge = IGaugeController::new(session.deployment.contracts["gauge"].address, &chain);
+    for row in page["epochs"].as_array().unwrap() {
+        let cells: Vec<&str> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let epoch: u64 = cells[0].parse().unwrap();
+        let stats = gauge.epochStats(epoch).call().await.unwrap();
+        assert_eq!(
+            cells[4].parse::<u64>().unwrap(),
+            stats._0,
+            "voters cast in epoch {epoch}"
+        );
+    }
+    // The concentration figures rest on per-voter weights rebuilt from vote events: their sum is the
+    // controller's own total for every epoch.
+    let epochs: serde_json::Value = client
+        .get(format!("{}/api/epochs", session.keeper_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for e in epochs.as_array().unwrap() {
+        let epoch = e["epoch"].as_u64().unwrap();
+        let stats = gauge.epochStats(epoch).call().await.unwrap();
+        assert_eq!(e["total_weight"], stats._1.to_string(), "epoch {epoch}");
+        assert_eq!(e["voter_weight"], e["total_weight"], "epoch {epoch}: {e}");
+    }
+    // The lookup typed into the form shows the chain's status; a bad id shows an error.
+    assert_eq!(page["versionStatus"], "Registered");
+    assert!(page["versionText"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("#{registered} ")));
+    assert!(page["badLookup"]
+        .as_str()
+        .unwrap()
+        .contains("not a version id"));
 }
