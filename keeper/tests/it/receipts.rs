@@ -755,11 +755,35 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
     );
     assert_eq!(on_chain_status(&w, &served_b).await, batch_status::ANCHORED);
 
+    // 3. Another keeper anchors a's receipt again, after our batch that includes it: the watcher proves the
+    //    request id in both batches and voids theirs (the later one).
+    let copy = anchor_as_other(
+        &w,
+        "copy.bin",
+        &[&signed[0], &w.sign(&w.receipt(keccak256("d"), "y", t))],
+    )
+    .await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.batch_status(copy).await, batch_status::VOIDED);
+    assert_eq!(
+        key_status(&store, watcher::key(copy)).await,
+        Some(IntentStatus::Confirmed)
+    );
+    assert_eq!(
+        w.batch_status(again).await,
+        batch_status::ANCHORED,
+        "ours stands"
+    );
+
     // Everything was sent once; a restart sends nothing more.
     let counts = once_each(&w.sent().await);
     assert_eq!(
         counts,
-        BTreeMap::from([("anchor", 2), ("challengeLeaf", 1)])
+        BTreeMap::from([
+            ("anchor", 2),
+            ("challengeDuplicate", 1),
+            ("challengeLeaf", 1)
+        ])
     );
     drop(running);
     let restarted = w.start(store.clone()).await;
