@@ -5,6 +5,7 @@
 //!
 //! Statuses are `SMALLINT` codes decoded with `TryFrom` (never a panicking `From`).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
@@ -262,6 +263,9 @@ pub struct PaidRow {
 /// Rows per multi-row statement (well under both backends' bind-parameter limits).
 const CHUNK: usize = 500;
 
+/// Receipts per multi-row INSERT (8 parameters each).
+const INSERT_CHUNK: usize = 100;
+
 /// The receipts' repository.
 pub trait ReceiptStore: Send + Sync + 'static {
     /// Persists receipts in one database transaction (group commit), one outcome per receipt in order.
@@ -500,25 +504,55 @@ macro_rules! impl_receipt_store {
 
         impl ReceiptStore for $store {
             async fn insert_receipts(&self, receipts: &[NewReceipt]) -> Result<Vec<Inserted>> {
-                let mut out = Vec::with_capacity(receipts.len());
+                // The first receipt of each request id in the group goes into multi-row INSERTs; a later one in the
+                // same group is judged against it. Rows the INSERTs skipped (the id was persisted before) are
+                // compared with the stored leaf.
+                let mut first: HashMap<B256, usize> = HashMap::with_capacity(receipts.len());
+                let mut out: Vec<Option<Inserted>> = vec![None; receipts.len()];
+                let mut fresh = Vec::with_capacity(receipts.len());
+                for (i, r) in receipts.iter().enumerate() {
+                    match first.get(&r.request_id) {
+                        Some(&f) => {
+                            out[i] = Some(if receipts[f].leaf == r.leaf { Inserted::Duplicate } else { Inserted::Conflict });
+                        }
+                        None => {
+                            first.insert(r.request_id, i);
+                            fresh.push(i);
+                        }
+                    }
+                }
                 let mut tx = self.pool().begin().await?;
-                for r in receipts {
-                    let done = sqlx::query(
+                let mut inserted = std::collections::HashSet::with_capacity(fresh.len());
+                for chunk in fresh.chunks(INSERT_CHUNK) {
+                    let values = (0..chunk.len())
+                        .map(|k| format!("({}, ${})", placeholders(1 + 8 * k, 7), 8 + 8 * k))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
                         "INSERT INTO receipts (request_id, signed, leaf, node, model, signed_at, received_at, state) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id) DO NOTHING",
-                    )
-                    .bind(r.request_id.as_slice())
-                    .bind(r.signed.as_ref())
-                    .bind(r.leaf.as_slice())
-                    .bind(r.node.as_slice())
-                    .bind(r.model.to_be_bytes::<32>().as_slice())
-                    .bind(i64_of(r.signed_at, "signed_at")?)
-                    .bind(r.received_at)
-                    .bind(ANSWERED)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        out.push(Inserted::New);
+                         VALUES {values} ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for &i in chunk {
+                        let r = &receipts[i];
+                        q = q
+                            .bind(r.request_id.as_slice())
+                            .bind(r.signed.as_ref())
+                            .bind(r.leaf.as_slice())
+                            .bind(r.node.as_slice())
+                            .bind(r.model.to_be_bytes::<32>().to_vec())
+                            .bind(i64_of(r.signed_at, "signed_at")?)
+                            .bind(r.received_at)
+                            .bind(ANSWERED);
+                    }
+                    for row in q.fetch_all(&mut *tx).await? {
+                        inserted.insert(b256(&row.try_get::<Vec<u8>, _>("request_id")?, "receipts.request_id")?);
+                    }
+                }
+                for &i in &fresh {
+                    let r = &receipts[i];
+                    if inserted.contains(&r.request_id) {
+                        out[i] = Some(Inserted::New);
                         continue;
                     }
                     let row = sqlx::query("SELECT leaf FROM receipts WHERE request_id = $1")
@@ -526,14 +560,16 @@ macro_rules! impl_receipt_store {
                         .fetch_one(&mut *tx)
                         .await?;
                     let leaf: Vec<u8> = row.try_get("leaf")?;
-                    out.push(if leaf.as_slice() == r.leaf.as_slice() {
+                    out[i] = Some(if leaf.as_slice() == r.leaf.as_slice() {
                         Inserted::Duplicate
                     } else {
                         Inserted::Conflict
                     });
                 }
                 tx.commit().await?;
-                Ok(out)
+                out.into_iter()
+                    .map(|o| o.ok_or(StoreError::Corrupt { what: "receipts (an intake outcome is missing)" }))
+                    .collect()
             }
 
             async fn receipt(&self, request_id: B256) -> Result<Option<StoredReceipt>> {
