@@ -16,6 +16,7 @@
 
 mod cli;
 mod gas;
+mod keeper;
 mod load;
 mod nodes;
 mod registry_gas;
@@ -43,6 +44,10 @@ pub use cli::{main, BenchArgs};
 pub use gas::{
     finalize_label, gauge_gas, vote_label, GasGoal, GasReport, GasRow, GaugeGasSetup,
     FINALIZE_VOTER_RATIO_GOAL, VOTE_GAUGE_COUNTS,
+};
+pub use keeper::{
+    bench_keeper, keeper_bench, KeeperBench, KeeperBenchSetup, INTAKE_CLIENTS, INTAKE_GOAL_PER_SEC,
+    INTAKE_RECEIPTS,
 };
 pub use load::{recipient, run_transfers, LoadConfig, LoadReport};
 pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
@@ -240,7 +245,11 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
     }
     let gas = match options.voters {
         0 => None,
-        voters => Some(bench_gas(&options.devnode, &artifacts, voters).await?),
+        voters => {
+            let mut gas = bench_gas(&options.devnode, &artifacts, voters).await?;
+            gas.extend(bench_keeper(&options.devnode, &artifacts).await?.report());
+            Some(gas)
+        }
     };
     let sizes = artifacts
         .contracts
