@@ -31,6 +31,7 @@ pub const CONTRACTS: &[ContractSpec] = &[
     ContractSpec::new("settlement-batches", "verity-settlement-batches"),
     ContractSpec::new("settlement", "verity-settlement"),
     ContractSpec::new("settlement-committee", "verity-settlement-committee"),
+    ContractSpec::new("groth16", "verity-groth16"),
 ];
 
 /// Contract crates that compile but are not deployable yet, each with the reason; they stay out of

@@ -40,6 +40,7 @@ macro_rules! sol_with_source {
 
 pub mod escrow;
 pub mod gauge;
+pub mod groth16;
 pub mod registry;
 pub mod settlement;
 pub mod token;
@@ -102,6 +103,11 @@ pub const CONTRACTS: &[ContractAbi] = &[
         package: "verity-settlement-committee",
         interface: "ICommitteeVerifier",
         events_sol: settlement::committee::EVENTS_SOL,
+    },
+    ContractAbi {
+        package: "verity-groth16",
+        interface: "IGroth16Verifier",
+        events_sol: groth16::EVENTS_SOL,
     },
 ];
 

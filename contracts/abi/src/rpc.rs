@@ -47,3 +47,8 @@ alloy::sol!(
     #[sol(rpc)]
     "interfaces/ICommitteeVerifier.sol"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    "interfaces/IGroth16Verifier.sol"
+);

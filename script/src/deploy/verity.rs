@@ -203,6 +203,9 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                 Ok((committee_params.admin(book), members, p.committee_threshold))
             }),
         )
+        // Groth16Verifier: keys are registered per model version by the version's submitter in the registry;
+        // governance points `settlement.setVerifier(modelVersion, groth16)` at it per model.
+        .contract(Deployable::new("groth16").constructor(|book| Ok((book.address("registry")?,))))
 }
 
 #[cfg(test)]
