@@ -8,6 +8,10 @@
 //!   lineage; the keeper service (granted the attester and keeper roles) fetches and hashes each file, attests
 //!   storage and registers versions in batches. Every fourth lacks its license (rejected at registration), every
 //!   seventh claims a wrong content hash (rejected at the storage attestation);
+//! - **settlement** ([`settlement`]): two staked inference nodes post signed receipts to the keeper, which
+//!   anchors them in Merkle batches and finalizes them; paid requests are answered, proven by batch and settled
+//!   by the keeper — or, every third round, never answered and refunded by the keeper at the deadline; once,
+//!   another batch keeper anchors forged receipts and the keeper's challenge watcher voids the batch;
 //! - **veBR**: holders lock BR once, then re-vote every round over two gauges;
 //! - **time**: on devnode each round is one week (`evm_increaseTime`), so epochs fall due, the keeper finalizes
 //!   them, and every 12 weeks a season flips and all votes start from zero. On another chain (`--rpc-url`) time
@@ -31,10 +35,13 @@ use alloy::{
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::client::{chain_time, send_with_headroom, travel, wallet};
+
+mod settlement;
 use devnode::{
     chain::{derive_accounts, DEFAULT_MNEMONIC},
     rpc::{start, NodeConfig, NodeHandle},
 };
+use settlement::SettlementTraffic;
 use verity_abi::{
     escrow::WEEK,
     gauge::{EpochFinalized, Schedule},
@@ -129,6 +136,25 @@ pub struct DevSummary {
     pub minted: U256,
     /// Seasons the chain went through (season of the last finalized epoch + 1).
     pub seasons: u64,
+    /// The keeper service's account.
+    pub keeper: Address,
+    /// Receipt batches finalized (`BatchFinalized`).
+    pub batches_final: u64,
+    /// Receipts in finalized batches (their `BatchAnchored` counts).
+    pub receipts_final: u64,
+    /// Voided batches: reason code and challenger.
+    pub batches_voided: Vec<(u8, Address)>,
+    /// Paid requests opened (`Requested`).
+    pub requests: u64,
+    /// Paid requests proven by inclusion in a final batch (`Proven` with a batch id).
+    pub proven_by_batch: u64,
+    /// Paid requests settled (`Settled`).
+    pub settled: u64,
+    /// Paid requests refunded at their deadline (`Refunded`).
+    pub refunded: u64,
+    /// Settlement transactions (proofs, settlements, refunds, batch finalizations, challenges) sent by the
+    /// keeper service's account.
+    pub settlement_txs_by_keeper: u64,
 }
 
 /// The driver's counters for the live view.
@@ -138,6 +164,10 @@ struct Progress {
     submitted: u64,
     votes: u64,
     weeks: u64,
+    /// Paid requests opened.
+    requests: u64,
+    /// Receipts posted to the keeper (paid and unpaid).
+    receipts: u64,
 }
 
 type Wallet = DynProvider;
@@ -265,6 +295,8 @@ impl KeeperProcess {
             // A batch goes out once its oldest version is a chain second old: registrations keep up with
             // the traffic instead of waiting for full batches.
             .args(["--batch-max-wait-secs", "1"])
+            // Receipts are anchored half a second after they arrive (the round waits for them).
+            .args(["--receipt-batch-age-ms", "500"])
             .arg("--listen")
             .arg(listen.to_string())
             .args(["--poll-ms", "300", "--log-format", "json"])
@@ -454,6 +486,12 @@ where
     let live = options.live || std::io::stdout().is_terminal();
     let round_every = Duration::from_secs_f64(1.0 / options.rate);
     let mut traffic = Traffic::new(&world, options.data_dir.join("models")).await?;
+    let mut settlement = SettlementTraffic::new(
+        &world,
+        keeper.url.clone(),
+        options.data_dir.join("settlement"),
+    )
+    .await?;
     let interrupted = loop {
         if started.elapsed() >= options.duration
             || options.rounds.is_some_and(|r| progress.rounds >= r)
@@ -461,7 +499,9 @@ where
             break false;
         }
         let round_started = Instant::now();
-        traffic.round(&world, &mut progress).await?;
+        traffic
+            .round(&world, &mut progress, &mut settlement)
+            .await?;
         keeper.check_alive()?;
         let line = view(&world, &progress, started.elapsed()).await?;
         if live {
@@ -484,7 +524,11 @@ where
     }
     // Give the keeper a moment to finalize what is due, then read the end state from the chain.
     let due_deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < due_deadline && traffic.epochs_due(&world).await? > 0 {
+    while Instant::now() < due_deadline
+        && (traffic.epochs_due(&world).await? > 0
+            || unproven_requests(&world, start_block).await? > 0
+            || !keeper_idle(&keeper.url).await)
+    {
         keeper.check_alive()?;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -571,8 +615,16 @@ impl Traffic {
         Ok(current.saturating_sub(next))
     }
 
-    async fn round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
+    async fn round(
+        &mut self,
+        world: &World,
+        progress: &mut Progress,
+        settlement: &mut SettlementTraffic,
+    ) -> Result<()> {
         self.registry_round(world, progress).await?;
+        if let Some(model) = self.usable_model(world).await? {
+            settlement.round(world, progress, model).await?;
+        }
         self.vebr_round(world, progress).await?;
         if world.travels {
             travel(&world.wallets[0], WEEK).await?;
@@ -580,6 +632,15 @@ impl Traffic {
         }
         progress.rounds += 1;
         Ok(())
+    }
+
+    /// The latest version meant to register, once the registry says it is usable (inference needs one).
+    async fn usable_model(&self, world: &World) -> Result<Option<U256>> {
+        let Some(id) = self.last_good else {
+            return Ok(None);
+        };
+        let registry = IModelRegistry::new(world.address("registry")?, world.wallets[0].clone());
+        Ok(registry.isUsable(id).call().await?.then_some(id))
     }
 
     /// Two submissions whose weights files are written under the data dir and named by `file://` URI; the keeper
@@ -725,11 +786,13 @@ async fn view(world: &World, progress: &Progress, elapsed: Duration) -> Result<S
     let now = chain_time(&world.wallets[0]).await?;
     let epoch = schedule.epoch_at(now).unwrap_or(0);
     Ok(format!(
-        "{:>5.1}s  round {}  | registry: {} submitted, {} pending  | veBR: {} votes  | epoch {} (season {}), next to finalize {}",
+        "{:>5.1}s  round {}  | registry: {} submitted, {} pending  | settlement: {} receipts, {} paid requests  | veBR: {} votes  | epoch {} (season {}), next to finalize {}",
         elapsed.as_secs_f64(),
         progress.rounds,
         progress.submitted,
         pending,
+        progress.receipts,
+        progress.requests,
         progress.votes,
         epoch,
         schedule.season_of(epoch),
@@ -789,15 +852,109 @@ async fn summary(world: &World, from_block: u64) -> Result<DevSummary> {
         summary.epochs_finalized += 1;
         summary.minted += event.emission;
         summary.seasons = summary.seasons.max(schedule.season_of(event.epoch) + 1);
-        if let Some(hash) = log.transaction_hash {
-            if let Some(tx) = p.get_transaction_by_hash(hash).await? {
-                if tx.inner.signer() == keeper {
-                    summary.epochs_by_keeper += 1;
-                }
+        if sent_by(p, log.transaction_hash, keeper).await? {
+            summary.epochs_by_keeper += 1;
+        }
+    }
+    settlement_summary(world, from_block, &mut summary).await?;
+    Ok(summary)
+}
+
+/// Whether the keeper reports no due work (`keeper_job_due`) and no open intent (`keeper_outbox_intents` pending,
+/// signed or sent) on its `/metrics`; false when it cannot be asked.
+async fn keeper_idle(url: &str) -> bool {
+    let Ok(res) = alloy::transports::http::reqwest::get(format!("{url}/metrics")).await else {
+        return false;
+    };
+    let Ok(text) = res.text().await else {
+        return false;
+    };
+    let busy = |line: &str| {
+        let open = line.starts_with("keeper_job_due{")
+            || ["pending", "signed", "sent"]
+                .iter()
+                .any(|s| line.starts_with(&format!("keeper_outbox_intents{{status=\"{s}\"}}")));
+        open && line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|v| v > 0.0)
+    };
+    text.contains("keeper_job_due") && !text.lines().any(busy)
+}
+
+/// Paid requests neither proven nor refunded yet (the keeper proves answered ones once their batch is final and
+/// refunds the rest at their deadline).
+async fn unproven_requests(world: &World, from_block: u64) -> Result<u64> {
+    let mut s = DevSummary::default();
+    settlement_summary(world, from_block, &mut s).await?;
+    Ok(s.requests.saturating_sub(s.proven_by_batch + s.refunded))
+}
+
+/// Whether the transaction `hash` was signed by `account`.
+async fn sent_by(p: &Wallet, hash: Option<B256>, account: Address) -> Result<bool> {
+    let Some(hash) = hash else {
+        return Ok(false);
+    };
+    Ok(p.get_transaction_by_hash(hash)
+        .await?
+        .is_some_and(|tx| tx.inner.signer() == account))
+}
+
+/// The settlement part of the end state: batches and paid requests, from events.
+async fn settlement_summary(
+    world: &World,
+    from_block: u64,
+    summary: &mut DevSummary,
+) -> Result<()> {
+    use verity_abi::settlement::{batches, Proven, Refunded, Requested, Settled};
+    let p = &world.wallets[0];
+    let keeper = world.accounts[KEEPER_ACCOUNT].address();
+    let logs = |address: Address| Filter::new().address(address).from_block(from_block);
+    let mut counts = std::collections::HashMap::new();
+    let mut keeper_txs = std::collections::HashSet::new();
+    for log in p
+        .get_logs(&logs(world.address("settlement-batches")?))
+        .await?
+    {
+        if let Ok(e) = batches::BatchAnchored::decode_log_data(log.data()) {
+            counts.insert(e.batchId, e.count);
+        } else if let Ok(e) = batches::BatchFinalized::decode_log_data(log.data()) {
+            summary.batches_final += 1;
+            summary.receipts_final += counts.get(&e.batchId).copied().unwrap_or(0);
+            if sent_by(p, log.transaction_hash, keeper).await? {
+                keeper_txs.extend(log.transaction_hash);
+            }
+        } else if let Ok(e) = batches::BatchVoided::decode_log_data(log.data()) {
+            summary.batches_voided.push((e.reason, e.challenger));
+        }
+    }
+    for log in p.get_logs(&logs(world.address("settlement")?)).await? {
+        let by_keeper = || async { sent_by(p, log.transaction_hash, keeper).await };
+        if Requested::decode_log_data(log.data()).is_ok() {
+            summary.requests += 1;
+        } else if let Ok(e) = Proven::decode_log_data(log.data()) {
+            if e.batchId != U256::ZERO {
+                summary.proven_by_batch += 1;
+            }
+            if by_keeper().await? {
+                keeper_txs.extend(log.transaction_hash);
+            }
+        } else if Settled::decode_log_data(log.data()).is_ok() {
+            summary.settled += 1;
+            if by_keeper().await? {
+                keeper_txs.extend(log.transaction_hash);
+            }
+        } else if Refunded::decode_log_data(log.data()).is_ok() {
+            summary.refunded += 1;
+            if by_keeper().await? {
+                keeper_txs.extend(log.transaction_hash);
             }
         }
     }
-    Ok(summary)
+    summary.settlement_txs_by_keeper = keeper_txs.len() as u64;
+    summary.keeper = keeper;
+    Ok(())
 }
 
 fn print_summary(s: &DevSummary, elapsed: Duration) {
@@ -835,5 +992,22 @@ fn print_summary(s: &DevSummary, elapsed: Duration) {
         s.epochs_by_keeper,
         s.seasons,
         s.minted / UNIT
+    );
+    let voided: Vec<String> = s
+        .batches_voided
+        .iter()
+        .map(|(reason, by)| format!("reason {reason} by {by}"))
+        .collect();
+    println!(
+        "  settle    {} receipts in {} final batches, {} voided ({}); {} paid requests: {} proven by batch, {} settled, {} refunded; {} settlement txs by the keeper",
+        s.receipts_final,
+        s.batches_final,
+        s.batches_voided.len(),
+        voided.join(", "),
+        s.requests,
+        s.proven_by_batch,
+        s.settled,
+        s.refunded,
+        s.settlement_txs_by_keeper
     );
 }

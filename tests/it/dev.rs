@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use alloy::primitives::U256;
 use alloy::providers::{Provider, ProviderBuilder};
+use alloy::sol_types::SolEvent;
 use verity::dev::{run_with, DevOptions, DevSession};
 use verity_abi::registry::{Reason, Status};
 use verity_abi::rpc::{IGaugeController, IModelRegistry};
+use verity_abi::settlement::void_reason;
 
 use crate::support::ScratchDir;
 
@@ -62,6 +64,25 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     assert_eq!(summary.epochs_by_keeper, summary.epochs_finalized);
     assert!(summary.seasons >= 2, "{summary:?}");
     assert!(summary.minted > alloy::primitives::U256::ZERO);
+    // Settlement, all through the keeper service: 7 receipts a round (one paid, six unpaid) anchored and final;
+    // the forged batch voided by the keeper's challenge (signed by no registered enclave key); every answered
+    // request proven by batch and — but the last round's, still in its window — settled; every third round's
+    // unanswered request refunded at its deadline.
+    assert_eq!(summary.receipts_final, 14 * 7, "{summary:?}");
+    assert_eq!(
+        summary.batches_voided,
+        [(void_reason::BAD_SIGNATURE, summary.keeper)],
+        "{summary:?}"
+    );
+    assert_eq!(summary.requests, 14 + 14 / 3, "{summary:?}");
+    assert_eq!(summary.refunded, 14 / 3, "{summary:?}");
+    assert_eq!(summary.proven_by_batch, 14, "{summary:?}");
+    assert!(summary.settled >= 13, "{summary:?}");
+    // Batch finalizations, proofs, settlements, refunds and the challenge: all sent by the keeper's account.
+    assert!(
+        summary.settlement_txs_by_keeper >= summary.batches_final + 14 + 13 + 14 / 3,
+        "{summary:?}"
+    );
 }
 
 /// Where playwright-core and Chromium are, or why the browser check cannot run here.
@@ -134,11 +155,29 @@ async fn status_page_matches_the_chain(session: &DevSession) {
     }
     let registered = registered.expect("a registered version");
 
+    // A settled paid request, as the chain says.
+    let settled = chain
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(session.deployment.contracts["settlement"].address)
+                .event_signature(verity_abi::settlement::Settled::SIGNATURE_HASH),
+        )
+        .await
+        .unwrap();
+    let settled = settled
+        .first()
+        .map(|l| {
+            verity_abi::settlement::Settled::decode_log_data(l.data())
+                .unwrap()
+                .requestId
+        })
+        .expect("a settled request");
+
     let output = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/status_page.cjs"))
         .arg(format!("{}/", session.keeper_url))
         .arg(registered.to_string())
-        .arg("")
+        .arg(settled.to_string())
         .env("PLAYWRIGHT_CORE", &module)
         .env("CHROMIUM_BIN", &chromium)
         .output()
@@ -219,4 +258,14 @@ async fn status_page_matches_the_chain(session: &DevSession) {
         .as_str()
         .unwrap()
         .contains("not a version id"));
+    assert_eq!(page["requestStatus"], "Settled");
+    assert_eq!(number("requests"), s.requests);
+    assert_eq!(number("settled"), s.settled);
+    assert_eq!(number("refunded"), s.refunded);
+    assert_eq!(number("batches-final"), s.batches_final);
+    assert_eq!(number("batches-voided"), s.batches_voided.len() as u64);
+    assert_eq!(
+        page["nodeRows"], 2,
+        "both inference nodes on the scoreboard"
+    );
 }

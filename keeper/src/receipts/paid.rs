@@ -65,6 +65,21 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
         }
     }
 
+    /// Whether we hold `request_id`'s receipt in a batch anchored by `deadline` whose challenge window still
+    /// runs: the node delivered in time and the proof follows once the batch is final, so no refund.
+    async fn awaiting_finality(&self, request_id: B256, deadline: u64) -> Result<bool> {
+        let Some(receipt) = self.store.receipt(request_id).await? else {
+            return Ok(false);
+        };
+        let batch = match (receipt.state, receipt.batch_id) {
+            (ReceiptState::Batched, Some(id)) => self.store.batch(id).await?,
+            _ => None,
+        };
+        Ok(batch.is_some_and(|b| {
+            b.status == BatchStatus::Anchored && b.anchored_at.is_some_and(|t| t <= deadline)
+        }))
+    }
+
     /// `proveByBatch` calldata for `request_id` if we hold its receipt in a Final batch anchored by `deadline`
     /// that matches the request on chain.
     async fn proof_for<P: Provider>(
@@ -163,15 +178,17 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
                     plan.intents
                         .push(self.intent(SETTLE_PREFIX, id, call.into()));
                 }
-            } else if chain_now > r.deadline {
+            } else if let Some(call) = self.proof_for(provider, id, r.deadline).await? {
+                // A proof by a batch anchored by the deadline counts even after it (the contract agrees), so
+                // it comes before any refund.
+                plan.due += 1;
+                plan.intents.push(self.intent(PROVE_PREFIX, id, call));
+            } else if chain_now > r.deadline && !self.awaiting_finality(id, r.deadline).await? {
                 plan.due += 1;
                 plan.lag_secs = plan.lag_secs.max(chain_now - r.deadline);
                 let call = IInferenceSettlement::refundCall { request_id: id }.abi_encode();
                 plan.intents
                     .push(self.intent(REFUND_PREFIX, id, call.into()));
-            } else if let Some(call) = self.proof_for(provider, id, r.deadline).await? {
-                plan.due += 1;
-                plan.intents.push(self.intent(PROVE_PREFIX, id, call));
             }
         }
         Ok(plan)
