@@ -22,6 +22,7 @@ mod nodes;
 mod registry_gas;
 mod settlement_gas;
 mod solidity;
+mod zk;
 
 use std::{fmt, path::PathBuf};
 
@@ -59,6 +60,7 @@ pub use settlement_gas::{
     settlement_gas, SettlementGasSetup, ANCHOR_GAS_GOAL_PERCENT, ANCHOR_TX_GOAL, MONTH_OF_RECEIPTS,
 };
 pub use solidity::{compile as compile_solidity, initcode as solidity_initcode};
+pub use zk::{register_model, zk_gas, ZkFigures, ZkGasSetup, VERIFY_GAS_GOAL};
 
 /// Goal: devnode's BR throughput at least this fraction of anvil's Solidity throughput.
 pub const GOAL_RATIO: f64 = 0.5;
@@ -320,6 +322,20 @@ pub async fn bench_gas(
         .await
         .context("settlement gas benchmark")?,
     );
+    let zk = zk_gas(&ZkGasSetup {
+        url: node.url.clone(),
+        governance: node.accounts[0].clone(),
+        owner: node.accounts[4].clone(),
+        node: node.accounts[5].clone(),
+        payer: node.accounts[6].clone(),
+        registry: address("registry")?,
+        nodes: address("settlement-nodes")?,
+        settlement: address("settlement")?,
+        groth16: address("groth16")?,
+    })
+    .await
+    .context("zk benchmark")?;
+    report.extend(zk.report());
     Ok(report)
 }
 

@@ -9,3 +9,4 @@ mod registry;
 mod settlement;
 mod support;
 mod token;
+mod zk;

@@ -83,6 +83,14 @@ impl InferenceCircuit {
     }
 }
 
+/// The number of R1CS constraints of the circuit for models of `shape`.
+pub fn constraint_count(shape: crate::model::Shape) -> crate::Result<usize> {
+    let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
+    InferenceCircuit::blank(shape).generate_constraints(cs.clone())?;
+    cs.finalize();
+    Ok(cs.num_constraints())
+}
+
 /// A witness for a native value.
 fn witness(cs: &ConstraintSystemRef<Fr>, value: i64) -> Result<FpVar<Fr>, SynthesisError> {
     FpVar::new_witness(cs.clone(), || Ok(fr_from_i64(value)))
@@ -230,6 +238,7 @@ mod tests {
                 satisfied(InferenceCircuit::new(model.clone(), input.to_vec()).unwrap());
             assert!(ok, "{input:?}");
             assert!(constraints < 20_000, "{constraints} constraints");
+            assert_eq!(constraint_count(model.shape()).unwrap(), constraints);
         }
     }
 

@@ -163,6 +163,8 @@ code_enum! {
         Mlx = 7,
         /// TensorFlow SavedModel / TFLite.
         TensorFlow = 8,
+        /// Verity's `VZK1` quantized-MLP weights file (`verity-zk`), the format mode-ZK proofs are made for.
+        VerityZk = 9,
     }
 }
 
