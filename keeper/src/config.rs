@@ -76,9 +76,16 @@ pub struct Config {
         default_value = "sqlite://verity-keeper.db?mode=rwc"
     )]
     pub database_url: String,
-    /// The keeper's private key (hex); required by `run` and `enqueue`.
-    #[arg(long, env = "VERITY_KEEPER_KEY", hide_env_values = true)]
+    /// The keeper's private key (hex); `run` and `enqueue` need it or `--keystore`.
+    #[arg(long, env = "VERITY_KEEPER_KEY", hide_env_values = true, conflicts_with = "keystore")]
     pub private_key: Option<String>,
+    /// An encrypted JSON keystore (Web3 Secret Storage, as geth and cast write) holding the keeper's key,
+    /// instead of `--private-key`; its password comes from `VERITY_KEEPER_KEYSTORE_PASSWORD`.
+    #[arg(long, env = "VERITY_KEEPER_KEYSTORE")]
+    pub keystore: Option<std::path::PathBuf>,
+    /// The keystore's password (environment only, never a flag, so it stays out of `ps`).
+    #[arg(skip = std::env::var("VERITY_KEEPER_KEYSTORE_PASSWORD").ok())]
+    pub keystore_password: Option<String>,
     /// Chain id to sign for (default: asked from the node).
     #[arg(long, env = "VERITY_CHAIN_ID")]
     pub chain_id: Option<u64>,
@@ -160,7 +167,51 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// Why no signing key could be loaded; each message names the setting to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Neither a key nor a keystore is configured.
+    #[error("--private-key / VERITY_KEEPER_KEY or --keystore / VERITY_KEEPER_KEYSTORE is required")]
+    Missing,
+    /// The hex key does not parse.
+    #[error("--private-key / VERITY_KEEPER_KEY is not a valid hex private key")]
+    BadKey,
+    /// A keystore without its password.
+    #[error("--keystore {0} needs VERITY_KEEPER_KEYSTORE_PASSWORD")]
+    NoPassword(std::path::PathBuf),
+    /// The keystore cannot be read or decrypted.
+    #[error("--keystore {path}: {reason}")]
+    Keystore {
+        /// The keystore file.
+        path: std::path::PathBuf,
+        /// What failed (a wrong password reads as a MAC mismatch).
+        reason: String,
+    },
+}
+
 impl Config {
+    /// The keeper's signing key, from `--private-key` or the encrypted `--keystore`.
+    ///
+    /// # Errors
+    /// [`KeyError`], naming the setting.
+    pub fn signer(&self) -> Result<alloy::signers::local::PrivateKeySigner, KeyError> {
+        if let Some(key) = &self.private_key {
+            return key.trim().parse().map_err(|_| KeyError::BadKey);
+        }
+        let path = self.keystore.as_ref().ok_or(KeyError::Missing)?;
+        let password = self
+            .keystore_password
+            .as_ref()
+            .ok_or_else(|| KeyError::NoPassword(path.clone()))?;
+        alloy::signers::local::PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
+            KeyError::Keystore {
+                path: path.clone(),
+                reason: e.to_string(),
+            }
+        })
+    }
+
     /// The base URL of batch data URIs: `--public-url`, else `http://<listen>`.
     pub fn public_url(&self) -> String {
         self.public_url
@@ -242,7 +293,52 @@ mod tests {
         assert!(err.to_string().contains("--batch-max"), "{err}");
         let err = Cli::try_parse_from(["verity-keeper", "--settlement", "0x12"]).unwrap_err();
         assert!(err.to_string().contains("--settlement"), "{err}");
-        let err = Cli::try_parse_from(["verity-keeper", "--receipt-batch-max", "-1"]).unwrap_err();
+        let err = Cli::try_parse_from(["verity-keeper", "--receipt-batch-max", "lots"]).unwrap_err();
         assert!(err.to_string().contains("--receipt-batch-max"), "{err}");
+    }
+
+    /// The PBKDF2 test vector of the Web3 Secret Storage definition (password "testpassword").
+    const KEYSTORE: &str = r#"{"crypto":{"cipher":"aes-128-ctr","cipherparams":{"iv":"6087dab2f9fdbbfaddc31a909735c1e6"},
+        "ciphertext":"5318b4d5bcd28de64ee5559e671353e16f075ecae9f99c7a79a38af5f869aa46","kdf":"pbkdf2",
+        "kdfparams":{"c":262144,"dklen":32,"prf":"hmac-sha256",
+        "salt":"ae3cd4e7013836a3df6bd7241b12db061dbe2c6785853cce422d148a624ce0bd"},
+        "mac":"517ead924a9d0dc3124507e3393d175ce3ff7c1e96529c6c555ce9e51205e9b2"},
+        "id":"3198bc9c-6672-5ab3-d995-4942343ae5b6","version":3}"#;
+
+    #[test]
+    fn the_key_comes_from_a_hex_key_or_an_encrypted_keystore_with_errors_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keeper.json");
+        std::fs::write(&path, KEYSTORE).unwrap();
+        let expected: alloy::signers::local::PrivateKeySigner =
+            "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d"
+                .parse()
+                .unwrap();
+        let mut cli = Cli::try_parse_from(["verity-keeper", "--keystore", path.to_str().unwrap()])
+            .unwrap();
+        cli.config.keystore_password = Some("testpassword".into());
+        assert_eq!(cli.config.signer().unwrap().address(), expected.address());
+
+        cli.config.keystore_password = Some("wrong".into());
+        let err = cli.config.signer().unwrap_err().to_string();
+        assert!(err.starts_with("--keystore "), "{err}");
+        cli.config.keystore_password = None;
+        let err = cli.config.signer().unwrap_err().to_string();
+        assert!(err.contains("VERITY_KEEPER_KEYSTORE_PASSWORD"), "{err}");
+
+        let cli = Cli::try_parse_from(["verity-keeper"]).unwrap();
+        assert!(matches!(cli.config.signer(), Err(KeyError::Missing)));
+        let cli = Cli::try_parse_from(["verity-keeper", "--private-key", "0xzz"]).unwrap();
+        assert!(matches!(cli.config.signer(), Err(KeyError::BadKey)));
+        // One source of the key, not two.
+        let err = Cli::try_parse_from([
+            "verity-keeper",
+            "--private-key",
+            "0x01",
+            "--keystore",
+            "k.json",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--keystore"), "{err}");
     }
 }

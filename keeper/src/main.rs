@@ -39,13 +39,7 @@ fn init_tracing(format: LogFormat) {
 }
 
 fn signer(config: &Config) -> anyhow::Result<PrivateKeySigner> {
-    let key = config
-        .private_key
-        .as_deref()
-        .context("--private-key / VERITY_KEEPER_KEY is required")?;
-    key.trim().parse().map_err(|_| {
-        anyhow::anyhow!("--private-key / VERITY_KEEPER_KEY is not a valid hex private key")
-    })
+    Ok(config.signer()?)
 }
 
 async fn shutdown_signal() {
