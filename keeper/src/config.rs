@@ -77,7 +77,12 @@ pub struct Config {
     )]
     pub database_url: String,
     /// The keeper's private key (hex); `run` and `enqueue` need it or `--keystore`.
-    #[arg(long, env = "VERITY_KEEPER_KEY", hide_env_values = true, conflicts_with = "keystore")]
+    #[arg(
+        long,
+        env = "VERITY_KEEPER_KEY",
+        hide_env_values = true,
+        conflicts_with = "keystore"
+    )]
     pub private_key: Option<String>,
     /// An encrypted JSON keystore (Web3 Secret Storage, as geth and cast write) holding the keeper's key,
     /// instead of `--private-key`; its password comes from `VERITY_KEEPER_KEYSTORE_PASSWORD`.
@@ -129,6 +134,9 @@ pub struct Config {
     /// Address of the HTTP server (`/metrics`, `/health`, `/ready`).
     #[arg(long, env = "VERITY_KEEPER_LISTEN", default_value = "127.0.0.1:9464")]
     pub listen: SocketAddr,
+    /// Give up on one JSON-RPC request (HTTP) after this many milliseconds; the pass is retried.
+    #[arg(long, env = "VERITY_RPC_TIMEOUT_MS", default_value_t = 30_000)]
+    pub rpc_timeout_ms: u64,
     /// Pause between passes, in milliseconds.
     #[arg(long, env = "VERITY_POLL_MS", default_value_t = 1_000)]
     pub poll_ms: u64,
@@ -172,7 +180,9 @@ pub struct Config {
 #[non_exhaustive]
 pub enum KeyError {
     /// Neither a key nor a keystore is configured.
-    #[error("--private-key / VERITY_KEEPER_KEY or --keystore / VERITY_KEEPER_KEYSTORE is required")]
+    #[error(
+        "--private-key / VERITY_KEEPER_KEY or --keystore / VERITY_KEEPER_KEYSTORE is required"
+    )]
     Missing,
     /// The hex key does not parse.
     #[error("--private-key / VERITY_KEEPER_KEY is not a valid hex private key")]
@@ -293,7 +303,8 @@ mod tests {
         assert!(err.to_string().contains("--batch-max"), "{err}");
         let err = Cli::try_parse_from(["verity-keeper", "--settlement", "0x12"]).unwrap_err();
         assert!(err.to_string().contains("--settlement"), "{err}");
-        let err = Cli::try_parse_from(["verity-keeper", "--receipt-batch-max", "lots"]).unwrap_err();
+        let err =
+            Cli::try_parse_from(["verity-keeper", "--receipt-batch-max", "lots"]).unwrap_err();
         assert!(err.to_string().contains("--receipt-batch-max"), "{err}");
     }
 
@@ -314,8 +325,8 @@ mod tests {
             "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d"
                 .parse()
                 .unwrap();
-        let mut cli = Cli::try_parse_from(["verity-keeper", "--keystore", path.to_str().unwrap()])
-            .unwrap();
+        let mut cli =
+            Cli::try_parse_from(["verity-keeper", "--keystore", path.to_str().unwrap()]).unwrap();
         cli.config.keystore_password = Some("testpassword".into());
         assert_eq!(cli.config.signer().unwrap().address(), expected.address());
 

@@ -61,11 +61,19 @@ async fn build<S: Store + ReceiptStore>(
     config: &Config,
 ) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics, Option<axum::Router>)> {
     let signer = signer(config)?;
-    let provider = ProviderBuilder::new()
-        .connect(&config.rpc_url)
-        .await
-        .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
-        .erased();
+    let provider = if config.rpc_url.starts_with("http") {
+        verity_keeper::chain::http_provider(
+            &config.rpc_url,
+            std::time::Duration::from_millis(config.rpc_timeout_ms),
+        )
+        .map_err(|e| anyhow::anyhow!("--rpc-url / VERITY_RPC_URL: {e}"))?
+    } else {
+        ProviderBuilder::new()
+            .connect(&config.rpc_url)
+            .await
+            .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
+            .erased()
+    };
     let chain_id = match config.chain_id {
         Some(id) => id,
         None => provider

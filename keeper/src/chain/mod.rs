@@ -9,6 +9,27 @@ use crate::store::StoreError;
 pub mod cursor;
 pub mod events;
 
+/// A provider over HTTP whose every request gives up after `timeout`: a node that accepts the connection and
+/// never answers must not stall the keeper (alloy's default client waits forever). The pass fails, the instance
+/// reports not ready, and the next pass retries.
+///
+/// # Errors
+/// `url` is not a URL or the HTTP client cannot be built.
+pub fn http_provider(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<alloy::providers::DynProvider, String> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    let parsed = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let client = alloy::transports::http::reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(ProviderBuilder::new()
+        .connect_reqwest(client, parsed)
+        .erased())
+}
+
 /// Errors of the chain adapter.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

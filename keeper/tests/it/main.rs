@@ -1,6 +1,7 @@
 //! End-to-end tests of the keeper against an in-process devnode: one binary, modules per area.
 
 mod cursor;
+mod faults;
 mod finalizer;
 mod outbox;
 mod receipts;
