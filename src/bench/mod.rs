@@ -19,6 +19,7 @@ mod gas;
 mod keeper;
 mod load;
 mod nodes;
+mod registrations;
 mod registry_gas;
 mod settlement_gas;
 mod solidity;
@@ -60,7 +61,7 @@ pub use settlement_gas::{
     settlement_gas, SettlementGasSetup, ANCHOR_GAS_GOAL_PERCENT, ANCHOR_TX_GOAL, MONTH_OF_RECEIPTS,
 };
 pub use solidity::{compile as compile_solidity, initcode as solidity_initcode};
-pub use zk::{register_model, zk_gas, ZkFigures, ZkGasSetup, VERIFY_GAS_GOAL};
+pub use zk::{prover_timing, register_model, zk_gas, ZkFigures, ZkGasSetup, VERIFY_GAS_GOAL};
 
 /// Goal: devnode's BR throughput at least this fraction of anvil's Solidity throughput.
 pub const GOAL_RATIO: f64 = 0.5;
@@ -250,6 +251,7 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
         voters => {
             let mut gas = bench_gas(&options.devnode, &artifacts, voters).await?;
             gas.extend(bench_keeper(&options.devnode, &artifacts).await?.report());
+            gas.extend(prover_timing()?);
             Some(gas)
         }
     };

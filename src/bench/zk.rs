@@ -1,7 +1,8 @@
-//! Zero-knowledge verification figures for the benchmark table: the Groth16 prover's time for one inference of the
-//! example model (measured, `verity-zk` on this machine, one thread) and the on-chain costs — registering the
-//! verifying key, one `verify`, and a mode-ZK `proveWithReceipt` carrying the proof — on devnode with the deployed
-//! WASM (Groth16Verifier calling the BN254 precompiles 0x06/0x07/0x08).
+//! Zero-knowledge verification figures for the benchmark table: the on-chain costs — registering the verifying key,
+//! one `verify`, and a mode-ZK `proveWithReceipt` carrying the proof — on devnode with the deployed WASM
+//! (Groth16Verifier calling the BN254 precompiles 0x06/0x07/0x08), deterministic and asserted by a test; and the
+//! Groth16 prover's time for one inference of the example model ([`prover_timing`]: measured on this machine, one
+//! thread, never asserted by a test).
 //!
 //! The whole flow is the real one: the model's VZK1 weights file is submitted to the registry under its keccak256
 //! content hash, its submitter registers the key and Poseidon commitment, governance points settlement at the
@@ -67,13 +68,9 @@ pub struct ZkGasSetup {
     pub groth16: Address,
 }
 
-/// What the ZK benchmark measured.
-#[derive(Debug, Clone, PartialEq)]
+/// What the ZK gas benchmark measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZkFigures {
-    /// R1CS constraints of the example circuit.
-    pub constraints: usize,
-    /// Time of `verity_zk::snark::prove` for one inference.
-    pub prove_time: Duration,
     /// gasUsed of `Groth16Verifier.registerKey`.
     pub register_gas: u64,
     /// gasUsed of one `Groth16Verifier.verify` sent as a transaction.
@@ -83,10 +80,8 @@ pub struct ZkFigures {
 }
 
 impl ZkFigures {
-    /// The rows and goals of the gas table.
+    /// The rows and the (deterministic) goal of the gas table.
     pub fn report(&self) -> GasReport {
-        let (n, h, m) = EXAMPLE_SHAPE;
-        let seconds = self.prove_time.as_secs_f64();
         GasReport {
             rows: vec![
                 GasRow {
@@ -102,23 +97,40 @@ impl ZkFigures {
                     gas_used: self.prove_with_receipt_gas,
                 },
             ],
-            goals: vec![
-                GasGoal {
-                    goal: format!("Groth16 verify gasUsed <= {VERIFY_GAS_GOAL}"),
-                    figure: self.verify_gas.to_string(),
-                    met: self.verify_gas <= VERIFY_GAS_GOAL,
-                },
-                GasGoal {
-                    goal: format!(
-                        "prove 1 inference ({n}x{h}x{m} MLP, {} constraints) <= {PROVE_SECONDS_GOAL} s",
-                        self.constraints
-                    ),
-                    figure: format!("{seconds:.2} s"),
-                    met: seconds <= PROVE_SECONDS_GOAL,
-                },
-            ],
+            goals: vec![GasGoal {
+                goal: format!("Groth16 verify gasUsed <= {VERIFY_GAS_GOAL}"),
+                figure: self.verify_gas.to_string(),
+                met: self.verify_gas <= VERIFY_GAS_GOAL,
+            }],
         }
     }
+}
+
+/// Times proving one inference of the example model (the fastest of three, after key generation) as a goal of the
+/// benchmark table. A timing: `verity bench` reports it, no test asserts it.
+pub fn prover_timing() -> Result<GasReport> {
+    let (n, h, m) = EXAMPLE_SHAPE;
+    let model = Model::example(n, h, m, 1);
+    let mut rng = StdRng::seed_from_u64(2026);
+    let keys = snark::setup(model.shape(), &mut rng).context("Groth16 key generation")?;
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        snark::prove(&keys.proving, &model, &EXAMPLE_INPUT, &mut rng).context("proving")?;
+        best = best.min(started.elapsed());
+    }
+    let seconds = best.as_secs_f64();
+    let constraints = constraint_count(model.shape())?;
+    Ok(GasReport {
+        rows: Vec::new(),
+        goals: vec![GasGoal {
+            goal: format!(
+                "Groth16 prove 1 inference ({n}x{h}x{m} MLP, {constraints} constraints) <= {PROVE_SECONDS_GOAL} s"
+            ),
+            figure: format!("{seconds:.2} s"),
+            met: seconds <= PROVE_SECONDS_GOAL,
+        }],
+    })
 }
 
 /// A signed receipt in its on-chain encoding: EIP-712 under the "Verity"/"1" domain of InferenceSettlement.
@@ -211,11 +223,8 @@ pub async fn zk_gas(setup: &ZkGasSetup) -> Result<ZkFigures> {
     let model = Model::example(n, h, m, 1);
     let mut rng = StdRng::seed_from_u64(2026);
     let keys = snark::setup(model.shape(), &mut rng).context("Groth16 key generation")?;
-    let started = Instant::now();
     let proven =
         snark::prove(&keys.proving, &model, &EXAMPLE_INPUT, &mut rng).context("proving")?;
-    let prove_time = started.elapsed();
-    let constraints = constraint_count(model.shape())?;
 
     let gov = wallet(&setup.url, &setup.governance)?;
     let owner = wallet(&setup.url, &setup.owner)?;
@@ -323,8 +332,6 @@ pub async fn zk_gas(setup: &ZkGasSetup) -> Result<ZkFigures> {
         "request not proven (status {status})"
     );
     Ok(ZkFigures {
-        constraints,
-        prove_time,
         register_gas,
         verify_gas,
         prove_with_receipt_gas,
