@@ -19,7 +19,6 @@ mod gas;
 mod keeper;
 mod load;
 mod nodes;
-mod registrations;
 mod registry_gas;
 mod settlement_gas;
 mod solidity;
