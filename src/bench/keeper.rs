@@ -4,6 +4,8 @@
 //! - **intake**: pre-signed receipts POSTed (raw 384 bytes) to `POST /receipts` by many concurrent clients; each
 //!   answer is a `201` given only after the receipt is committed (group commit on SQLite, `synchronous = FULL`).
 //!   The clock runs from the first request to the last answer; signing is outside it.
+//! - **intake without HTTP**: the same through `Intake::submit` from as many concurrent tasks (the judge and the
+//!   group commit alone: what the keeper costs apart from the HTTP client and server sharing the machine).
 //! - **end to end**: [`super::MONTH_OF_RECEIPTS`] receipts POSTed, batched into one Merkle tree, anchored with the
 //!   bond, and — after devnode's clock is moved past the 6-hour challenge window (time travel, not waited for) —
 //!   finalized; the clock runs from the first POST to the keeper seeing the batch Final.
@@ -78,6 +80,8 @@ pub struct KeeperBench {
     pub intake_receipts: usize,
     /// First POST to last `201`.
     pub intake: Duration,
+    /// The same receipts through the intake path without HTTP (judge + group commit), first to last.
+    pub direct: Duration,
     /// Receipts in the end-to-end run.
     pub e2e_receipts: usize,
     /// Their intake.
@@ -96,6 +100,11 @@ impl KeeperBench {
         self.intake_receipts as f64 / self.intake.as_secs_f64().max(1e-9)
     }
 
+    /// Receipts persisted per second through the intake path without HTTP.
+    pub fn direct_per_sec(&self) -> f64 {
+        self.intake_receipts as f64 / self.direct.as_secs_f64().max(1e-9)
+    }
+
     /// The figures as goals of the benchmark table.
     pub fn report(&self) -> GasReport {
         let mut report = GasReport::default();
@@ -106,6 +115,14 @@ impl KeeperBench {
             ),
             figure: format!("{:.0}/s", self.intake_per_sec()),
             met: self.intake_per_sec() >= INTAKE_GOAL_PER_SEC,
+        });
+        report.goals.push(GasGoal {
+            goal: format!(
+                "keeper intake without HTTP (judge + group commit) >= {INTAKE_GOAL_PER_SEC:.0}/s ({} receipts)",
+                self.intake_receipts
+            ),
+            figure: format!("{:.0}/s", self.direct_per_sec()),
+            met: self.direct_per_sec() >= INTAKE_GOAL_PER_SEC,
         });
         report.goals.push(GasGoal {
             goal: format!(
@@ -409,6 +426,39 @@ pub async fn keeper_bench(setup: &KeeperBenchSetup) -> Result<KeeperBench> {
     );
     drop(served);
 
+    // The same intake without HTTP (judge + group commit), from as many concurrent tasks.
+    let served = serve(&chain, setup).await?;
+    let receipts = sign_receipts(&chain, setup, "direct", setup.intake_receipts, t).await?;
+    let direct = {
+        let queue = Arc::new(std::sync::Mutex::new(receipts));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..INTAKE_CLIENTS {
+            let (queue, intake) = (queue.clone(), served.receipts.intake().clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop();
+                    let Some(body) = next else {
+                        return Ok::<(), anyhow::Error>(());
+                    };
+                    let accepted = intake
+                        .submit(&body)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    ensure!(accepted.new, "receipt not new");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        started.elapsed()
+    };
+    drop(served);
+
     // End to end.
     let served = serve(&chain, setup).await?;
     let receipts = sign_receipts(&chain, setup, "e2e", setup.e2e_receipts, t).await?;
@@ -445,6 +495,7 @@ pub async fn keeper_bench(setup: &KeeperBenchSetup) -> Result<KeeperBench> {
     Ok(KeeperBench {
         intake_receipts: setup.intake_receipts,
         intake,
+        direct,
         e2e_receipts: setup.e2e_receipts,
         e2e_intake,
         anchor,
