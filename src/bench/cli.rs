@@ -36,6 +36,9 @@ pub struct BenchArgs {
     /// Voters in the many-voter epoch of the gas benchmark (`finalizeEpoch` 10 vs this many); 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     pub voters: usize,
+    /// Registrations submitted over one minute in the keeper registration benchmark; 0 skips it.
+    #[arg(long, default_value_t = 1_000)]
+    pub registrations: usize,
 }
 
 impl BenchArgs {
@@ -54,6 +57,7 @@ impl BenchArgs {
             solcjs: self.solcjs.clone(),
             solidity_on_devnode: !self.no_devnode_solidity,
             voters: self.voters,
+            registrations: self.registrations,
         }
     }
 }

@@ -19,6 +19,7 @@ mod gas;
 mod keeper;
 mod load;
 mod nodes;
+mod registrations;
 mod registry_gas;
 mod settlement_gas;
 mod solidity;
@@ -52,6 +53,10 @@ pub use keeper::{
 };
 pub use load::{recipient, run_transfers, LoadConfig, LoadReport};
 pub use nodes::{start_anvil, start_devnode, DevnodeKind, RunningNode};
+pub use registrations::{
+    bench_registrations, RegistrationBench, REGISTRATIONS_GOAL_PER_MIN,
+    REGISTRATION_BATCH_INTERVAL_SECS,
+};
 pub use registry_gas::{
     finalize_registrations_label, registry_gas, RegistryGas, RegistryGasSetup, BATCH_GAS_LIMIT,
     REGISTRY_BATCH_SIZES, REGISTRY_PER_ITEM_RATIO_GOAL,
@@ -93,6 +98,8 @@ pub struct BenchOptions {
     pub solidity_on_devnode: bool,
     /// Voters in the many-voter epoch of the gas benchmark (0 skips the gas benchmark).
     pub voters: usize,
+    /// Registrations submitted over one minute in the keeper registration benchmark (0 skips it).
+    pub registrations: usize,
 }
 
 impl BenchOptions {
@@ -108,6 +115,7 @@ impl BenchOptions {
             solcjs: None,
             solidity_on_devnode: true,
             voters: 1_000,
+            registrations: 1_000,
         }
     }
 
@@ -251,6 +259,23 @@ pub async fn run(options: &BenchOptions) -> Result<BenchReport> {
             let mut gas = bench_gas(&options.devnode, &artifacts, voters).await?;
             gas.extend(bench_keeper(&options.devnode, &artifacts).await?.report());
             gas.extend(prover_timing()?);
+            Some(gas)
+        }
+    };
+    let gas = match options.registrations {
+        0 => gas,
+        n => {
+            let rows = bench_registrations(
+                &options.devnode,
+                &artifacts,
+                n,
+                std::time::Duration::from_secs(60),
+                REGISTRATION_BATCH_INTERVAL_SECS,
+            )
+            .await?
+            .report();
+            let mut gas = gas.unwrap_or_default();
+            gas.extend(rows);
             Some(gas)
         }
     };

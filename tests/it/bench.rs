@@ -132,3 +132,24 @@ async fn finalize_epoch_gas_does_not_grow_with_voters() {
         .to_vec();
     assert!(votes[0] < votes[1] && votes[1] < votes[2], "{votes:?}");
 }
+
+/// The registration benchmark's machinery, small: every version submitted at a steady rate is registered by
+/// the in-process keeper (attester + batcher), and the figures are consistent. Its timing goals are measured by
+/// `verity bench`, not asserted here.
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_benchmark_registers_every_submitted_version() {
+    let r = verity::bench::bench_registrations(
+        &DevnodeKind::InProcess,
+        artifacts(),
+        24,
+        std::time::Duration::from_secs(3),
+        1,
+    )
+    .await
+    .expect("the registration benchmark runs");
+    assert_eq!(r.submitted, 24);
+    assert_eq!(r.registered, r.submitted, "{r:?}");
+    assert!(r.p50_secs <= r.p99_secs, "{r:?}");
+    assert!(r.span_secs >= r.p99_secs, "{r:?}");
+    assert_eq!(r.report().goals.len(), 2);
+}

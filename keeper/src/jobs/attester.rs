@@ -66,7 +66,7 @@ pub struct AttesterConfig {
 
 impl AttesterConfig {
     /// Defaults for `registry` (deployed at `start_block`): storage attested for 365 days, retries from 2 s to
-    /// 5 min, 10 min per HTTP fetch, 16 fetches per pass.
+    /// 5 min, 10 min per HTTP fetch, 64 fetches per pass.
     pub fn new(registry: Address, start_block: u64) -> Self {
         Self {
             watch: WatchConfig::new("registry-attester", registry, start_block),
@@ -74,7 +74,7 @@ impl AttesterConfig {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             http_timeout: Duration::from_secs(600),
-            max_fetches_per_pass: 16,
+            max_fetches_per_pass: 64,
         }
     }
 }

@@ -30,6 +30,8 @@ use crate::store::{Cursor, CursorStore, StoreError};
 
 /// Most `eth_getLogs` ranges read per pass (the rest is read next pass).
 const MAX_RANGES_PER_PASS: usize = 64;
+/// `version(id)` reads in flight at once.
+const CONCURRENT_READS: usize = 32;
 
 /// A submitted version as its `VersionSubmitted` log describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,11 +234,31 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
             .await?
             .ok_or(JobError::NoLatestBlock)?;
         let at = BlockId::number(latest.header.number);
-        let registry = IModelRegistry::new(self.config.registry, provider);
+        // Every tracked version's record, read concurrently (a backlog of hundreds must not cost hundreds of
+        // round trips one after another each pass), then folded in id order.
+        let mut records = BTreeMap::new();
+        let ids: Vec<U256> = state.versions.keys().copied().collect();
+        for chunk in ids.chunks(CONCURRENT_READS) {
+            let mut set = tokio::task::JoinSet::new();
+            for id in chunk {
+                let registry = IModelRegistry::new(self.config.registry, provider.clone());
+                let id = *id;
+                set.spawn(async move { (id, registry.version(id).block(at).call().await) });
+            }
+            while let Some(joined) = set.join_next().await {
+                // A read task only ends by returning or by panicking (nothing aborts it): a panic stays one.
+                let (id, record) =
+                    joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+                records.insert(id, record);
+            }
+        }
         let mut observed = Vec::with_capacity(state.versions.len());
         let mut gone = Vec::new();
         for v in state.versions.values() {
-            let info = match registry.version(v.id).block(at).call().await {
+            let Some(record) = records.remove(&v.id) else {
+                continue;
+            };
+            let info = match record {
                 Ok(info) => info,
                 Err(alloy::contract::Error::TransportError(e)) if is_unknown_version(&e) => {
                     // `RegistryUnknownVersion`: a reorg removed the submission.

@@ -1,0 +1,305 @@
+//! Keeper registration throughput: model owners submit versions at a steady rate for a while (weights files on
+//! disk, named by `file://` URI) while the keeper's storage attester and registration batcher run in-process on
+//! SQLite; every version's time from submission (its block) to registration (the block of its
+//! `VersionFinalized`) is measured. Goal (issue 7): sustained ≥ 1,000 registrations/min with p99
+//! pending → registered ≤ 2 batch intervals (the batcher's max wait).
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolEvent;
+use anyhow::{ensure, Context, Result};
+use verity_abi::registry::{Format, Relation, Status, VersionFinalized, VersionSubmitted};
+use verity_abi::rpc::IModelRegistry;
+use verity_keeper::failpoint::Failpoints;
+use verity_keeper::http::Metrics;
+use verity_keeper::jobs::attester::AttesterConfig;
+use verity_keeper::jobs::batcher::BatcherConfig;
+use verity_keeper::jobs::{RegistrationBatcher, StorageAttester};
+use verity_keeper::keeper::{Keeper, LoopConfig};
+use verity_keeper::lease::Leadership;
+use verity_keeper::outbox::{TxConfig, TxManager};
+use verity_keeper::store::SqliteStore;
+use verity_script::build::Artifacts;
+
+use super::gas::GasGoal;
+use super::nodes::{start_devnode, DevnodeKind};
+use super::{deploy_verity, GasReport};
+use crate::client::{send_with_headroom, wallet};
+
+/// Registrations per minute the keeper must sustain.
+pub const REGISTRATIONS_GOAL_PER_MIN: f64 = 1_000.0;
+/// The batcher's max wait in the benchmark: one batch interval, seconds.
+pub const REGISTRATION_BATCH_INTERVAL_SECS: u64 = 5;
+/// Submitting accounts (each sends its own sequence).
+const SUBMITTERS: usize = 8;
+
+/// What the run measured.
+#[derive(Debug, Clone)]
+pub struct RegistrationBench {
+    /// Versions submitted.
+    pub submitted: usize,
+    /// Versions registered by the keeper.
+    pub registered: usize,
+    /// First submission to last registration, chain seconds.
+    pub span_secs: u64,
+    /// Median submission → registration, chain seconds.
+    pub p50_secs: u64,
+    /// 99th percentile submission → registration, chain seconds.
+    pub p99_secs: u64,
+    /// The batcher's max wait (one batch interval), seconds.
+    pub batch_interval_secs: u64,
+}
+
+impl RegistrationBench {
+    /// Registrations per minute over the run.
+    pub fn per_min(&self) -> f64 {
+        self.registered as f64 * 60.0 / self.span_secs.max(1) as f64
+    }
+
+    /// The goals table rows.
+    pub fn report(&self) -> GasReport {
+        let mut report = GasReport::default();
+        report.goals.push(GasGoal {
+            goal: format!(
+                "keeper registrations sustained >= {REGISTRATIONS_GOAL_PER_MIN:.0}/min ({} submitted, {} registered)",
+                self.submitted, self.registered
+            ),
+            figure: format!("{:.0}/min", self.per_min()),
+            met: self.per_min() >= REGISTRATIONS_GOAL_PER_MIN && self.registered == self.submitted,
+        });
+        report.goals.push(GasGoal {
+            goal: format!(
+                "keeper p99 pending → registered <= 2 batch intervals (2 × {} s; p50 {} s)",
+                self.batch_interval_secs, self.p50_secs
+            ),
+            figure: format!("{} s", self.p99_secs),
+            met: self.p99_secs <= 2 * self.batch_interval_secs,
+        });
+        report
+    }
+}
+
+fn word(text: &str) -> B256 {
+    let mut w = [0u8; 32];
+    let n = text.len().min(32);
+    w[..n].copy_from_slice(&text.as_bytes()[..n]);
+    B256::from(w)
+}
+
+/// The keeper (attester + batcher) in-process on a temporary SQLite file, signing as `key`.
+async fn keeper(
+    url: &str,
+    key: PrivateKeySigner,
+    registry: Address,
+    batch_interval_secs: u64,
+    db: &std::path::Path,
+) -> Result<Keeper<SqliteStore, DynProvider>> {
+    let store = SqliteStore::connect(&format!("sqlite://{}?mode=rwc", db.display())).await?;
+    let provider = ProviderBuilder::new()
+        .connect_http(url.parse().context("RPC URL")?)
+        .erased();
+    let chain_id = provider.get_chain_id().await?;
+    let tx = TxManager::new(
+        store.clone(),
+        provider,
+        key,
+        TxConfig {
+            chain_id,
+            rebroadcast_after: Duration::from_secs(5),
+            ..TxConfig::default()
+        },
+        Failpoints::none(),
+    );
+    let leadership = Leadership::new(
+        store.clone(),
+        "registration-bench",
+        "bench",
+        Duration::from_secs(30),
+    );
+    let metrics = Metrics::new()?;
+    let config = LoopConfig {
+        poll_interval: Duration::from_millis(200),
+        exit_when_idle: false,
+        dry_run: false,
+    };
+    let attester = AttesterConfig::new(registry, 0);
+    let mut batcher = BatcherConfig::new(registry, 0);
+    batcher.max_wait_secs = batch_interval_secs;
+    Ok(
+        Keeper::new(store.clone(), tx, leadership, metrics.clone(), config)
+            .with_job(StorageAttester::new(
+                store.clone(),
+                attester,
+                metrics.clone(),
+            ))
+            .with_job(RegistrationBatcher::new(store, batcher, metrics)),
+    )
+}
+
+/// The timestamp of block `n` (cached).
+async fn block_time(
+    chain: &DynProvider,
+    cache: &mut std::collections::HashMap<u64, u64>,
+    n: Option<u64>,
+) -> Result<u64> {
+    let n = n.context("log without a block number")?;
+    if let Some(t) = cache.get(&n) {
+        return Ok(*t);
+    }
+    let t = chain
+        .get_block_by_number(n.into())
+        .await?
+        .context("block missing")?
+        .header
+        .timestamp;
+    cache.insert(n, t);
+    Ok(t)
+}
+
+/// Submits `count` versions over `over` from [`SUBMITTERS`] accounts while the keeper runs, then waits (at most
+/// two minutes) for every one to be registered.
+pub async fn bench_registrations(
+    kind: &DevnodeKind,
+    artifacts: &Artifacts,
+    count: usize,
+    over: Duration,
+    batch_interval_secs: u64,
+) -> Result<RegistrationBench> {
+    let node = start_devnode(kind, (SUBMITTERS + 1) as u32).await?;
+    let deployment = deploy_verity(&node, artifacts).await?;
+    let registry = deployment
+        .contracts
+        .get("registry")
+        .map(|c| c.address)
+        .context("the deployment has no registry")?;
+    let dir = tempfile::tempdir()?;
+    // Dev account 0 deployed the registry and holds its attester and keeper roles.
+    let mut keeper = keeper(
+        &node.url,
+        node.accounts[0].clone(),
+        registry,
+        batch_interval_secs,
+        &dir.path().join("keeper.db"),
+    )
+    .await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        keeper
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let from_block = wallet(&node.url, &node.accounts[0])?
+        .get_block_number()
+        .await?;
+    let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
+    let per_submitter = count.div_ceil(SUBMITTERS);
+    let pause = over / per_submitter.max(1) as u32;
+    let mut tasks = Vec::new();
+    for s in 0..SUBMITTERS {
+        let provider = wallet(&node.url, &node.accounts[s + 1])?;
+        let files = dir.path().join(format!("submitter-{s}"));
+        std::fs::create_dir_all(&files)?;
+        let n = per_submitter.min(count.saturating_sub(s * per_submitter));
+        tasks.push(tokio::spawn(async move {
+            let registry = IModelRegistry::new(registry, provider);
+            let started = Instant::now();
+            for v in 1..=n as u64 {
+                let weights: Vec<u8> = format!("bench weights {s}/{v}\n")
+                    .into_bytes()
+                    .into_iter()
+                    .cycle()
+                    .take(2_048)
+                    .collect();
+                let path = files.join(format!("{v}.safetensors"));
+                std::fs::write(&path, &weights)?;
+                let call = registry
+                    .submit(
+                        word(&format!("bench-{s}")),
+                        v,
+                        vec![],
+                        Relation::Original.code(),
+                        keccak256(&weights),
+                        weights.len() as u64,
+                        Bytes::from(format!("file://{}", path.display()).into_bytes()),
+                        Format::Safetensors.code(),
+                        word("onnxruntime"),
+                        word("io-schema"),
+                        word("Apache-2.0"),
+                        word("model-card"),
+                        Bytes::from_static(b"ipfs://card"),
+                        vec![],
+                    )
+                    .value(fee);
+                send_with_headroom(call, "submit").await?;
+                // A steady rate: the v-th submission not before v × pause.
+                let due = pause * v as u32;
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await.context("a submitter panicked")??;
+    }
+    let chain = wallet(&node.url, &node.accounts[0])?;
+    let registry_view = IModelRegistry::new(registry, chain.clone());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while registry_view.pendingCount().call().await? > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = stop.send(());
+    running.await.context("the keeper panicked")??;
+
+    let logs = |sig: B256| {
+        Filter::new()
+            .address(registry)
+            .event_signature(sig)
+            .from_block(from_block)
+    };
+    let mut times: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut submitted_at: std::collections::HashMap<U256, u64> = std::collections::HashMap::new();
+    for log in chain
+        .get_logs(&logs(VersionSubmitted::SIGNATURE_HASH))
+        .await?
+    {
+        let e = VersionSubmitted::decode_log_data(log.data())?;
+        let t = block_time(&chain, &mut times, log.block_number).await?;
+        submitted_at.insert(e.id, t);
+    }
+    let mut latencies = Vec::new();
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    for log in chain
+        .get_logs(&logs(VersionFinalized::SIGNATURE_HASH))
+        .await?
+    {
+        let e = VersionFinalized::decode_log_data(log.data())?;
+        if !e.changed || e.status != Status::Registered.code() {
+            continue;
+        }
+        let t = block_time(&chain, &mut times, log.block_number).await?;
+        if let Some(s) = submitted_at.get(&e.id) {
+            latencies.push(t.saturating_sub(*s));
+            first = first.min(*s);
+            last = last.max(t);
+        }
+    }
+    ensure!(!latencies.is_empty(), "nothing was registered");
+    latencies.sort_unstable();
+    let pct = |p: usize| latencies[(latencies.len() * p).div_ceil(100).max(1) - 1];
+    Ok(RegistrationBench {
+        submitted: submitted_at.len(),
+        registered: latencies.len(),
+        span_secs: last.saturating_sub(first),
+        p50_secs: pct(50),
+        p99_secs: pct(99),
+        batch_interval_secs,
+    })
+}
