@@ -249,7 +249,7 @@ async fn enqueue<S: Store>(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status<S: Store>(
+async fn status<S: Store + ReceiptStore>(
     store: S,
     config: &Config,
     args: &StatusArgs,
@@ -277,6 +277,9 @@ async fn status<S: Store>(
     .await?;
     if let (Some(provider), Some(registry)) = (&provider, config.registry) {
         report.read_registry(provider, registry).await;
+    }
+    if config.settlement.is_some() {
+        report.read_receipts(&store, 5).await?;
     }
     print!("{report}");
     Ok(ExitCode::SUCCESS)

@@ -42,6 +42,21 @@ pub struct StatusReport {
     pub now_ms: i64,
     /// The ModelRegistry's backlog: `None` without `--registry`, `Err` when the node could not be read.
     pub registry: Option<(Address, Result<RegistryBacklog, String>)>,
+    /// The receipts' backlog and our last batches: `None` without `--settlement`.
+    pub receipts: Option<ReceiptsBacklog>,
+}
+
+/// Receipts waiting for a batch and this keeper's latest batches, read from the store.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptsBacklog {
+    /// Receipts persisted and acknowledged, not yet in a batch.
+    pub waiting: u64,
+    /// When the oldest of them arrived (Unix milliseconds).
+    pub oldest_waiting_ms: Option<i64>,
+    /// Our batches per status (built, anchored, final, voided, abandoned).
+    pub batches: Vec<(&'static str, usize)>,
+    /// Our latest batches, newest first: (on-chain id, status, receipts, created at ms).
+    pub last: Vec<(Option<u64>, &'static str, u64, i64)>,
 }
 
 /// What the registry still has to finalize, read from its views.
@@ -107,6 +122,44 @@ impl StatusReport {
         self.registry = Some((registry, backlog));
     }
 
+    /// Adds the receipts' backlog (waiting receipts, our batches by status, the last `last` of them) from `store`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn read_receipts<S: crate::receipts::store::ReceiptStore>(
+        &mut self,
+        store: &S,
+        last: usize,
+    ) -> Result<(), StoreError> {
+        use crate::receipts::store::BatchStatus;
+        let (waiting, oldest_waiting_ms) = store.waiting_summary().await?;
+        let mut backlog = ReceiptsBacklog {
+            waiting,
+            oldest_waiting_ms,
+            ..ReceiptsBacklog::default()
+        };
+        let mut all = Vec::new();
+        for status in [
+            BatchStatus::Built,
+            BatchStatus::Anchored,
+            BatchStatus::Final,
+            BatchStatus::Voided,
+            BatchStatus::Abandoned,
+        ] {
+            let rows = store.batches_in(status, true).await?;
+            backlog.batches.push((status.name(), rows.len()));
+            all.extend(rows);
+        }
+        all.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+        backlog.last = all
+            .iter()
+            .take(last)
+            .map(|b| (b.chain_batch, b.status.name(), b.count, b.created_at))
+            .collect();
+        self.receipts = Some(backlog);
+        Ok(())
+    }
+
     /// Reads the report: the store always; the chain only when `gauge` is given (`provider` reaches the node).
     ///
     /// # Errors
@@ -155,6 +208,7 @@ impl StatusReport {
         };
         Ok(Self {
             registry: None,
+            receipts: None,
             next_epoch_intent,
             counts,
             backlog: per_job.into_values().collect(),
@@ -234,6 +288,34 @@ impl fmt::Display for StatusReport {
                         f,
                         "  oldest pending      {} (chain time)",
                         span(b.oldest_pending_age)
+                    )?;
+                }
+            }
+        }
+
+        writeln!(f, "\nreceipts:")?;
+        match &self.receipts {
+            None => writeln!(f, "  no --settlement / VERITY_SETTLEMENT configured")?,
+            Some(r) => {
+                write!(f, "  waiting             {}", r.waiting)?;
+                match r.oldest_waiting_ms {
+                    Some(t) if r.waiting > 0 => {
+                        writeln!(f, " (oldest {} old)", age(self.now_ms, t))?
+                    }
+                    _ => writeln!(f)?,
+                }
+                write!(f, "  our batches        ")?;
+                for (status, n) in &r.batches {
+                    write!(f, " {status} {n}")?;
+                }
+                writeln!(f)?;
+                for (chain_batch, status, count, created) in &r.last {
+                    let id = chain_batch
+                        .map_or_else(|| "(not anchored)".to_owned(), |b| format!("#{b}"));
+                    writeln!(
+                        f,
+                        "  batch {id:<14} {status:<9} {count:>7} receipts, built {} ago",
+                        age(self.now_ms, *created)
                     )?;
                 }
             }

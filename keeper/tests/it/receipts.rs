@@ -575,6 +575,26 @@ async fn receipts_lifecycle<S: Store + ReceiptStore>(w: &World, store: S) {
         text.contains("keeper_job_runs_total{job=\"receipt-batcher\",outcome=\"ok\"}"),
         "{text}"
     );
+
+    // `verity-keeper status` shows the receipts: nothing waiting, our one batch final.
+    let mut report = verity_keeper::status::StatusReport::collect(
+        &store,
+        "verity-keeper",
+        None::<(&alloy::providers::DynProvider, alloy::primitives::Address)>,
+        5,
+        verity_keeper::lease::now_ms(),
+    )
+    .await
+    .unwrap();
+    report.read_receipts(&store, 5).await.unwrap();
+    let r = report.receipts.clone().unwrap();
+    assert_eq!(r.waiting, 0);
+    assert!(r.batches.contains(&("Final", 1)), "{:?}", r.batches);
+    assert_eq!(r.last.len(), 1);
+    assert_eq!(r.last[0].1, "Final");
+    let printed = report.to_string();
+    assert!(printed.contains("receipts:"), "{printed}");
+    assert!(printed.contains(" Final "), "{printed}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
