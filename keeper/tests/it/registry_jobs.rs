@@ -393,3 +393,91 @@ async fn versions_finalized_by_someone_else_first_count_as_done() {
         0
     );
 }
+
+/// The real binary with both registry jobs on the test's database, killed at `failpoint` when given.
+fn keeper_bin(
+    w: &World,
+    failpoint: Option<verity_keeper::failpoint::Failpoint>,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_verity-keeper"));
+    cmd.args(["--exit-when-idle", "--batch-max-wait-secs", "0", "run"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", w.env.node.url())
+        .env("DATABASE_URL", &w.env.db_url)
+        .env("VERITY_KEEPER_KEY", &w.env.key)
+        .env("VERITY_REGISTRY", w.registry.to_string())
+        .env("VERITY_KEEPER_LISTEN", "127.0.0.1:0")
+        .env("VERITY_POLL_MS", "10")
+        .env("VERITY_REBROADCAST_MS", "0")
+        // A killed instance keeps the lease: the restarted one takes it over once it expired.
+        .env("VERITY_LEASE_TTL_MS", "300")
+        .env("RUST_LOG", "warn");
+    if let Some(f) = failpoint {
+        cmd.env("VERITY_FAILPOINT", f.name());
+    }
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_killed_at_each_failpoint_attests_and_registers_each_version_once() {
+    use verity_keeper::failpoint::{Failpoint, FAILPOINT_EXIT_CODE};
+    let w = world().await;
+    let mut ids = Vec::new();
+    for (i, point) in Failpoint::ALL.into_iter().enumerate() {
+        let weights = format!("weights of killed model {i}\n")
+            .repeat(100)
+            .into_bytes();
+        let path = w.dir.path().join(format!("killed-{i}.bin"));
+        std::fs::write(&path, &weights).unwrap();
+        let id = w.submit(&format!("killed-{i}"), &path, &weights, 0).await;
+        ids.push(id);
+        // Killed at the point each time it is reached, restarted on the same database with the failpoint still
+        // set, twice: after_sign and after_broadcast die at the attestation, then at the batch; after_receipt
+        // dies at the attestation's receipt both times (its final status is never recorded before the kill).
+        let mut kills = 0;
+        for _ in 0..2 {
+            let cmd = keeper_bin(&w, Some(point));
+            let out = tokio::task::spawn_blocking(move || {
+                let mut cmd = cmd;
+                cmd.output().unwrap()
+            })
+            .await
+            .unwrap();
+            match out.status.code() {
+                Some(FAILPOINT_EXIT_CODE) => kills += 1,
+                other => panic!(
+                    "{point}: exit {other:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        }
+        assert_eq!(kills, 2, "{point}: killed twice");
+        // Then a clean restart finishes the work.
+        let cmd = keeper_bin(&w, None);
+        let out = tokio::task::spawn_blocking(move || {
+            let mut cmd = cmd;
+            cmd.output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{point}: {out:?}");
+        assert_eq!(
+            w.status(id).await,
+            (Status::Registered, Reason::None),
+            "{point}"
+        );
+    }
+    // A plain restart finds nothing to do; on chain, each version was attested once and batched once.
+    let cmd = keeper_bin(&w, None);
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = cmd;
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (attested, batches) = w.sent().await;
+    assert_eq!(attested, ids);
+    assert_eq!(batches, ids.iter().map(|id| vec![*id]).collect::<Vec<_>>());
+}
