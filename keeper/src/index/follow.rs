@@ -167,6 +167,7 @@ pub struct Follower<P> {
     last: Option<(u64, B256)>,
     index: Arc<RwLock<Index>>,
     metrics: Option<IndexMetrics>,
+    rebuilds: u64,
 }
 
 impl<P: Provider + Clone> Follower<P> {
@@ -208,6 +209,7 @@ impl<P: Provider + Clone> Follower<P> {
             last: None,
             index: Arc::new(RwLock::new(Index::new(calendar))),
             metrics: None,
+            rebuilds: 0,
         })
     }
 
@@ -218,6 +220,11 @@ impl<P: Provider + Clone> Follower<P> {
     pub fn with_metrics(mut self, metrics: &Metrics) -> Result<Self, FollowError> {
         self.metrics = Some(IndexMetrics::register(metrics)?);
         Ok(self)
+    }
+
+    /// How often a reorg under the last applied block made the index start over.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
     }
 
     /// The shared index (what the HTTP API reads).
@@ -252,6 +259,7 @@ impl<P: Provider + Clone> Follower<P> {
                 warn!(target: "keeper::index", block = number, "reorg under the index; rebuilding from the start block");
                 *self.index.write().await = Index::new(self.calendar);
                 self.last = None;
+                self.rebuilds += 1;
             }
         }
         let head = self.provider.get_block_number().await?;

@@ -3,6 +3,7 @@
 mod cursor;
 mod faults;
 mod finalizer;
+mod index;
 mod outbox;
 mod receipts;
 mod registry_jobs;
