@@ -85,3 +85,87 @@ pub async fn travel_to<P: Provider>(provider: &P, t: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// A receipt signed by `key` in its on-chain encoding (the 384-byte Merkle leaf preimage): EIP-712 under the
+/// "Verity"/"1" domain of the InferenceSettlement contract `settlement` on chain `chain_id`, `v` 27/28.
+///
+/// # Errors
+/// The key cannot sign.
+pub fn sign_receipt(
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    settlement: alloy::primitives::Address,
+    receipt: &verity_abi::settlement::Receipt,
+) -> Result<alloy::primitives::Bytes> {
+    use alloy::signers::SignerSync;
+    use verity_abi::settlement::{domain_separator, encode_signed_receipt, signing_hash};
+    let hash = signing_hash(domain_separator(chain_id, settlement), receipt);
+    let sig = key.sign_hash_sync(&hash).context("signing a receipt")?;
+    let signed = verity_abi::settlement::SignedReceipt {
+        receipt: receipt.clone(),
+        v: 27 + u8::from(sig.v()),
+        r: alloy::primitives::B256::from(sig.r()),
+        s: alloy::primitives::B256::from(sig.s()),
+    };
+    Ok(encode_signed_receipt(&signed).to_vec().into())
+}
+
+/// Submits a complete model version (name `name`, version 1, declared `content` hash, 4,096 bytes) as `gov` and,
+/// as the registry's attester and keeper (a dev deployment's deployer), confirms its storage and registers it;
+/// returns the version id. The benchmarks' "a registered model".
+///
+/// # Errors
+/// A transaction failed or reverted.
+pub async fn register_demo_model(
+    gov: &DynProvider,
+    registry: alloy::primitives::Address,
+    name: alloy::primitives::B256,
+    content: alloy::primitives::B256,
+) -> Result<alloy::primitives::U256> {
+    use alloy::primitives::{Bytes, B256};
+    use alloy::sol_types::SolEvent;
+    use verity_abi::registry::{Format, Relation, VersionSubmitted};
+    let registry = verity_abi::rpc::IModelRegistry::new(registry, gov.clone());
+    let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
+    let receipt = send_with_headroom(
+        registry
+            .submit(
+                name,
+                1,
+                vec![],
+                Relation::Original.code(),
+                content,
+                4_096,
+                Bytes::from_static(b"ipfs://weights"),
+                Format::Safetensors.code(),
+                B256::repeat_byte(0x11),
+                B256::repeat_byte(0x22),
+                B256::repeat_byte(0x33),
+                B256::repeat_byte(0x44),
+                Bytes::from_static(b"ipfs://card"),
+                vec![],
+            )
+            .value(fee),
+        "submit",
+    )
+    .await?;
+    let model = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| VersionSubmitted::decode_log_data(l.data()).ok())
+        .context("no VersionSubmitted")?
+        .id;
+    let expiry = chain_time(gov).await? + 365 * 86_400;
+    send_with_headroom(
+        registry.confirmStorage(model, content, 4_096, expiry),
+        "confirmStorage",
+    )
+    .await?;
+    send_with_headroom(
+        registry.finalizeRegistrations(vec![model]),
+        "finalizeRegistrations",
+    )
+    .await?;
+    Ok(model)
+}

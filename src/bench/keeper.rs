@@ -17,12 +17,10 @@ use alloy::{
     primitives::{keccak256, Address, Bytes, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{local::PrivateKeySigner, SignerSync},
-    sol_types::SolEvent,
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
-    registry::{Format, Relation, VersionSubmitted},
-    rpc::{IModelRegistry, IReceiptBatches, ISettlementNodes},
+    rpc::{IReceiptBatches, ISettlementNodes},
     settlement::{encode_signed_receipt, mode, signing_hash, Receipt, SignedReceipt},
 };
 use verity_keeper::{
@@ -39,7 +37,7 @@ use verity_keeper::{
 };
 
 use super::gas::{GasGoal, GasReport};
-use crate::client::{chain_time, send_with_headroom, travel, wallet};
+use crate::client::{chain_time, register_demo_model, send_with_headroom, travel, wallet};
 
 /// Goal: receipts persisted per second through intake on SQLite.
 pub const INTAKE_GOAL_PER_SEC: f64 = 5_000.0;
@@ -149,47 +147,11 @@ struct Chain {
 /// Registers a model, a node with an approved TEE key, and allows the keeper to anchor.
 async fn prepare(setup: &KeeperBenchSetup) -> Result<Chain> {
     let gov = wallet(&setup.url, &setup.governance)?;
-    let registry = IModelRegistry::new(setup.registry, gov.clone());
-    let content = keccak256("keeper-bench-weights");
-    let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
-    let receipt = send_with_headroom(
-        registry
-            .submit(
-                keccak256("verity-keeper-bench-model"),
-                1,
-                vec![],
-                Relation::Original.code(),
-                content,
-                4_096,
-                Bytes::from_static(b"ipfs://weights"),
-                Format::Safetensors.code(),
-                B256::repeat_byte(0x11),
-                B256::repeat_byte(0x22),
-                B256::repeat_byte(0x33),
-                B256::repeat_byte(0x44),
-                Bytes::from_static(b"ipfs://card"),
-                vec![],
-            )
-            .value(fee),
-        "submit",
-    )
-    .await?;
-    let model = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| VersionSubmitted::decode_log_data(l.data()).ok())
-        .context("no VersionSubmitted")?
-        .id;
-    let expiry = chain_time(&gov).await? + 365 * 86_400;
-    send_with_headroom(
-        registry.confirmStorage(model, content, 4_096, expiry),
-        "confirmStorage",
-    )
-    .await?;
-    send_with_headroom(
-        registry.finalizeRegistrations(vec![model]),
-        "finalizeRegistrations",
+    let model = register_demo_model(
+        &gov,
+        setup.registry,
+        keccak256("verity-keeper-bench-model"),
+        keccak256("keeper-bench-weights"),
     )
     .await?;
     let node = ISettlementNodes::new(setup.nodes, wallet(&setup.url, &setup.node)?);

@@ -6,21 +6,18 @@
 use alloy::{
     primitives::{keccak256, Address, Bytes, B256, U256},
     providers::Provider,
-    signers::{local::PrivateKeySigner, SignerSync},
-    sol_types::{eip712_domain, SolEvent, SolStruct},
+    signers::local::PrivateKeySigner,
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
-    registry::{Format, Relation, VersionSubmitted},
-    rpc::{IInferenceSettlement, IModelRegistry, IReceiptBatches, ISettlementNodes},
-    settlement::{
-        batch_status, encode_signed_receipt, encoded_leaf_hash, mode, Receipt, SignedReceipt,
-        StandardMerkleTree,
-    },
+    rpc::{IInferenceSettlement, IReceiptBatches, ISettlementNodes},
+    settlement::{batch_status, encoded_leaf_hash, mode, Receipt, StandardMerkleTree},
 };
 
 use super::gas::{GasGoal, GasReport, GasRow};
-use crate::client::{chain_time, send_with_headroom, wallet};
+use crate::client::{
+    chain_time, register_demo_model, send_with_headroom, sign_receipt as sign, wallet,
+};
 
 /// Receipts in the anchored batch: a month of private inferences at OpenGradient's reported volume.
 pub const MONTH_OF_RECEIPTS: usize = 150_000;
@@ -54,30 +51,6 @@ pub struct SettlementGasSetup {
     pub receipts: usize,
 }
 
-/// A signed receipt in its on-chain encoding (the leaf preimage): EIP-712 under the "Verity"/"1" domain of the
-/// InferenceSettlement contract.
-fn sign(
-    key: &PrivateKeySigner,
-    chain_id: u64,
-    settlement: Address,
-    receipt: &Receipt,
-) -> Result<Bytes> {
-    let domain = eip712_domain! {
-        name: "Verity",
-        version: "1",
-        chain_id: chain_id,
-        verifying_contract: settlement,
-    };
-    let sig = key.sign_hash_sync(&receipt.eip712_signing_hash(&domain))?;
-    let signed = SignedReceipt {
-        receipt: receipt.clone(),
-        v: 27 + u8::from(sig.v()),
-        r: B256::from(sig.r()),
-        s: B256::from(sig.s()),
-    };
-    Ok(encode_signed_receipt(&signed).to_vec().into())
-}
-
 /// Measures one `proveWithReceipt`, anchoring + finalizing a batch of `receipts` receipts, and one
 /// `challengeLeaf` at that size; the goals compare the batch with one settlement transaction per receipt.
 pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
@@ -86,47 +59,11 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
     let chain_id = gov.get_chain_id().await?;
 
     // A registered model.
-    let registry = IModelRegistry::new(setup.registry, gov.clone());
-    let content = keccak256("bench-weights");
-    let fee = verity_script::deploy::verity::RegistryParams::default().min_fee;
-    let receipt = send_with_headroom(
-        registry
-            .submit(
-                keccak256("verity-bench-model"),
-                1,
-                vec![],
-                Relation::Original.code(),
-                content,
-                4_096,
-                Bytes::from_static(b"ipfs://weights"),
-                Format::Safetensors.code(),
-                B256::repeat_byte(0x11),
-                B256::repeat_byte(0x22),
-                B256::repeat_byte(0x33),
-                B256::repeat_byte(0x44),
-                Bytes::from_static(b"ipfs://card"),
-                vec![],
-            )
-            .value(fee),
-        "submit",
-    )
-    .await?;
-    let model = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| VersionSubmitted::decode_log_data(l.data()).ok())
-        .context("no VersionSubmitted")?
-        .id;
-    let expiry = chain_time(&gov).await? + 365 * 86_400;
-    send_with_headroom(
-        registry.confirmStorage(model, content, 4_096, expiry),
-        "confirmStorage",
-    )
-    .await?;
-    send_with_headroom(
-        registry.finalizeRegistrations(vec![model]),
-        "finalizeRegistrations",
+    let model = register_demo_model(
+        &gov,
+        setup.registry,
+        keccak256("verity-bench-model"),
+        keccak256("bench-weights"),
     )
     .await?;
 

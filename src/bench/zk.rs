@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use alloy::{
     primitives::{keccak256, Address, Bytes, B256, U256},
     providers::Provider,
-    signers::{local::PrivateKeySigner, SignerSync},
-    sol_types::{eip712_domain, SolEvent, SolStruct},
+    signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
     registry::{Format, Relation, VersionSubmitted},
     rpc::{IGroth16Verifier, IInferenceSettlement, IModelRegistry, ISettlementNodes},
-    settlement::{encode_signed_receipt, mode, request_status, Receipt, SignedReceipt},
+    settlement::{mode, request_status, Receipt},
 };
 use verity_zk::{
     circuit::constraint_count,
@@ -33,7 +33,7 @@ use verity_zk::{
 };
 
 use super::gas::{GasGoal, GasReport, GasRow};
-use crate::client::{chain_time, mined, send_with_headroom, wallet};
+use crate::client::{chain_time, mined, send_with_headroom, sign_receipt as sign, wallet};
 
 /// Goal: gasUsed of one Groth16 `verify` (3 public inputs): the precompiles alone cost 45,000 + 4 × 34,000
 /// (pairing) + 3 × 6,000 (scalar multiplications) + 3 × 150 (additions) = 199,450.
@@ -131,29 +131,6 @@ pub fn prover_timing() -> Result<GasReport> {
             met: seconds <= PROVE_SECONDS_GOAL,
         }],
     })
-}
-
-/// A signed receipt in its on-chain encoding: EIP-712 under the "Verity"/"1" domain of InferenceSettlement.
-fn sign(
-    key: &PrivateKeySigner,
-    chain_id: u64,
-    settlement: Address,
-    receipt: &Receipt,
-) -> Result<Bytes> {
-    let domain = eip712_domain! {
-        name: "Verity",
-        version: "1",
-        chain_id: chain_id,
-        verifying_contract: settlement,
-    };
-    let sig = key.sign_hash_sync(&receipt.eip712_signing_hash(&domain))?;
-    let signed = SignedReceipt {
-        receipt: receipt.clone(),
-        v: 27 + u8::from(sig.v()),
-        r: B256::from(sig.r()),
-        s: B256::from(sig.s()),
-    };
-    Ok(encode_signed_receipt(&signed).to_vec().into())
 }
 
 /// Submits `model`'s weights file to the registry as `owner` (name `name`, version 1) and has governance confirm

@@ -10,18 +10,16 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::SignerSync;
 use alloy::sol_types::SolEvent;
 use alloy::transports::http::reqwest;
 use anyhow::{bail, ensure, Context, Result};
 use verity_abi::rpc::{IInferenceSettlement, IReceiptBatches, ISettlementNodes};
 use verity_abi::settlement::{
-    batch_status, batches::BatchAnchored, domain_separator, encode_signed_receipt, mode,
-    signed_leaf_hash, signing_hash, Receipt, SignedReceipt, StandardMerkleTree,
+    batch_status, batches::BatchAnchored, mode, signed_leaf_hash, Receipt, StandardMerkleTree,
 };
 
 use super::{Progress, World, KEEPER_ACCOUNT, KEEPER_PATIENCE};
-use crate::client::{chain_time, send_with_headroom};
+use crate::client::{chain_time, send_with_headroom, sign_receipt};
 
 /// Accounts of the inference nodes (they stake and send `answer`).
 const NODE_ACCOUNTS: [usize; 2] = [9, 2];
@@ -45,7 +43,7 @@ struct Node {
 /// The settlement side of the traffic.
 pub(super) struct SettlementTraffic {
     nodes: Vec<Node>,
-    domain: B256,
+    chain_id: u64,
     settlement: Address,
     batches: Address,
     keeper_url: String,
@@ -99,7 +97,7 @@ impl SettlementTraffic {
         }
         Ok(Self {
             nodes,
-            domain: domain_separator(chain_id, settlement),
+            chain_id,
             settlement,
             batches,
             keeper_url,
@@ -112,16 +110,7 @@ impl SettlementTraffic {
     }
 
     fn sign(&self, key: &PrivateKeySigner, receipt: Receipt) -> Result<Bytes> {
-        let sig = key
-            .sign_hash_sync(&signing_hash(self.domain, &receipt))
-            .context("signing a receipt")?;
-        let signed = SignedReceipt {
-            receipt,
-            v: 27 + u8::from(sig.v()),
-            r: B256::from(sig.r()),
-            s: B256::from(sig.s()),
-        };
-        Ok(Bytes::from(encode_signed_receipt(&signed).to_vec()))
+        sign_receipt(key, self.chain_id, self.settlement, &receipt)
     }
 
     fn receipt(
