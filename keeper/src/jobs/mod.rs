@@ -64,6 +64,19 @@ pub enum JobError {
     },
 }
 
+/// The chain's clock: the latest block's timestamp. Jobs judge what is due by it, never by the wall clock.
+///
+/// # Errors
+/// The node failed or has no latest block.
+pub async fn latest_timestamp<P: Provider>(provider: &P) -> Result<u64> {
+    Ok(provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or(JobError::NoLatestBlock)?
+        .header
+        .timestamp)
+}
+
 impl JobError {
     /// Whether the next pass may succeed without any change.
     pub fn is_transient(&self) -> bool {

@@ -13,7 +13,6 @@
 
 use std::time::Duration;
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
@@ -22,7 +21,7 @@ use verity_abi::rpc::IReceiptBatches;
 use verity_abi::settlement::StandardMerkleTree;
 
 use super::store::{BatchStatus, ReceiptState, ReceiptStore};
-use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
+use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 use crate::store::{IntentStatus, OutboxStore};
 
 /// The job's name.
@@ -152,11 +151,7 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
         if excluded > 0 {
             warn!(target: "keeper::receipts::batcher", excluded, "receipts already included in another batch excluded");
         }
-        let latest = provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(JobError::NoLatestBlock)?;
-        let chain_now = latest.header.timestamp;
+        let chain_now = crate::jobs::latest_timestamp(provider).await?;
         let candidates = self
             .store
             .waiting_receipts(i64::try_from(self.config.max_size).unwrap_or(i64::MAX))

@@ -3,14 +3,13 @@
 //! else finalizing first, or a void racing us, answers with the typed `SettlementAlreadyFinal` /
 //! `SettlementAlreadyVoided`: the outbox counts that as done (the idempotency rule).
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
 use verity_abi::rpc::IReceiptBatches;
 
 use super::store::{BatchStatus, ReceiptStore};
-use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
+use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 use crate::store::OutboxStore;
 
 /// The job's name.
@@ -63,12 +62,7 @@ impl<S: ReceiptStore + OutboxStore + Clone> BatchFinalizer<S> {
             .call()
             .await?
             ._3;
-        let chain_now = provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(JobError::NoLatestBlock)?
-            .header
-            .timestamp;
+        let chain_now = crate::jobs::latest_timestamp(provider).await?;
         let mut plan = Plan::default();
         for b in anchored {
             let (Some(id), Some(at)) = (b.chain_batch, b.anchored_at) else {

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use verity_abi::rpc::{IModelRegistry, ISettlementNodes};
@@ -149,12 +148,7 @@ impl<P: Provider + Clone + 'static> Judge<P> {
                 return Ok(t);
             }
         }
-        let latest = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(JobError::NoLatestBlock)?;
-        let t = latest.header.timestamp;
+        let t = crate::jobs::latest_timestamp(&self.provider).await?;
         *lock(&self.clock) = Some((t, Instant::now()));
         Ok(t)
     }

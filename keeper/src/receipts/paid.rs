@@ -9,7 +9,6 @@
 //!
 //! `SettlementAlreadySettled` (someone else settled or refunded first) counts as done.
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
@@ -19,7 +18,7 @@ use verity_abi::settlement::{decode_signed_receipt, mode, request_status};
 
 use super::api::TreeCache;
 use super::store::{BatchStatus, ReceiptState, ReceiptStore};
-use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
+use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 
 /// The job's name.
 pub const JOB_NAME: &str = "paid-requests";
@@ -157,12 +156,7 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
             .call()
             .await?
             ._5;
-        let chain_now = provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(JobError::NoLatestBlock)?
-            .header
-            .timestamp;
+        let chain_now = crate::jobs::latest_timestamp(provider).await?;
         let mut plan = Plan::default();
         for r in open {
             let id = r.request_id;

@@ -16,7 +16,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
@@ -30,7 +29,7 @@ use verity_abi::settlement::{
 use super::api::TreeCache;
 use super::judge::{reason_name, Judge};
 use super::store::{BatchRow, BatchStatus, Checked, LeafRow, ReceiptStore};
-use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
+use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 
 /// The job's name.
 pub const JOB_NAME: &str = "challenge-watcher";
@@ -220,12 +219,7 @@ impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S,
             .call()
             .await?
             ._3;
-        let chain_now = provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(JobError::NoLatestBlock)?
-            .header
-            .timestamp;
+        let chain_now = crate::jobs::latest_timestamp(provider).await?;
         let mut plan = Plan::default();
         for b in anchored {
             let (Some(id), Some(at)) = (b.chain_batch, b.anchored_at) else {
