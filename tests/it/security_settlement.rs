@@ -120,11 +120,12 @@ async fn refund_reverts_while_paused() {
     for id in [unanswered, answered] {
         let attempt = w.settlement[OUTSIDER].refund(id).call().await;
         if attempt.is_ok() {
-            tx!(w.settlement[OUTSIDER].refund(id));
+            let receipt = tx!(w.settlement[OUTSIDER].refund(id));
             panic!(
-                "refunded while proving is paused: stake {} -> {}",
+                "refunded while proving is paused: stake {} -> {} (refund gas {})",
                 stake_before,
-                stake(&w).await
+                stake(&w).await,
+                receipt.gas_used
             );
         }
         let _: SettlementPaused = expect_error(attempt);
@@ -168,4 +169,17 @@ async fn unresolved_dispute_settles_for_the_node_after_the_timeout() {
         attempt.is_ok(),
         "a dispute unresolved for 30 days still locks the fee and the stake: {attempt:?}"
     );
+}
+
+/// Gas of the plain settle path (proven → settled), for the before/after figures of the report.
+#[tokio::test(flavor = "multi_thread")]
+async fn settle_gas_of_a_proven_request() {
+    let w = world().await;
+    let id = keccak256("settle-gas");
+    proven(&w, id).await;
+    w.h.advance(WINDOW + 1).await;
+    let receipt = tx!(w.settlement[OUTSIDER].settle(id));
+    eprintln!("gas: settle (proven) {}", receipt.gas_used);
+    assert_eq!(w.status(id).await, request_status::SETTLED);
+    w.assert_escrow(&[id]).await;
 }
