@@ -167,7 +167,8 @@ async fn unresolved_dispute_settles_for_the_node_after_the_timeout() {
     let attempt = w.settlement[OUTSIDER].settle(id).call().await;
     assert!(
         attempt.is_ok(),
-        "a dispute unresolved for 30 days still locks the fee and the stake: {attempt:?}"
+        "a dispute unresolved for 30 days still locks the fee and the stake: {:?}",
+        attempt.err()
     );
 }
 
