@@ -151,7 +151,13 @@ pub(crate) async fn world() -> World<impl Provider + Clone> {
 }
 
 impl<P: Provider + Clone> World<P> {
-    pub(crate) fn receipt(&self, request_id: B256, output: &str, receipt_mode: u8, signed_at: u64) -> Receipt {
+    pub(crate) fn receipt(
+        &self,
+        request_id: B256,
+        output: &str,
+        receipt_mode: u8,
+        signed_at: u64,
+    ) -> Receipt {
         Receipt {
             requestId: request_id,
             modelVersion: self.model,
@@ -195,7 +201,7 @@ impl<P: Provider + Clone> World<P> {
     }
 
     /// Escrow == open obligations, from chain state, for each of the three ETH-holding contracts: settlement
-    /// holds the fees of open requests plus credits; nodes the stakes plus credits; batches the bonds of anchored
+    /// holds the fees of open requests, the bonds of disputed ones and credits; nodes the stakes plus credits; batches the bonds of anchored
     /// batches plus credits. Each balance equals its `escrowed()`.
     pub(crate) async fn assert_escrow(&self, request_ids: &[B256]) {
         let s = &self.settlement[GOV];
@@ -211,6 +217,9 @@ impl<P: Provider + Clone> World<P> {
             ) {
                 open += r._3;
             }
+            if r._6 == request_status::DISPUTED {
+                open += r._10;
+            }
         }
         let (mut s_credits, mut n_credits, mut b_credits, mut stakes) =
             (U256::ZERO, U256::ZERO, U256::ZERO, U256::ZERO);
@@ -225,7 +234,7 @@ impl<P: Provider + Clone> World<P> {
         assert_eq!(
             escrowed,
             open + s_credits,
-            "settlement escrow == open fees + credits"
+            "settlement escrow == open fees + dispute bonds + credits"
         );
         assert_eq!(self.balance(self.h.address("settlement")).await, escrowed);
         let n_escrowed = self.nodes[GOV].escrowed().call().await.unwrap();
@@ -437,7 +446,8 @@ async fn batches_bad_leaf_and_duplicate_voided_final_batch_proves_and_timeout_re
     assert_eq!(w.status(q).await, request_status::SETTLED);
     w.assert_escrow(&[q]).await;
 
-    // Timeout: an answered request left unproven is refunded and the node slashed (credited to the payer).
+    // Timeout: an answered request left unproven is refunded and the node slashed (credited to the payer) once the
+    // batches' window after its deadline has passed.
     let late = keccak256("request-late");
     w.request(late, mode::TEE).await;
     let _: SettlementUnauthorizedNode =
@@ -449,7 +459,11 @@ async fn batches_bad_leaf_and_duplicate_voided_final_batch_proves_and_timeout_re
         .await
         .unwrap()
         ._1;
+    // Not before the batches' window after the deadline: a batch anchored by the deadline may still prove it.
     w.h.advance(DEADLINE + 1).await;
+    let _: verity_abi::settlement::SettlementTooEarly =
+        expect_error(w.settlement[OUTSIDER].refund(late).call().await);
+    w.h.advance(WINDOW).await;
     tx!(w.settlement[OUTSIDER].refund(late));
     assert_eq!(w.status(late).await, request_status::REFUNDED);
     let slash = w.settlement[GOV].config().call().await.unwrap()._7;
@@ -567,7 +581,7 @@ async fn committee_verifier_proves_zk_mode_and_outsiders_are_rejected() {
     let _: SettlementUnauthorized = expect_error(w.batches[OUTSIDER].setPaused(true).call().await);
     let _: SettlementUnauthorized = expect_error(
         w.settlement[OUTSIDER]
-            .setParams(1, 1, U256::ZERO)
+            .setParams(1, 1, U256::ZERO, U256::from(1), 1)
             .call()
             .await,
     );

@@ -7,13 +7,13 @@
 pragma solidity ^0.8.23;
 
 interface IInferenceSettlement {
-    function config() external view returns (address, address, address, address, bool, uint64, uint64, uint256);
+    function config() external view returns (address, address, address, address, bool, uint64, uint64, uint256, uint256, uint64);
 
     function openRequests(address node) external view returns (uint64);
 
     function verifier(uint256 model_version) external view returns (address);
 
-    function getRequest(bytes32 request_id) external view returns (address, address, uint256, uint256, bytes32, bytes32, uint8, uint8, uint64, uint64);
+    function getRequest(bytes32 request_id) external view returns (address, address, uint256, uint256, bytes32, bytes32, uint8, uint8, uint64, uint64, uint256);
 
     function credit(address account) external view returns (uint256);
 
@@ -21,7 +21,7 @@ interface IInferenceSettlement {
 
     function setVerifier(uint256 model_version, address verifier) external;
 
-    function setParams(uint64 challenge_window, uint64 answer_deadline, uint256 slash_amount) external;
+    function setParams(uint64 challenge_window, uint64 answer_deadline, uint256 slash_amount, uint256 dispute_bond, uint64 dispute_timeout) external;
 
     function setPaused(bool paused) external;
 
@@ -41,7 +41,7 @@ interface IInferenceSettlement {
 
     function refund(bytes32 request_id) external;
 
-    function dispute(bytes32 request_id) external;
+    function dispute(bytes32 request_id) external payable;
 
     function withdraw() external returns (uint256);
 
@@ -101,7 +101,7 @@ interface IInferenceSettlement {
 
     event Refunded(bytes32 indexed requestId, address indexed payer, uint256 fee, uint256 slashed);
 
-    event Disputed(bytes32 indexed requestId, address indexed by);
+    event Disputed(bytes32 indexed requestId, address indexed by, uint256 bond, uint64 expiresAt);
 
     event DisputeResolved(bytes32 indexed requestId, bool nodeWins);
 
@@ -111,7 +111,7 @@ interface IInferenceSettlement {
 
     event Withdrawn(address indexed account, uint256 amount);
 
-    event ParamsSet(uint64 challengeWindow, uint64 answerDeadline, uint256 slashAmount);
+    event ParamsSet(uint64 challengeWindow, uint64 answerDeadline, uint256 slashAmount, uint256 disputeBond, uint64 disputeTimeout);
 
     event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
 

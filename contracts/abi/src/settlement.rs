@@ -163,6 +163,7 @@ alloy_sol_types::sol! {
     /// What InferenceSettlement calls on ReceiptBatches.
     interface IReceiptBatchesCalls {
         function batch(uint256 batchId) external view returns (bytes32, uint64, address, uint64, uint256, uint8);
+        function config() external view returns (address, address, bool, uint64, uint256, uint256);
     }
 
     /// A proof verifier registered per model version for mode-ZK receipts.
@@ -399,12 +400,12 @@ sol_with_source! {
         event Proven(bytes32 indexed requestId, address indexed node, uint8 mode, uint256 batchId, uint64 provenAt);
         event Settled(bytes32 indexed requestId, address indexed node, uint256 fee);
         event Refunded(bytes32 indexed requestId, address indexed payer, uint256 fee, uint256 slashed);
-        event Disputed(bytes32 indexed requestId, address indexed by);
+        event Disputed(bytes32 indexed requestId, address indexed by, uint256 bond, uint64 expiresAt);
         event DisputeResolved(bytes32 indexed requestId, bool nodeWins);
         event VerifierSet(uint256 indexed modelVersion, address verifier);
         event Credited(address indexed account, uint256 amount);
         event Withdrawn(address indexed account, uint256 amount);
-        event ParamsSet(uint64 challengeWindow, uint64 answerDeadline, uint256 slashAmount);
+        event ParamsSet(uint64 challengeWindow, uint64 answerDeadline, uint256 slashAmount, uint256 disputeBond, uint64 disputeTimeout);
         event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
         event PausedSet(bool paused);
     }

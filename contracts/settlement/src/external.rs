@@ -1,5 +1,5 @@
 //! Everything InferenceSettlement asks of other accounts: SettlementNodes (`nodeActive`, `receiptFault`,
-//! `slash`), ReceiptBatches (`batch`), the ModelRegistry (`usableAt`), a model version's ZK verifier, and native
+//! `slash`), ReceiptBatches (`batch`, `config` for its challenge window), the ModelRegistry (`usableAt`), a model version's ZK verifier, and native
 //! transfers.
 //!
 //! On wasm these are real calls. Native unit tests use [`mock`] instead (stylus-test's TestVM answers every call
@@ -66,6 +66,21 @@ impl InferenceSettlement {
         }
     }
 
+    /// ReceiptBatches' challenge window (`config()` word 3), the time a batch anchored by a deadline may still
+    /// take to become `Final`; [`MAX_DURATION`] when the call fails (a refund waits rather than slashing wrongly).
+    #[cfg(not(test))]
+    pub(crate) fn _batch_window(&self) -> u64 {
+        let call = IReceiptBatchesCalls::configCall {};
+        static_call(self, self.batches.get(), &call.abi_encode())
+            .filter(|out| out.len() >= 4 * 32)
+            .and_then(|out| verity_contract_support::word(&out[96..128]))
+            .and_then(|w| match w.as_limbs() {
+                [t, 0, 0, 0] if *t <= MAX_DURATION => Some(*t),
+                _ => None,
+            })
+            .unwrap_or(MAX_DURATION)
+    }
+
     /// Whether the registry says `model_version` is usable at `t` (false when the call fails).
     #[cfg(not(test))]
     pub(crate) fn _usable_at(&self, model_version: U256, t: u64) -> bool {
@@ -121,6 +136,11 @@ impl InferenceSettlement {
     #[cfg(test)]
     pub(crate) fn _batch(&self, batch_id: U256) -> Option<(B256, u64, u8)> {
         mock::with(|m| m.batches.get(&batch_id).copied())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn _batch_window(&self) -> u64 {
+        mock::with(|m| m.batch_window.unwrap_or(MAX_DURATION))
     }
 
     #[cfg(test)]
@@ -193,6 +213,8 @@ pub(crate) mod mock {
         pub(crate) slashes: Vec<(Address, U256, Address)>,
         /// ReceiptBatches: id → (root, anchoredAt, status).
         pub(crate) batches: HashMap<U256, (B256, u64, u8)>,
+        /// ReceiptBatches' challenge window (`None`: the `config()` call fails).
+        pub(crate) batch_window: Option<u64>,
         /// Model version → `[from, until)` usable.
         pub(crate) models: HashMap<U256, (u64, u64)>,
         /// Verifier → the proof it accepts.

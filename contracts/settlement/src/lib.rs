@@ -7,18 +7,40 @@
 //!
 //! **Paid requests** escrow the fee in native ETH: `Requested` → `Answered` (result commitment posted; usable at
 //! once) → `Proven` → `Settled` (node paid after the challenge window) | `Refunded` (no proof by the deadline) |
-//! `Disputed`. A proof is a signed receipt SettlementNodes finds valid now (plus, in mode ZK, the verifier
+//! `Disputed` (bonded; resolved by governance, or settled for the node by anyone after the dispute timeout). A proof is a signed receipt SettlementNodes finds valid now (plus, in mode ZK, the verifier
 //! registered for the model version accepting `verify(abi.encode(receipt), proof)`), or — mode TEE — the
 //! receipt's inclusion in a `Final` ReceiptBatches batch anchored before the deadline (re-judged at the anchoring
 //! time, so even an unchallenged batch pays nothing for an invalid receipt). A node is slashed (at
 //! SettlementNodes, to the payer) only when it answered and then failed to prove: an unanswered request is
 //! refunded without a slash, so nobody can get a node slashed with requests it never took. A payer may dispute a
-//! `Proven` request inside the window; governance resolves it.
+//! `Proven` request inside the window by posting the dispute bond; governance resolves it.
 //!
 //! **Payouts are pull-based**: the fee to the node, the refund to the payer — everything is credited, and
 //! [`InferenceSettlement::withdraw`] is the only place ETH leaves, so a failing or hostile recipient can never block
-//! a settlement or a refund. Pausing stops new business (request, answer, prove) but never the exits (settle,
-//! refund, dispute, withdraw).
+//! a settlement or a refund. Pausing stops new business (request, answer, prove) and refunds, never the other exits
+//! (settle, dispute, withdraw).
+//!
+//! # Decisions
+//! - **An answered request is refundable (and its node slashable) only after `deadline + batchWindow`**, the
+//!   ReceiptBatches challenge window read from `ReceiptBatches.config()` at refund time (audit finding 2): a receipt
+//!   anchored up to the deadline is `Final` — and can prove the request — only a batch window later, so an earlier
+//!   refund would slash a node holding a valid proof it may not submit yet. Read, not copied: a copy could drift
+//!   from the window ReceiptBatches actually applies at `finalizeBatch`, reopening the hole; the cost is one static
+//!   call (~3k gas) on the rare refund path and a few hundred bytes. If the call fails the wait is `MAX_DURATION`
+//!   (the payer waits a year rather than the node being slashed by a broken read). An unanswered request stays
+//!   refundable at its deadline, without a slash (the node took no responsibility on-chain; it only loses the fee).
+//! - **No refund while paused, and an answered request not before `resumedAt + batchWindow`** (finding 2): proving
+//!   is paused, so the node cannot answer a refund with its proof. Deadlines do not stretch by the paused time
+//!   (that needs a pause history for `proveByBatch`'s anchoring check); instead the resume time opens a fresh batch
+//!   window, so no refund can front-run the node's `proveByBatch` in the unpause block. A pause that covers a
+//!   request's deadline leaves the node only the batch path (`proveWithReceipt` stays bounded by the deadline).
+//! - **Disputes are bonded and time out** (finding 7): `dispute` takes at least `disputeBond` (all ETH sent is the
+//!   bond, so none is stranded); the bond goes to the node when the dispute is resolved for it or times out, back
+//!   to the payer when resolved for the payer. After `disputeTimeout` anyone calls `settle` and the request settles
+//!   for the node — `settle` is reused rather than a new entry point (size). While `Disputed`, the request's
+//!   `deadline` field holds the time the dispute times out (it is dead after `Proven`; one slot fewer per dispute).
+//! - The dispute parameters ride on `setParams` / `config()` / `ParamsSet` (no new entry points); the bond must
+//!   be ≥ 1 wei so governance cannot turn free disputes back on.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
 // `#[entrypoint]` emits an undocumented `user_entrypoint` export on wasm; native builds still check docs.
@@ -58,6 +80,10 @@ pub const DEFAULT_CHALLENGE_WINDOW: u64 = 6 * 3600;
 pub const DEFAULT_ANSWER_DEADLINE: u64 = 24 * 3600;
 /// Default slash for an answered request left unproven: 0.01 ETH (capped by the node's stake).
 pub const DEFAULT_SLASH_AMOUNT: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
+/// Default bond a payer posts to dispute a proven request: 0.01 ETH (the default slash: both sides risk the same).
+pub const DEFAULT_DISPUTE_BOND: U256 = U256::from_limbs([10_000_000_000_000_000, 0, 0, 0]);
+/// Default time governance has to resolve a dispute before anyone may settle it for the node: 7 days.
+pub const DEFAULT_DISPUTE_TIMEOUT: u64 = 7 * 24 * 3600;
 /// Upper bound of every duration parameter (one year), so time arithmetic cannot overflow.
 pub const MAX_DURATION: u64 = 365 * 24 * 3600;
 
@@ -119,6 +145,7 @@ pub struct Request {
     payer: StorageAddress,
     status: StorageU8,
     mode: StorageU8,
+    /// The proof deadline; while `Disputed`, the time the dispute times out.
     deadline: StorageU64,
     node: StorageAddress,
     proven_at: StorageU64,
@@ -126,6 +153,8 @@ pub struct Request {
     fee: StorageU256,
     input_hash: StorageB256,
     output_hash: StorageB256,
+    /// The dispute bond posted (zero unless disputed).
+    bond: StorageU256,
 }
 
 /// InferenceSettlement's storage.
@@ -134,12 +163,16 @@ pub struct Request {
 pub struct InferenceSettlement {
     governance: StorageAddress,
     paused: StorageBool,
+    /// When the contract was last unpaused (0 = never).
+    resumed_at: StorageU64,
     registry: StorageAddress,
     nodes: StorageAddress,
     batches: StorageAddress,
     challenge_window: StorageU64,
     answer_deadline: StorageU64,
+    dispute_timeout: StorageU64,
     slash_amount: StorageU256,
+    dispute_bond: StorageU256,
     verifiers: StorageMap<U256, StorageAddress>,
     requests: StorageMap<B256, Request>,
     open: StorageMap<Address, StorageU64>,
@@ -176,12 +209,28 @@ impl InferenceSettlement {
             DEFAULT_CHALLENGE_WINDOW,
             DEFAULT_ANSWER_DEADLINE,
             DEFAULT_SLASH_AMOUNT,
+            DEFAULT_DISPUTE_BOND,
+            DEFAULT_DISPUTE_TIMEOUT,
         )
     }
 
-    /// `(governance, registry, nodes, batches, paused, challengeWindow, answerDeadline, slashAmount)`.
+    /// `(governance, registry, nodes, batches, paused, challengeWindow, answerDeadline, slashAmount, disputeBond,
+    /// disputeTimeout)`.
     #[allow(clippy::type_complexity)]
-    pub fn config(&self) -> (Address, Address, Address, Address, bool, u64, u64, U256) {
+    pub fn config(
+        &self,
+    ) -> (
+        Address,
+        Address,
+        Address,
+        Address,
+        bool,
+        u64,
+        u64,
+        U256,
+        U256,
+        u64,
+    ) {
         (
             self.governance.get(),
             self.registry.get(),
@@ -191,6 +240,8 @@ impl InferenceSettlement {
             u64_of(self.challenge_window.get()),
             u64_of(self.answer_deadline.get()),
             self.slash_amount.get(),
+            self.dispute_bond.get(),
+            u64_of(self.dispute_timeout.get()),
         )
     }
 
@@ -206,12 +257,25 @@ impl InferenceSettlement {
     }
 
     /// Request `request_id`: `(payer, node, modelVersion, fee, inputHash, outputHash, status, mode, deadline,
-    /// provenAt)`; status [`request_status::NONE`] for an unknown id.
+    /// provenAt, bond)`; status [`request_status::NONE`] for an unknown id. While disputed, `deadline` is when the
+    /// dispute times out and `bond` the payer's dispute bond.
     #[allow(clippy::type_complexity)]
     pub fn get_request(
         &self,
         request_id: B256,
-    ) -> (Address, Address, U256, U256, B256, B256, u8, u8, u64, u64) {
+    ) -> (
+        Address,
+        Address,
+        U256,
+        U256,
+        B256,
+        B256,
+        u8,
+        u8,
+        u64,
+        u64,
+        U256,
+    ) {
         let r = self.requests.getter(request_id);
         (
             r.payer.get(),
@@ -224,6 +288,7 @@ impl InferenceSettlement {
             u8_of(r.mode.get()),
             u64_of(r.deadline.get()),
             u64_of(r.proven_at.get()),
+            r.bond.get(),
         )
     }
 
@@ -232,7 +297,7 @@ impl InferenceSettlement {
         self.credits.get(account)
     }
 
-    /// ETH the contract owes: escrowed fees of open requests + stakes + bonds of anchored batches + credits. The
+    /// ETH the contract owes: escrowed fees of open requests + dispute bonds of disputed ones + credits. The
     /// contract's balance equals it (more only if someone force-sends ETH).
     pub fn escrowed(&self) -> U256 {
         self.escrowed.get()
@@ -260,10 +325,12 @@ impl InferenceSettlement {
     }
 
     /// Sets the parameters; only governance. Durations in seconds within `1..=MAX_DURATION` (a changed window
-    /// applies to requests not yet settled).
+    /// applies to requests not yet settled; a changed timeout or bond to disputes opened later); the dispute bond
+    /// at least 1 wei.
     ///
     /// # Errors
-    /// [`Error::Unauthorized`], [`Error::InvalidParam`] (0 challengeWindow, 1 answerDeadline).
+    /// [`Error::Unauthorized`], [`Error::InvalidParam`] (0 challengeWindow, 1 answerDeadline, 2 disputeTimeout,
+    /// 3 disputeBond).
     ///
     /// # Events
     /// [`ParamsSet`].
@@ -272,12 +339,21 @@ impl InferenceSettlement {
         challenge_window: u64,
         answer_deadline: u64,
         slash_amount: U256,
+        dispute_bond: U256,
+        dispute_timeout: u64,
     ) -> Result<(), Error> {
         self._only_governance()?;
-        self._set_params(challenge_window, answer_deadline, slash_amount)
+        self._set_params(
+            challenge_window,
+            answer_deadline,
+            slash_amount,
+            dispute_bond,
+            dispute_timeout,
+        )
     }
 
-    /// Pauses or resumes new business; only governance.
+    /// Pauses or resumes new business and refunds; only governance. Resuming restarts the batch window an
+    /// answered request's refund waits for.
     ///
     /// # Errors
     /// [`Error::Unauthorized`].
@@ -286,6 +362,9 @@ impl InferenceSettlement {
     /// [`PausedSet`].
     pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
         self._only_governance()?;
+        if !paused {
+            self.resumed_at.set(U64::from(self._now()));
+        }
         self.paused.set(paused);
         self._emit(PausedSet::SIGNATURE_HASH, &[], &[w64(u64::from(paused))]);
         Ok(())
@@ -303,8 +382,8 @@ impl InferenceSettlement {
         self._set_governance(new_governance)
     }
 
-    /// Resolves a disputed request: `node_wins` settles it (fee credited to the node), otherwise it is refunded
-    /// (fee and slash credited to the payer); only governance.
+    /// Resolves a disputed request: `node_wins` settles it (fee and dispute bond credited to the node), otherwise
+    /// it is refunded (fee, bond and slash credited to the payer); only governance.
     ///
     /// # Errors
     /// [`Error::Unauthorized`], [`Error::UnknownRequest`], [`Error::AlreadySettled`],
@@ -315,16 +394,7 @@ impl InferenceSettlement {
     pub fn resolve_dispute(&mut self, request_id: B256, node_wins: bool) -> Result<(), Error> {
         self._only_governance()?;
         self._expect_status(request_id, &[request_status::DISPUTED])?;
-        self._emit(
-            DisputeResolved::SIGNATURE_HASH,
-            &[request_id],
-            &[w64(u64::from(node_wins))],
-        );
-        if node_wins {
-            self._settle(request_id);
-        } else {
-            self._refund(request_id, true);
-        }
+        self._resolve(request_id, node_wins);
         Ok(())
     }
 
@@ -526,58 +596,86 @@ impl InferenceSettlement {
         Ok(())
     }
 
-    /// Pays a proven request to its node once the challenge window after the proof has passed. Anyone.
+    /// Pays a proven request to its node once the challenge window after the proof has passed, or a disputed one
+    /// (fee and dispute bond) once the dispute has timed out unresolved. Anyone.
     ///
     /// # Errors
     /// [`Error::UnknownRequest`], [`Error::AlreadySettled`], [`Error::BadRequestStatus`], [`Error::TooEarly`].
     ///
     /// # Events
-    /// [`Settled`], [`Credited`].
+    /// [`Settled`], [`Credited`]; for a timed-out dispute [`DisputeResolved`] first.
     pub fn settle(&mut self, request_id: B256) -> Result<(), Error> {
-        self._expect_status(request_id, &[request_status::PROVEN])?;
-        let until = u64_of(self.requests.getter(request_id).proven_at.get())
-            .saturating_add(u64_of(self.challenge_window.get()));
+        let status = self._expect_status(
+            request_id,
+            &[request_status::PROVEN, request_status::DISPUTED],
+        )?;
+        let r = self.requests.getter(request_id);
+        let disputed = status == request_status::DISPUTED;
+        let until = if disputed {
+            u64_of(r.deadline.get())
+        } else {
+            u64_of(r.proven_at.get()).saturating_add(u64_of(self.challenge_window.get()))
+        };
         if self._now() < until {
             return Err(Error::TooEarly(SettlementTooEarly { until }));
         }
-        self._settle(request_id);
+        if disputed {
+            self._resolve(request_id, true);
+        } else {
+            self._settle(request_id, U256::ZERO);
+        }
         Ok(())
     }
 
-    /// Refunds a request left unproven past its deadline; the node is slashed (to the payer) only if it had
-    /// answered. Anyone.
+    /// Refunds a request left unproven: an unanswered one after its deadline, an answered one — whose node is
+    /// then slashed (to the payer) — only after `deadline + batchWindow` (and `resumedAt + batchWindow`), when no
+    /// batch anchored by the deadline can still become `Final` and prove it. Anyone; not while paused.
     ///
     /// # Errors
-    /// [`Error::UnknownRequest`], [`Error::AlreadySettled`], [`Error::BadRequestStatus`], [`Error::TooEarly`].
+    /// [`Error::Paused`], [`Error::UnknownRequest`], [`Error::AlreadySettled`], [`Error::BadRequestStatus`],
+    /// [`Error::TooEarly`] (`until`: the last second it is too early).
     ///
     /// # Events
     /// [`Refunded`], [`Credited`].
     pub fn refund(&mut self, request_id: B256) -> Result<(), Error> {
+        self._when_not_paused()?;
         let status = self._expect_status(
             request_id,
             &[request_status::REQUESTED, request_status::ANSWERED],
         )?;
-        let deadline = u64_of(self.requests.getter(request_id).deadline.get());
-        if self._now() <= deadline {
-            return Err(Error::TooEarly(SettlementTooEarly { until: deadline }));
+        let mut until = u64_of(self.requests.getter(request_id).deadline.get());
+        let answered = status == request_status::ANSWERED;
+        if answered {
+            until = until
+                .max(u64_of(self.resumed_at.get()))
+                .saturating_add(self._batch_window());
         }
-        self._refund(request_id, status == request_status::ANSWERED);
+        if self._now() <= until {
+            return Err(Error::TooEarly(SettlementTooEarly { until }));
+        }
+        self._refund(request_id, answered, U256::ZERO);
         Ok(())
     }
 
-    /// Disputes a proven request inside its challenge window; only the payer. Governance resolves it.
+    /// Disputes a proven request inside its challenge window, escrowing the ETH sent (at least `disputeBond`) as
+    /// the bond; only the payer. Governance resolves it; unresolved after `disputeTimeout`, anyone settles it for
+    /// the node with [`Self::settle`] (the bond goes to the node).
     ///
     /// # Errors
     /// [`Error::UnknownRequest`], [`Error::AlreadySettled`], [`Error::BadRequestStatus`],
-    /// [`Error::UnauthorizedPayer`], [`Error::TooLate`].
+    /// [`Error::UnauthorizedPayer`], [`Error::TooLate`], [`Error::InsufficientValue`].
     ///
     /// # Events
     /// [`Disputed`].
+    #[payable]
     pub fn dispute(&mut self, request_id: B256) -> Result<(), Error> {
         self._expect_status(request_id, &[request_status::PROVEN])?;
         let caller = self.vm().msg_sender();
+        let bond = self.vm().msg_value();
+        let required = self.dispute_bond.get();
         let window = u64_of(self.challenge_window.get());
         let now = self._now();
+        let expires = now.saturating_add(u64_of(self.dispute_timeout.get()));
         let mut r = self.requests.setter(request_id);
         if r.payer.get() != caller {
             return Err(Error::UnauthorizedPayer(SettlementUnauthorizedPayer {
@@ -588,8 +686,21 @@ impl InferenceSettlement {
         if now >= until {
             return Err(Error::TooLate(SettlementTooLate { deadline: until }));
         }
+        if bond < required {
+            return Err(Error::InsufficientValue(SettlementInsufficientValue {
+                sent: bond,
+                required,
+            }));
+        }
         r.status.set(U8::from(request_status::DISPUTED));
-        self._emit(Disputed::SIGNATURE_HASH, &[request_id, wa(caller)], &[]);
+        r.deadline.set(U64::from(expires));
+        r.bond.set(bond);
+        self._escrow_in(bond);
+        self._emit(
+            Disputed::SIGNATURE_HASH,
+            &[request_id, wa(caller)],
+            &[wu(bond), w64(expires)],
+        );
         Ok(())
     }
 
@@ -673,18 +784,28 @@ impl InferenceSettlement {
         challenge_window: u64,
         answer_deadline: u64,
         slash_amount: U256,
+        dispute_bond: U256,
+        dispute_timeout: u64,
     ) -> Result<(), Error> {
-        for (which, d) in [challenge_window, answer_deadline].into_iter().enumerate() {
+        for (which, d) in [challenge_window, answer_deadline, dispute_timeout]
+            .into_iter()
+            .enumerate()
+        {
             if d == 0 || d > MAX_DURATION {
-                // Truncation not possible: which < 2.
+                // Truncation not possible: which < 3.
                 return Err(Error::InvalidParam(SettlementInvalidParam {
                     which: which as u8,
                 }));
             }
         }
+        if dispute_bond.is_zero() {
+            return Err(Error::InvalidParam(SettlementInvalidParam { which: 3 }));
+        }
         self.challenge_window.set(U64::from(challenge_window));
         self.answer_deadline.set(U64::from(answer_deadline));
         self.slash_amount.set(slash_amount);
+        self.dispute_bond.set(dispute_bond);
+        self.dispute_timeout.set(U64::from(dispute_timeout));
         self._emit(
             ParamsSet::SIGNATURE_HASH,
             &[],
@@ -692,6 +813,8 @@ impl InferenceSettlement {
                 w64(challenge_window),
                 w64(answer_deadline),
                 wu(slash_amount),
+                wu(dispute_bond),
+                w64(dispute_timeout),
             ],
         );
         Ok(())
@@ -769,13 +892,32 @@ impl InferenceSettlement {
         (payer, node, fee)
     }
 
-    fn _settle(&mut self, request_id: B256) {
-        let (_, node, fee) = self._close(request_id, request_status::SETTLED);
-        self._emit(Settled::SIGNATURE_HASH, &[request_id, wa(node)], &[wu(fee)]);
-        self._credit(node, fee);
+    /// Closes a disputed request for the node (`node_wins`: fee and bond to the node) or the payer (fee, bond and
+    /// the slash to the payer).
+    fn _resolve(&mut self, request_id: B256, node_wins: bool) {
+        let bond = self.requests.getter(request_id).bond.get();
+        self._emit(
+            DisputeResolved::SIGNATURE_HASH,
+            &[request_id],
+            &[w64(u64::from(node_wins))],
+        );
+        if node_wins {
+            self._settle(request_id, bond);
+        } else {
+            self._refund(request_id, true, bond);
+        }
     }
 
-    fn _refund(&mut self, request_id: B256, slash: bool) {
+    /// Settles for the node: the fee and `bond` (a dispute bond the node won, else zero) credited to it.
+    fn _settle(&mut self, request_id: B256, bond: U256) {
+        let (_, node, fee) = self._close(request_id, request_status::SETTLED);
+        self._emit(Settled::SIGNATURE_HASH, &[request_id, wa(node)], &[wu(fee)]);
+        // Overflow not possible: both are escrowed.
+        self._credit(node, fee + bond);
+    }
+
+    /// Refunds the payer: the fee and `bond` (its dispute bond back, else zero), and the slash when `slash`.
+    fn _refund(&mut self, request_id: B256, slash: bool, bond: U256) {
         let (payer, node, fee) = self._close(request_id, request_status::REFUNDED);
         // The slash is taken from the node's stake at SettlementNodes and credited to the payer there.
         let slashed = if slash {
@@ -788,7 +930,8 @@ impl InferenceSettlement {
             &[request_id, wa(payer)],
             &[wu(fee), wu(slashed)],
         );
-        self._credit(payer, fee);
+        // Overflow not possible: both are escrowed.
+        self._credit(payer, fee + bond);
     }
 
     fn _escrow_in(&mut self, amount: U256) {

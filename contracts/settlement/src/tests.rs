@@ -40,6 +40,7 @@ fn deployed() -> (TestVM, InferenceSettlement) {
         m.active.insert(NODE);
         m.models.insert(U256::from(MODEL), (T0 - 10, u64::MAX));
         m.stakes.insert(NODE, U256::from(10) * fee());
+        m.batch_window = Some(DEFAULT_CHALLENGE_WINDOW);
     });
     (vm, s)
 }
@@ -103,7 +104,7 @@ fn last_topic(vm: &TestVM) -> B256 {
     vm.get_emitted_logs().last().unwrap().0[0]
 }
 
-/// Escrow equals the fees of open requests plus unpaid credits.
+/// Escrow equals the fees of open requests plus dispute bonds of disputed ones plus unpaid credits.
 fn assert_escrow(s: &InferenceSettlement, ids: &[u8], accounts: &[Address]) {
     let open: U256 = ids
         .iter()
@@ -117,7 +118,13 @@ fn assert_escrow(s: &InferenceSettlement, ids: &[u8], accounts: &[Address]) {
                     | request_status::DISPUTED
             )
         })
-        .map(|r| r.3)
+        .map(|r| {
+            if r.6 == request_status::DISPUTED {
+                r.3 + r.10
+            } else {
+                r.3
+            }
+        })
         .sum();
     let credits: U256 = accounts.iter().map(|a| s.credit(*a)).sum();
     assert_eq!(s.escrowed(), open + credits);
@@ -136,7 +143,9 @@ fn constructor_sets_config_and_rejects_zero_addresses() {
             false,
             DEFAULT_CHALLENGE_WINDOW,
             DEFAULT_ANSWER_DEADLINE,
-            DEFAULT_SLASH_AMOUNT
+            DEFAULT_SLASH_AMOUNT,
+            DEFAULT_DISPUTE_BOND,
+            DEFAULT_DISPUTE_TIMEOUT
         )
     );
     assert_eq!(last_topic(&vm), ParamsSet::SIGNATURE_HASH);
@@ -495,6 +504,21 @@ fn refund_after_the_deadline_slashes_only_an_answering_node() {
         mock::with(|m| m.slashes.is_empty()),
         "no slash without an answer"
     );
+    // An answered request waits for the batch window: a batch anchored by the deadline may still prove it.
+    let until = deadline + DEFAULT_CHALLENGE_WINDOW;
+    vm.set_block_timestamp(until);
+    assert!(matches!(
+        s.refund(id(2)),
+        Err(Error::TooEarly(e)) if e.until == until
+    ));
+    // A failing ReceiptBatches read waits the longest duration rather than slashing.
+    mock::with(|m| m.batch_window = None);
+    vm.set_block_timestamp(until + 1);
+    assert!(matches!(
+        s.refund(id(2)),
+        Err(Error::TooEarly(e)) if e.until == deadline + MAX_DURATION
+    ));
+    mock::with(|m| m.batch_window = Some(DEFAULT_CHALLENGE_WINDOW));
     call(&vm, OUTSIDER, U256::ZERO, || s.refund(id(2))).expect("refund answered");
     assert_eq!(
         mock::with(|m| m.slashes.clone()),
@@ -520,15 +544,35 @@ fn refund_after_the_deadline_slashes_only_an_answering_node() {
         s.refund(id(3)),
         Err(Error::BadRequestStatus(e)) if e.status == request_status::PROVEN
     ));
-    // Refunds go on while paused.
-    open_paused_refund(&vm, &mut s);
 }
 
-fn open_paused_refund(vm: &TestVM, s: &mut InferenceSettlement) {
-    open(vm, s, 9, 0).unwrap();
-    call(vm, GOV, U256::ZERO, || s.set_paused(true)).unwrap();
-    vm.set_block_timestamp(s.get_request(id(9)).8 + 1);
-    s.refund(id(9)).expect("refund while paused");
+#[test]
+fn refund_waits_while_paused_and_a_batch_window_after_resuming() {
+    let (vm, mut s) = deployed();
+    open(&vm, &mut s, 1, 0).unwrap();
+    open(&vm, &mut s, 2, 0).unwrap();
+    call(&vm, NODE, U256::ZERO, || s.answer(id(2), keccak256("out"))).unwrap();
+    call(&vm, GOV, U256::ZERO, || s.set_paused(true)).unwrap();
+    let late = T0 + DEFAULT_ANSWER_DEADLINE + 10 * DEFAULT_CHALLENGE_WINDOW;
+    vm.set_block_timestamp(late);
+    for n in [1, 2] {
+        assert!(matches!(s.refund(id(n)), Err(Error::Paused(_))));
+    }
+    call(&vm, GOV, U256::ZERO, || s.set_paused(false)).unwrap();
+    s.refund(id(1))
+        .expect("an unanswered request is refundable at once");
+    assert!(matches!(
+        s.refund(id(2)),
+        Err(Error::TooEarly(e)) if e.until == late + DEFAULT_CHALLENGE_WINDOW
+    ));
+    vm.set_block_timestamp(late + DEFAULT_CHALLENGE_WINDOW + 1);
+    s.refund(id(2))
+        .expect("refund answered after the window from resuming");
+    assert_eq!(
+        mock::with(|m| m.slashes.clone()),
+        vec![(NODE, DEFAULT_SLASH_AMOUNT, PAYER)]
+    );
+    assert_escrow(&s, &[1, 2], &[PAYER, NODE]);
 }
 
 #[test]
@@ -550,22 +594,30 @@ fn dispute_by_the_payer_and_resolution_by_governance() {
         call(&vm, PAYER, U256::ZERO, || s.dispute(id(7))),
         Err(Error::UnknownRequest(_))
     ));
-    call(&vm, PAYER, U256::ZERO, || s.dispute(id(1))).expect("dispute");
-    call(&vm, PAYER, U256::ZERO, || s.dispute(id(2))).expect("dispute");
-    assert_eq!(status(&s, 1), request_status::DISPUTED);
-    assert_eq!(last_topic(&vm), Disputed::SIGNATURE_HASH);
+    let bond = DEFAULT_DISPUTE_BOND;
     assert!(matches!(
-        call(&vm, PAYER, U256::ZERO, || s.dispute(id(1))),
+        call(&vm, PAYER, bond - U256::from(1), || s.dispute(id(1))),
+        Err(Error::InsufficientValue(e)) if e.sent == bond - U256::from(1) && e.required == bond
+    ));
+    call(&vm, PAYER, bond, || s.dispute(id(1))).expect("dispute");
+    call(&vm, PAYER, bond * U256::from(2), || s.dispute(id(2))).expect("a larger bond is the bond");
+    assert_eq!(status(&s, 1), request_status::DISPUTED);
+    let r = s.get_request(id(1));
+    assert_eq!((r.8, r.10), (T0 + DEFAULT_DISPUTE_TIMEOUT, bond));
+    assert_eq!(last_topic(&vm), Disputed::SIGNATURE_HASH);
+    assert_escrow(&s, &[1, 2, 3], &[PAYER, NODE]);
+    assert!(matches!(
+        call(&vm, PAYER, bond, || s.dispute(id(1))),
         Err(Error::BadRequestStatus(e)) if e.status == request_status::DISPUTED
     ));
     vm.set_block_timestamp(T0 + DEFAULT_CHALLENGE_WINDOW);
     assert!(matches!(
-        call(&vm, PAYER, U256::ZERO, || s.dispute(id(3))),
+        call(&vm, PAYER, bond, || s.dispute(id(3))),
         Err(Error::TooLate(_))
     ));
     assert!(
-        matches!(s.settle(id(1)), Err(Error::BadRequestStatus(_))),
-        "a disputed request waits for governance"
+        matches!(s.settle(id(1)), Err(Error::TooEarly(e)) if e.until == T0 + DEFAULT_DISPUTE_TIMEOUT),
+        "a disputed request waits for governance until the timeout"
     );
     assert!(matches!(
         call(&vm, OUTSIDER, U256::ZERO, || s.resolve_dispute(id(1), true)),
@@ -577,10 +629,14 @@ fn dispute_by_the_payer_and_resolution_by_governance() {
     ));
     call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(1), true)).expect("node wins");
     assert_eq!(status(&s, 1), request_status::SETTLED);
-    assert_eq!(s.credit(NODE), fee());
+    assert_eq!(s.credit(NODE), fee() + bond, "fee and bond to the node");
     call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(2), false)).expect("payer wins");
     assert_eq!(status(&s, 2), request_status::REFUNDED);
-    assert_eq!(s.credit(PAYER), fee());
+    assert_eq!(
+        s.credit(PAYER),
+        fee() + bond * U256::from(2),
+        "fee and bond back"
+    );
     assert_eq!(
         mock::with(|m| m.slashes.clone()),
         vec![(NODE, DEFAULT_SLASH_AMOUNT, PAYER)]
@@ -589,7 +645,41 @@ fn dispute_by_the_payer_and_resolution_by_governance() {
         call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(2), true)),
         Err(Error::AlreadySettled(_))
     ));
+    assert!(matches!(s.settle(id(2)), Err(Error::AlreadySettled(_))));
     assert_escrow(&s, &[1, 2, 3], &[PAYER, NODE]);
+}
+
+#[test]
+fn unresolved_dispute_settles_for_the_node_after_the_timeout() {
+    let (vm, mut s) = deployed();
+    open(&vm, &mut s, 1, 0).unwrap();
+    prove(&vm, &mut s, &receipt(1, 0), &[]).unwrap();
+    let bond = DEFAULT_DISPUTE_BOND;
+    call(&vm, PAYER, bond, || s.dispute(id(1))).unwrap();
+    let expires = T0 + DEFAULT_DISPUTE_TIMEOUT;
+    vm.set_block_timestamp(expires - 1);
+    assert!(matches!(
+        call(&vm, OUTSIDER, U256::ZERO, || s.settle(id(1))),
+        Err(Error::TooEarly(e)) if e.until == expires
+    ));
+    vm.set_block_timestamp(expires);
+    call(&vm, OUTSIDER, U256::ZERO, || s.settle(id(1))).expect("anyone settles for the node");
+    assert_eq!(status(&s, 1), request_status::SETTLED);
+    assert_eq!(
+        (s.credit(NODE), s.credit(PAYER)),
+        (fee() + bond, U256::ZERO)
+    );
+    assert!(mock::with(|m| m.slashes.is_empty()));
+    assert!(vm
+        .get_emitted_logs()
+        .iter()
+        .any(|(t, _)| t[0] == DisputeResolved::SIGNATURE_HASH));
+    assert!(matches!(
+        call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(1), false)),
+        Err(Error::AlreadySettled(_))
+    ));
+    assert_eq!(s.open_requests(NODE), 0);
+    assert_escrow(&s, &[1], &[PAYER, NODE]);
 }
 
 #[test]
@@ -621,7 +711,9 @@ fn governance_functions_reject_outsiders() {
         assert!(unauthorized(call(&vm, who, U256::ZERO, || s.set_params(
             1,
             1,
-            U256::ZERO
+            U256::ZERO,
+            U256::from(1),
+            1
         ))));
         assert!(unauthorized(
             call(&vm, who, U256::ZERO, || s.set_paused(true))
@@ -639,22 +731,34 @@ fn governance_functions_reject_outsiders() {
 fn governance_functions_work() {
     let (vm, mut s) = deployed();
     for (args, which) in [
-        ((0, 1), 0),
-        ((MAX_DURATION + 1, 1), 0),
-        ((1, 0), 1),
-        ((1, MAX_DURATION + 1), 1),
+        ((0, 1, 1, 1), 0),
+        ((MAX_DURATION + 1, 1, 1, 1), 0),
+        ((1, 0, 1, 1), 1),
+        ((1, MAX_DURATION + 1, 1, 1), 1),
+        ((1, 1, 1, 0), 2),
+        ((1, 1, 1, MAX_DURATION + 1), 2),
+        ((1, 1, 0, 1), 3),
     ] {
         assert!(matches!(
-            call(&vm, GOV, U256::ZERO, || s.set_params(args.0, args.1, U256::ZERO)),
+            call(&vm, GOV, U256::ZERO, || s.set_params(
+                args.0,
+                args.1,
+                U256::ZERO,
+                U256::from(args.2),
+                args.3
+            )),
             Err(Error::InvalidParam(e)) if e.which == which
         ));
     }
     call(&vm, GOV, U256::ZERO, || {
-        s.set_params(60, 120, U256::from(3))
+        s.set_params(60, 120, U256::from(3), U256::from(4), 180)
     })
     .unwrap();
     let c = s.config();
-    assert_eq!((c.5, c.6, c.7), (60, 120, U256::from(3)));
+    assert_eq!(
+        (c.5, c.6, c.7, c.8, c.9),
+        (60, 120, U256::from(3), U256::from(4), 180)
+    );
     call(&vm, GOV, U256::ZERO, || s.set_paused(true)).unwrap();
     assert!(s.config().4);
     assert_eq!(last_topic(&vm), PausedSet::SIGNATURE_HASH);
@@ -723,7 +827,7 @@ fn hand_encoded_events_match_alloy() {
     .unwrap();
     prove(&vm, &mut s, &receipt(1, 0), &[]).unwrap();
     prove(&vm, &mut s, &receipt(2, 0), &[]).unwrap();
-    call(&vm, PAYER, U256::ZERO, || s.dispute(id(2))).unwrap();
+    call(&vm, PAYER, DEFAULT_DISPUTE_BOND, || s.dispute(id(2))).unwrap();
     call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(2), false)).unwrap();
     vm.set_block_timestamp(T0 + 2 * DEFAULT_ANSWER_DEADLINE);
     s.settle(id(1)).unwrap();
@@ -731,7 +835,7 @@ fn hand_encoded_events_match_alloy() {
     call(&vm, NODE, U256::ZERO, || s.withdraw()).unwrap();
     call(&vm, GOV, U256::ZERO, || s.set_paused(true)).unwrap();
     call(&vm, GOV, U256::ZERO, || {
-        s.set_params(60, 120, U256::from(3))
+        s.set_params(60, 120, U256::from(3), U256::from(4), 180)
     })
     .unwrap();
     call(&vm, GOV, U256::ZERO, || s.transfer_governance(OUTSIDER)).unwrap();

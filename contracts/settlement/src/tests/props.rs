@@ -5,12 +5,14 @@
 //! After every step:
 //! - **no payment without a valid proof**: a prove call succeeds only with a receipt SettlementNodes finds valid
 //!   (plus the verifier's yes in mode ZK, or a `Final` batch); a request is `Settled` only if such a proof was
-//!   accepted for it; the node's credits + withdrawals == Σ fees of settled requests;
+//!   accepted for it; the node's credits + withdrawals == Σ fees (+ dispute bonds won) of settled requests;
+//! - **a node holding a proof it may still submit is never slashed**: a refund never succeeds while paused, nor for
+//!   an answered request before `deadline + batchWindow`; a dispute never opens without the bond;
 //! - **no request settled twice**: at most one `Settled`/`Refunded` event per request id, and the final status
 //!   never changes again;
 //! - **a voided batch pays nothing**: `proveByBatch` against an `Anchored` or `Voided` batch always fails;
-//! - **escrow == open obligations**: `escrowed()` == Σ fees of open requests + Σ credits == Σ fees in − Σ paid
-//!   out, and `openRequests(node)` == the number of open requests.
+//! - **escrow == open obligations**: `escrowed()` == Σ fees of open requests + Σ bonds of disputed ones + Σ
+//!   credits == Σ fees and bonds in − Σ paid out, and `openRequests(node)` == the number of open requests.
 
 use super::*;
 use proptest::prelude::*;
@@ -51,6 +53,7 @@ enum Op {
     Dispute {
         n: u8,
         by_payer: bool,
+        bonded: bool,
     },
     Resolve {
         n: u8,
@@ -79,7 +82,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(n, batch, valid, late)| Op::ProveBatch { n, batch, valid, late }),
         2 => n.clone().prop_map(|n| Op::Settle { n }),
         2 => n.clone().prop_map(|n| Op::Refund { n }),
-        1 => (n.clone(), prop::bool::weighted(0.8)).prop_map(|(n, by_payer)| Op::Dispute { n, by_payer }),
+        1 => (n.clone(), prop::bool::weighted(0.8), prop::bool::weighted(0.8))
+            .prop_map(|(n, by_payer, bonded)| Op::Dispute { n, by_payer, bonded }),
         1 => (n.clone(), any::<bool>()).prop_map(|(n, node_wins)| Op::Resolve { n, node_wins }),
         1 => (0..4usize).prop_map(|who| Op::Withdraw { who }),
         1 => prop::bool::weighted(0.3).prop_map(|paused| Op::Pause { paused }),
@@ -225,16 +229,39 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let _ = call(&vm, OUTSIDER, U256::ZERO, || s.settle(id(n)));
             }
             Op::Refund { n } => {
-                let _ = call(&vm, OUTSIDER, U256::ZERO, || s.refund(id(n)));
+                let before = s.get_request(id(n));
+                let paused = s.config().4;
+                let r = call(&vm, OUTSIDER, U256::ZERO, || s.refund(id(n)));
+                if r.is_ok() {
+                    prop_assert!(!paused, "refunded while paused");
+                    prop_assert!(
+                        before.6 != request_status::ANSWERED
+                            || now > before.8 + DEFAULT_CHALLENGE_WINDOW,
+                        "an answered request refunded (node slashed) before its batch window ended"
+                    );
+                }
             }
-            Op::Dispute { n, by_payer } => {
+            Op::Dispute {
+                n,
+                by_payer,
+                bonded,
+            } => {
                 let who = if by_payer {
                     s.get_request(id(n)).0
                 } else {
                     OUTSIDER
                 };
-                let r = call(&vm, who, U256::ZERO, || s.dispute(id(n)));
+                let bond = if bonded {
+                    DEFAULT_DISPUTE_BOND
+                } else {
+                    DEFAULT_DISPUTE_BOND - U256::from(1)
+                };
+                let r = call(&vm, who, bond, || s.dispute(id(n)));
                 prop_assert!(by_payer || r.is_err(), "a stranger disputed");
+                prop_assert!(bonded || r.is_err(), "disputed without the bond");
+                if r.is_ok() {
+                    model.paid_in += bond;
+                }
             }
             Op::Resolve { n, node_wins } => {
                 let _ = call(&vm, GOV, U256::ZERO, || s.resolve_dispute(id(n), node_wins));
@@ -272,8 +299,12 @@ fn check(
             open_fees += r.3;
             open_count += 1;
         }
+        if r.6 == request_status::DISPUTED {
+            open_fees += r.10;
+        }
         if r.6 == request_status::SETTLED {
-            settled_fees += r.3;
+            // A dispute bond the node won (zero if never disputed) is paid with the fee.
+            settled_fees += r.3 + r.10;
             prop_assert!(
                 model.validly_proven.get(&id(n)).copied().unwrap_or(false),
                 "request {} settled without a valid proof",
@@ -302,7 +333,7 @@ fn check(
     prop_assert_eq!(
         s.escrowed(),
         open_fees + credits,
-        "escrow == open fees + credits"
+        "escrow == open fees + dispute bonds + credits"
     );
     prop_assert_eq!(
         s.escrowed(),
@@ -320,7 +351,7 @@ fn check(
     prop_assert_eq!(
         s.credit(NODE) + node_withdrawn,
         settled_fees,
-        "the node is paid exactly the fees of settled requests"
+        "the node is paid exactly the fees (and won dispute bonds) of settled requests"
     );
     Ok(())
 }
