@@ -2,6 +2,7 @@
 
 mod abi_drift;
 mod bench;
+mod cargo_stylus;
 mod deploy_cmd;
 mod dev;
 mod gauge;
