@@ -88,6 +88,14 @@ impl fmt::Display for FailureReason {
 #[non_exhaustive]
 pub enum Error {
     // ---- build ----
+    /// A toolchain part the contract build needs is missing and could not be added.
+    #[error("the contract build needs {part}; add it with `{command}`")]
+    ToolchainPart {
+        /// What is missing (`rust-src`, the wasm32 target).
+        part: &'static str,
+        /// The command that adds it.
+        command: String,
+    },
     /// `cargo` could not be started.
     #[error("could not run cargo: {0}")]
     CargoSpawn(#[source] io::Error),

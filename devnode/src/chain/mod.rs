@@ -1,4 +1,4 @@
-//! The in-memory chain: genesis with funded dev accounts, a transaction pool with geth's admission rules,
+//! The in-memory chain: genesis with funded dev accounts and Nitro's predeploys ([`predeploys`]), a transaction pool with geth's admission rules,
 //! blocks mined on revm (through [`crate::evm::execute`]), receipts and logs, reads at past blocks, `eth_call`
 //! with state overrides, gas estimation, time travel, snapshots and reorgs.
 //!
@@ -22,6 +22,7 @@ mod block;
 mod call;
 mod mining;
 mod pool;
+pub mod predeploys;
 mod query;
 mod state;
 
@@ -184,6 +185,27 @@ impl Chain {
                 },
             );
         }
+        for (address, code) in predeploys::contracts() {
+            let bytecode = call::bytecode(code);
+            state.set_account(
+                0,
+                address,
+                AccountInfo {
+                    nonce: 1,
+                    code_hash: bytecode.hash_slow(),
+                    code: Some(bytecode),
+                    ..Default::default()
+                },
+            );
+        }
+        state.set_account(
+            0,
+            predeploys::NITRO_DEV_ADDRESS,
+            AccountInfo {
+                balance: config.balance,
+                ..Default::default()
+            },
+        );
         let timestamp = config.genesis_timestamp.unwrap_or_else(now_secs);
         let header = Header {
             parent_hash: B256::ZERO,

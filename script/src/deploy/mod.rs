@@ -1,5 +1,7 @@
 //! Deployment as on Arbitrum, through any alloy provider with a wallet:
 //!
+//! 0. **atomically, when the chain has a StylusDeployer** ([`atomic`]): one transaction per contract that creates,
+//!    activates and runs the Stylus constructor — nobody can call a constructor in between. Otherwise:
 //! 1. **create**: a CREATE transaction carrying the contract's initcode; the code at the new address is checked
 //!    against the artifact.
 //! 2. **activate**: the data fee is learned by simulating `ArbWasm.activateProgram(address)` with `eth_call` (the
@@ -19,6 +21,7 @@
 //! sending a transaction and recording it can repeat that one transaction (a CREATE then leaves an unused copy; an
 //! initializer that reverts with its "already done" error can be accepted with [`PlannedCall::done_if_reverts_with`]).
 
+pub mod atomic;
 pub mod plan;
 pub mod record;
 pub mod verity;
@@ -103,9 +106,19 @@ where
     P: Provider<Ethereum> + WalletProvider<Ethereum>,
 {
     let mut deployer = Deployer::start(provider, options).await?;
+    let atomic = deployer.has_stylus_deployer().await?;
     for deployable in &plan.contracts {
         let artifact = artifacts.get(&deployable.contract)?;
         artifact.ensure_within_limits()?;
+        if let Some(call) = deployable
+            .init
+            .as_ref()
+            .filter(|c| atomic && c.is_constructor())
+        {
+            let address = deployer.ensure_deployed_atomically(artifact, call).await?;
+            deployer.book.insert(&artifact.name, address);
+            continue;
+        }
         let address = deployer.ensure_created(artifact).await?;
         deployer.book.insert(&artifact.name, address);
         deployer.ensure_activated(artifact, address).await?;

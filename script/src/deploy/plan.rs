@@ -143,6 +143,12 @@ impl PlannedCall {
         self
     }
 
+    /// Whether this is a Stylus `#[constructor]` call ([`Deployable::constructor`]): run by the SDK once, with its
+    /// flag slot set.
+    pub fn is_constructor(&self) -> bool {
+        self.done_check == Some(DoneCheck::SlotSet(constructor_executed_slot()))
+    }
+
     /// The calldata for the addresses in `book`.
     pub fn calldata(&self, book: &AddressBook) -> Result<Bytes, MissingAddress> {
         (self.build)(book)
