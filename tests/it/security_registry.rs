@@ -11,7 +11,7 @@
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::{keccak256, Address, B256, U256},
+    primitives::{keccak256, Address, Bytes, B256, U256},
     providers::Provider,
     rpc::types::TransactionRequest,
 };
@@ -317,16 +317,25 @@ async fn groth16_key_with_an_ic_point_at_infinity_is_refused() {
     tx!(groth16.registerKey(version, commitment, vk.into()));
 }
 
-/// Constructor front-running: the deployer creates and activates `target` (the plan up to it, its constructor
-/// left out), an attacker runs its constructor with his own arguments (himself as admin / role holder / wired
-/// contract), then the deployer runs the full plan. Before the fix the deploy went on with a warning ("already
-/// run"); now it aborts with `StateMismatch` naming the contract and a field.
+/// Constructor front-running on a chain without the StylusDeployer (deploy's three-step fallback: create,
+/// activate, constructor in separate transactions): the deployer creates and activates `target` (the plan up to
+/// it, its constructor left out), an attacker runs its constructor with his own arguments (himself as admin / role
+/// holder / wired contract), then the deployer runs the full plan. Before the fix the deploy went on with a warning
+/// ("already run"); now it aborts with `StateMismatch` naming the contract and a field.
 async fn front_run(target: &str) -> Error {
     const ATTACKER: usize = 7;
     let node = start(NodeConfig::default()).await.expect("devnode starts");
     let accounts = lock(&node.chain()).dev_accounts().to_vec();
     let dir = ScratchDir::new("front-run");
     let deployer = wallet_for(node.url(), accounts[0].signer.clone());
+    // A chain without the deployer predeploy (as before ArbOS's StylusDeployer): the three-step path.
+    let _: () = deployer
+        .raw_request(
+            "anvil_setCode".into(),
+            (verity_script::deploy::atomic::STYLUS_DEPLOYER, Bytes::new()),
+        )
+        .await
+        .expect("anvil_setCode");
     let options = DeployOptions::new("devnode", &dir.0);
     let full = plan(&VerityParams::default());
     let at = full
