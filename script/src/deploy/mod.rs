@@ -115,8 +115,14 @@ where
             .as_ref()
             .filter(|c| atomic && c.is_constructor())
         {
+            let before = deployer.record.calls.get(&call.label).cloned();
             let address = deployer.ensure_deployed_atomically(artifact, call).await?;
             deployer.book.insert(&artifact.name, address);
+            // Deployed now (not reused): its state must be the plan's too (it cannot have been front-run, so a
+            // mismatch is a plan or contract bug; a reused deployment may carry governance's later changes).
+            if deployer.record.calls.get(&call.label) != before.as_ref() {
+                deployer.check_state(deployable, address).await?;
+            }
             continue;
         }
         let address = deployer.ensure_created(artifact).await?;
