@@ -48,6 +48,9 @@
 //!   `bytes32` words (registry-wide, per account, per name, per version) so one storage type's code serves every
 //!   value; `bytes` arguments decode into [`Blob`] (no `bytes` crate); logs are encoded by one small encoder
 //!   ([`log`]) instead of alloy's per-event generic code; encoders are checked against `verity-abi` by tests.
+//!   `submit` keeps its 14 positional arguments: one `sol!` struct argument was measured (2026-12, build-std
+//!   contracts) at 21,122 bytes brotli (86.0%) against 19,764 (80.4%) — a struct's `bytes` fields must be alloy's
+//!   `Bytes` (the `bytes` crate), where positional ones decode into [`Blob`].
 //! - **Pending queue**: ids are issued in submission order, so the FIFO of pending versions is the id sequence.
 //!   `queue_head` is the smallest id that may still be pending; every finalizing call moves it past final ids by a
 //!   bounded number of steps (items finalized + [`QUEUE_SLACK`]), so no call pays for an unbounded skip and
