@@ -7,6 +7,7 @@ mod deploy_cmd;
 mod dev;
 mod gauge;
 mod registry;
+mod security_registry;
 mod settlement;
 mod support;
 mod token;
