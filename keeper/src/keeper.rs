@@ -1,8 +1,15 @@
 //! The service loop: tick the lease; while leading, run the transaction manager's pass, then every job (so jobs
 //! decide on the state the outbox just confirmed), then the transaction manager again when a job submitted
-//! something (signed and sent in the same pass); publish metrics; stop on the shutdown signal after the current
-//! pass (every step is persisted before the next starts, so stopping between passes loses nothing), releasing the
-//! lease for an immediate handover.
+//! something (signed and sent in the same pass); publish metrics (and the time of the last completed pass, which
+//! `/health` checks: a hung keeper must not look healthy); stop on the shutdown signal, releasing the lease for
+//! an immediate handover.
+//!
+//! **Decisions**
+//! - Shutdown is bounded even mid-pass: the signal lets the current pass finish within
+//!   [`LoopConfig::shutdown_grace`], then drops it. Dropping a pass is as safe as a crash, which the failpoint
+//!   tests prove safe: every outbox step is persisted before the next starts (a database transaction dropped
+//!   mid-way rolls back), and a restart resumes from the persisted state. A keeper stuck in a node call that never
+//!   answers therefore still stops.
 //!
 //! With `dry_run` the loop never takes the lease (a dry run must not fence off the real keeper), never runs the
 //! transaction manager, and the jobs only log what they would submit: nothing is persisted, signed or sent.
@@ -40,6 +47,8 @@ pub struct LoopConfig {
     pub exit_when_idle: bool,
     /// Jobs log their intents; nothing is persisted, signed or sent, and the lease is not taken.
     pub dry_run: bool,
+    /// How long a pass that is running when the shutdown signal arrives may still take before it is dropped.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// The keeper: store, transaction manager, lease and jobs, generic over the backend and the provider (`main`
@@ -52,6 +61,8 @@ pub struct Keeper<S, P> {
     /// Whether no job failed transiently in the last pass (idle exit waits for that; a permanently broken job does
     /// not hold it up).
     jobs_clean: bool,
+    /// Background work the jobs reported in flight in the last pass (idle exit waits for it).
+    jobs_in_flight: u64,
     leadership: Leadership<S>,
     metrics: Metrics,
     config: LoopConfig,
@@ -71,6 +82,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             tx,
             jobs: Vec::new(),
             jobs_clean: true,
+            jobs_in_flight: 0,
             leadership,
             metrics,
             config,
@@ -96,8 +108,15 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     /// A failpoint or a permanent store error; transient failures only mark the instance not ready.
     #[instrument(skip_all, fields(holder = %self.leadership.holder()))]
     pub async fn run_once(&mut self) -> Result<bool, KeeperError> {
+        let leading = self.pass().await?;
+        self.metrics.pass_completed();
+        Ok(leading)
+    }
+
+    async fn pass(&mut self) -> Result<bool, KeeperError> {
         if self.config.dry_run {
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, true).await?;
+            self.jobs_in_flight = report.in_flight;
             self.metrics.leader.set(0);
             self.metrics
                 .set_ready(report.failed == 0 && report.broken == 0);
@@ -119,6 +138,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             ok &= self.outbox_pass().await?;
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
             self.jobs_clean = report.failed == 0;
+            self.jobs_in_flight = report.in_flight;
             ok &= self.jobs_clean && report.broken == 0;
             if report.submitted > 0 {
                 // Sign and send what the jobs just decided now rather than one poll interval later.
@@ -181,10 +201,29 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), KeeperError> {
         tokio::pin!(shutdown);
         loop {
-            let leading = self.run_once().await?;
+            let grace = self.config.shutdown_grace;
+            let outcome = {
+                let pass = self.run_once();
+                tokio::pin!(pass);
+                tokio::select! {
+                    r = &mut pass => Some(r?),
+                    _ = &mut shutdown => {
+                        info!(target: "keeper", ?grace, "shutdown requested mid-pass; the pass gets the grace period");
+                        match tokio::time::timeout(grace, pass).await {
+                            Ok(r) => { r?; }
+                            Err(_) => warn!(target: "keeper", "pass dropped at shutdown (as safe as a crash: every step is persisted before the next)"),
+                        }
+                        None
+                    }
+                }
+            };
+            let Some(leading) = outcome else {
+                break;
+            };
             if self.config.exit_when_idle
                 && leading
                 && self.jobs_clean
+                && self.jobs_in_flight == 0
                 && (self.config.dry_run
                     || self
                         .store

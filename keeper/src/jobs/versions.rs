@@ -19,7 +19,7 @@ use alloy::providers::Provider;
 use alloy::sol_types::SolError;
 use alloy::transports::{RpcError, TransportErrorKind};
 use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::debug;
 use verity_abi::registry::{self, Status};
 use verity_abi::rpc::IModelRegistry;
 
@@ -201,13 +201,10 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
                 break;
             };
             for log in &batch.logs {
-                let event = match decode_log(log) {
-                    Ok(Some(e)) => e,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        warn!(target: "keeper::jobs::registry", %e, "undecodable registry log skipped");
-                        continue;
-                    }
+                // A known event that does not decode stops the stream here (the cursor does not move past it):
+                // skipping it could lose a submission for ever.
+                let Some(event) = decode_log(log)? else {
+                    continue;
                 };
                 match event {
                     KeeperEvent::VersionSubmitted(v) => {

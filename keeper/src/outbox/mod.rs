@@ -23,7 +23,9 @@ pub mod classify;
 
 use crate::failpoint::{Failpoint, Failpoints};
 use crate::store::{Attempt, Intent, IntentStatus, NewIntent, OutboxStore, SignedTx, StoreError};
-use classify::{classify_rpc, describe_revert, is_already_done, revert_data, SendErrorKind};
+use classify::{
+    classify_rpc, describe_revert, is_already_done, is_retry_later, revert_data, SendErrorKind,
+};
 
 /// Errors of the transaction manager.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +236,11 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         let gas = match self.provider.estimate_gas(self.request(intent)).await {
             Ok(gas) => gas,
             Err(err) => {
+                if let Some(data) = revert_data(&err).filter(|d| is_retry_later(d)) {
+                    debug!(target: "keeper::outbox", id = intent.id, key = %intent.key, revert = %describe_revert(&data), "not possible yet; simulated again next pass");
+                    report.deferred += 1;
+                    return Ok(());
+                }
                 if let Some(data) = revert_data(&err) {
                     let (to, msg) = if is_already_done(&data) {
                         (
