@@ -242,3 +242,64 @@ async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
         );
     }
 }
+
+/// Issue 15 #5: the base fee jumps after the intents were signed (every signed attempt below it). The outbox
+/// replaces each at its nonce with higher fees and lands every intent exactly once; every attempt is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_fee_spike_after_signing_is_met_by_same_nonce_replacements() {
+    let env = env().await;
+    let signing = env.manager(Failpoints::of([Failpoint::AfterSign])).await;
+    for i in 0..N {
+        signing
+            .submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    // Each pass stops right after one signature: all N signed, none broadcast.
+    for _ in 0..N {
+        assert!(matches!(
+            signing.run_once().await,
+            Err(OutboxError::Failpoint(Failpoint::AfterSign))
+        ));
+    }
+    drop(signing);
+    let base = env.provider.get_gas_price().await.unwrap();
+    env.provider
+        .raw_request::<_, ()>(
+            "anvil_setNextBlockBaseFeePerGas".into(),
+            (U256::from(base * 20),),
+        )
+        .await
+        .unwrap();
+    let _: String = env
+        .provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .unwrap();
+    assert!(env.provider.get_gas_price().await.unwrap() > base * 4);
+
+    let manager = env.manager(Failpoints::none()).await;
+    assert!(
+        manager.drain(50, Duration::from_millis(10)).await.unwrap(),
+        "every intent lands despite the spike"
+    );
+    for i in 0..N {
+        let intent = manager
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+        let attempts = manager.store().attempts(intent.id).await.unwrap();
+        assert!(
+            attempts.len() >= 2,
+            "replaced at the same nonce: {attempts:?}"
+        );
+        assert!(attempts.iter().all(|a| Some(a.nonce) == intent.nonce));
+    }
+    let sent = env.sent_by_calldata().await;
+    let expected: BTreeMap<Bytes, usize> = (0..N).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(sent, expected, "each intent exactly once on chain");
+    assert_eq!(env.chain_nonce().await, N as u64);
+}
