@@ -148,6 +148,16 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         .into()
     }
 
+    /// `expire(id)` under `expire:<id>`.
+    fn expire_intent(&self, id: U256) -> IntentSpec {
+        IntentSpec {
+            key: expire_key(id),
+            target: self.watch.registry(),
+            calldata: IModelRegistry::expireCall { id }.abi_encode().into(),
+            value: U256::ZERO,
+        }
+    }
+
     async fn plan_with<P: Provider + Clone + 'static>(&self, provider: &P) -> super::Result<Plan> {
         let (versions, chain_now, _) = self
             .watch
@@ -222,6 +232,10 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
                         .with_label_values(&["unreachable"])
                         .inc();
                     warn!(target: "keeper::jobs::attester", %id, attempts = retry.attempts, retry_in = ?delay, %e, "storage unreachable; retried later (not reported as a mismatch)");
+                    if registry.expire(id).call().await.is_ok() {
+                        info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
+                        memory.decided.insert(id, self.expire_intent(id));
+                    }
                 }
                 None => {}
             }
@@ -239,15 +253,7 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
             }
             if retry.is_some() && registry.expire(id).call().await.is_ok() {
                 info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
-                memory.decided.insert(
-                    id,
-                    IntentSpec {
-                        key: expire_key(id),
-                        target: self.watch.registry(),
-                        calldata: IModelRegistry::expireCall { id }.abi_encode().into(),
-                        value: U256::ZERO,
-                    },
-                );
+                memory.decided.insert(id, self.expire_intent(id));
                 continue;
             }
             if memory.in_flight.len() >= self.config.max_fetches_per_pass.max(1) {

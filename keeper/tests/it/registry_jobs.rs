@@ -760,3 +760,26 @@ async fn binary_hung_mid_pass_fails_health_and_stops_on_sigterm() {
     .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// Issue 15 #9: a Submitted version whose storage stays unreachable is not re-read for ever: once the registry's
+/// TTL (7 days on the dev deployment) has passed, the attester sends the permissionless `expire(id)` (the
+/// submitter is refunded), under `expire:<id>`, exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_version_past_the_ttl_is_expired() {
+    let w = world().await;
+    let missing = w.dir.path().join("never-written.bin");
+    let id = w
+        .submit("gone", &missing, b"weights that never appear", 0)
+        .await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    assert_eq!(w.status(id).await.0, Status::Submitted, "not expired early");
+    w.env.advance(7 * 86_400 + 60).await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    assert_eq!(w.status(id).await, (Status::Expired, Reason::TtlElapsed));
+    let expire = IModelRegistry::expireCall { id }.abi_encode();
+    let sent = w.env.sent_by_calldata().await;
+    assert_eq!(sent.get(&Bytes::from(expire)), Some(&1), "expired once");
+    let (attested, _) = w.sent().await;
+    assert!(attested.is_empty(), "never attested");
+}
