@@ -217,6 +217,13 @@ pub struct Config {
     /// `/health` fails when no pass completed for this many milliseconds.
     #[arg(long, env = "VERITY_HEALTH_MAX_PASS_AGE_MS", default_value_t = 300_000)]
     pub health_max_pass_age_ms: u64,
+    /// Below this signer balance (wei) the keeper warns every pass and sets `keeper_signer_balance_low` (0: off).
+    #[arg(
+        long,
+        env = "VERITY_LOW_BALANCE_WEI",
+        default_value_t = 100_000_000_000_000_000
+    )]
+    pub low_balance_wei: u128,
     /// On SIGTERM/SIGINT, a running pass may take this many milliseconds more before it is dropped.
     #[arg(long, env = "VERITY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,

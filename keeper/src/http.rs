@@ -46,6 +46,20 @@ pub struct Metrics {
     pub broadcasts: IntCounter,
     /// Intents re-queued after another transaction took their nonce.
     pub requeued: IntCounter,
+    /// Outbox steps deferred for a transient reason (fee too low, node error, fee cap), retried next pass.
+    pub deferred: IntCounter,
+    /// Attempts replaced at the same nonce with higher fees.
+    pub replaced: IntCounter,
+    /// Replacements the fee cap prevented.
+    pub fee_cap_reached: IntCounter,
+    /// Age in seconds of the oldest open intent (0 when none).
+    pub oldest_open_secs: IntGauge,
+    /// Pending minus latest nonce of the signer (transactions the node holds but has not mined).
+    pub nonce_gap: IntGauge,
+    /// The signer's balance in gwei.
+    pub signer_balance_gwei: IntGauge,
+    /// 1 while the signer's balance is below the low-balance threshold.
+    pub signer_balance_low: IntGauge,
     /// Job planning passes, by job and outcome (`ok`, `error`).
     pub job_runs: IntCounterVec,
     /// Intents a job persisted (new keys only), by job.
@@ -93,6 +107,43 @@ impl Metrics {
             "keeper_requeued_total",
             "Intents re-queued after their nonce was taken",
         )?;
+        let deferred = IntCounter::new(
+            "keeper_outbox_deferred_total",
+            "Outbox steps deferred for a transient reason",
+        )?;
+        let replaced = IntCounter::new(
+            "keeper_outbox_replaced_total",
+            "Attempts replaced at the same nonce with higher fees",
+        )?;
+        let fee_cap_reached = IntCounter::new(
+            "keeper_outbox_fee_cap_reached_total",
+            "Replacements the fee cap prevented",
+        )?;
+        let oldest_open_secs = IntGauge::new(
+            "keeper_outbox_oldest_open_seconds",
+            "Age of the oldest open intent",
+        )?;
+        let nonce_gap = IntGauge::new(
+            "keeper_signer_nonce_gap",
+            "Pending minus latest nonce of the signer",
+        )?;
+        let signer_balance_gwei =
+            IntGauge::new("keeper_signer_balance_gwei", "The signer's balance in gwei")?;
+        let signer_balance_low = IntGauge::new(
+            "keeper_signer_balance_low",
+            "1 while the signer's balance is below the threshold",
+        )?;
+        for c in [&deferred, &replaced, &fee_cap_reached] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        for g in [
+            &oldest_open_secs,
+            &nonce_gap,
+            &signer_balance_gwei,
+            &signer_balance_low,
+        ] {
+            registry.register(Box::new(g.clone()))?;
+        }
         let job_runs = IntCounterVec::new(
             Opts::new(
                 "keeper_job_runs_total",
@@ -158,6 +209,13 @@ impl Metrics {
             leader,
             broadcasts,
             requeued,
+            deferred,
+            replaced,
+            fee_cap_reached,
+            oldest_open_secs,
+            nonce_gap,
+            signer_balance_gwei,
+            signer_balance_low,
             job_runs,
             job_submitted,
             job_due,

@@ -17,7 +17,7 @@
 use std::future::Future;
 
 use alloy::providers::Provider;
-use tracing::{error, info, instrument, warn};
+use tracing::{debug, error, info, instrument, warn};
 
 use crate::failpoint::Failpoint;
 use crate::http::Metrics;
@@ -49,6 +49,8 @@ pub struct LoopConfig {
     pub dry_run: bool,
     /// How long a pass that is running when the shutdown signal arrives may still take before it is dropped.
     pub shutdown_grace: std::time::Duration,
+    /// Below this signer balance (wei) the keeper warns and sets `keeper_signer_balance_low`; 0 disables.
+    pub low_balance_wei: u128,
 }
 
 /// The keeper: store, transaction manager, lease and jobs, generic over the backend and the provider (`main`
@@ -144,6 +146,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
                 // Sign and send what the jobs just decided now rather than one poll interval later.
                 ok &= self.outbox_pass().await?;
             }
+            self.signer_metrics().await;
         }
         match self.store.count_by_status().await {
             Ok(counts) => {
@@ -176,12 +179,52 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         Ok(leading)
     }
 
+    /// The signer's health for operators: oldest open intent, nonce gap, balance (a failed read is only logged:
+    /// these never change readiness).
+    async fn signer_metrics(&self) {
+        match self.store.intents_in(&IntentStatus::OPEN, 1).await {
+            Ok(open) => {
+                let age = open.first().map_or(0, |i| {
+                    crate::lease::now_ms().saturating_sub(i.created_at) / 1_000
+                });
+                self.metrics.oldest_open_secs.set(age);
+            }
+            Err(e) => debug!(target: "keeper", ?e, "reading the oldest open intent failed"),
+        }
+        let sender = self.tx.sender();
+        let provider = self.tx.provider();
+        let (pending, latest) = tokio::join!(
+            provider.get_transaction_count(sender).pending(),
+            provider.get_transaction_count(sender).latest()
+        );
+        if let (Ok(p), Ok(l)) = (pending, latest) {
+            self.metrics
+                .nonce_gap
+                .set(i64::try_from(p.saturating_sub(l)).unwrap_or(i64::MAX));
+        }
+        if let Ok(balance) = provider.get_balance(sender).await {
+            let gwei = balance / alloy::primitives::U256::from(1_000_000_000u64);
+            self.metrics
+                .signer_balance_gwei
+                .set(i64::try_from(gwei).unwrap_or(i64::MAX));
+            let low = self.config.low_balance_wei > 0
+                && balance < alloy::primitives::U256::from(self.config.low_balance_wei);
+            if low {
+                warn!(target: "keeper", %sender, %balance, threshold = self.config.low_balance_wei, "signer balance below the low-balance threshold; top it up");
+            }
+            self.metrics.signer_balance_low.set(i64::from(low));
+        }
+    }
+
     /// One pass of the transaction manager; `Ok(false)` when it failed for a reason the next pass may not have.
     async fn outbox_pass(&mut self) -> Result<bool, KeeperError> {
         match self.tx.run_once().await {
             Ok(report) => {
                 self.metrics.broadcasts.inc_by(report.broadcast as u64);
                 self.metrics.requeued.inc_by(report.requeued as u64);
+                self.metrics.deferred.inc_by(report.deferred as u64);
+                self.metrics.replaced.inc_by(report.replaced as u64);
+                self.metrics.fee_cap_reached.inc_by(report.capped as u64);
                 Ok(true)
             }
             Err(OutboxError::Failpoint(p)) => Err(KeeperError::Failpoint(p)),

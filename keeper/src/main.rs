@@ -115,6 +115,7 @@ async fn build<S: Store + ReceiptStore>(
         exit_when_idle: config.exit_when_idle,
         dry_run: config.dry_run,
         shutdown_grace: std::time::Duration::from_millis(config.shutdown_grace_ms),
+        low_balance_wei: config.low_balance_wei,
     };
     let mut keeper = Keeper::new(store.clone(), tx, leadership, metrics.clone(), loop_config);
     if let Some(gauge) = config.gauge {

@@ -346,6 +346,7 @@ async fn run_keeper(served: &Served, setup: &KeeperBenchSetup, chain: &Chain) ->
         exit_when_idle: true,
         dry_run: false,
         shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let keeper = Keeper::new(
         served.store.clone(),

@@ -126,6 +126,7 @@ async fn keeper(
         exit_when_idle: false,
         dry_run: false,
         shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let mut attester = AttesterConfig::new(registry, 0);
     // The benchmark's weights are local files (the production policy refuses file:// URIs).

@@ -113,6 +113,8 @@ pub struct PassReport {
     pub deferred: usize,
     /// Attempts replaced at the same nonce with higher fees.
     pub replaced: usize,
+    /// Replacements the fee cap prevented (the intent waits for the base fee to fall).
+    pub capped: usize,
 }
 
 /// The transaction manager: one sender key, one store, one provider.
@@ -434,6 +436,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         if max_fee < min_max_fee || priority < min_priority || max_fee < next_base_fee {
             warn!(target: "keeper::outbox", id = intent.id, nonce = old.nonce, cap, next_base_fee, max_fee = old.max_fee_per_gas, "fee cap reached: the attempt cannot be replaced; waiting for the base fee to fall");
             report.deferred += 1;
+            report.capped += 1;
             return Ok(None);
         }
         let mut tx = TxEip1559 {

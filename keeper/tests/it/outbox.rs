@@ -303,3 +303,44 @@ async fn a_base_fee_spike_after_signing_is_met_by_same_nonce_replacements() {
     assert_eq!(sent, expected, "each intent exactly once on chain");
     assert_eq!(env.chain_nonce().await, N as u64);
 }
+
+/// Issue 15 #5 (metrics): a pass publishes the signer's balance (with the low-balance flag), its nonce gap and
+/// the age of the oldest open intent, and counts deferred steps and replacements.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_publishes_the_signers_health() {
+    use verity_keeper::http::Metrics;
+    use verity_keeper::keeper::{Keeper, LoopConfig};
+    use verity_keeper::lease::Leadership;
+    let env = env().await;
+    let store = env.store().await;
+    let metrics = Metrics::new().unwrap();
+    let config = LoopConfig {
+        poll_interval: Duration::from_millis(5),
+        exit_when_idle: true,
+        dry_run: false,
+        shutdown_grace: Duration::from_secs(5),
+        low_balance_wei: u128::MAX,
+    };
+    let leadership = Leadership::new(store.clone(), "verity-keeper", "t", Duration::from_secs(15));
+    let mut keeper: Keeper<_, alloy::providers::DynProvider> = Keeper::new(
+        store,
+        env.manager(Failpoints::none()).await,
+        leadership,
+        metrics.clone(),
+        config,
+    );
+    assert!(keeper.run_once().await.unwrap());
+    assert!(metrics.signer_balance_gwei.get() > 0);
+    assert_eq!(metrics.signer_balance_low.get(), 1);
+    assert_eq!(metrics.nonce_gap.get(), 0);
+    assert_eq!(metrics.oldest_open_secs.get(), 0);
+    let text = metrics.render();
+    for name in [
+        "keeper_outbox_deferred_total",
+        "keeper_outbox_replaced_total",
+        "keeper_outbox_fee_cap_reached_total",
+        "keeper_signer_balance_low 1",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+}

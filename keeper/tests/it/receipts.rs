@@ -333,6 +333,7 @@ impl World {
             exit_when_idle: true,
             dry_run: false,
             shutdown_grace: std::time::Duration::from_secs(5),
+            low_balance_wei: 0,
         };
         let keeper = Keeper::new(store, tx, leadership, running.metrics.clone(), config);
         let mut keeper = running.receipts.add_jobs(keeper);

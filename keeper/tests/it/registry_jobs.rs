@@ -176,6 +176,7 @@ impl World {
             exit_when_idle: true,
             dry_run: false,
             shutdown_grace: std::time::Duration::from_secs(5),
+            low_balance_wei: 0,
         };
         let a = StorageAttester::new(store.clone(), attester, metrics.clone());
         let b = RegistrationBatcher::new(store.clone(), batch, metrics.clone());
