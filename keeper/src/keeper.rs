@@ -135,6 +135,8 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             Err(e) => return Err(e.into()),
         };
         self.metrics.leader.set(i64::from(leading));
+        // The fencing token: the outbox allocates a nonce only while this term is still ours in the database.
+        self.tx.set_fence(self.leadership.lease().cloned());
         let mut ok = true;
         if leading {
             ok &= self.outbox_pass().await?;

@@ -125,6 +125,8 @@ pub struct TxManager<S, P> {
     signer: PrivateKeySigner,
     config: TxConfig,
     failpoints: Failpoints,
+    /// The lease this instance leads under: checked in the nonce transaction (`None`: unfenced).
+    fence: Option<crate::store::Lease>,
 }
 
 fn now_ms() -> i64 {
@@ -149,7 +151,13 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             signer,
             config,
             failpoints,
+            fence: None,
         }
+    }
+
+    /// Fences nonce allocation by `lease` (the keeper sets it after each lease tick; `None` unfences).
+    pub fn set_fence(&mut self, lease: Option<crate::store::Lease>) {
+        self.fence = lease;
     }
 
     /// The sending address.
@@ -333,7 +341,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         };
         let attempt = self
             .store
-            .sign_next(intent.id, floor, &sign, now_ms())
+            .sign_next_fenced(intent.id, floor, &sign, now_ms(), self.fence.as_ref())
             .await?;
         debug!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "signed");
         report.signed += 1;
