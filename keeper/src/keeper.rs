@@ -5,6 +5,8 @@
 //! an immediate handover.
 //!
 //! **Decisions**
+//! - While leading, the lease is renewed every `ttl / 3` in the background of the pass, so a long pass keeps
+//!   it; the held term is the outbox's fencing token, checked in the nonce transaction.
 //! - Shutdown is bounded even mid-pass: the signal lets the current pass finish within
 //!   [`LoopConfig::shutdown_grace`], then drops it. Dropping a pass is as safe as a crash, which the failpoint
 //!   tests prove safe: every outbox step is persisted before the next starts (a database transaction dropped
@@ -139,16 +141,43 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         self.tx.set_fence(self.leadership.lease().cloned());
         let mut ok = true;
         if leading {
-            ok &= self.outbox_pass().await?;
-            let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
-            self.jobs_clean = report.failed == 0;
-            self.jobs_in_flight = report.in_flight;
-            ok &= self.jobs_clean && report.broken == 0;
-            if report.submitted > 0 {
-                // Sign and send what the jobs just decided now rather than one poll interval later.
-                ok &= self.outbox_pass().await?;
-            }
-            self.signer_metrics().await;
+            // The lease is renewed in the background while the pass works (a pass may outlast the TTL); a lost
+            // lease fences the outbox through the database (see `sign_next_fenced`), the work itself goes on.
+            let mut renewer = self.leadership.clone();
+            let every = renewer
+                .renew_every()
+                .max(std::time::Duration::from_millis(1));
+            let renew = async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match renewer.tick().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn!(target: "keeper::lease", "lease lost mid-pass; nonce allocation is fenced");
+                            return;
+                        }
+                        Err(e) => warn!(target: "keeper::lease", ?e, "lease renewal failed"),
+                    }
+                }
+            };
+            let work = async {
+                let mut ok = self.outbox_pass().await?;
+                let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
+                self.jobs_clean = report.failed == 0;
+                self.jobs_in_flight = report.in_flight;
+                ok &= self.jobs_clean && report.broken == 0;
+                if report.submitted > 0 {
+                    // Sign and send what the jobs just decided now rather than one poll interval later.
+                    ok &= self.outbox_pass().await?;
+                }
+                self.signer_metrics().await;
+                Ok::<bool, KeeperError>(ok)
+            };
+            tokio::pin!(work);
+            ok &= tokio::select! {
+                r = &mut work => r?,
+                () = renew => work.await?,
+            };
         }
         match self.store.count_by_status().await {
             Ok(counts) => {

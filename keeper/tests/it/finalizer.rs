@@ -693,3 +693,59 @@ async fn a_deposed_leader_allocates_no_nonce_postgres() {
         .execute(a_store.pool())
         .await;
 }
+
+/// A job whose planning takes `0` (a pass longer than the lease) and then wants one intent.
+#[derive(Debug)]
+struct SlowJob(Duration);
+
+impl verity_keeper::jobs::Job<DynProvider> for SlowJob {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn plan<'a>(&'a self, _provider: &'a DynProvider) -> verity_keeper::jobs::PlanFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(verity_keeper::jobs::Plan {
+                intents: vec![verity_keeper::jobs::IntentSpec {
+                    key: "slow:1".into(),
+                    target: crate::support::TARGET,
+                    calldata: alloy::primitives::Bytes::from_static(b"slow"),
+                    value: alloy::primitives::U256::ZERO,
+                }],
+                ..verity_keeper::jobs::Plan::default()
+            })
+        })
+    }
+}
+
+/// Issue 15 #7 (renewal): a leader whose pass lasts three lease TTLs keeps the lease (renewed in the background):
+/// the other replica, ticking all along, never leads, and the leader signs what its long pass decided.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_longer_than_the_lease_keeps_it() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let store = env.store().await;
+    let ttl = Duration::from_millis(300);
+    let (a, _) = keeper_on(store.clone(), &env, gauge, Failpoints::none(), "a", ttl);
+    let mut a = a.with_job(SlowJob(3 * ttl));
+    let (mut b, _) = keeper_on(store.clone(), &env, gauge, Failpoints::none(), "b", ttl);
+    let (ra, b_led) = tokio::join!(a.run_once(), async {
+        let mut led = false;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            led |= b.run_once().await.unwrap();
+        }
+        led
+    });
+    assert!(ra.unwrap(), "a led the pass");
+    assert!(!b_led, "b took the lease while a's pass was still running");
+    let signed = status_of(&store, "slow:1").await;
+    assert!(
+        matches!(
+            signed,
+            Some(IntentStatus::Sent | IntentStatus::Signed | IntentStatus::Confirmed)
+        ),
+        "a signed what its long pass decided: {signed:?}"
+    );
+}
