@@ -214,6 +214,10 @@ pub struct Config {
     /// Deadline of reading one batch's data in the challenge watcher, in milliseconds.
     #[arg(long, env = "VERITY_BATCH_FETCH_TIMEOUT_MS", default_value_t = 120_000)]
     pub batch_fetch_timeout_ms: u64,
+    /// Most bytes of one batch's data the challenge watcher reads (besides `count × 384`): batch data is held in
+    /// memory to build the tree, so this bounds what a batch claiming a huge count can make the keeper allocate.
+    #[arg(long, env = "VERITY_BATCH_FETCH_MAX_BYTES", default_value_t = 128 << 20)]
+    pub batch_fetch_max_bytes: u64,
     /// `/health` fails when no pass completed for this many milliseconds.
     #[arg(long, env = "VERITY_HEALTH_MAX_PASS_AGE_MS", default_value_t = 300_000)]
     pub health_max_pass_age_ms: u64,
@@ -308,6 +312,7 @@ impl Config {
     pub fn batch_fetch_policy(&self) -> crate::fetch::FetchPolicy {
         crate::fetch::FetchPolicy {
             deadline: Duration::from_millis(self.batch_fetch_timeout_ms),
+            max_bytes: self.batch_fetch_max_bytes,
             ..self.fetch_policy()
         }
     }

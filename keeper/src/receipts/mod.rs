@@ -112,6 +112,7 @@ impl ReceiptsConfig {
             intake: intake::IntakeConfig::default(),
             fetch: crate::fetch::FetchPolicy {
                 deadline: std::time::Duration::from_secs(120),
+                max_bytes: 128 << 20,
                 ..crate::fetch::FetchPolicy::default()
             },
         }
