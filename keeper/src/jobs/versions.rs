@@ -318,3 +318,51 @@ fn is_unknown_version(e: &RpcError<TransportErrorKind>) -> bool {
         .and_then(|r| r.as_revert_data())
         .is_some_and(|d| d.starts_with(&registry::RegistryUnknownVersion::SELECTOR))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Log as PrimLog, LogData, B256, U64};
+    use alloy::providers::ProviderBuilder;
+    use alloy::rpc::types::{Block, Log};
+    use alloy::sol_types::SolEvent;
+    use alloy::transports::mock::Asserter;
+
+    /// A `VersionSubmitted` log that does not decode stops the watch with [`JobError::Decode`] and the persisted
+    /// cursor does not move past it (skipping it would lose the submission for ever).
+    #[tokio::test]
+    async fn an_undecodable_submission_stops_the_watch() {
+        let (store, _dir) = crate::store::testing::sqlite().await;
+        let registry = Address::repeat_byte(0x12);
+        let watch = VersionWatch::new(store.clone(), WatchConfig::new("w", registry, 2));
+        let asserter = Asserter::new();
+        let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone());
+        let bad = Log {
+            inner: PrimLog {
+                address: registry,
+                data: LogData::new_unchecked(
+                    vec![
+                        registry::VersionSubmitted::SIGNATURE_HASH,
+                        B256::with_last_byte(1),
+                        B256::repeat_byte(2),
+                        B256::repeat_byte(3),
+                    ],
+                    vec![0xde, 0xad].into(),
+                ),
+            },
+            block_number: Some(4),
+            transaction_hash: Some(B256::repeat_byte(9)),
+            log_index: Some(0),
+            ..Default::default()
+        };
+        let mut head: Block = Block::default();
+        head.header.hash = B256::repeat_byte(5);
+        head.header.inner.number = 5;
+        asserter.push_success(&U64::from(5));
+        asserter.push_success(&vec![bad]);
+        asserter.push_success(&head);
+        let got = watch.observe(&provider, |_| false).await;
+        assert!(matches!(got, Err(JobError::Decode(_))), "{got:?}");
+        assert_eq!(store.cursor("w").await.unwrap(), None);
+    }
+}
