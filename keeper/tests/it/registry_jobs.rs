@@ -784,3 +784,49 @@ async fn an_unreachable_version_past_the_ttl_is_expired() {
     let (attested, _) = w.sent().await;
     assert!(attested.is_empty(), "never attested");
 }
+
+/// Issue 15 #11: `status` uses `--rpc-timeout-ms` too: against a node that never answers it still prints its
+/// report and exits (it hung for ever).
+#[tokio::test(flavor = "multi_thread")]
+async fn status_gives_up_on_a_hung_node_after_the_rpc_timeout() {
+    use std::sync::atomic::AtomicBool;
+    let w = world().await;
+    let node: std::net::SocketAddr = w
+        .env
+        .node
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let proxy = stalling_proxy(node, std::sync::Arc::new(AtomicBool::new(true))).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verity-keeper"))
+        .arg("status")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", format!("http://{proxy}"))
+        .env("DATABASE_URL", &w.env.db_url)
+        .env("VERITY_REGISTRY", w.registry.to_string())
+        .env("VERITY_RPC_TIMEOUT_MS", "500")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut exited = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    assert!(
+        exited.is_some(),
+        "status still waiting for a hung node after 20 s"
+    );
+}
