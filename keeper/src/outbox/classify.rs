@@ -196,6 +196,19 @@ mod tests {
     use alloy::rpc::json_rpc::ErrorPayload;
 
     #[test]
+    fn too_early_and_paused_are_retried_later_not_failed() {
+        let early = settlement::SettlementTooEarly { until: 7 }.abi_encode();
+        let paused = settlement::SettlementPaused {}.abi_encode();
+        assert!(is_retry_later(&early) && is_retry_later(&paused));
+        assert!(!is_already_done(&early) && !is_already_done(&paused));
+        let settled = settlement::SettlementAlreadySettled {
+            requestId: alloy::primitives::B256::ZERO,
+        }
+        .abi_encode();
+        assert!(!is_retry_later(&settled) && !is_retry_later(&[1, 2]));
+    }
+
+    #[test]
     fn classifies_node_error_texts() {
         let table: &[(&str, SendErrorKind)] = &[
             ("already known", SendErrorKind::AlreadyKnown),
