@@ -300,6 +300,9 @@ impl KeeperProcess {
             .arg("--listen")
             .arg(listen.to_string())
             .args(["--poll-ms", "300", "--log-format", "json"])
+            // The dev traffic's weights are local files and its batch data is served on loopback: the keeper's
+            // fetch policy refuses both by default (production must never read local files or private hosts).
+            .args(["--allow-file-uris", "--allow-private-fetch"])
             .env("VERITY_KEEPER_KEY", format!("{}", key.to_bytes()))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

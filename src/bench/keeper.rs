@@ -265,6 +265,9 @@ async fn serve(chain: &Chain, setup: &KeeperBenchSetup) -> Result<Served> {
         format!("http://{addr}"),
     );
     config.batch_max_age = Duration::ZERO;
+    // Batch data is served on loopback (the production policy refuses private addresses).
+    config.fetch.allow_private = true;
+    config.fetch.allow_file = true;
     let receipts =
         Receipts::connect(store.clone(), chain.provider.clone(), config, &metrics).await?;
     let app = receipts.router();
@@ -342,6 +345,8 @@ async fn run_keeper(served: &Served, setup: &KeeperBenchSetup, chain: &Chain) ->
         poll_interval: Duration::from_millis(20),
         exit_when_idle: true,
         dry_run: false,
+        shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let keeper = Keeper::new(
         served.store.clone(),

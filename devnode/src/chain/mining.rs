@@ -338,6 +338,7 @@ impl Chain {
         let parent_hash = self.head().hash;
         let number = self.head().number() + 1;
         let base_fee = self.next_base_fee();
+        self.next_base_fee = None;
         let mix = keccak256([number.to_be_bytes(), self.reorg_generation.to_be_bytes()].concat());
         let block_env = self.block_env(number, timestamp, base_fee, mix);
         let cfg = self.cfg_env();

@@ -140,6 +140,8 @@ pub struct Chain {
     automine: bool,
     time_offset: i64,
     next_timestamp: Option<u64>,
+    /// `anvil_setNextBlockBaseFeePerGas`: the next block's base fee (later blocks follow EIP-1559 from it).
+    next_base_fee: Option<u64>,
     snapshots: Vec<Snapshot>,
     next_snapshot_id: u64,
     reorg_generation: u64,
@@ -245,6 +247,7 @@ impl Chain {
             pool: Pool::default(),
             time_offset: 0,
             next_timestamp: None,
+            next_base_fee: None,
             snapshots: vec![],
             next_snapshot_id: 0,
             reorg_generation: 0,
@@ -339,6 +342,9 @@ impl Chain {
 
     /// The base fee of the next block.
     pub fn next_base_fee(&self) -> u64 {
+        if let Some(fee) = self.next_base_fee {
+            return fee;
+        }
         let head = &self.head().header;
         let next = alloy::eips::eip1559::calc_next_block_base_fee(
             head.gas_used,
@@ -347,6 +353,12 @@ impl Chain {
             alloy::eips::eip1559::BaseFeeParams::ethereum(),
         );
         next.max(self.config.min_base_fee)
+    }
+
+    /// `anvil_setNextBlockBaseFeePerGas`: the next block's base fee is `fee` (tests of fee spikes); later blocks
+    /// follow EIP-1559 from it.
+    pub fn set_next_block_base_fee(&mut self, fee: u64) {
+        self.next_base_fee = Some(fee);
     }
 
     /// `eth_gasPrice`: the next block's base fee (tips are 0 on Arbitrum).

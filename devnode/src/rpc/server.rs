@@ -690,4 +690,9 @@ impl AnvilApiServer for DevnodeRpc {
     fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
         Ok(self.chain().set_next_block_timestamp(timestamp.0)?)
     }
+
+    fn set_next_block_base_fee_per_gas(&self, fee: Quantity) -> RpcResult<()> {
+        self.chain().set_next_block_base_fee(fee.0);
+        Ok(())
+    }
 }

@@ -367,6 +367,12 @@ pub trait ReceiptStore: Send + Sync + 'static {
         chain_batch: u64,
     ) -> impl Future<Output = Result<Option<LeafRow>>> + Send;
 
+    /// Every batch still in its challenge window (`Anchored`, ours or anyone's) with a leaf naming `request_id`.
+    fn live_batches_with(
+        &self,
+        request_id: B256,
+    ) -> impl Future<Output = Result<Vec<BatchRow>>> + Send;
+
     /// A batch that includes this exact leaf and is not voided or abandoned (the newest such), if any.
     fn inclusion_of(&self, leaf: B256) -> impl Future<Output = Result<Option<BatchRow>>> + Send;
 
@@ -773,6 +779,20 @@ macro_rules! impl_receipt_store {
                     .execute(self.pool())
                     .await?;
                 Ok(())
+            }
+
+            async fn live_batches_with(&self, request_id: B256) -> Result<Vec<BatchRow>> {
+                let sql = format!(
+                    "SELECT DISTINCT {} FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
+                     WHERE l.request_id = $1 AND b.status = $2 ORDER BY b.id",
+                    BATCH_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(request_id.as_slice())
+                    .bind(ANCHORED)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter().map(Self::batch_from_row).collect()
             }
 
             async fn earlier_inclusion(
