@@ -4,6 +4,7 @@ mod abi_drift;
 mod bench;
 mod deploy_cmd;
 mod dev;
+mod fuzz;
 mod gauge;
 mod registry;
 mod settlement;
