@@ -5,6 +5,7 @@ mod bench;
 mod cargo_stylus;
 mod deploy_cmd;
 mod dev;
+mod fuzz;
 mod gauge;
 mod registry;
 mod security_registry;

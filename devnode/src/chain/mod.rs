@@ -56,6 +56,10 @@ pub const MIN_BASE_FEE: u64 = 100_000_000;
 /// Block gas limit (anvil's default, so gas estimation caps agree).
 pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 30_000_000;
 
+/// Most blocks one `evm_mine`/`anvil_mine` call mines: a fuzzed `anvil_mine 0xffffffffffffffff` held the chain's
+/// lock forever (found by `verity-fuzz`'s JSON-RPC run).
+pub const MAX_MINE_BLOCKS: u64 = 10_000;
+
 /// How to build a [`Chain`].
 #[derive(Clone, Debug)]
 pub struct ChainConfig {
