@@ -6,6 +6,7 @@ mod deploy_cmd;
 mod dev;
 mod gauge;
 mod registry;
+mod security_batches;
 mod settlement;
 mod support;
 mod token;
