@@ -4,7 +4,7 @@
 //! batch keeper).
 
 use alloy::{
-    primitives::{keccak256, B256, U256},
+    primitives::{keccak256, U256},
     signers::local::PrivateKeySigner,
 };
 use verity_abi::settlement::{
