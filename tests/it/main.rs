@@ -8,6 +8,7 @@ mod dev;
 mod fuzz;
 mod gauge;
 mod registry;
+mod security_batches;
 mod security_registry;
 mod settlement;
 mod support;

@@ -27,17 +27,17 @@ use verity_abi::{
 
 use crate::support::{events, expect_error, now, tx, Harness};
 
-const GOV: usize = 0; // deployer: governance, registry attester/keeper, batch keeper, committee member
-const NODE: usize = 1;
-const PAYER: usize = 2;
-const CHALLENGER: usize = 3;
-const OUTSIDER: usize = 4;
+pub(crate) const GOV: usize = 0; // deployer: governance, registry attester/keeper, batch keeper, committee member
+pub(crate) const NODE: usize = 1;
+pub(crate) const PAYER: usize = 2;
+pub(crate) const CHALLENGER: usize = 3;
+pub(crate) const OUTSIDER: usize = 4;
 
-const HOUR: u64 = 3_600;
-const WINDOW: u64 = 6 * HOUR; // default challenge window of requests and batches
+pub(crate) const HOUR: u64 = 3_600;
+pub(crate) const WINDOW: u64 = 6 * HOUR; // default challenge window of requests and batches
 const DEADLINE: u64 = 24 * HOUR; // default answer deadline
 
-fn eth_milli(n: u64) -> U256 {
+pub(crate) fn eth_milli(n: u64) -> U256 {
     U256::from(n) * U256::from(1_000_000_000_000_000u64)
 }
 
@@ -77,7 +77,7 @@ async fn registered_model(h: &Harness) -> U256 {
 
 /// Signs `receipt` with the TEE key as a wallet would: alloy's EIP-712 hashing under the "Verity"/"1" domain of
 /// the InferenceSettlement contract on this chain.
-fn sign(key: &PrivateKeySigner, chain_id: u64, settlement: Address, receipt: &Receipt) -> Bytes {
+pub(crate) fn sign(key: &PrivateKeySigner, chain_id: u64, settlement: Address, receipt: &Receipt) -> Bytes {
     let domain = eip712_domain! {
         name: "Verity",
         version: "1",
@@ -95,18 +95,18 @@ fn sign(key: &PrivateKeySigner, chain_id: u64, settlement: Address, receipt: &Re
     encode_signed_receipt(&signed).to_vec().into()
 }
 
-struct World<P> {
-    h: Harness,
-    chain_id: u64,
-    tee: PrivateKeySigner,
-    model: U256,
-    nodes: Vec<ISettlementNodes::ISettlementNodesInstance<P, Ethereum>>,
-    batches: Vec<IReceiptBatches::IReceiptBatchesInstance<P, Ethereum>>,
-    settlement: Vec<IInferenceSettlement::IInferenceSettlementInstance<P, Ethereum>>,
+pub(crate) struct World<P> {
+    pub(crate) h: Harness,
+    pub(crate) chain_id: u64,
+    pub(crate) tee: PrivateKeySigner,
+    pub(crate) model: U256,
+    pub(crate) nodes: Vec<ISettlementNodes::ISettlementNodesInstance<P, Ethereum>>,
+    pub(crate) batches: Vec<IReceiptBatches::IReceiptBatchesInstance<P, Ethereum>>,
+    pub(crate) settlement: Vec<IInferenceSettlement::IInferenceSettlementInstance<P, Ethereum>>,
 }
 
 /// Verity deployed by its plan, a model registered, NODE registered with a fresh TEE key approved by governance.
-async fn world() -> World<impl Provider + Clone> {
+pub(crate) async fn world() -> World<impl Provider + Clone> {
     let h = Harness::start().await;
     let chain_id = h.wallet(0).get_chain_id().await.unwrap();
     let model = registered_model(&h).await;
@@ -151,7 +151,7 @@ async fn world() -> World<impl Provider + Clone> {
 }
 
 impl<P: Provider + Clone> World<P> {
-    fn receipt(&self, request_id: B256, output: &str, receipt_mode: u8, signed_at: u64) -> Receipt {
+    pub(crate) fn receipt(&self, request_id: B256, output: &str, receipt_mode: u8, signed_at: u64) -> Receipt {
         Receipt {
             requestId: request_id,
             modelVersion: self.model,
@@ -165,11 +165,11 @@ impl<P: Provider + Clone> World<P> {
         }
     }
 
-    fn sign(&self, r: &Receipt) -> Bytes {
+    pub(crate) fn sign(&self, r: &Receipt) -> Bytes {
         sign(&self.tee, self.chain_id, self.h.address("settlement"), r)
     }
 
-    async fn request(&self, request_id: B256, receipt_mode: u8) {
+    pub(crate) async fn request(&self, request_id: B256, receipt_mode: u8) {
         tx!(self.settlement[PAYER]
             .request(
                 request_id,
@@ -181,7 +181,7 @@ impl<P: Provider + Clone> World<P> {
             .value(eth_milli(5)));
     }
 
-    async fn status(&self, request_id: B256) -> u8 {
+    pub(crate) async fn status(&self, request_id: B256) -> u8 {
         self.settlement[GOV]
             .getRequest(request_id)
             .call()
@@ -197,7 +197,7 @@ impl<P: Provider + Clone> World<P> {
     /// Escrow == open obligations, from chain state, for each of the three ETH-holding contracts: settlement
     /// holds the fees of open requests plus credits; nodes the stakes plus credits; batches the bonds of anchored
     /// batches plus credits. Each balance equals its `escrowed()`.
-    async fn assert_escrow(&self, request_ids: &[B256]) {
+    pub(crate) async fn assert_escrow(&self, request_ids: &[B256]) {
         let s = &self.settlement[GOV];
         let mut open = U256::ZERO;
         for id in request_ids {
@@ -262,12 +262,12 @@ impl<P: Provider + Clone> World<P> {
     }
 }
 
-fn tree(leaves: &[&Bytes]) -> StandardMerkleTree {
+pub(crate) fn tree(leaves: &[&Bytes]) -> StandardMerkleTree {
     let hashes: Vec<B256> = leaves.iter().map(|l| encoded_leaf_hash(l)).collect();
     StandardMerkleTree::new(&hashes).unwrap()
 }
 
-fn proof(t: &StandardMerkleTree, leaf: &Bytes) -> Vec<B256> {
+pub(crate) fn proof(t: &StandardMerkleTree, leaf: &Bytes) -> Vec<B256> {
     t.proof(encoded_leaf_hash(leaf)).unwrap()
 }
 
