@@ -8,7 +8,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use verity_abi::{
-    rpc::key_registration_proof,
+    rpc::{key_registration_proof, IReceiptBatches, ISettlementNodes},
     settlement::{
         batch_status, batches::BatchVoided, mode, request_status, void_reason,
         SettlementBadKeyProof, SettlementInvalidReceipt, SettlementLeafValid,
@@ -133,9 +133,12 @@ async fn lowering_the_params_does_not_reach_back_to_anchored_batches() {
     let batch = U256::from(1);
 
     // Governance lowers the maximum receipt age to one hour and the challenge window to one hour.
+    // (Fresh providers: GOV's cached nonces differ per provider once it sends to two contracts.)
+    let gov_nodes = ISettlementNodes::new(w.h.address("settlement-nodes"), w.h.wallet(GOV));
+    let gov_batches = IReceiptBatches::new(w.h.address("settlement-batches"), w.h.wallet(GOV));
     let nodes_config = w.nodes[GOV].config().call().await.unwrap();
-    tx!(w.nodes[GOV].setParams(HOUR, nodes_config._4, nodes_config._5));
-    tx!(b[GOV].setParams(HOUR, bond));
+    tx!(gov_nodes.setParams(HOUR, nodes_config._4, nodes_config._5));
+    tx!(gov_batches.setParams(HOUR, bond));
     let anchored_at = b[GOV].batch(batch).call().await.unwrap()._3;
     assert_eq!(
         b[GOV].batchClosesAt(batch).call().await.unwrap(),
@@ -182,13 +185,16 @@ async fn a_revoked_key_cannot_backdate_receipts() {
         .anchorBatch(t_before.root(), 1, "ipfs://before".into())
         .value(bond));
     w.h.advance(60).await;
-    tx!(w.nodes[GOV].revokeKey(w.tee.address()));
+    // (Fresh providers: GOV's cached nonces differ per provider once it sends to two contracts.)
+    let gov_nodes = ISettlementNodes::new(w.h.address("settlement-nodes"), w.h.wallet(GOV));
+    let gov_batches = IReceiptBatches::new(w.h.address("settlement-batches"), w.h.wallet(GOV));
+    tx!(gov_nodes.revokeKey(w.tee.address()));
     w.h.advance(60).await;
 
     // The leaked key backdates a receipt to before its revocation; a keeper anchors it afterwards.
     let backdated = w.sign(&w.receipt(keccak256("backdated"), "forged", mode::TEE, t + 30));
     let t_after = tree(&[&backdated]);
-    tx!(b[GOV]
+    tx!(gov_batches
         .anchorBatch(t_after.root(), 1, "ipfs://after".into())
         .value(bond));
     let receipt = tx!(b[CHALLENGER].challengeLeaf(
