@@ -20,7 +20,7 @@ use alloy::{
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
-    rpc::{IReceiptBatches, ISettlementNodes},
+    rpc::{key_registration_proof, IReceiptBatches, ISettlementNodes},
     settlement::{encode_signed_receipt, mode, signing_hash, Receipt, SignedReceipt},
 };
 use verity_keeper::{
@@ -157,8 +157,14 @@ async fn prepare(setup: &KeeperBenchSetup) -> Result<Chain> {
     let node = ISettlementNodes::new(setup.nodes, wallet(&setup.url, &setup.node)?);
     let stake = node.config().call().await?._5;
     let tee = PrivateKeySigner::random();
+    let key_proof = key_registration_proof(
+        &tee,
+        node.provider().get_chain_id().await?,
+        setup.nodes,
+        setup.node.address(),
+    )?;
     send_with_headroom(
-        node.registerNode(tee.address()).value(stake),
+        node.registerNode(tee.address(), key_proof).value(stake),
         "registerNode",
     )
     .await?;

@@ -77,7 +77,12 @@ async fn registered_model(h: &Harness) -> U256 {
 
 /// Signs `receipt` with the TEE key as a wallet would: alloy's EIP-712 hashing under the "Verity"/"1" domain of
 /// the InferenceSettlement contract on this chain.
-pub(crate) fn sign(key: &PrivateKeySigner, chain_id: u64, settlement: Address, receipt: &Receipt) -> Bytes {
+pub(crate) fn sign(
+    key: &PrivateKeySigner,
+    chain_id: u64,
+    settlement: Address,
+    receipt: &Receipt,
+) -> Bytes {
     let domain = eip712_domain! {
         name: "Verity",
         version: "1",
@@ -136,7 +141,16 @@ pub(crate) async fn world() -> World<impl Provider + Clone> {
         .separator()
     );
     let tee = PrivateKeySigner::random();
-    tx!(nodes[NODE].registerNode(tee.address()).value(config._5));
+    let key_proof = verity_abi::rpc::key_registration_proof(
+        &tee,
+        chain_id,
+        h.address("settlement-nodes"),
+        h.account(NODE),
+    )
+    .unwrap();
+    tx!(nodes[NODE]
+        .registerNode(tee.address(), key_proof)
+        .value(config._5));
     tx!(nodes[GOV].approveKey(tee.address(), keccak256("enclave measurement")));
     assert!(nodes[GOV].nodeActive(h.account(NODE)).call().await.unwrap());
     World {
@@ -151,7 +165,13 @@ pub(crate) async fn world() -> World<impl Provider + Clone> {
 }
 
 impl<P: Provider + Clone> World<P> {
-    pub(crate) fn receipt(&self, request_id: B256, output: &str, receipt_mode: u8, signed_at: u64) -> Receipt {
+    pub(crate) fn receipt(
+        &self,
+        request_id: B256,
+        output: &str,
+        receipt_mode: u8,
+        signed_at: u64,
+    ) -> Receipt {
         Receipt {
             requestId: request_id,
             modelVersion: self.model,

@@ -131,9 +131,16 @@ async fn world() -> World {
     let tee = PrivateKeySigner::random();
     let nodes = ISettlementNodes::new(nodes_at, wallet(&env.node, NODE));
     let min_stake = nodes.config().call().await.unwrap()._5;
+    let key_proof = verity_abi::rpc::key_registration_proof(
+        &tee,
+        env.chain_id,
+        nodes_at,
+        alloy::providers::WalletProvider::default_signer_address(&wallet(&env.node, NODE)),
+    )
+    .unwrap();
     ok(
         nodes
-            .registerNode(tee.address())
+            .registerNode(tee.address(), key_proof)
             .value(min_stake)
             .send()
             .await
