@@ -806,7 +806,7 @@ macro_rules! impl_receipt_store {
                     "SELECT l.leaf AS l_leaf, l.request_id AS l_request_id, l.signed AS l_signed, {} \
                      FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
                      WHERE l.request_id = $1 AND b.chain_batch IS NOT NULL AND b.status IN ($2, $3) \
-                     AND (b.chain_batch < $4 OR (b.id = $5 AND l.leaf <> $6)) \
+                     AND l.leaf <> $6 AND (b.chain_batch < $4 OR b.id = $5) \
                      ORDER BY b.chain_batch LIMIT 1",
                     BATCH_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
                 );
@@ -835,7 +835,7 @@ macro_rules! impl_receipt_store {
                     "SELECT l.leaf, l.request_id, l.signed FROM batch_leaves l WHERE l.batch_id = $1 AND EXISTS \
                      (SELECT 1 FROM batch_leaves o JOIN receipt_batches b ON b.id = o.batch_id \
                       WHERE o.request_id = l.request_id AND b.chain_batch IS NOT NULL AND b.status IN ($2, $3) \
-                      AND (b.chain_batch < $4 OR (b.id = $1 AND o.leaf <> l.leaf))) \
+                      AND o.leaf <> l.leaf AND (b.chain_batch < $4 OR b.id = $1)) \
                      ORDER BY l.leaf LIMIT 1",
                 )
                 .bind(batch_id)

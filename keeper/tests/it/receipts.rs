@@ -727,7 +727,10 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
         .unwrap();
     assert_eq!(report.submitted, 1);
     let first = store.batches_in(BatchStatus::Built, true).await.unwrap()[0].clone();
-    let theirs = anchor_as_other(&w, "b.bin", &[&signed[1]]).await;
+    // An equivocating node signed another answer for b, and another keeper anchors it: a real duplicate (since
+    // issue 14 finding 1 the same leaf in two batches is not a duplicate, and the earlier leaf must be valid).
+    let b_other = w.sign(&w.receipt(b, "y2", t));
+    let theirs = anchor_as_other(&w, "b.bin", &[&b_other]).await;
     w.settle_keeper(&running, &store).await;
     let ours = store.batch(first.id).await.unwrap().unwrap();
     assert_eq!(ours.status, BatchStatus::Anchored);
@@ -749,8 +752,8 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
     let r = challenger
         .challengeDuplicate(
             U256::from(theirs),
-            signed[1].clone(),
-            proof_in(&[&signed[1]], &signed[1]),
+            b_other.clone(),
+            proof_in(&[&b_other], &b_other),
             U256::from(ours_id),
             signed[1].clone(),
             proof_in(&[&signed[0], &signed[1], &signed[2]], &signed[1]),
@@ -779,22 +782,26 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
         get_receipt(&client, running.addr, c).await["batch"]["id"].as_u64(),
         Some(again)
     );
+    // Our receipt for b is in no live batch (theirs holds the node's other answer): served as voided, unbatched.
     let served_b = get_receipt(&client, running.addr, b).await;
     assert_eq!(
         (
             served_b["status"].as_str(),
             served_b["batch"]["id"].as_u64()
         ),
-        (Some("Anchored"), Some(theirs))
+        (Some("Voided"), None)
     );
-    assert_eq!(on_chain_status(&w, &served_b).await, batch_status::ANCHORED);
+    assert_eq!(w.batch_status(theirs).await, batch_status::ANCHORED);
 
-    // 3. Another keeper anchors a's receipt again, after our batch that includes it: the watcher proves the
+    // 3. Another keeper anchors another answer for a, after our batch that includes a's: the watcher proves the
     //    request id in both batches and voids theirs (the later one).
     let copy = anchor_as_other(
         &w,
         "copy.bin",
-        &[&signed[0], &w.sign(&w.receipt(keccak256("d"), "y", t))],
+        &[
+            &w.sign(&w.receipt(a, "y3", t)),
+            &w.sign(&w.receipt(keccak256("d"), "y", t)),
+        ],
     )
     .await;
     w.settle_keeper(&running, &store).await;
