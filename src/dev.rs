@@ -300,6 +300,9 @@ impl KeeperProcess {
             .arg("--listen")
             .arg(listen.to_string())
             .args(["--poll-ms", "300", "--log-format", "json"])
+            // The dev traffic's weights are local files and its batch data is served on loopback: the keeper's
+            // fetch policy refuses both by default (production must never read local files or private hosts).
+            .args(["--allow-file-uris", "--allow-private-fetch"])
             .env("VERITY_KEEPER_KEY", format!("{}", key.to_bytes()))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -672,10 +675,12 @@ impl Traffic {
                 .with_context(|| format!("writing {}", path.display()))?;
             let missing_license = v.is_multiple_of(4);
             let wrong_hash = !missing_license && v.is_multiple_of(7);
+            // Apache-2.0 allows derivatives (the registry's license flag), so each owner may fine-tune another
+            // owner's model without an `approveFork`.
             let license = if missing_license {
                 B256::ZERO
             } else {
-                word("Apache-2.0")
+                B256::from(verity_abi::registry::license_id("Apache-2.0", true))
             };
             let content = if wrong_hash {
                 alloy::primitives::keccak256(b"not these weights")

@@ -5,3 +5,4 @@ pub mod bench;
 pub mod client;
 pub mod deploy;
 pub mod dev;
+pub mod fuzz;

@@ -41,6 +41,9 @@ enum Command {
     },
     /// Benchmark ERC-20 transfers over JSON-RPC: BR on devnode vs the same token in Solidity on anvil.
     Bench(verity::bench::BenchArgs),
+    /// Fuzz every deployed contract's calldata on an in-process devnode (and optionally devnode's JSON-RPC and
+    /// activation); prints the seed and inputs per second, fails on any finding.
+    Fuzz(verity::fuzz::FuzzArgs),
     /// Export every contract's Solidity interface (plus events) and compare it with the committed file.
     Abi {
         /// Overwrite the committed files instead of failing on a difference.
@@ -97,6 +100,10 @@ fn main() -> Result<()> {
         Command::Build { no_wasm_opt } => build(no_wasm_opt),
         Command::Abi { write } => abi(write),
         Command::Bench(args) => verity::bench::main(&args, workspace_root()),
+        Command::Fuzz(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(verity::fuzz::run(&args, &workspace_root()))
+        }
         Command::Deploy {
             rpc_url,
             private_key,

@@ -75,7 +75,18 @@ async fn main() -> anyhow::Result<()> {
         for (i, a) in chain.dev_accounts().iter().enumerate() {
             println!("({i}) {}", a.private_key_hex());
         }
-        println!();
+        let nitro = devnode::chain::predeploys::nitro_dev_account();
+        println!(
+            "\nNitro dev account (as nitro-devnode)\n==================\n\n{} ({} ETH)\n{}",
+            nitro.address,
+            args.balance,
+            nitro.private_key_hex()
+        );
+        println!(
+            "\nPredeploys: StylusDeployer {}, CREATE2 factory {}\n",
+            devnode::chain::predeploys::STYLUS_DEPLOYER,
+            devnode::chain::predeploys::CREATE2_FACTORY
+        );
     }
     println!("Listening on {}", node.addr());
     tokio::select! {

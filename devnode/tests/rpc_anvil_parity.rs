@@ -144,10 +144,18 @@ fn normalise_logs(v: &Value) -> Vec<(Value, Value, Value, Value, Value)> {
         .collect()
 }
 
+/// Skips a check whose tool is missing: locally `SKIPPED <what>: <why>`; with `CI=true` a failure instead.
+fn skip(what: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what}: {why} (CI=true: a missing tool is a failure, not a skip)");
+    }
+    println!("SKIPPED {what}: {why}");
+}
+
 #[tokio::test]
 async fn same_scenarios_same_results_as_anvil() {
     let Some(bin) = tool("ANVIL_BIN", "anvil-linux-amd64", "anvil") else {
-        println!("SKIPPED: anvil not installed");
+        skip("anvil", "not installed");
         return;
     };
     let anvil = spawn_anvil(&bin).await;
@@ -318,7 +326,7 @@ async fn same_scenarios_same_results_as_anvil() {
 #[tokio::test]
 async fn cast_works_against_devnode() {
     let Some(cast) = tool("CAST_BIN", "cast-linux-amd64", "cast") else {
-        println!("SKIPPED: cast not installed");
+        skip("cast", "not installed");
         return;
     };
     let node = start(NodeConfig::default()).await.unwrap();

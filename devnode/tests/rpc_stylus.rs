@@ -158,3 +158,130 @@ async fn br_token_deploys_activates_and_transfers_over_rpc() {
         (bob, ether(3), ether(4))
     );
 }
+
+/// The StylusDeployer predeploy: create + activate + constructor in one transaction (what `cargo stylus deploy`
+/// does for a contract with a constructor, and what makes front-running the constructor impossible), the excess
+/// value returned, and a failing constructor reverting the whole deployment.
+#[tokio::test]
+async fn stylus_deployer_creates_activates_and_constructs_in_one_transaction() {
+    use devnode::chain::predeploys::{IStylusDeployer, STYLUS_DEPLOYER};
+    let node = start(NodeConfig::default()).await.unwrap();
+    let owner = signer(KEY0).address();
+    let p = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer(KEY0)))
+        .connect_http(node.url().parse().unwrap());
+    let deployer = IStylusDeployer::new(STYLUS_DEPLOYER, &p);
+    let mut ctor = keccak256(b"stylus_constructor()")[..4].to_vec();
+    ctor.extend((owner, owner, owner, ether(1_000)).abi_encode_params());
+
+    // A constructor that reverts (minting above the cap) reverts everything: no program is left behind.
+    let mut bad = keccak256(b"stylus_constructor()")[..4].to_vec();
+    bad.extend((owner, owner, owner, U256::MAX).abi_encode_params());
+    let err = deployer
+        .call_builder(&IStylusDeployer::deployCall {
+            bytecode: stylus_initcode(BR_TOKEN).into(),
+            initData: bad.into(),
+            initValue: U256::ZERO,
+            salt: alloy::primitives::B256::ZERO,
+        })
+        .value(ether(1))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_decoded_error::<IStylusDeployer::ContractInitializationError>()
+            .is_some(),
+        "{err:?}"
+    );
+
+    let before = p.get_balance(owner).await.unwrap();
+    let receipt = deployer
+        .call_builder(&IStylusDeployer::deployCall {
+            bytecode: stylus_initcode(BR_TOKEN).into(),
+            initData: ctor.clone().into(),
+            initValue: U256::ZERO,
+            salt: alloy::primitives::B256::repeat_byte(7),
+        })
+        .value(ether(1))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    let deployed = receipt
+        .decoded_log::<IStylusDeployer::ContractDeployed>()
+        .expect("ContractDeployed")
+        .deployedContract;
+    // Activated and constructed in that one transaction.
+    let br = IBrToken::new(deployed, &p);
+    assert_eq!(br.balanceOf(owner).call().await.unwrap(), ether(1_000));
+    // Only the data fee and gas were spent: the rest of the 1 ETH came back.
+    let gas = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    let spent = before - p.get_balance(owner).await.unwrap() - gas;
+    assert!(spent > U256::ZERO && spent < ether(1), "data fee {spent}");
+    // The constructor cannot run again, by anyone.
+    let again = TransactionRequest::default()
+        .with_to(deployed)
+        .with_input(ctor.clone());
+    assert!(p.call(again).await.is_err());
+    // CREATE2 binds the address to the constructor data: the same salt and code again is taken.
+    let err = deployer
+        .call_builder(&IStylusDeployer::deployCall {
+            bytecode: stylus_initcode(BR_TOKEN).into(),
+            initData: ctor.into(),
+            initValue: U256::ZERO,
+            salt: alloy::primitives::B256::repeat_byte(7),
+        })
+        .value(ether(1))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_decoded_error::<IStylusDeployer::ContractDeploymentError>()
+            .is_some(),
+        "{err:?}"
+    );
+    // Nitro's dev account is funded, as on nitro-devnode.
+    assert!(
+        p.get_balance(devnode::chain::predeploys::NITRO_DEV_ADDRESS)
+            .await
+            .unwrap()
+            > U256::ZERO
+    );
+}
+
+/// The committed runtime bytecode of each Solidity predeploy is what its source compiles to (solcjs from
+/// `.tools/`; locally skipped without it, a failure with `CI=true`).
+#[test]
+fn predeploys_match_their_sources() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let solc = root.join("../.tools/node_modules/solc");
+    if !solc.is_dir() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "solc (npm) missing at {}: script/test installs it",
+                solc.display()
+            );
+        }
+        println!("SKIPPED predeploys_match_their_sources: solc missing");
+        return;
+    }
+    let out = std::process::Command::new("node")
+        .arg(root.join("predeploys/compile.cjs"))
+        .arg(&solc)
+        .arg(root.join("predeploys/StylusDeployer.sol"))
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        devnode::chain::predeploys::STYLUS_DEPLOYER_CODE.trim(),
+        "regenerate devnode/predeploys/StylusDeployer.hex with compile.cjs"
+    );
+}

@@ -63,6 +63,30 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret setting: its `Debug` never shows the value (configs are logged and printed in panics).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value (only where it is used).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
 /// Every setting, parsed once.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -83,14 +107,14 @@ pub struct Config {
         hide_env_values = true,
         conflicts_with = "keystore"
     )]
-    pub private_key: Option<String>,
+    pub private_key: Option<Secret>,
     /// An encrypted JSON keystore (Web3 Secret Storage, as geth and cast write) holding the keeper's key,
     /// instead of `--private-key`; its password comes from `VERITY_KEEPER_KEYSTORE_PASSWORD`.
     #[arg(long, env = "VERITY_KEEPER_KEYSTORE")]
     pub keystore: Option<std::path::PathBuf>,
     /// The keystore's password (environment only, never a flag, so it stays out of `ps`).
-    #[arg(skip = std::env::var("VERITY_KEEPER_KEYSTORE_PASSWORD").ok())]
-    pub keystore_password: Option<String>,
+    #[arg(skip = std::env::var("VERITY_KEEPER_KEYSTORE_PASSWORD").ok().map(Secret))]
+    pub keystore_password: Option<Secret>,
     /// Chain id to sign for (default: asked from the node).
     #[arg(long, env = "VERITY_CHAIN_ID")]
     pub chain_id: Option<u64>,
@@ -173,6 +197,40 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "VERITY_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// Let the attester and the challenge watcher read `file://` URIs (local development only: a submitter could
+    /// otherwise make the keeper publish the hash and size of any local file, or read `/dev/zero`).
+    #[arg(long, env = "VERITY_ALLOW_FILE_URIS")]
+    pub allow_file_uris: bool,
+    /// Let fetches reach loopback, private, link-local and other non-global addresses (local development and
+    /// tests; off in production so a URI cannot reach cloud metadata or internal services).
+    #[arg(long, env = "VERITY_ALLOW_PRIVATE_FETCH")]
+    pub allow_private_fetch: bool,
+    /// Most bytes read from one storage URI (default 4 GiB).
+    #[arg(long, env = "VERITY_FETCH_MAX_BYTES", default_value_t = 4 << 30)]
+    pub fetch_max_bytes: u64,
+    /// Deadline of one fetch, in milliseconds (default 15 minutes).
+    #[arg(long, env = "VERITY_FETCH_TIMEOUT_MS", default_value_t = 900_000)]
+    pub fetch_timeout_ms: u64,
+    /// Deadline of reading one batch's data in the challenge watcher, in milliseconds.
+    #[arg(long, env = "VERITY_BATCH_FETCH_TIMEOUT_MS", default_value_t = 120_000)]
+    pub batch_fetch_timeout_ms: u64,
+    /// Most bytes of one batch's data the challenge watcher reads (besides `count × 384`): batch data is held in
+    /// memory to build the tree, so this bounds what a batch claiming a huge count can make the keeper allocate.
+    #[arg(long, env = "VERITY_BATCH_FETCH_MAX_BYTES", default_value_t = 128 << 20)]
+    pub batch_fetch_max_bytes: u64,
+    /// `/health` fails when no pass completed for this many milliseconds.
+    #[arg(long, env = "VERITY_HEALTH_MAX_PASS_AGE_MS", default_value_t = 300_000)]
+    pub health_max_pass_age_ms: u64,
+    /// Below this signer balance (wei) the keeper warns every pass and sets `keeper_signer_balance_low` (0: off).
+    #[arg(
+        long,
+        env = "VERITY_LOW_BALANCE_WEI",
+        default_value_t = 100_000_000_000_000_000
+    )]
+    pub low_balance_wei: u128,
+    /// On SIGTERM/SIGINT, a running pass may take this many milliseconds more before it is dropped.
+    #[arg(long, env = "VERITY_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
 }
 
 /// Why no signing key could be loaded; each message names the setting to fix.
@@ -207,19 +265,19 @@ impl Config {
     /// [`KeyError`], naming the setting.
     pub fn signer(&self) -> Result<alloy::signers::local::PrivateKeySigner, KeyError> {
         if let Some(key) = &self.private_key {
-            return key.trim().parse().map_err(|_| KeyError::BadKey);
+            return key.expose().trim().parse().map_err(|_| KeyError::BadKey);
         }
         let path = self.keystore.as_ref().ok_or(KeyError::Missing)?;
         let password = self
             .keystore_password
             .as_ref()
             .ok_or_else(|| KeyError::NoPassword(path.clone()))?;
-        alloy::signers::local::PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
-            KeyError::Keystore {
+        alloy::signers::local::PrivateKeySigner::decrypt_keystore(path, password.expose()).map_err(
+            |e| KeyError::Keystore {
                 path: path.clone(),
                 reason: e.to_string(),
-            }
-        })
+            },
+        )
     }
 
     /// The base URL of batch data URIs: `--public-url`, else `http://<listen>`.
@@ -237,6 +295,26 @@ impl Config {
     /// The lease TTL.
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_millis(self.lease_ttl_ms)
+    }
+
+    /// The fetch policy of the attester (storage URIs).
+    pub fn fetch_policy(&self) -> crate::fetch::FetchPolicy {
+        crate::fetch::FetchPolicy {
+            allow_file: self.allow_file_uris,
+            allow_private: self.allow_private_fetch,
+            max_bytes: self.fetch_max_bytes,
+            deadline: Duration::from_millis(self.fetch_timeout_ms),
+            ..crate::fetch::FetchPolicy::default()
+        }
+    }
+
+    /// The fetch policy of the challenge watcher (batch data; the size is capped per batch by its count).
+    pub fn batch_fetch_policy(&self) -> crate::fetch::FetchPolicy {
+        crate::fetch::FetchPolicy {
+            deadline: Duration::from_millis(self.batch_fetch_timeout_ms),
+            max_bytes: self.batch_fetch_max_bytes,
+            ..self.fetch_policy()
+        }
     }
 
     /// The instance id (given, or `keeper-<pid>`).
@@ -292,6 +370,34 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_prints_the_key_or_the_keystore_password() {
+        let key = "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d";
+        let mut cli = Cli::try_parse_from(["verity-keeper", "--private-key", key]).unwrap();
+        cli.config.keystore_password = "hunter2-password".parse().ok();
+        let printed = format!("{cli:?} {:?} {:#?}", cli.config, cli.config);
+        assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains(&key[..16]), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(cli.config.signer().is_ok());
+    }
+
+    #[test]
+    fn fetches_are_strict_by_default() {
+        let cli = Cli::try_parse_from(["verity-keeper"]).unwrap();
+        let p = cli.config.fetch_policy();
+        assert!(!p.allow_file && !p.allow_private);
+        assert_eq!(p.max_bytes, 4 << 30);
+        let cli = Cli::try_parse_from([
+            "verity-keeper",
+            "--allow-file-uris",
+            "--allow-private-fetch",
+        ])
+        .unwrap();
+        let p = cli.config.fetch_policy();
+        assert!(p.allow_file && p.allow_private);
+    }
+
+    #[test]
     fn bad_setting_names_the_flag() {
         let err = Cli::try_parse_from(["verity-keeper", "--failpoint", "after_lunch"]).unwrap_err();
         assert!(err.to_string().contains("--failpoint"), "{err}");
@@ -327,10 +433,10 @@ mod tests {
                 .unwrap();
         let mut cli =
             Cli::try_parse_from(["verity-keeper", "--keystore", path.to_str().unwrap()]).unwrap();
-        cli.config.keystore_password = Some("testpassword".into());
+        cli.config.keystore_password = Some(Secret("testpassword".into()));
         assert_eq!(cli.config.signer().unwrap().address(), expected.address());
 
-        cli.config.keystore_password = Some("wrong".into());
+        cli.config.keystore_password = Some(Secret("wrong".into()));
         let err = cli.config.signer().unwrap_err().to_string();
         assert!(err.starts_with("--keystore "), "{err}");
         cli.config.keystore_password = None;

@@ -1,9 +1,10 @@
-//! The HTTP server: Prometheus `/metrics`, liveness `/health`, readiness `/ready` (the last pass reached the
+//! The HTTP server: Prometheus `/metrics`, liveness `/health` (a pass completed within the health max age — a
+//! keeper hung mid-pass answers 503 so an orchestrator restarts it), readiness `/ready` (the last pass reached the
 //! database and the node), with graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -45,6 +46,20 @@ pub struct Metrics {
     pub broadcasts: IntCounter,
     /// Intents re-queued after another transaction took their nonce.
     pub requeued: IntCounter,
+    /// Outbox steps deferred for a transient reason (fee too low, node error, fee cap), retried next pass.
+    pub deferred: IntCounter,
+    /// Attempts replaced at the same nonce with higher fees.
+    pub replaced: IntCounter,
+    /// Replacements the fee cap prevented.
+    pub fee_cap_reached: IntCounter,
+    /// Age in seconds of the oldest open intent (0 when none).
+    pub oldest_open_secs: IntGauge,
+    /// Pending minus latest nonce of the signer (transactions the node holds but has not mined).
+    pub nonce_gap: IntGauge,
+    /// The signer's balance in gwei.
+    pub signer_balance_gwei: IntGauge,
+    /// 1 while the signer's balance is below the low-balance threshold.
+    pub signer_balance_low: IntGauge,
     /// Job planning passes, by job and outcome (`ok`, `error`).
     pub job_runs: IntCounterVec,
     /// Intents a job persisted (new keys only), by job.
@@ -62,7 +77,14 @@ pub struct Metrics {
     /// `unchanged`, `other`).
     pub registrations: IntCounterVec,
     ready: Arc<AtomicBool>,
+    /// Wall-clock ms of the last completed pass (the start time until the first one).
+    last_pass_ms: Arc<AtomicI64>,
+    /// Longest time without a completed pass before `/health` fails, in ms.
+    health_max_age_ms: Arc<AtomicI64>,
 }
+
+/// Default of [`Metrics::set_health_max_age`]: 5 minutes.
+pub const DEFAULT_HEALTH_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Metrics {
     /// Registers every metric.
@@ -85,6 +107,43 @@ impl Metrics {
             "keeper_requeued_total",
             "Intents re-queued after their nonce was taken",
         )?;
+        let deferred = IntCounter::new(
+            "keeper_outbox_deferred_total",
+            "Outbox steps deferred for a transient reason",
+        )?;
+        let replaced = IntCounter::new(
+            "keeper_outbox_replaced_total",
+            "Attempts replaced at the same nonce with higher fees",
+        )?;
+        let fee_cap_reached = IntCounter::new(
+            "keeper_outbox_fee_cap_reached_total",
+            "Replacements the fee cap prevented",
+        )?;
+        let oldest_open_secs = IntGauge::new(
+            "keeper_outbox_oldest_open_seconds",
+            "Age of the oldest open intent",
+        )?;
+        let nonce_gap = IntGauge::new(
+            "keeper_signer_nonce_gap",
+            "Pending minus latest nonce of the signer",
+        )?;
+        let signer_balance_gwei =
+            IntGauge::new("keeper_signer_balance_gwei", "The signer's balance in gwei")?;
+        let signer_balance_low = IntGauge::new(
+            "keeper_signer_balance_low",
+            "1 while the signer's balance is below the threshold",
+        )?;
+        for c in [&deferred, &replaced, &fee_cap_reached] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        for g in [
+            &oldest_open_secs,
+            &nonce_gap,
+            &signer_balance_gwei,
+            &signer_balance_low,
+        ] {
+            registry.register(Box::new(g.clone()))?;
+        }
         let job_runs = IntCounterVec::new(
             Opts::new(
                 "keeper_job_runs_total",
@@ -150,6 +209,13 @@ impl Metrics {
             leader,
             broadcasts,
             requeued,
+            deferred,
+            replaced,
+            fee_cap_reached,
+            oldest_open_secs,
+            nonce_gap,
+            signer_balance_gwei,
+            signer_balance_low,
             job_runs,
             job_submitted,
             job_due,
@@ -158,6 +224,8 @@ impl Metrics {
             attest_fetches,
             registrations,
             ready: Arc::new(AtomicBool::new(false)),
+            last_pass_ms: Arc::new(AtomicI64::new(crate::lease::now_ms())),
+            health_max_age_ms: Arc::new(AtomicI64::new(ms(DEFAULT_HEALTH_MAX_AGE))),
         })
     }
 
@@ -178,6 +246,23 @@ impl Metrics {
         self.ready.store(ready, Ordering::Relaxed);
     }
 
+    /// Records that a pass completed now (liveness).
+    pub fn pass_completed(&self) {
+        self.last_pass_ms
+            .store(crate::lease::now_ms(), Ordering::Relaxed);
+    }
+
+    /// Sets how long `/health` tolerates no completed pass.
+    pub fn set_health_max_age(&self, max_age: std::time::Duration) {
+        self.health_max_age_ms.store(ms(max_age), Ordering::Relaxed);
+    }
+
+    /// Whether a pass completed within the health max age (at wall-clock `now_ms`).
+    pub fn is_live_at(&self, now_ms: i64) -> bool {
+        now_ms.saturating_sub(self.last_pass_ms.load(Ordering::Relaxed))
+            <= self.health_max_age_ms.load(Ordering::Relaxed)
+    }
+
     /// Whether the last pass reached the database and the node.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
@@ -192,6 +277,10 @@ impl Metrics {
     }
 }
 
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The router (exposed for tests).
 pub fn router(metrics: Metrics) -> Router {
     Router::new()
@@ -199,7 +288,19 @@ pub fn router(metrics: Metrics) -> Router {
             "/metrics",
             get(|State(m): State<Metrics>| async move { m.render() }),
         )
-        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/health",
+            get(|State(m): State<Metrics>| async move {
+                if m.is_live_at(crate::lease::now_ms()) {
+                    (StatusCode::OK, "ok")
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "no pass completed recently",
+                    )
+                }
+            }),
+        )
         .route(
             "/ready",
             get(|State(m): State<Metrics>| async move {
@@ -289,6 +390,26 @@ mod tests {
             metrics.contains("keeper_outbox_intents{status=\"pending\"} 3"),
             "{metrics}"
         );
+        tx.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn health_fails_when_no_pass_completed_recently() {
+        let m = Metrics::new().unwrap();
+        m.set_health_max_age(std::time::Duration::from_millis(200));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr, serve) = bind("127.0.0.1:0".parse().unwrap(), m.clone(), async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+        let server = tokio::spawn(serve);
+        assert!(get(addr, "/health").await.starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(get(addr, "/health").await.starts_with("HTTP/1.1 503"));
+        m.pass_completed();
+        assert!(get(addr, "/health").await.starts_with("HTTP/1.1 200"));
         tx.send(()).unwrap();
         server.await.unwrap().unwrap();
     }

@@ -1,8 +1,17 @@
 //! The service loop: tick the lease; while leading, run the transaction manager's pass, then every job (so jobs
 //! decide on the state the outbox just confirmed), then the transaction manager again when a job submitted
-//! something (signed and sent in the same pass); publish metrics; stop on the shutdown signal after the current
-//! pass (every step is persisted before the next starts, so stopping between passes loses nothing), releasing the
-//! lease for an immediate handover.
+//! something (signed and sent in the same pass); publish metrics (and the time of the last completed pass, which
+//! `/health` checks: a hung keeper must not look healthy); stop on the shutdown signal, releasing the lease for
+//! an immediate handover.
+//!
+//! **Decisions**
+//! - While leading, the lease is renewed every `ttl / 3` in the background of the pass, so a long pass keeps
+//!   it; the held term is the outbox's fencing token, checked in the nonce transaction.
+//! - Shutdown is bounded even mid-pass: the signal lets the current pass finish within
+//!   [`LoopConfig::shutdown_grace`], then drops it. Dropping a pass is as safe as a crash, which the failpoint
+//!   tests prove safe: every outbox step is persisted before the next starts (a database transaction dropped
+//!   mid-way rolls back), and a restart resumes from the persisted state. A keeper stuck in a node call that never
+//!   answers therefore still stops.
 //!
 //! With `dry_run` the loop never takes the lease (a dry run must not fence off the real keeper), never runs the
 //! transaction manager, and the jobs only log what they would submit: nothing is persisted, signed or sent.
@@ -10,7 +19,7 @@
 use std::future::Future;
 
 use alloy::providers::Provider;
-use tracing::{error, info, instrument, warn};
+use tracing::{debug, error, info, instrument, warn};
 
 use crate::failpoint::Failpoint;
 use crate::http::Metrics;
@@ -40,6 +49,10 @@ pub struct LoopConfig {
     pub exit_when_idle: bool,
     /// Jobs log their intents; nothing is persisted, signed or sent, and the lease is not taken.
     pub dry_run: bool,
+    /// How long a pass that is running when the shutdown signal arrives may still take before it is dropped.
+    pub shutdown_grace: std::time::Duration,
+    /// Below this signer balance (wei) the keeper warns and sets `keeper_signer_balance_low`; 0 disables.
+    pub low_balance_wei: u128,
 }
 
 /// The keeper: store, transaction manager, lease and jobs, generic over the backend and the provider (`main`
@@ -52,6 +65,8 @@ pub struct Keeper<S, P> {
     /// Whether no job failed transiently in the last pass (idle exit waits for that; a permanently broken job does
     /// not hold it up).
     jobs_clean: bool,
+    /// Background work the jobs reported in flight in the last pass (idle exit waits for it).
+    jobs_in_flight: u64,
     leadership: Leadership<S>,
     metrics: Metrics,
     config: LoopConfig,
@@ -71,6 +86,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             tx,
             jobs: Vec::new(),
             jobs_clean: true,
+            jobs_in_flight: 0,
             leadership,
             metrics,
             config,
@@ -96,8 +112,15 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     /// A failpoint or a permanent store error; transient failures only mark the instance not ready.
     #[instrument(skip_all, fields(holder = %self.leadership.holder()))]
     pub async fn run_once(&mut self) -> Result<bool, KeeperError> {
+        let leading = self.pass().await?;
+        self.metrics.pass_completed();
+        Ok(leading)
+    }
+
+    async fn pass(&mut self) -> Result<bool, KeeperError> {
         if self.config.dry_run {
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, true).await?;
+            self.jobs_in_flight = report.in_flight;
             self.metrics.leader.set(0);
             self.metrics
                 .set_ready(report.failed == 0 && report.broken == 0);
@@ -114,16 +137,47 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             Err(e) => return Err(e.into()),
         };
         self.metrics.leader.set(i64::from(leading));
+        // The fencing token: the outbox allocates a nonce only while this term is still ours in the database.
+        self.tx.set_fence(self.leadership.lease().cloned());
         let mut ok = true;
         if leading {
-            ok &= self.outbox_pass().await?;
-            let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
-            self.jobs_clean = report.failed == 0;
-            ok &= self.jobs_clean && report.broken == 0;
-            if report.submitted > 0 {
-                // Sign and send what the jobs just decided now rather than one poll interval later.
-                ok &= self.outbox_pass().await?;
-            }
+            // The lease is renewed in the background while the pass works (a pass may outlast the TTL); a lost
+            // lease fences the outbox through the database (see `sign_next_fenced`), the work itself goes on.
+            let mut renewer = self.leadership.clone();
+            let every = renewer
+                .renew_every()
+                .max(std::time::Duration::from_millis(1));
+            let renew = async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    match renewer.tick().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            warn!(target: "keeper::lease", "lease lost mid-pass; nonce allocation is fenced");
+                            return;
+                        }
+                        Err(e) => warn!(target: "keeper::lease", ?e, "lease renewal failed"),
+                    }
+                }
+            };
+            let work = async {
+                let mut ok = self.outbox_pass().await?;
+                let report = run_jobs(&self.jobs, &self.tx, &self.metrics, false).await?;
+                self.jobs_clean = report.failed == 0;
+                self.jobs_in_flight = report.in_flight;
+                ok &= self.jobs_clean && report.broken == 0;
+                if report.submitted > 0 {
+                    // Sign and send what the jobs just decided now rather than one poll interval later.
+                    ok &= self.outbox_pass().await?;
+                }
+                self.signer_metrics().await;
+                Ok::<bool, KeeperError>(ok)
+            };
+            tokio::pin!(work);
+            ok &= tokio::select! {
+                r = &mut work => r?,
+                () = renew => work.await?,
+            };
         }
         match self.store.count_by_status().await {
             Ok(counts) => {
@@ -156,12 +210,52 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         Ok(leading)
     }
 
+    /// The signer's health for operators: oldest open intent, nonce gap, balance (a failed read is only logged:
+    /// these never change readiness).
+    async fn signer_metrics(&self) {
+        match self.store.intents_in(&IntentStatus::OPEN, 1).await {
+            Ok(open) => {
+                let age = open.first().map_or(0, |i| {
+                    crate::lease::now_ms().saturating_sub(i.created_at) / 1_000
+                });
+                self.metrics.oldest_open_secs.set(age);
+            }
+            Err(e) => debug!(target: "keeper", ?e, "reading the oldest open intent failed"),
+        }
+        let sender = self.tx.sender();
+        let provider = self.tx.provider();
+        let (pending, latest) = tokio::join!(
+            provider.get_transaction_count(sender).pending(),
+            provider.get_transaction_count(sender).latest()
+        );
+        if let (Ok(p), Ok(l)) = (pending, latest) {
+            self.metrics
+                .nonce_gap
+                .set(i64::try_from(p.saturating_sub(l)).unwrap_or(i64::MAX));
+        }
+        if let Ok(balance) = provider.get_balance(sender).await {
+            let gwei = balance / alloy::primitives::U256::from(1_000_000_000u64);
+            self.metrics
+                .signer_balance_gwei
+                .set(i64::try_from(gwei).unwrap_or(i64::MAX));
+            let low = self.config.low_balance_wei > 0
+                && balance < alloy::primitives::U256::from(self.config.low_balance_wei);
+            if low {
+                warn!(target: "keeper", %sender, %balance, threshold = self.config.low_balance_wei, "signer balance below the low-balance threshold; top it up");
+            }
+            self.metrics.signer_balance_low.set(i64::from(low));
+        }
+    }
+
     /// One pass of the transaction manager; `Ok(false)` when it failed for a reason the next pass may not have.
     async fn outbox_pass(&mut self) -> Result<bool, KeeperError> {
         match self.tx.run_once().await {
             Ok(report) => {
                 self.metrics.broadcasts.inc_by(report.broadcast as u64);
                 self.metrics.requeued.inc_by(report.requeued as u64);
+                self.metrics.deferred.inc_by(report.deferred as u64);
+                self.metrics.replaced.inc_by(report.replaced as u64);
+                self.metrics.fee_cap_reached.inc_by(report.capped as u64);
                 Ok(true)
             }
             Err(OutboxError::Failpoint(p)) => Err(KeeperError::Failpoint(p)),
@@ -181,10 +275,29 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), KeeperError> {
         tokio::pin!(shutdown);
         loop {
-            let leading = self.run_once().await?;
+            let grace = self.config.shutdown_grace;
+            let outcome = {
+                let pass = self.run_once();
+                tokio::pin!(pass);
+                tokio::select! {
+                    r = &mut pass => Some(r?),
+                    _ = &mut shutdown => {
+                        info!(target: "keeper", ?grace, "shutdown requested mid-pass; the pass gets the grace period");
+                        match tokio::time::timeout(grace, pass).await {
+                            Ok(r) => { r?; }
+                            Err(_) => warn!(target: "keeper", "pass dropped at shutdown (as safe as a crash: every step is persisted before the next)"),
+                        }
+                        None
+                    }
+                }
+            };
+            let Some(leading) = outcome else {
+                break;
+            };
             if self.config.exit_when_idle
                 && leading
                 && self.jobs_clean
+                && self.jobs_in_flight == 0
                 && (self.config.dry_run
                     || self
                         .store

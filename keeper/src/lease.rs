@@ -84,6 +84,11 @@ impl<S: LeaseStore> Leadership<S> {
         self.held.as_ref().is_some_and(|l| l.expires_at > now_ms)
     }
 
+    /// The held lease (the fencing token the outbox checks when it allocates a nonce), if leading.
+    pub fn lease(&self) -> Option<&Lease> {
+        self.held.as_ref()
+    }
+
     /// The held lease's term (fencing token), if leading.
     pub fn term(&self) -> Option<i64> {
         self.held.as_ref().map(|l| l.term)

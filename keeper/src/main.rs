@@ -56,12 +56,9 @@ async fn shutdown_signal() {
     }
 }
 
-async fn build<S: Store + ReceiptStore>(
-    store: S,
-    config: &Config,
-) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics, Option<axum::Router>)> {
-    let signer = signer(config)?;
-    let provider = if config.rpc_url.starts_with("http") {
+/// The node's provider: HTTP with the `--rpc-timeout-ms` per request, else alloy's transport for the URL.
+async fn provider(config: &Config) -> anyhow::Result<DynProvider> {
+    Ok(if config.rpc_url.starts_with("http") {
         verity_keeper::chain::http_provider(
             &config.rpc_url,
             std::time::Duration::from_millis(config.rpc_timeout_ms),
@@ -73,7 +70,15 @@ async fn build<S: Store + ReceiptStore>(
             .await
             .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
             .erased()
-    };
+    })
+}
+
+async fn build<S: Store + ReceiptStore>(
+    store: S,
+    config: &Config,
+) -> anyhow::Result<(Keeper<S, DynProvider>, Metrics, Option<axum::Router>)> {
+    let signer = signer(config)?;
+    let provider = provider(config).await?;
     let chain_id = match config.chain_id {
         Some(id) => id,
         None => provider
@@ -102,10 +107,15 @@ async fn build<S: Store + ReceiptStore>(
         config.lease_ttl(),
     );
     let metrics = Metrics::new()?;
+    metrics.set_health_max_age(std::time::Duration::from_millis(
+        config.health_max_pass_age_ms,
+    ));
     let loop_config = LoopConfig {
         poll_interval: config.poll_interval(),
         exit_when_idle: config.exit_when_idle,
         dry_run: config.dry_run,
+        shutdown_grace: std::time::Duration::from_millis(config.shutdown_grace_ms),
+        low_balance_wei: config.low_balance_wei,
     };
     let mut keeper = Keeper::new(store.clone(), tx, leadership, metrics.clone(), loop_config);
     if let Some(gauge) = config.gauge {
@@ -138,6 +148,7 @@ async fn build<S: Store + ReceiptStore>(
         }
         let mut attester = AttesterConfig::new(registry, config.start_block);
         attester.storage_ttl_secs = config.storage_ttl_secs;
+        attester.fetch = config.fetch_policy();
         attester.watch.lookback = config.lookback;
         let mut batcher = BatcherConfig::new(registry, config.start_block);
         batcher.max_count = config.batch_max;
@@ -166,6 +177,7 @@ async fn build<S: Store + ReceiptStore>(
         rc.lookback = config.lookback;
         rc.batch_max = config.receipt_batch_max;
         rc.batch_max_age = std::time::Duration::from_millis(config.receipt_batch_age_ms);
+        rc.fetch = config.batch_fetch_policy();
         let receipts = Receipts::connect(store, keeper.tx().provider().clone(), rc, &metrics)
             .await
             .with_context(|| {
@@ -215,9 +227,19 @@ async fn run<S: Store>(
     let result = keeper.run(shutdown_signal()).await;
     let _ = stop_http.send(());
     let _ = stop_index.send(());
-    let _ = server.await;
-    if let Some(indexer) = indexer {
-        let _ = indexer.await;
+    // The server and the indexer get the same grace as a pass (an open connection or a node call that never
+    // answers must not keep the process alive), then are dropped.
+    let grace = std::time::Duration::from_millis(config.shutdown_grace_ms);
+    let mut server = server;
+    if tokio::time::timeout(grace, &mut server).await.is_err() {
+        tracing::warn!(target: "keeper", "http server did not stop within the grace period; dropped");
+        server.abort();
+    }
+    if let Some(mut indexer) = indexer {
+        if tokio::time::timeout(grace, &mut indexer).await.is_err() {
+            tracing::warn!(target: "keeper", "indexer did not stop within the grace period; dropped");
+            indexer.abort();
+        }
     }
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -257,13 +279,7 @@ async fn status<S: Store + ReceiptStore>(
     // The chain is only asked for the epoch state and the registry backlog; without a reachable node the report
     // says so.
     let provider = match config.gauge.or(config.registry) {
-        Some(_) => Some(
-            ProviderBuilder::new()
-                .connect(&config.rpc_url)
-                .await
-                .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
-                .erased(),
-        ),
+        Some(_) => Some(provider(config).await?),
         None => None,
     };
     let chain = provider.as_ref().zip(config.gauge);

@@ -3,7 +3,7 @@
 use std::{fmt, io, path::PathBuf, process::ExitStatus};
 
 use alloy::{
-    primitives::{Address, Bytes, TxHash},
+    primitives::{Address, Bytes, TxHash, B256},
     transports::TransportError,
 };
 
@@ -88,6 +88,14 @@ impl fmt::Display for FailureReason {
 #[non_exhaustive]
 pub enum Error {
     // ---- build ----
+    /// A toolchain part the contract build needs is missing and could not be added.
+    #[error("the contract build needs {part}; add it with `{command}`")]
+    ToolchainPart {
+        /// What is missing (`rust-src`, the wasm32 target).
+        part: &'static str,
+        /// The command that adds it.
+        command: String,
+    },
     /// `cargo` could not be started.
     #[error("could not run cargo: {0}")]
     CargoSpawn(#[source] io::Error),
@@ -267,6 +275,23 @@ pub enum Error {
         call: String,
         /// The revert data or the failed transaction.
         reason: FailureReason,
+    },
+    /// After a contract's constructor ran (sent by this deploy, found already run, or beaten by another
+    /// transaction), a field of its state differs from the plan: someone else ran the constructor first (it is open
+    /// to anyone between activation and the planned call). Deployment stops; that contract must be deployed again.
+    #[error(
+        "deploy aborted: {contract}.{field} is {actual}, the plan expects {expected} — its constructor was run by \
+         someone else before the planned call (front-run between activation and constructor); deploy a new {contract}"
+    )]
+    StateMismatch {
+        /// The contract.
+        contract: String,
+        /// The checked field (e.g. `admin`, `role(attester)`).
+        field: String,
+        /// What the plan expects (the compared bits of the 32-byte word).
+        expected: B256,
+        /// What the chain holds (the same bits).
+        actual: B256,
     },
     /// A call in the plan refers to a contract that has no address (not in the plan, or later in it).
     #[error("call {call:?} needs the address of {needed:?}, which is not deployed before it")]

@@ -1,5 +1,6 @@
 //! The real thing, in-process: build BR, serve a devnode over JSON-RPC, `deploy_all` through an alloy HTTP provider
-//! (CREATE, ArbWasm activation with the simulated data fee, the Stylus constructor), then read the token through the
+//! (one transaction through devnode's StylusDeployer: CREATE, ArbWasm activation with the simulated data fee and the
+//! Stylus constructor together), then read the token through the
 //! `verity-abi` bindings and re-run to check nothing is sent twice.
 
 use std::path::{Path, PathBuf};
@@ -61,7 +62,23 @@ async fn deploys_br_on_devnode_and_reruns_idempotently() {
         activation.tx.is_some() && activation.stylus_version > 0,
         "{activation:?}"
     );
-    assert!(deployment.calls["token.constructor"].tx.is_some());
+    // One transaction through the StylusDeployer predeploy: created, activated and constructed together, so no
+    // one could call the constructor in between.
+    assert_eq!(
+        deployment.calls["token.constructor"].tx,
+        Some(token.deploy_tx),
+        "constructor ran in the deploying transaction"
+    );
+    assert_eq!(activation.tx, Some(token.deploy_tx));
+    let sent = provider
+        .get_transaction_receipt(token.deploy_tx)
+        .await
+        .expect("receipt")
+        .expect("mined");
+    assert_eq!(
+        sent.to,
+        Some(verity_script::deploy::atomic::STYLUS_DEPLOYER)
+    );
     let br = IBrToken::new(token.address, &provider);
     assert_eq!(
         br.balanceOf(deployer).call().await.expect("balanceOf"),

@@ -20,7 +20,7 @@ use alloy::{
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
-    rpc::{IReceiptBatches, ISettlementNodes},
+    rpc::{key_registration_proof, IReceiptBatches, ISettlementNodes},
     settlement::{encode_signed_receipt, mode, signing_hash, Receipt, SignedReceipt},
 };
 use verity_keeper::{
@@ -157,8 +157,14 @@ async fn prepare(setup: &KeeperBenchSetup) -> Result<Chain> {
     let node = ISettlementNodes::new(setup.nodes, wallet(&setup.url, &setup.node)?);
     let stake = node.config().call().await?._5;
     let tee = PrivateKeySigner::random();
+    let key_proof = key_registration_proof(
+        &tee,
+        node.provider().get_chain_id().await?,
+        setup.nodes,
+        setup.node.address(),
+    )?;
     send_with_headroom(
-        node.registerNode(tee.address()).value(stake),
+        node.registerNode(tee.address(), key_proof).value(stake),
         "registerNode",
     )
     .await?;
@@ -265,6 +271,9 @@ async fn serve(chain: &Chain, setup: &KeeperBenchSetup) -> Result<Served> {
         format!("http://{addr}"),
     );
     config.batch_max_age = Duration::ZERO;
+    // Batch data is served on loopback (the production policy refuses private addresses).
+    config.fetch.allow_private = true;
+    config.fetch.allow_file = true;
     let receipts =
         Receipts::connect(store.clone(), chain.provider.clone(), config, &metrics).await?;
     let app = receipts.router();
@@ -342,6 +351,8 @@ async fn run_keeper(served: &Served, setup: &KeeperBenchSetup, chain: &Chain) ->
         poll_interval: Duration::from_millis(20),
         exit_when_idle: true,
         dry_run: false,
+        shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let keeper = Keeper::new(
         served.store.clone(),

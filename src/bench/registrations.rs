@@ -125,8 +125,12 @@ async fn keeper(
         poll_interval: Duration::from_millis(200),
         exit_when_idle: false,
         dry_run: false,
+        shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
-    let attester = AttesterConfig::new(registry, 0);
+    let mut attester = AttesterConfig::new(registry, 0);
+    // The benchmark's weights are local files (the production policy refuses file:// URIs).
+    attester.fetch.allow_file = true;
     let mut batcher = BatcherConfig::new(registry, 0);
     batcher.max_wait_secs = batch_interval_secs;
     Ok(

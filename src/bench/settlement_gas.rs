@@ -10,7 +10,7 @@ use alloy::{
 };
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
-    rpc::{IInferenceSettlement, IReceiptBatches, ISettlementNodes},
+    rpc::{key_registration_proof, IInferenceSettlement, IReceiptBatches, ISettlementNodes},
     settlement::{batch_status, encoded_leaf_hash, mode, Receipt, StandardMerkleTree},
 };
 
@@ -72,8 +72,14 @@ pub async fn settlement_gas(setup: &SettlementGasSetup) -> Result<GasReport> {
     let nodes = ISettlementNodes::new(setup.nodes, node.clone());
     let stake = nodes.config().call().await?._5;
     let tee = PrivateKeySigner::random();
+    let key_proof = key_registration_proof(
+        &tee,
+        nodes.provider().get_chain_id().await?,
+        setup.nodes,
+        setup.node.address(),
+    )?;
     send_with_headroom(
-        nodes.registerNode(tee.address()).value(stake),
+        nodes.registerNode(tee.address(), key_proof).value(stake),
         "registerNode",
     )
     .await?;

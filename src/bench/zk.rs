@@ -20,7 +20,10 @@ use alloy::{
 use anyhow::{ensure, Context, Result};
 use verity_abi::{
     registry::{Format, Relation, VersionSubmitted},
-    rpc::{IGroth16Verifier, IInferenceSettlement, IModelRegistry, ISettlementNodes},
+    rpc::{
+        key_registration_proof, IGroth16Verifier, IInferenceSettlement, IModelRegistry,
+        ISettlementNodes,
+    },
     settlement::{mode, request_status, Receipt},
 };
 use verity_zk::{
@@ -232,8 +235,14 @@ pub async fn zk_gas(setup: &ZkGasSetup) -> Result<ZkFigures> {
     let nodes = ISettlementNodes::new(setup.nodes, node.clone());
     let stake = nodes.config().call().await?._5;
     let tee = PrivateKeySigner::random();
+    let key_proof = key_registration_proof(
+        &tee,
+        nodes.provider().get_chain_id().await?,
+        setup.nodes,
+        setup.node.address(),
+    )?;
     send_with_headroom(
-        nodes.registerNode(tee.address()).value(stake),
+        nodes.registerNode(tee.address(), key_proof).value(stake),
         "registerNode",
     )
     .await?;

@@ -13,7 +13,9 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use alloy::transports::http::reqwest;
 use anyhow::{bail, ensure, Context, Result};
-use verity_abi::rpc::{IInferenceSettlement, IReceiptBatches, ISettlementNodes};
+use verity_abi::rpc::{
+    key_registration_proof, IInferenceSettlement, IReceiptBatches, ISettlementNodes,
+};
 use verity_abi::settlement::{
     batch_status, batches::BatchAnchored, mode, signed_leaf_hash, Receipt, StandardMerkleTree,
 };
@@ -75,8 +77,16 @@ impl SettlementTraffic {
         for account in NODE_ACCOUNTS {
             let tee = PrivateKeySigner::random();
             let as_node = ISettlementNodes::new(nodes_at, world.wallets[account].clone());
+            let key_proof = key_registration_proof(
+                &tee,
+                chain_id,
+                nodes_at,
+                world.accounts[account].address(),
+            )?;
             send_with_headroom(
-                as_node.registerNode(tee.address()).value(min_stake),
+                as_node
+                    .registerNode(tee.address(), key_proof)
+                    .value(min_stake),
                 "registerNode",
             )
             .await?;

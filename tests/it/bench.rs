@@ -68,9 +68,9 @@ async fn solidity_twin_runs_on_devnode_with_anvils_gas() {
     let Some(bytecode) = compile_solidity(&solcjs, &root().join("target/verity-bench"))
         .expect("BenchToken compiles")
     else {
-        eprintln!(
-            "solc: SKIPPED (not installed: {} missing)",
-            solcjs.display()
+        crate::support::skip(
+            "solc",
+            &format!("not installed: {} missing", solcjs.display()),
         );
         return;
     };
@@ -90,7 +90,7 @@ async fn solidity_twin_runs_on_devnode_with_anvils_gas() {
             root().join(".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
         });
     if !anvil.is_file() {
-        eprintln!("anvil: SKIPPED (not installed)");
+        crate::support::skip("anvil", "not installed");
         return;
     }
     let anvil = start_anvil(&anvil, accounts).await.expect("anvil starts");

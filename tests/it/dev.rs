@@ -117,7 +117,7 @@ async fn status_page_matches_the_chain(session: &DevSession) {
     let (module, chromium) = match browser() {
         Ok(found) => found,
         Err(why) => {
-            println!("SKIPPED status page browser check: {why}");
+            crate::support::skip("status page browser check", &why);
             return;
         }
     };

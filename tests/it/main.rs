@@ -2,10 +2,14 @@
 
 mod abi_drift;
 mod bench;
+mod cargo_stylus;
 mod deploy_cmd;
 mod dev;
+mod fuzz;
 mod gauge;
 mod registry;
+mod security_batches;
+mod security_registry;
 mod security_settlement;
 mod settlement;
 mod support;

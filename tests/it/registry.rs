@@ -23,17 +23,17 @@ use verity_script::deploy::verity::RegistryParams;
 
 use crate::support::{events, expect_error, now, tx, Harness};
 
-const ADMIN: usize = 0;
-const ATTESTER: usize = 1;
-const KEEPER: usize = 2;
-const ALICE: usize = 3;
-const BOB: usize = 4;
-const OUTSIDER: usize = 5;
+pub(crate) const ADMIN: usize = 0;
+pub(crate) const ATTESTER: usize = 1;
+pub(crate) const KEEPER: usize = 2;
+pub(crate) const ALICE: usize = 3;
+pub(crate) const BOB: usize = 4;
+pub(crate) const OUTSIDER: usize = 5;
 
-const CONTENT: B256 = B256::repeat_byte(0xc1);
-const SIZE: u64 = 4_096;
+pub(crate) const CONTENT: B256 = B256::repeat_byte(0xc1);
+pub(crate) const SIZE: u64 = 4_096;
 
-fn name(text: &str) -> B256 {
+pub(crate) fn name(text: &str) -> B256 {
     let mut word = [0u8; 32];
     word[..text.len()].copy_from_slice(text.as_bytes());
     B256::from(word)
@@ -43,23 +43,23 @@ fn params() -> RegistryParams {
     RegistryParams::default()
 }
 
-fn min_fee() -> U256 {
+pub(crate) fn min_fee() -> U256 {
     params().min_fee
 }
 
 /// A complete submission, adjustable before sending.
 #[derive(Clone)]
-struct Sub {
-    name: B256,
-    version: u64,
-    parents: Vec<U256>,
-    relation: Relation,
-    license: B256,
-    fee: U256,
+pub(crate) struct Sub {
+    pub(crate) name: B256,
+    pub(crate) version: u64,
+    pub(crate) parents: Vec<U256>,
+    pub(crate) relation: Relation,
+    pub(crate) license: B256,
+    pub(crate) fee: U256,
 }
 
 impl Sub {
-    fn original(name: B256, version: u64) -> Self {
+    pub(crate) fn original(name: B256, version: u64) -> Self {
         Self {
             name,
             version,
@@ -70,7 +70,7 @@ impl Sub {
         }
     }
 
-    fn derived(name: B256, version: u64, relation: Relation, parents: &[U256]) -> Self {
+    pub(crate) fn derived(name: B256, version: u64, relation: Relation, parents: &[U256]) -> Self {
         Self {
             parents: parents.to_vec(),
             relation,
@@ -79,18 +79,18 @@ impl Sub {
     }
 }
 
-type Registry<P> = IModelRegistryInstance<P, Ethereum>;
+pub(crate) type Registry<P> = IModelRegistryInstance<P, Ethereum>;
 
 /// One registry binding per dev account (each with its own provider, whose nonce cache sees all its txs).
-struct World<P> {
-    h: Harness,
-    at: Address,
-    r: Vec<Registry<P>>,
+pub(crate) struct World<P> {
+    pub(crate) h: Harness,
+    pub(crate) at: Address,
+    pub(crate) r: Vec<Registry<P>>,
 }
 
 /// Verity deployed by its plan, with the attester and keeper roles moved by the admin from the deployer
 /// (the plan's dev default) to accounts 1 and 2 over JSON-RPC.
-async fn world() -> World<impl Provider + Clone> {
+pub(crate) async fn world() -> World<impl Provider + Clone> {
     let h = Harness::start().await;
     let at = h.address("registry");
     let r: Vec<_> = (0..6)
@@ -111,14 +111,14 @@ async fn world() -> World<impl Provider + Clone> {
 
 impl<P: Provider + Clone> World<P> {
     /// Submits `s` from account `who`; returns the new id and the receipt.
-    async fn submit(&self, who: usize, s: &Sub) -> (U256, TransactionReceipt) {
+    pub(crate) async fn submit(&self, who: usize, s: &Sub) -> (U256, TransactionReceipt) {
         let receipt = tx!(self.submit_call(who, s));
         let submitted = events::<VersionSubmitted>(&receipt);
         assert_eq!(submitted.len(), 1);
         (submitted[0].id, receipt)
     }
 
-    fn submit_call(
+    pub(crate) fn submit_call(
         &self,
         who: usize,
         s: &Sub,
@@ -143,29 +143,29 @@ impl<P: Provider + Clone> World<P> {
             .value(s.fee)
     }
 
-    async fn confirm(&self, id: U256) -> TransactionReceipt {
+    pub(crate) async fn confirm(&self, id: U256) -> TransactionReceipt {
         let expiry = now(&self.h).await + 365 * 86_400;
         tx!(self.r[ATTESTER].confirmStorage(id, CONTENT, SIZE, expiry))
     }
 
-    async fn finalize(&self, who: usize, ids: &[U256]) -> Vec<VersionFinalized> {
+    pub(crate) async fn finalize(&self, who: usize, ids: &[U256]) -> Vec<VersionFinalized> {
         let receipt = tx!(self.r[who].finalizeRegistrations(ids.to_vec()));
         events::<VersionFinalized>(&receipt)
     }
 
-    async fn status(&self, id: U256) -> Status {
+    pub(crate) async fn status(&self, id: U256) -> Status {
         let info = self.r[ADMIN].version(id).call().await.expect("version");
         Status::try_from(info.status).expect("status code")
     }
 
-    async fn balance(&self, account: Address) -> U256 {
+    pub(crate) async fn balance(&self, account: Address) -> U256 {
         self.h.wallet(0).get_balance(account).await.unwrap()
     }
 
     /// Fee conservation from chain state: the registry's balance equals the fees escrowed for pending versions,
     /// plus the refunds credited and not withdrawn, plus the fees earned by registered versions and not withdrawn
     /// (`FeesWithdrawn` amounts summed by the caller in `fees_withdrawn`).
-    async fn assert_conservation(&self, fees_withdrawn: U256) {
+    pub(crate) async fn assert_conservation(&self, fees_withdrawn: U256) {
         let registry = &self.r[ADMIN];
         let (mut escrowed, mut earned) = (U256::ZERO, U256::ZERO);
         let mut id = U256::from(1);

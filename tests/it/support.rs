@@ -198,3 +198,12 @@ pub(crate) async fn now(h: &Harness) -> u64 {
         .header
         .timestamp
 }
+
+/// Skips a check whose tool or service is missing: locally it prints `SKIPPED <what>: <why>` and the caller
+/// returns; with `CI=true` a missing tool is a failure with that one line instead (no silent skips in CI).
+pub(crate) fn skip(what: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what}: {why} (CI=true: a missing tool is a failure, not a skip)");
+    }
+    println!("SKIPPED {what}: {why}");
+}

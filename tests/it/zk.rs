@@ -81,7 +81,14 @@ async fn zk_world() -> Zk<impl Provider + Clone> {
     let nodes = ISettlementNodes::new(h.address("settlement-nodes"), h.wallet(NODE));
     let stake = nodes.config().call().await.unwrap()._5;
     let tee = PrivateKeySigner::random();
-    tx!(nodes.registerNode(tee.address()).value(stake));
+    let key_proof = verity_abi::rpc::key_registration_proof(
+        &tee,
+        chain_id,
+        h.address("settlement-nodes"),
+        h.account(NODE),
+    )
+    .unwrap();
+    tx!(nodes.registerNode(tee.address(), key_proof).value(stake));
     let nodes_gov = ISettlementNodes::new(h.address("settlement-nodes"), h.wallet(GOV));
     tx!(nodes_gov.approveKey(tee.address(), keccak256("enclave measurement")));
     Zk {

@@ -19,6 +19,8 @@ interface IModelRegistry {
 
     function transferName(bytes32 name, address new_owner) external;
 
+    function approveFork(uint256 parent, address forker) external;
+
     function withdrawRefund() external;
 
     function withdrawFees(address to, uint256 amount) external;
@@ -106,4 +108,6 @@ interface IModelRegistry {
     event RefundWithdrawn(address indexed account, uint256 amount);
 
     event FeesWithdrawn(address indexed to, uint256 amount);
+
+    event ForkApproved(uint256 indexed parent, address indexed forker, address indexed owner);
 }

@@ -15,6 +15,8 @@ interface IReceiptBatches {
 
     function batchDataHash(uint256 batch_id) external view returns (bytes32);
 
+    function batchClosesAt(uint256 batch_id) external view returns (uint64);
+
     function receiptStatus(uint256 batch_id, bytes calldata signed, bytes32[] memory proof) external view returns (uint8);
 
     function credit(address account) external view returns (uint256);
@@ -68,6 +70,8 @@ interface IReceiptBatches {
     error SettlementLeafValid();
 
     error SettlementNotDuplicate();
+
+    error SettlementInvalidReceipt(uint8);
 
     error SettlementNothingToWithdraw(address);
 

@@ -23,7 +23,9 @@ interface ISettlementNodes {
 
     function escrowed() external view returns (uint256);
 
-    function registerNode(address signing_key) external payable;
+    function paused() external view returns (bool);
+
+    function registerNode(address signing_key, bytes calldata key_proof) external payable;
 
     function addStake() external payable;
 
@@ -40,6 +42,8 @@ interface ISettlementNodes {
     function revokeKey(address key) external;
 
     function setParams(uint64 max_receipt_age, uint64 unbond_delay, uint256 min_stake) external;
+
+    function setPaused(bool paused) external;
 
     function setSettlement(address settlement) external;
 
@@ -64,6 +68,10 @@ interface ISettlementNodes {
     error SettlementKeyTaken(address);
 
     error SettlementUnknownKey(address);
+
+    error SettlementBadKeyProof(address);
+
+    error SettlementPaused();
 
     error SettlementAlreadyApproved(address);
 
@@ -98,4 +106,6 @@ interface ISettlementNodes {
     event ParamsSet(uint64 maxReceiptAge, uint64 unbondDelay, uint256 minStake);
 
     event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
+
+    event PausedSet(bool paused);
 }

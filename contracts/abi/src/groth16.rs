@@ -89,6 +89,9 @@ pub mod key_fault {
     /// The pairing precompile refused the points (not on the curve, or a G2 point outside the subgroup), or α, β,
     /// γ or δ is the point at infinity.
     pub const POINTS: u8 = 4;
+    /// An IC point (IC₀…IC₃) is the point at infinity: a zero ICᵢ₊₁ drops public input `i` from the statement
+    /// (one proof then verifies for any value of it, e.g. any output).
+    pub const IC_INFINITY: u8 = 5;
 }
 
 alloy_sol_types::sol! {

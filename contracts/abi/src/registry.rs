@@ -18,6 +18,29 @@ pub const MAX_PARENTS: usize = 8;
 /// Most tags a submission may carry (tags are emitted, never stored).
 pub const MAX_TAGS: usize = 16;
 
+/// The bit of a `licenseId`'s last byte that declares "derivatives allowed": a version of another owner may derive
+/// from a version whose license id has it set without the owner's `approveFork`. Text ids (SPDX names, left-aligned,
+/// at most 31 bytes) leave the last byte zero — no derivatives unless the flag is added ([`license_id`]); a
+/// hash-style id must set or clear the bit deliberately.
+pub const LICENSE_DERIVATIVES_FLAG: u8 = 0x01;
+
+/// Whether the license id `license` allows derivatives by other owners ([`LICENSE_DERIVATIVES_FLAG`]).
+pub const fn license_allows_derivatives(license: &[u8; 32]) -> bool {
+    license[31] & LICENSE_DERIVATIVES_FLAG != 0
+}
+
+/// A license id from its text (left-aligned, at most 31 bytes, longer text is cut) and whether it allows
+/// derivatives by other owners.
+pub fn license_id(text: &str, allows_derivatives: bool) -> [u8; 32] {
+    let mut id = [0u8; 32];
+    let n = text.len().min(31);
+    id[..n].copy_from_slice(&text.as_bytes()[..n]);
+    if allows_derivatives {
+        id[31] = LICENSE_DERIVATIVES_FLAG;
+    }
+    id
+}
+
 /// A value that is not a code of the enum it was decoded into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownCode(pub u8);
@@ -210,6 +233,9 @@ code_enum! {
         ParentNotRegistered = 13,
         /// A parent is yanked.
         ParentYanked = 14,
+        /// A parent belongs to another owner, its license does not allow derivatives ([`license_allows_derivatives`])
+        /// and its owner has not approved this submitter's fork (`approveFork(parent, forker)`).
+        ForkNotApproved = 15,
         /// Missing metadata: content hash is zero.
         MissingContentHash = 20,
         /// Missing metadata: size is zero.
@@ -256,6 +282,7 @@ sol_with_source! {
         event RefundCredited(address indexed account, uint256 indexed id, uint256 amount);
         event RefundWithdrawn(address indexed account, uint256 amount);
         event FeesWithdrawn(address indexed to, uint256 amount);
+        event ForkApproved(uint256 indexed parent, address indexed forker, address indexed owner);
     }
 }
 
@@ -338,6 +365,20 @@ mod tests {
     }
 
     #[test]
+    fn license_flag_is_the_last_byte_bit() {
+        assert!(!license_allows_derivatives(&license_id(
+            "Apache-2.0",
+            false
+        )));
+        assert!(license_allows_derivatives(&license_id("Apache-2.0", true)));
+        assert_eq!(&license_id("MIT", true)[..3], b"MIT");
+        assert!(!license_allows_derivatives(&license_id(
+            "a text of more than thirty-one bytes",
+            false
+        )));
+    }
+
+    #[test]
     fn relations_take_their_parent_counts() {
         assert!(Relation::Original.accepts_parent_count(0));
         assert!(!Relation::Original.accepts_parent_count(1));
@@ -361,6 +402,7 @@ mod tests {
             "RefundCredited",
             "RefundWithdrawn",
             "FeesWithdrawn",
+            "ForkApproved",
         ] {
             assert!(
                 crate::solidity_events(EVENTS_SOL)

@@ -42,6 +42,13 @@ pub const RECEIPT_TYPE: &str = "Receipt(bytes32 requestId,uint256 modelVersion,b
 pub const RECEIPT_TYPEHASH: B256 =
     b256!("aad78e049a572e05cd6fbc8c1aa1921bdea4b1dbc735adfdd94d34883a0c10ab");
 
+/// The EIP-712 type string of a node's proof that it holds the signing key it registers
+/// ([`key_registration_hash`]).
+pub const KEY_REGISTRATION_TYPE: &str = "KeyRegistration(address node)";
+/// `keccak256(KEY_REGISTRATION_TYPE)`.
+pub const KEY_REGISTRATION_TYPEHASH: B256 =
+    b256!("6e0e7b45d8c1c6bfbe57b64bad60847caa7cc10cc8b5c33f1e638aed5d618efa");
+
 /// Half the secp256k1 group order: a signature's `s` must not exceed it (EIP-2).
 pub const SECP256K1_HALF_N: U256 = U256::from_limbs([
     0xdfe92f46681b20a0,
@@ -230,6 +237,26 @@ pub fn signing_hash(domain_separator: B256, r: &Receipt) -> B256 {
     buf[34..].copy_from_slice(receipt_struct_hash(r).as_slice());
     keccak256(buf)
 }
+
+/// What a TEE key signs to be registered by `node` at SettlementNodes `nodes` on `chain_id`: the EIP-712 digest
+/// `keccak256(0x1901 ‖ domainSeparator ‖ keccak256(KEY_REGISTRATION_TYPEHASH ‖ node))` under the "Verity"/"1"
+/// domain whose verifying contract is SettlementNodes (not InferenceSettlement, the receipts' domain). The proof
+/// `registerNode` takes is the 65-byte signature `r ‖ s ‖ v` of this digest (`v` 27/28, low `s`); the rpc side
+/// produces it with `verity_abi::rpc::key_registration_proof`.
+pub fn key_registration_hash(chain_id: u64, nodes: Address, node: Address) -> B256 {
+    let mut data = [0u8; 64];
+    data[..32].copy_from_slice(KEY_REGISTRATION_TYPEHASH.as_slice());
+    data[32..].copy_from_slice(&word_address(node));
+    let mut buf = [0u8; 66];
+    buf[0] = 0x19;
+    buf[1] = 0x01;
+    buf[2..34].copy_from_slice(domain_separator(chain_id, nodes).as_slice());
+    buf[34..].copy_from_slice(keccak256(data).as_slice());
+    keccak256(buf)
+}
+
+/// Length of a key registration proof (`r ‖ s ‖ v`).
+pub const KEY_PROOF_LEN: usize = 65;
 
 /// The Merkle leaf of a signed receipt: `keccak256(keccak256(abi.encode(receipt…, v, r, s)))` as
 /// OpenZeppelin's `StandardMerkleTree` with [`LEAF_ENCODING`] computes it.
@@ -428,6 +455,7 @@ pub mod nodes {
             event Withdrawn(address indexed account, uint256 amount);
             event ParamsSet(uint64 maxReceiptAge, uint64 unbondDelay, uint256 minStake);
             event GovernanceChanged(address indexed previousGovernance, address indexed newGovernance);
+            event PausedSet(bool paused);
         }
     }
 }
@@ -523,6 +551,8 @@ alloy_sol_types::sol! {
     error SettlementKeyTaken(address signingKey);
     /// The signing key is unknown.
     error SettlementUnknownKey(address signingKey);
+    /// The key registration proof is not `signingKey`'s signature of `key_registration_hash` for the caller.
+    error SettlementBadKeyProof(address signingKey);
     /// The key was already approved.
     error SettlementAlreadyApproved(address signingKey);
     /// The key was already revoked.

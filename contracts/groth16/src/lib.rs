@@ -20,8 +20,10 @@
 //! Only the model version's **submitter in the ModelRegistry** (read cross-contract with `version(id)`): the
 //! account that vouched for the weights file's content hash also vouches for the commitment and the key. The
 //! registration is permanent (a new key is a new model version), records the registry's content hash in
-//! [`KeyRegistered`], and is checked: exact length, commitment `< r`, coordinates `< q`, and every point accepted
-//! by the pairing precompile (on its curve, G2 in the subgroup). Whoever ran the key generation could forge
+//! [`KeyRegistered`], and is checked: exact length, commitment `< r`, coordinates `< q`, no point at infinity (α, β,
+//! γ, δ, and every ICᵢ: a zero ICᵢ₊₁ would let one proof verify for any value of public input `i`, e.g. any output
+//! — audit issue 14, finding 6), and every point accepted by the pairing precompile (on its curve, G2 in the
+//! subgroup). Whoever ran the key generation could forge
 //! proofs for that circuit: production keys come from a multi-party ceremony (see the README).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
@@ -270,6 +272,10 @@ impl Groth16Verifier {
             return key_fault::POINTS;
         }
         let g1 = |i: usize| &vk[vk_offset::IC + i * G1_LEN..vk_offset::IC + (i + 1) * G1_LEN];
+        // A zero ICᵢ₊₁ removes public input i from vk_x: one proof would verify for every value of it.
+        if (0..=PUBLIC_INPUTS).any(|i| g1(i).iter().all(|b| *b == 0)) {
+            return key_fault::IC_INFINITY;
+        }
         let g2 = |offset: usize| &vk[offset..offset + G2_LEN];
         let (beta, gamma, delta) = (
             g2(vk_offset::BETA),

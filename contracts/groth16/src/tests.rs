@@ -179,6 +179,16 @@ fn registration_is_for_the_submitter_once_and_checked() {
     let mut no_delta = vk.to_vec();
     no_delta[vk_offset::DELTA..vk_offset::IC].fill(0);
     assert_eq!(fault(&mut c, commitment, no_delta), key_fault::POINTS);
+    // Any IC point at infinity (a zero ICᵢ₊₁ drops public input i from the statement).
+    for i in 0..4 {
+        let mut no_ic = vk.to_vec();
+        no_ic[vk_offset::IC + i * G1_LEN..vk_offset::IC + (i + 1) * G1_LEN].fill(0);
+        assert_eq!(
+            fault(&mut c, commitment, no_ic),
+            key_fault::IC_INFINITY,
+            "IC{i}"
+        );
+    }
     assert_eq!(c.key(model), (B256::ZERO, Bytes::new()));
 
     c.register_key(model, commitment, vk.clone()).unwrap();

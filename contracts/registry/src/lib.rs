@@ -10,6 +10,22 @@
 //! - **Names** are `bytes32` (UTF-8, left-aligned, zero-padded); the first submitter owns a name and may transfer it.
 //!   Versions are `uint64` (tools may pack semver as `major << 32 | minor << 16 | patch`) and must exceed every
 //!   version ever submitted for the name — checked at `submit`, so finalization order does not matter.
+//! - **A name is kept by registering, not by submitting** (audit issue 14, finding 4): each name counts its
+//!   versions that are not Rejected or Expired (pending, Registered, Yanked); when that count is zero — every
+//!   version it ever had was rejected or expired, and refunded — the name is *released*: the next submitter
+//!   claims it (`NameTransferred` from the old owner). Chosen over a non-refundable name fee, which would tax every
+//!   honest first submission that fails a check. Cost: one read-modify-write of the name's word per rejection or
+//!   expiry (none on the Registered path the keeper's batches take). Residual griefing: a squatter can hold a name
+//!   only while one of its versions is pending (at most the TTL each), must re-submit with the fee escrowed after
+//!   every rejection or expiry and race the other claimant then; an honest owner whose only version was rejected
+//!   keeps the name only until someone else submits to it, so should resubmit promptly.
+//! - **Forks need the parent owner's consent** (audit issue 14, finding 9): a version whose parent's name belongs
+//!   to another account is registered only if the parent's license id allows derivatives
+//!   ([`verity_abi::registry::license_allows_derivatives`]: a flag bit in the id's last byte, declared by the
+//!   parent's submitter — no governance list to maintain) or the parent's owner called `approveFork(parent,
+//!   forker)` for the child's submitter; otherwise registration rejects it with `ForkNotApproved` (refunded). The
+//!   owners compared are the name owners at registration time; approvals are per parent version and permanent.
+//!   Same-owner derivation is unaffected.
 //! - **URIs and tags are emitted, not stored**: `VersionSubmitted` carries the storage URI, metadata URI and tags for
 //!   the keeper's indexer; the contract keeps only what it judges by (hashes, sizes, codes, timestamps). Whether a
 //!   URI was empty is folded into the version's submission-time reason (below). Saves ~2 slots per submission and
@@ -32,6 +48,9 @@
 //!   `bytes32` words (registry-wide, per account, per name, per version) so one storage type's code serves every
 //!   value; `bytes` arguments decode into [`Blob`] (no `bytes` crate); logs are encoded by one small encoder
 //!   ([`log`]) instead of alloy's per-event generic code; encoders are checked against `verity-abi` by tests.
+//!   `submit` keeps its 14 positional arguments: one `sol!` struct argument was measured (2026-12, build-std
+//!   contracts) at 21,122 bytes brotli (86.0%) against 19,764 (80.4%) — a struct's `bytes` fields must be alloy's
+//!   `Bytes` (the `bytes` crate), where positional ones decode into [`Blob`].
 //! - **Pending queue**: ids are issued in submission order, so the FIFO of pending versions is the id sequence.
 //!   `queue_head` is the smallest id that may still be pending; every finalizing call moves it past final ids by a
 //!   bounded number of steps (items finalized + [`QUEUE_SLACK`]), so no call pays for an unbounded skip and
@@ -69,12 +88,13 @@ use stylus_sdk::call::transfer::transfer_eth;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{StorageArray, StorageB256, StorageMap};
 use verity_abi::registry::{
-    ConfigChanged, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
-    RegistryAlreadyFinal, RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee,
-    RegistryInsufficientFees, RegistryInvalidAccount, RegistryInvalidConfig, RegistryInvalidName,
-    RegistryInvalidRole, RegistryInvalidStatus, RegistryNotExpired, RegistryNotNameOwner,
-    RegistryNothingToWithdraw, RegistryPaused, RegistryTooManyParents, RegistryTooManyTags,
-    RegistryTransferFailed, RegistryUnauthorized, RegistryUnknownParent, RegistryUnknownVersion,
+    license_allows_derivatives, ConfigChanged, FeesWithdrawn, ForkApproved, Format,
+    NameTransferred, Reason, RefundCredited, RefundWithdrawn, RegistryAlreadyFinal,
+    RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee, RegistryInsufficientFees,
+    RegistryInvalidAccount, RegistryInvalidConfig, RegistryInvalidName, RegistryInvalidRole,
+    RegistryInvalidStatus, RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw,
+    RegistryPaused, RegistryTooManyParents, RegistryTooManyTags, RegistryTransferFailed,
+    RegistryUnauthorized, RegistryUnknownParent, RegistryUnknownVersion,
     RegistryVersionNotIncreasing, Relation, Role, RoleChanged, Status, StorageConfirmed,
     VersionFinalized, VersionSubmitted, YankChanged, MAX_PARENTS, MAX_TAGS,
 };
@@ -270,9 +290,15 @@ const COUNTERS: usize = 1;
 const FUNDS: usize = 2;
 const REFUNDS_OWED: usize = 3;
 
-/// Index of each word of a name: its owner; the highest version ever submitted (limb 0) and the newest id (limb 1).
+/// Index of each word of a name: its owner; the highest version ever submitted (limb 0), the newest id (limb 1)
+/// and how many of its versions are not Rejected or Expired (limb 2: pending, Registered or Yanked ones).
 const OWNER: usize = 0;
 const NAME_VERSIONS: usize = 1;
+
+/// The bit, in the role half of an `accounts` word, that marks a fork approval. Approvals live in the accounts map
+/// under [`ModelRegistry::_fork_key`] (an address derived by keccak, whose key nobody holds), which reuses the map's
+/// code instead of adding a storage type; no role code maps to this bit.
+const FORK_APPROVED: u128 = 1 << 7;
 
 /// ModelRegistry's storage. Every value is a word of a fixed-size array (one storage type keeps the contract small).
 #[storage]
@@ -327,7 +353,8 @@ impl ModelRegistry {
     }
 
     /// Submits version `version` of model `name` and escrows the value sent as its fee (the part above the
-    /// minimum fee is the priority fee). The first submitter of a name owns it. Returns the new version's id.
+    /// minimum fee is the priority fee). The first submitter of a name owns it; a name whose versions were all
+    /// rejected or expired is released to the next submitter. Returns the new version's id.
     ///
     /// Relation and metadata completeness are judged at registration (a rejected version is refunded); this call
     /// reverts only for what can never become valid.
@@ -338,7 +365,8 @@ impl ModelRegistry {
     /// [`Error::FeeTooLarge`].
     ///
     /// # Events
-    /// [`NameTransferred`] (from zero) when the name is claimed, [`VersionSubmitted`].
+    /// [`NameTransferred`] (from zero, or from the previous owner of a released name) when the name is claimed,
+    /// [`VersionSubmitted`].
     #[payable]
     #[allow(clippy::too_many_arguments)]
     pub fn submit(
@@ -641,6 +669,46 @@ impl ModelRegistry {
                 name,
                 address(caller),
                 address(new_owner),
+            ],
+            &[],
+        );
+        Ok(())
+    }
+
+    /// Approves `forker`'s versions deriving from version `parent` (a fork by another owner of a version whose
+    /// license does not allow derivatives is otherwise rejected at registration with `ForkNotApproved`); only the
+    /// owner of `parent`'s name. Permanent.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`], [`Error::NotNameOwner`], [`Error::InvalidAccount`] for a zero forker.
+    ///
+    /// # Events
+    /// [`ForkApproved`].
+    pub fn approve_fork(&mut self, parent: U256, forker: Address) -> Result<(), Error> {
+        let index = self._known(parent)?;
+        let caller = self.vm().msg_sender();
+        let name = self._word(index, NAME);
+        if self._name_owner(name) != caller {
+            return Err(Error::NotNameOwner(RegistryNotNameOwner {
+                name,
+                account: caller,
+            }));
+        }
+        if forker.is_zero() {
+            return Err(Error::InvalidAccount(RegistryInvalidAccount {
+                account: forker,
+            }));
+        }
+        self.accounts.insert(
+            self._fork_key(index, forker),
+            pack::from_pair(0, FORK_APPROVED).into(),
+        );
+        self._emit(
+            &[
+                ForkApproved::SIGNATURE_HASH,
+                u256(parent),
+                address(forker),
+                address(caller),
             ],
             &[],
         );
@@ -1035,20 +1103,23 @@ impl ModelRegistry {
         Ok(())
     }
 
-    /// Claims `name` for `sender` if unowned, checks ownership and that `version` is new, and records `version`
-    /// and the new version `id`; returns the name's previous newest id.
+    /// Claims `name` for `sender` if unowned or released (every version of it Rejected or Expired: the first
+    /// submitter keeps a name only by getting a version registered), checks ownership and that `version` is new,
+    /// and records `version` and the new version `id`; returns the name's previous newest id.
     fn _claim(&mut self, name: B256, sender: Address, version: u64, id: u64) -> Result<u64, Error> {
         if name.is_zero() {
             return Err(Error::InvalidName(RegistryInvalidName { name }));
         }
         let owner = self._name_owner(name);
-        if !owner.is_zero() && owner != sender {
+        let [highest, previous, live, _] = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
+        // An unowned name has no versions, so `live == 0` also covers it.
+        let claims = owner != sender;
+        if claims && live != 0 {
             return Err(Error::NotNameOwner(RegistryNotNameOwner {
                 name,
                 account: sender,
             }));
         }
-        let [highest, previous, ..] = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
         if version <= highest {
             return Err(Error::VersionNotIncreasing(RegistryVersionNotIncreasing {
                 name,
@@ -1057,22 +1128,45 @@ impl ModelRegistry {
             }));
         }
         // Written only once every check passed (a revert undoes writes on chain, not in TestVM).
-        if owner.is_zero() {
+        // Overflow not possible: live <= versions of the name < 2^64.
+        self._set_name_word(
+            name,
+            NAME_VERSIONS,
+            pack::word([version, id, live + 1, 0]).into(),
+        );
+        if claims {
             self._set_name_word(name, OWNER, sender.into_word());
-        }
-        self._set_name_word(name, NAME_VERSIONS, pack::word([version, id, 0, 0]).into());
-        if owner.is_zero() {
             self._emit(
                 &[
                     NameTransferred::SIGNATURE_HASH,
                     name,
-                    address(Address::ZERO),
+                    address(owner),
                     address(sender),
                 ],
                 &[],
             );
         }
         Ok(previous)
+    }
+
+    /// Where the approval of `forker`'s forks of version `parent` is kept: an `accounts` key derived as
+    /// `keccak256(parent ‖ forker)`'s last 20 bytes.
+    fn _fork_key(&self, parent: u64, forker: Address) -> Address {
+        let mut input = [0u8; 64];
+        input[..32].copy_from_slice(&U256::from(parent).to_be_bytes::<32>());
+        input[32..].copy_from_slice(forker.into_word().as_slice());
+        Address::from_word(self.vm().native_keccak256(&input))
+    }
+
+    /// Whether version `index`'s submitter may derive from `parent`: the parent's name owner is the submitter, the
+    /// parent's license allows derivatives, or the parent's owner approved this submitter's forks of it.
+    fn _may_derive(&self, index: u64, parent: u64) -> bool {
+        let forker = Address::from_word(self._word(index, SUBMITTER));
+        self._name_owner(self._word(parent, NAME)) == forker
+            || license_allows_derivatives(&self._word(parent, LICENSE_ID).0)
+            || pack::pair(self.accounts.get(self._fork_key(parent, forker)).into()).1
+                & FORK_APPROVED
+                != 0
     }
 
     /// The version index of `id`, if a version has it.
@@ -1199,6 +1293,9 @@ impl ModelRegistry {
                 Status::Yanked => return Reason::ParentYanked,
                 _ => return Reason::ParentNotRegistered,
             }
+            if !self._may_derive(index, parent) {
+                return Reason::ForkNotApproved;
+            }
         }
         Reason::None
     }
@@ -1219,22 +1316,30 @@ impl ModelRegistry {
             core.registered_at = now;
             // Overflow not possible: earned <= ether supply < 2^128.
             earned += fee;
-        } else if fee != 0 {
-            let submitter = Address::from_word(self._word(index, SUBMITTER));
-            let amount = U256::from(fee);
-            let (credit, roles) = pack::pair(self.accounts.get(submitter).into());
-            // Overflow not possible: credits <= ether supply < 2^128.
-            self.accounts
-                .insert(submitter, pack::from_pair(credit + fee, roles).into());
-            self._set_global(REFUNDS_OWED, self._global(REFUNDS_OWED) + amount);
-            self._emit(
-                &[
-                    RefundCredited::SIGNATURE_HASH,
-                    address(submitter),
-                    uint(index),
-                ],
-                &[Field::Word(u256(amount))],
-            );
+        } else {
+            // One version of its name fewer that is not Rejected or Expired: at zero the name is released.
+            let name = self._word(index, NAME);
+            let mut limbs = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
+            // Underflow not possible: this pending version is counted.
+            limbs[2] -= 1;
+            self._set_name_word(name, NAME_VERSIONS, pack::word(limbs).into());
+            if fee != 0 {
+                let submitter = Address::from_word(self._word(index, SUBMITTER));
+                let amount = U256::from(fee);
+                let (credit, roles) = pack::pair(self.accounts.get(submitter).into());
+                // Overflow not possible: credits <= ether supply < 2^128.
+                self.accounts
+                    .insert(submitter, pack::from_pair(credit + fee, roles).into());
+                self._set_global(REFUNDS_OWED, self._global(REFUNDS_OWED) + amount);
+                self._emit(
+                    &[
+                        RefundCredited::SIGNATURE_HASH,
+                        address(submitter),
+                        uint(index),
+                    ],
+                    &[Field::Word(u256(amount))],
+                );
+            }
         }
         self._set_core(index, core);
         // Underflow not possible: escrowed is the sum of pending fees, this one included.

@@ -387,6 +387,122 @@ fn name_owner_can_transfer_the_name() {
 }
 
 #[test]
+fn a_name_without_a_live_version_is_released_to_the_next_submitter() {
+    let vm = TestVM::default();
+    let mut registry = deployed(&vm);
+    // Alice's only version fails its storage check: rejected, refunded — and the name is free again.
+    let bad = submit(&vm, &mut registry, ALICE, complete(LLAMA, 1)).unwrap();
+    vm.set_sender(ATTESTER);
+    registry
+        .confirm_storage(bad, B256::repeat_byte(0xbb), 4_096, T0 + TTL)
+        .unwrap();
+    assert_eq!(status(&registry, bad), Status::Rejected);
+    // While a version of hers is pending (or registered), the name stays hers.
+    let pending = submit(&vm, &mut registry, ALICE, complete(LLAMA, 2)).unwrap();
+    assert!(matches!(
+        submit(&vm, &mut registry, BOB, complete(LLAMA, 3)),
+        Err(Error::NotNameOwner(_))
+    ));
+    vm.set_block_timestamp(T0 + TTL);
+    vm.set_sender(OUTSIDER);
+    registry.expire(pending).unwrap();
+    // Versions still increase across owners; Bob claims the released name.
+    assert!(matches!(
+        submit(&vm, &mut registry, BOB, complete(LLAMA, 2)),
+        Err(Error::VersionNotIncreasing(_))
+    ));
+    let bobs = submit(&vm, &mut registry, BOB, complete(LLAMA, 3)).unwrap();
+    let (topics, data) = vm
+        .get_emitted_logs()
+        .into_iter()
+        .rfind(|(t, _)| t[0] == NameTransferred::SIGNATURE_HASH)
+        .unwrap();
+    let moved = NameTransferred::decode_raw_log(topics, &data).unwrap();
+    assert_eq!((moved.previousOwner, moved.newOwner), (ALICE, BOB));
+    confirm(&vm, &mut registry, bobs).unwrap();
+    finalize(&vm, &mut registry, KEEPER, &[bobs]);
+    assert_eq!(status(&registry, bobs), Status::Registered);
+    // A name with a registered version is never released, even once it is yanked.
+    vm.set_sender(BOB);
+    registry.set_yanked(bobs, true).unwrap();
+    assert!(matches!(
+        submit(&vm, &mut registry, ALICE, complete(LLAMA, 4)),
+        Err(Error::NotNameOwner(_))
+    ));
+}
+
+#[test]
+fn forks_of_another_owner_need_a_permissive_license_or_approval() {
+    use verity_abi::registry::license_id;
+    let vm = TestVM::default();
+    let mut registry = deployed(&vm);
+    let closed = B256::from(license_id("Apache-2.0", false));
+    let mut s = complete(LLAMA, 1);
+    s.license_id = closed;
+    let base = submit(&vm, &mut registry, ALICE, s).unwrap();
+    confirm(&vm, &mut registry, base).unwrap();
+    finalize(&vm, &mut registry, KEEPER, &[base]);
+    let mut s = complete(B256::repeat_byte(0x0a), 1);
+    s.license_id = B256::from(license_id("MIT", true));
+    let open = submit(&vm, &mut registry, ALICE, s).unwrap();
+    confirm(&vm, &mut registry, open).unwrap();
+    finalize(&vm, &mut registry, KEEPER, &[open]);
+
+    let child = |name: u8, parent: U256| {
+        let mut s = complete(B256::repeat_byte(name), 1);
+        s.parents = vec![parent];
+        s.relation = Relation::Finetune.code();
+        s
+    };
+    let unapproved = submit(&vm, &mut registry, BOB, child(1, base)).unwrap();
+    let of_open = submit(&vm, &mut registry, BOB, child(2, open)).unwrap();
+    let own = submit(&vm, &mut registry, ALICE, child(3, base)).unwrap();
+    // Only the parent's owner approves, and only for an existing version and a real account.
+    vm.set_sender(BOB);
+    assert!(matches!(
+        registry.approve_fork(base, BOB),
+        Err(Error::NotNameOwner(e)) if e.account == BOB
+    ));
+    vm.set_sender(ALICE);
+    assert!(matches!(
+        registry.approve_fork(U256::from(99), BOB),
+        Err(Error::UnknownVersion(_))
+    ));
+    assert!(matches!(
+        registry.approve_fork(base, Address::ZERO),
+        Err(Error::InvalidAccount(_))
+    ));
+    for id in [unapproved, of_open, own] {
+        confirm(&vm, &mut registry, id).unwrap();
+    }
+    finalize(&vm, &mut registry, KEEPER, &[unapproved, of_open, own]);
+    assert_eq!(
+        (status(&registry, unapproved), reason(&registry, unapproved)),
+        (Status::Rejected, Reason::ForkNotApproved)
+    );
+    assert_eq!(status(&registry, of_open), Status::Registered);
+    assert_eq!(status(&registry, own), Status::Registered);
+
+    vm.set_sender(ALICE);
+    registry.approve_fork(base, BOB).unwrap();
+    let (topics, data) = vm.get_emitted_logs().pop().unwrap();
+    let approved = ForkApproved::decode_raw_log(topics, &data).unwrap();
+    assert_eq!(
+        (approved.parent, approved.forker, approved.owner),
+        (base, BOB, ALICE)
+    );
+    // The approval is Bob's alone, and approvals are not roles.
+    assert!(!registry._has_role(registry._fork_key(base.as_limbs()[0], BOB), Role::Admin));
+    let approved = submit(&vm, &mut registry, BOB, child(4, base)).unwrap();
+    let stranger = submit(&vm, &mut registry, OUTSIDER, child(5, base)).unwrap();
+    confirm(&vm, &mut registry, approved).unwrap();
+    confirm(&vm, &mut registry, stranger).unwrap();
+    finalize(&vm, &mut registry, KEEPER, &[approved, stranger]);
+    assert_eq!(status(&registry, approved), Status::Registered);
+    assert_eq!(reason(&registry, stranger), Reason::ForkNotApproved);
+}
+
+#[test]
 fn each_missing_field_has_its_reason() {
     type Edit = fn(&mut Submission);
     let cases: [(Edit, Reason); 12] = [

@@ -7,12 +7,24 @@
 //! window anyone may void it (`Voided`, bond to the challenger) by proving
 //! - one leaf invalid: [`ReceiptBatches::challenge_leaf`], judged by SettlementNodes' `receiptFault` at the
 //!   anchoring time (bad signature, key not approved at `signedAt`, too old or in the future, model not usable);
-//! - one request id included twice: [`ReceiptBatches::challenge_duplicate`] (in an earlier batch that is not
-//!   voided, or in the same batch under a different leaf; the later batch is voided).
+//! - one request id included twice: [`ReceiptBatches::challenge_duplicate`] (a *valid* receipt with different
+//!   content in an earlier batch that is not voided, or in the same batch under a different leaf; the later batch
+//!   is voided).
 //!
 //! After the window anyone finalizes it (`Final`, bond credited back). Finalizing twice reverts with the typed
 //! `SettlementAlreadyFinal` / `SettlementAlreadyVoided` (the idempotency rule). Payouts are pull-based
 //! ([`ReceiptBatches::withdraw`]). Pausing stops anchoring only; challenges, finalization and withdrawals go on.
+//!
+//! # Decisions
+//! - **The earlier leaf of a duplicate must itself be a valid receipt, judged at its batch's anchoring time, and
+//!   differ from the later leaf** (issue 14, finding 1). Otherwise a rogue allowed keeper anchors forged leaves
+//!   carrying public request ids (from `Requested`), withholds that batch's data so nobody can `challengeLeaf` it,
+//!   and voids every honest batch holding those ids, taking their bonds. The same receipt in two batches is no
+//!   fraud (whichever batch finalizes proves it, once). Costs one `receiptFault` call per duplicate challenge.
+//! - **A batch keeps the challenge window it was anchored with** (finding 3): `closesAt` is stored with the batch
+//!   (in the slot `count` already uses, so anchoring writes no extra slot); a later `setParams` changes only
+//!   batches anchored after it, so governance can neither cut a running window short nor reopen a closed one.
+//!   The receipt age that judges a leaf is SettlementNodes' history at the anchoring time (see its Decisions).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
 // `#[entrypoint]` emits an undocumented `user_entrypoint` export on wasm; native builds still check docs.
@@ -39,10 +51,10 @@ use verity_abi::settlement::{
     },
     encoded_leaf_hash, verify_proof, void_reason, SettlementAlreadyFinal, SettlementAlreadyVoided,
     SettlementBadProof, SettlementEmptyBatch, SettlementInsufficientValue, SettlementInvalidParam,
-    SettlementLeafValid, SettlementNotDuplicate, SettlementNothingToWithdraw, SettlementPaused,
-    SettlementTransferFailed, SettlementUnauthorized, SettlementUnauthorizedKeeper,
-    SettlementUnknownBatch, SettlementWindowClosed, SettlementWindowOpen, SettlementZeroAddress,
-    SIGNED_RECEIPT_LEN,
+    SettlementInvalidReceipt, SettlementLeafValid, SettlementNotDuplicate,
+    SettlementNothingToWithdraw, SettlementPaused, SettlementTransferFailed,
+    SettlementUnauthorized, SettlementUnauthorizedKeeper, SettlementUnknownBatch,
+    SettlementWindowClosed, SettlementWindowOpen, SettlementZeroAddress, SIGNED_RECEIPT_LEN,
 };
 
 mod external;
@@ -88,6 +100,8 @@ pub enum Error {
     LeafValid(SettlementLeafValid),
     /// Not a duplicate request id.
     NotDuplicate(SettlementNotDuplicate),
+    /// The earlier leaf of a duplicate challenge is not a valid receipt.
+    InvalidReceipt(SettlementInvalidReceipt),
     /// Nothing credited.
     NothingToWithdraw(SettlementNothingToWithdraw),
     /// A native transfer failed.
@@ -101,6 +115,8 @@ pub struct Batch {
     anchored_at: StorageU64,
     status: StorageU8,
     count: StorageU64,
+    /// End of the challenge window, fixed at anchoring (`anchoredAt + challengeWindow` then).
+    closes_at: StorageU64,
     root: StorageB256,
     bond: StorageU256,
     /// `keccak256(dataUri)`; the URI is in the `BatchAnchored` event.
@@ -188,6 +204,12 @@ impl ReceiptBatches {
         self.batches.getter(batch_id).data_hash.get()
     }
 
+    /// When batch `batch_id`'s challenge window closes (fixed when it was anchored; 0 for an unknown id):
+    /// challenges before, finalization from then on.
+    pub fn batch_closes_at(&self, batch_id: U256) -> u64 {
+        u64_of(self.batches.getter(batch_id).closes_at.get())
+    }
+
     /// The status of `signed` in batch `batch_id` ([`batch_status`]): `ANCHORED` / `FINAL` / `VOIDED` when
     /// `proof` includes it, `NONE` when the batch is unknown or the proof does not lead to its root.
     /// (`Answered` is the off-chain state before anchoring.)
@@ -266,12 +288,14 @@ impl ReceiptBatches {
     }
 
     /// Voids anchored batch `later_batch` inside its window by proving that it includes a request id already
-    /// included in `earlier_batch` (not voided, with a lower id — or the same batch under a different leaf). The
-    /// bond is credited to the caller. Anyone.
+    /// included in `earlier_batch` (not voided, with a lower id — or the same batch) under a different leaf that
+    /// is itself a valid receipt (SettlementNodes' `receiptFault` at `earlier_batch`'s anchoring time). The bond
+    /// is credited to the caller. Anyone.
     ///
     /// # Errors
     /// [`Error::UnknownBatch`], [`Error::AlreadyFinal`], [`Error::AlreadyVoided`], [`Error::WindowClosed`],
-    /// [`Error::NotDuplicate`], [`Error::BadProof`].
+    /// [`Error::NotDuplicate`], [`Error::BadProof`], [`Error::InvalidReceipt`] (the earlier leaf; challenge it
+    /// with [`Self::challenge_leaf`] instead).
     ///
     /// # Events
     /// [`BatchVoided`], [`Credited`].
@@ -287,18 +311,22 @@ impl ReceiptBatches {
         self._challengeable(later_batch)?;
         let earlier_status = self._batch_status(earlier_batch)?;
         let request_id = request_id_of(&later);
-        let distinct = earlier_batch < later_batch
-            || (earlier_batch == later_batch && earlier[..] != later[..]);
         if earlier.len() != SIGNED_RECEIPT_LEN
             || later.len() != SIGNED_RECEIPT_LEN
             || request_id_of(&earlier) != request_id
             || earlier_status == batch_status::VOIDED
-            || !distinct
+            || earlier_batch > later_batch
+            || earlier[..] == later[..]
         {
             return Err(Error::NotDuplicate(SettlementNotDuplicate {}));
         }
         self._check_inclusion(earlier_batch, &earlier, &earlier_proof)?;
         self._check_inclusion(later_batch, &later, &later_proof)?;
+        let earlier_at = u64_of(self.batches.getter(earlier_batch).anchored_at.get());
+        let reason = self._receipt_fault(&earlier, earlier_at);
+        if reason != 0 {
+            return Err(Error::InvalidReceipt(SettlementInvalidReceipt { reason }));
+        }
         self._void(later_batch, void_reason::DUPLICATE_REQUEST, request_id);
         Ok(())
     }
@@ -312,8 +340,8 @@ impl ReceiptBatches {
     /// # Events
     /// [`BatchFinalized`], [`Credited`].
     pub fn finalize_batch(&mut self, batch_id: U256) -> Result<(), Error> {
-        let anchored_at = self._expect_anchored(batch_id)?;
-        let until = anchored_at.saturating_add(u64_of(self.challenge_window.get()));
+        self._expect_anchored(batch_id)?;
+        let until = self.batch_closes_at(batch_id);
         if self._now() < until {
             return Err(Error::WindowOpen(SettlementWindowOpen { until }));
         }
@@ -371,8 +399,8 @@ impl ReceiptBatches {
         Ok(())
     }
 
-    /// Sets the challenge window (seconds, `1..=MAX_DURATION`; applies to batches not yet final) and the minimum
-    /// bond (> 0); only governance.
+    /// Sets the challenge window (seconds, `1..=MAX_DURATION`; applies to batches anchored from now on, each
+    /// batch keeps the window it was anchored with) and the minimum bond (> 0); only governance.
     ///
     /// # Errors
     /// [`Error::Unauthorized`], [`Error::InvalidParam`] (0 challengeWindow, 1 minBond).
@@ -511,6 +539,9 @@ impl ReceiptBatches {
         b.count.set(U64::from(count));
         b.submitter.set(submitter);
         b.anchored_at.set(U64::from(now));
+        b.closes_at.set(U64::from(
+            now.saturating_add(u64_of(self.challenge_window.get())),
+        ));
         b.bond.set(bond);
         b.status.set(U8::from(batch_status::ANCHORED));
         b.data_hash.set(keccak256(data_uri.as_bytes()));
@@ -558,7 +589,7 @@ impl ReceiptBatches {
     /// The batch's anchoring time if it can still be challenged.
     fn _challengeable(&self, batch_id: U256) -> Result<u64, Error> {
         let anchored_at = self._expect_anchored(batch_id)?;
-        let closed_at = anchored_at.saturating_add(u64_of(self.challenge_window.get()));
+        let closed_at = self.batch_closes_at(batch_id);
         if self._now() >= closed_at {
             return Err(Error::WindowClosed(SettlementWindowClosed {
                 closedAt: closed_at,

@@ -393,6 +393,24 @@ fn challenge_duplicate_voids_the_later_batch() {
         ),
         Err(Error::NotDuplicate(_))
     ));
+    // The earlier leaf must itself be a valid receipt, judged at its own batch's anchoring time (a rogue keeper's
+    // forged leaf voids nothing).
+    vm.set_block_timestamp(T0 + 5);
+    mock::set_fault(&first[0], void_reason::BAD_SIGNATURE);
+    assert!(matches!(
+        dup(
+            &mut batches,
+            (b1, &first[0], t1.proof(&first[0])),
+            (b2, &second[1], t2.proof(&second[1]))
+        ),
+        Err(Error::InvalidReceipt(e)) if e.reason == void_reason::BAD_SIGNATURE
+    ));
+    assert_eq!(
+        mock::queries().last(),
+        Some(&(encoded_leaf_hash(&first[0]), T0))
+    );
+    assert_eq!(status(&batches, b2), batch_status::ANCHORED);
+    mock::set_fault(&first[0], 0);
     dup(
         &mut batches,
         (b1, &first[0], t1.proof(&first[0])),
@@ -414,6 +432,61 @@ fn challenge_duplicate_voids_the_later_batch() {
         ),
         Err(Error::NotDuplicate(_))
     ));
+    // The same receipt in two batches is no fraud (it proves its request once, whichever batch finalizes).
+    let copy = [first[1].clone()];
+    let t4 = Tree::of(&copy);
+    let b4 = anchor(&vm, &mut batches, &t4, 1);
+    assert!(matches!(
+        dup(
+            &mut batches,
+            (b1, &first[1], t1.proof(&first[1])),
+            (b4, &copy[0], t4.proof(&copy[0]))
+        ),
+        Err(Error::NotDuplicate(_))
+    ));
+}
+
+#[test]
+fn a_batch_keeps_the_challenge_window_it_was_anchored_with() {
+    let (vm, mut batches) = deployed();
+    let leaves = [leaf(1, 0)];
+    let tree = Tree::of(&leaves);
+    let old = anchor(&vm, &mut batches, &tree, 1);
+    assert_eq!(batches.batch_closes_at(old), T0 + DEFAULT_CHALLENGE_WINDOW);
+    call(&vm, GOV, U256::ZERO, || batches.set_params(60, bond())).unwrap();
+    let new = anchor(&vm, &mut batches, &tree, 1);
+    assert_eq!(batches.batch_closes_at(new), T0 + 60);
+    assert_eq!(batches.batch_closes_at(U256::from(9)), 0);
+    // Lowered: the old batch can neither be finalized early nor escape a challenge.
+    vm.set_block_timestamp(T0 + 60);
+    assert!(matches!(
+        call(&vm, OUTSIDER, U256::ZERO, || batches.finalize_batch(old)),
+        Err(Error::WindowOpen(e)) if e.until == T0 + DEFAULT_CHALLENGE_WINDOW
+    ));
+    call(&vm, OUTSIDER, U256::ZERO, || batches.finalize_batch(new)).expect("new window");
+    mock::set_fault(&leaves[0], void_reason::BAD_TIME);
+    call(&vm, CHALLENGER, U256::ZERO, || {
+        batches.challenge_leaf(old, leaves[0].clone().into(), tree.proof(&leaves[0]))
+    })
+    .expect("still challengeable");
+    // Raised: a closed window does not reopen.
+    let (vm, mut batches) = deployed();
+    let id = anchor(&vm, &mut batches, &tree, 1);
+    call(&vm, GOV, U256::ZERO, || {
+        batches.set_params(MAX_DURATION, bond())
+    })
+    .unwrap();
+    vm.set_block_timestamp(T0 + DEFAULT_CHALLENGE_WINDOW);
+    mock::set_fault(&leaves[0], void_reason::BAD_TIME);
+    assert!(matches!(
+        call(&vm, CHALLENGER, U256::ZERO, || batches.challenge_leaf(
+            id,
+            leaves[0].clone().into(),
+            tree.proof(&leaves[0])
+        )),
+        Err(Error::WindowClosed(_))
+    ));
+    call(&vm, OUTSIDER, U256::ZERO, || batches.finalize_batch(id)).expect("finalize");
 }
 
 #[test]

@@ -9,13 +9,30 @@
 //! [`SettlementNodes::receipt_fault`] is the one judge of a signed receipt, used by InferenceSettlement (direct
 //! proofs and final batches) and by ReceiptBatches (leaf challenges): the EIP-712 signature
 //! ([`verity_abi::settlement`], domain = InferenceSettlement on this chain) must recover — through the ecrecover
-//! precompile, low `s` only — to a key of the receipt's node that was approved and not revoked at `signedAt`;
-//! `signedAt` must not be after the reference time nor older than `maxReceiptAge` then; the model version must
-//! have been usable at `signedAt` (`ModelRegistry.usableAt`).
+//! precompile, low `s` only — to a key of the receipt's node that was approved at `signedAt` and not revoked by
+//! `signedAt` nor by the reference time; `signedAt` must not be after the reference time nor older than the
+//! `maxReceiptAge` in force at the reference time; the model version must have been usable at `signedAt`
+//! (`ModelRegistry.usableAt`).
 //!
 //! InferenceSettlement alone may [`SettlementNodes::slash`] a stake (an answered request left unproven); the
 //! slash is credited to the payer here. Payouts are pull-based: [`SettlementNodes::withdraw`] is the only place ETH
-//! leaves.
+//! leaves. Pausing (governance) stops registration, staking and key approval; unbonding, withdrawals, revocation,
+//! slashing and the judge go on.
+//!
+//! # Decisions
+//! - **`maxReceiptAge` is judged as it stood at the reference time** (issue 14, finding 3): a batch anchored
+//!   under one age must not turn invalid when governance lowers it later (an outsider would void live batches
+//!   and Final batches would stop proving). Each `setParams` appends `(since, age)` to a history (`since` = the
+//!   next second, so a change never reaches back even into its own block); the judge scans it from the newest
+//!   entry — one storage read while no change came after the reference time. Chosen over a per-batch snapshot in
+//!   ReceiptBatches: `receiptFault`'s interface and InferenceSettlement (which re-judges Final batches at their
+//!   anchoring time) stay as they are, and the code is smaller. The history grows only by governance calls.
+//! - **A revoked key signs nothing new, whatever date it writes** (finding 5): besides being approved and not
+//!   revoked at the signer-chosen `signedAt`, the key must not be revoked at the reference time (the anchoring
+//!   time of a batch, the proving time of a direct proof). Receipts anchored before the revocation stay valid.
+//! - **A node proves it holds the key it registers** (finding 8): `registerNode` takes the key's EIP-712
+//!   signature over (node, chain id, this contract) ([`verity_abi::settlement::key_registration_hash`]), recovered
+//!   through the same ecrecover path as receipts; without it anyone could claim a node's published key.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
 // `#[entrypoint]` emits an undocumented `user_entrypoint` export on wasm; native builds still check docs.
@@ -30,19 +47,24 @@ use verity_contract_support::u64_of;
 use alloc::vec::Vec;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use stylus_sdk::prelude::*;
-use stylus_sdk::storage::{StorageAddress, StorageB256, StorageMap, StorageU256, StorageU64};
+use stylus_sdk::storage::{
+    StorageAddress, StorageB256, StorageBool, StorageMap, StorageU128, StorageU256, StorageU64,
+    StorageVec,
+};
 use verity_abi::settlement::{
-    decode_signed_receipt, mode,
+    decode_signed_receipt, key_registration_hash, mode,
     nodes::{
-        Credited, GovernanceChanged, KeyApproved, KeyRevoked, NodeRegistered, ParamsSet,
+        Credited, GovernanceChanged, KeyApproved, KeyRevoked, NodeRegistered, ParamsSet, PausedSet,
         SettlementSet, Slashed, StakeAdded, StakeWithdrawn, UnbondRequested, Withdrawn,
     },
     signing_hash, void_reason, SettlementAlreadyApproved, SettlementAlreadyRegistered,
-    SettlementAlreadyRevoked, SettlementAlreadyWired, SettlementInsufficientValue,
-    SettlementInvalidParam, SettlementKeyTaken, SettlementNothingToWithdraw, SettlementStakeLocked,
-    SettlementTransferFailed, SettlementUnauthorized, SettlementUnauthorizedCaller,
-    SettlementUnknownKey, SettlementUnknownNode, SettlementZeroAddress, SignedReceipt,
+    SettlementAlreadyRevoked, SettlementAlreadyWired, SettlementBadKeyProof,
+    SettlementInsufficientValue, SettlementInvalidParam, SettlementKeyTaken,
+    SettlementNothingToWithdraw, SettlementPaused, SettlementStakeLocked, SettlementTransferFailed,
+    SettlementUnauthorized, SettlementUnauthorizedCaller, SettlementUnknownKey,
+    SettlementUnknownNode, SettlementZeroAddress, SignedReceipt,
 };
+use verity_contract_support::Native;
 
 mod external;
 
@@ -79,6 +101,10 @@ pub enum Error {
     KeyTaken(SettlementKeyTaken),
     /// The signing key is unknown.
     UnknownKey(SettlementUnknownKey),
+    /// The key registration proof is not the signing key's signature for the caller.
+    BadKeyProof(SettlementBadKeyProof),
+    /// The contract is paused.
+    Paused(SettlementPaused),
     /// The key was already approved.
     AlreadyApproved(SettlementAlreadyApproved),
     /// The key was already revoked.
@@ -115,7 +141,9 @@ pub struct SettlementNodes {
     governance: StorageAddress,
     registry: StorageAddress,
     settlement: StorageAddress,
-    max_receipt_age: StorageU64,
+    paused: StorageBool,
+    /// `maxReceiptAge` over time, oldest first: `since << 64 | age` (the first entry applies to all earlier times).
+    age_history: StorageVec<StorageU128>,
     unbond_delay: StorageU64,
     min_stake: StorageU256,
     nodes: StorageMap<Address, Node>,
@@ -154,7 +182,7 @@ impl SettlementNodes {
             self.governance.get(),
             self.registry.get(),
             self.settlement.get(),
-            u64_of(self.max_receipt_age.get()),
+            self._max_age_at(u64::MAX),
             u64_of(self.unbond_delay.get()),
             self.min_stake.get(),
         )
@@ -189,7 +217,7 @@ impl SettlementNodes {
         !key.is_zero()
             && n.stake.get() >= self.min_stake.get()
             && n.unbond_at.get().is_zero()
-            && self._key_valid_at(key, self._now())
+            && self._key_valid_at(key, self._now(), self._now())
     }
 
     /// The EIP-712 domain separator receipts are signed under: name "Verity", version "1", this chain, the wired
@@ -219,16 +247,25 @@ impl SettlementNodes {
         self.escrowed.get()
     }
 
+    /// Whether registration, staking and key approval are paused.
+    pub fn paused(&self) -> bool {
+        self.paused.get()
+    }
+
     /// Registers the caller as a node with TEE signing key `signing_key` and the ETH sent as stake (at least
-    /// `minStake`). The key still needs governance's approval.
+    /// `minStake`). `key_proof` is the key's 65-byte signature `r ‖ s ‖ v` of
+    /// [`verity_abi::settlement::key_registration_hash`] for the caller on this chain and contract (the rpc side's
+    /// `verity_abi::rpc::key_registration_proof`). The key still needs governance's approval.
     ///
     /// # Errors
-    /// [`Error::AlreadyRegistered`], [`Error::InsufficientValue`], [`Error::ZeroAddress`], [`Error::KeyTaken`].
+    /// [`Error::Paused`], [`Error::AlreadyRegistered`], [`Error::InsufficientValue`], [`Error::ZeroAddress`],
+    /// [`Error::KeyTaken`], [`Error::BadKeyProof`].
     ///
     /// # Events
     /// [`NodeRegistered`].
     #[payable]
-    pub fn register_node(&mut self, signing_key: Address) -> Result<(), Error> {
+    pub fn register_node(&mut self, signing_key: Address, key_proof: Bytes) -> Result<(), Error> {
+        self._when_not_paused()?;
         let node = self.vm().msg_sender();
         let stake = self.vm().msg_value();
         if !self.nodes.getter(node).signing_key.get().is_zero() {
@@ -251,6 +288,7 @@ impl SettlementNodes {
                 signingKey: signing_key,
             }));
         }
+        self._check_key_proof(node, signing_key, &key_proof)?;
         self.keys.setter(signing_key).node.set(node);
         let mut n = self.nodes.setter(node);
         n.signing_key.set(signing_key);
@@ -267,12 +305,13 @@ impl SettlementNodes {
     /// Adds the ETH sent to the caller's stake; only a registered node.
     ///
     /// # Errors
-    /// [`Error::UnknownNode`].
+    /// [`Error::Paused`], [`Error::UnknownNode`].
     ///
     /// # Events
     /// [`StakeAdded`].
     #[payable]
     pub fn add_stake(&mut self) -> Result<(), Error> {
+        self._when_not_paused()?;
         let node = self._only_node()?;
         let amount = self.vm().msg_value();
         let mut n = self.nodes.setter(node);
@@ -394,17 +433,19 @@ impl SettlementNodes {
     /// Approves `key` (registered by a node) with its enclave `measurement`, from now on; only governance.
     ///
     /// # Errors
-    /// [`Error::Unauthorized`], [`Error::UnknownKey`], [`Error::AlreadyApproved`] (also for a key approved once
-    /// and revoked since: keys are never re-approved).
+    /// [`Error::Unauthorized`], [`Error::Paused`], [`Error::UnknownKey`], [`Error::AlreadyApproved`] (also for a
+    /// key approved once and revoked since: keys are never re-approved).
     ///
     /// # Events
     /// [`KeyApproved`].
     pub fn approve_key(&mut self, key: Address, measurement: B256) -> Result<(), Error> {
         self._only_governance()?;
+        self._when_not_paused()?;
         self._approve_key(key, measurement)
     }
 
-    /// Revokes `key` from now on (receipts it signed before stay valid); only governance.
+    /// Revokes `key` from now on: receipts it signed are valid only when judged before now (anchored in a batch
+    /// before, or proven directly before), whatever `signedAt` they carry; only governance.
     ///
     /// # Errors
     /// [`Error::Unauthorized`], [`Error::UnknownKey`], [`Error::AlreadyRevoked`].
@@ -416,7 +457,8 @@ impl SettlementNodes {
         self._revoke_key(key)
     }
 
-    /// Sets the parameters; only governance. Durations in seconds within `1..=MAX_DURATION`.
+    /// Sets the parameters; only governance. Durations in seconds within `1..=MAX_DURATION`. The new
+    /// `maxReceiptAge` judges reference times from the next second on (earlier anchorings keep theirs).
     ///
     /// # Errors
     /// [`Error::Unauthorized`], [`Error::InvalidParam`] (0 maxReceiptAge, 1 unbondDelay).
@@ -431,6 +473,21 @@ impl SettlementNodes {
     ) -> Result<(), Error> {
         self._only_governance()?;
         self._set_params(max_receipt_age, unbond_delay, min_stake)
+    }
+
+    /// Pauses or resumes registration, staking and key approval; only governance. Unbonding, withdrawals,
+    /// revocation, slashing and the receipt judge are never paused (funds can always leave).
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`].
+    ///
+    /// # Events
+    /// [`PausedSet`].
+    pub fn set_paused(&mut self, paused: bool) -> Result<(), Error> {
+        self._only_governance()?;
+        self.paused.set(paused);
+        self.vm().log(PausedSet { paused });
+        Ok(())
     }
 
     /// Wires InferenceSettlement (the EIP-712 verifying contract and the only caller of `slash`), once; only
@@ -470,6 +527,8 @@ impl SettlementNodes {
 
 /// Storage-width alias of a `u64` time or duration.
 type U64 = alloy_primitives::Uint<64, 1>;
+/// Storage-width alias of a `maxReceiptAge` history entry (`since << 64 | age`).
+type U128 = alloy_primitives::Uint<128, 2>;
 
 impl SettlementNodes {
     fn _now(&self) -> u64 {
@@ -484,6 +543,54 @@ impl SettlementNodes {
             }));
         }
         Ok(())
+    }
+
+    fn _when_not_paused(&self) -> Result<(), Error> {
+        if self.paused.get() {
+            return Err(Error::Paused(SettlementPaused {}));
+        }
+        Ok(())
+    }
+
+    /// `key_proof` must be `signing_key`'s signature `r ‖ s ‖ v` of the key registration digest for `node`.
+    fn _check_key_proof(
+        &self,
+        node: Address,
+        signing_key: Address,
+        key_proof: &[u8],
+    ) -> Result<(), Error> {
+        let digest =
+            key_registration_hash(self.vm().chain_id(), self.vm().contract_address(), node);
+        let signer = match key_proof {
+            [r @ .., v] if r.len() == 64 => self._recover(
+                digest,
+                *v,
+                B256::from_slice(&r[..32]),
+                B256::from_slice(&r[32..]),
+            ),
+            _ => None,
+        };
+        if signer != Some(signing_key) {
+            return Err(Error::BadKeyProof(SettlementBadKeyProof {
+                signingKey: signing_key,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The `maxReceiptAge` in force at time `t` (the newest entry whose `since` is not after `t`; the oldest
+    /// entry for earlier times).
+    fn _max_age_at(&self, t: u64) -> u64 {
+        let mut i = self.age_history.len();
+        while i > 0 {
+            i -= 1;
+            let entry = self.age_history.get(i).map_or(0, Native::native);
+            // Truncation intended: the high half is `since`, the low half the age.
+            if i == 0 || (entry >> 64) as u64 <= t {
+                return entry as u64;
+            }
+        }
+        0
     }
 
     /// The caller, if it is a registered node.
@@ -522,7 +629,16 @@ impl SettlementNodes {
                 }));
             }
         }
-        self.max_receipt_age.set(U64::from(max_receipt_age));
+        // The first entry (constructor) covers all times; later ones apply from the next second on, so a change
+        // never reaches back to anything already anchored or proven.
+        let since = if self.age_history.is_empty() {
+            0
+        } else {
+            self._now().saturating_add(1)
+        };
+        self.age_history.push(U128::from(
+            (u128::from(since) << 64) | u128::from(max_receipt_age),
+        ));
         self.unbond_delay.set(U64::from(unbond_delay));
         self.min_stake.set(min_stake);
         self.vm().log(ParamsSet {
@@ -581,12 +697,13 @@ impl SettlementNodes {
         verity_abi::settlement::domain_separator(self.vm().chain_id(), self.settlement.get())
     }
 
-    /// Whether `key` was approved and not yet revoked at time `t`.
-    fn _key_valid_at(&self, key: Address, t: u64) -> bool {
+    /// Whether `key` was approved at time `t` and not revoked by `t` nor by `judged_at` (a revoked key's receipts
+    /// count only when judged before the revocation, whatever `t` they claim).
+    fn _key_valid_at(&self, key: Address, t: u64, judged_at: u64) -> bool {
         let k = self.keys.getter(key);
         let approved_at = u64_of(k.approved_at.get());
         let revoked_at = u64_of(k.revoked_at.get());
-        approved_at != 0 && approved_at <= t && (revoked_at == 0 || t < revoked_at)
+        approved_at != 0 && approved_at <= t && (revoked_at == 0 || t.max(judged_at) < revoked_at)
     }
 
     /// Why `signed` is not a valid receipt judged at reference time `at` (a [`void_reason`]), or 0.
@@ -603,10 +720,10 @@ impl SettlementNodes {
         if key_node != receipt.node || receipt.mode > mode::ZK {
             return void_reason::BAD_FIELDS;
         }
-        if !self._key_valid_at(signer, receipt.signedAt) {
+        if !self._key_valid_at(signer, receipt.signedAt, at) {
             return void_reason::KEY_NOT_APPROVED;
         }
-        let max_age = u64_of(self.max_receipt_age.get());
+        let max_age = self._max_age_at(at);
         if receipt.signedAt > at || at - receipt.signedAt > max_age {
             return void_reason::BAD_TIME;
         }

@@ -17,6 +17,8 @@ const NODE: Address = address!("00000000000000000000000000000000000000b1");
 const NODE2: Address = address!("00000000000000000000000000000000000000b2");
 const PAYER: Address = address!("00000000000000000000000000000000000000c1");
 const OUTSIDER: Address = address!("00000000000000000000000000000000000000e5");
+/// SettlementNodes' own address (the key registration proof's verifying contract).
+const THIS: Address = address!("00000000000000000000000000000000000000f0");
 const CHAIN: u64 = 412_346;
 const T0: u64 = 1_767_225_600;
 const MODEL: u64 = 7;
@@ -39,6 +41,7 @@ fn deployed() -> (TestVM, SettlementNodes) {
     let vm = TestVM::default();
     vm.set_chain_id(CHAIN);
     vm.set_block_timestamp(T0);
+    vm.set_contract_address(THIS);
     let mut nodes = SettlementNodes::from(&vm);
     nodes.constructor(GOV, REGISTRY).expect("constructor");
     vm.set_sender(GOV);
@@ -58,13 +61,24 @@ fn call<T>(vm: &TestVM, who: Address, value: U256, f: impl FnOnce() -> T) -> T {
 /// NODE registered with `key` and the minimum stake, the key approved by governance at the current time.
 fn approved_node(vm: &TestVM, nodes: &mut SettlementNodes, node: Address, key: &SigningKey) {
     call(vm, node, DEFAULT_MIN_STAKE, || {
-        nodes.register_node(key_address(key))
+        nodes.register_node(key_address(key), key_proof(key, node))
     })
     .expect("register");
     call(vm, GOV, U256::ZERO, || {
         nodes.approve_key(key_address(key), keccak256("enclave"))
     })
     .expect("approve");
+}
+
+/// `key`'s registration proof for `node` (`r ‖ s ‖ v` of the EIP-712 digest over node, chain and this contract).
+fn key_proof(key: &SigningKey, node: Address) -> Bytes {
+    let digest = verity_abi::settlement::key_registration_hash(CHAIN, THIS, node);
+    let (sig, recid) = key
+        .sign_prehash_recoverable(digest.as_slice())
+        .expect("sign");
+    let mut proof = sig.to_bytes().to_vec();
+    proof.push(27 + recid.to_byte());
+    proof.into()
 }
 
 fn receipt(node: Address, signed_at: u64) -> Receipt {
@@ -147,9 +161,11 @@ fn constructor_sets_config_and_rejects_zero_addresses() {
 #[test]
 fn register_node_escrows_stake_and_checks_everything() {
     let (vm, mut nodes) = deployed();
-    let key = key_address(&tee_key(1));
+    let tee = tee_key(1);
+    let key = key_address(&tee);
+    let proof = key_proof(&tee, NODE);
     let low = DEFAULT_MIN_STAKE - U256::from(1);
-    match call(&vm, NODE, low, || nodes.register_node(key)) {
+    match call(&vm, NODE, low, || nodes.register_node(key, proof.clone())) {
         Err(Error::InsufficientValue(e)) => {
             assert_eq!((e.sent, e.required), (low, DEFAULT_MIN_STAKE))
         }
@@ -157,21 +173,49 @@ fn register_node_escrows_stake_and_checks_everything() {
     }
     assert!(matches!(
         call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes
-            .register_node(Address::ZERO)),
+            .register_node(Address::ZERO, proof.clone())),
         Err(Error::ZeroAddress(_))
     ));
-    call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes.register_node(key)).expect("register");
+    // Another node's key: NODE2 replays NODE's proof, signs with its own key, or sends garbage.
+    for (who, bytes) in [
+        (NODE2, proof.clone()),
+        (NODE2, key_proof(&tee_key(2), NODE2)),
+        (NODE, Bytes::from(proof[..64].to_vec())),
+        (NODE, Bytes::new()),
+    ] {
+        assert!(matches!(
+            call(&vm, who, DEFAULT_MIN_STAKE, || nodes.register_node(key, bytes.clone())),
+            Err(Error::BadKeyProof(e)) if e.signingKey == key
+        ));
+    }
+    // A high-s twin of the valid proof (same signer under plain ecrecover) is refused (EIP-2).
+    let mut high = proof.to_vec();
+    let n = SECP256K1_HALF_N * U256::from(2) + U256::from(1);
+    let s_high = n - U256::from_be_slice(&high[32..64]);
+    high[32..64].copy_from_slice(&s_high.to_be_bytes::<32>());
+    high[64] ^= 1;
+    assert!(matches!(
+        call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes
+            .register_node(key, high.clone().into())),
+        Err(Error::BadKeyProof(_))
+    ));
+    call(&vm, NODE, DEFAULT_MIN_STAKE, || {
+        nodes.register_node(key, proof.clone())
+    })
+    .expect("register");
     assert_eq!(nodes.node(NODE), (key, DEFAULT_MIN_STAKE, 0));
     assert_eq!(nodes.key(key), (NODE, B256::ZERO, 0, 0));
     assert_eq!(nodes.escrowed(), DEFAULT_MIN_STAKE);
     assert_eq!(*topics(&vm).last().unwrap(), NodeRegistered::SIGNATURE_HASH);
     assert!(matches!(
-        call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes
-            .register_node(key_address(&tee_key(2)))),
+        call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes.register_node(
+            key_address(&tee_key(2)),
+            key_proof(&tee_key(2), NODE)
+        )),
         Err(Error::AlreadyRegistered(_))
     ));
     assert!(matches!(
-        call(&vm, NODE2, DEFAULT_MIN_STAKE, || nodes.register_node(key)),
+        call(&vm, NODE2, DEFAULT_MIN_STAKE, || nodes.register_node(key, key_proof(&tee, NODE2))),
         Err(Error::KeyTaken(e)) if e.signingKey == key
     ));
 }
@@ -330,7 +374,10 @@ fn keys_are_approved_once_and_revoked_once_by_governance() {
         call(&vm, GOV, U256::ZERO, || nodes.revoke_key(key)),
         Err(Error::UnknownKey(_))
     ));
-    call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes.register_node(key)).unwrap();
+    call(&vm, NODE, DEFAULT_MIN_STAKE, || {
+        nodes.register_node(key, key_proof(&tee_key(1), NODE))
+    })
+    .unwrap();
     assert!(!nodes.node_active(NODE), "not approved yet");
     assert!(matches!(
         call(&vm, OUTSIDER, U256::ZERO, || nodes.approve_key(key, B256::ZERO)),
@@ -373,7 +420,10 @@ fn keys_are_approved_once_and_revoked_once_by_governance() {
 fn revoked_unapproved_key_cannot_be_approved() {
     let (vm, mut nodes) = deployed();
     let key = key_address(&tee_key(1));
-    call(&vm, NODE, DEFAULT_MIN_STAKE, || nodes.register_node(key)).unwrap();
+    call(&vm, NODE, DEFAULT_MIN_STAKE, || {
+        nodes.register_node(key, key_proof(&tee_key(1), NODE))
+    })
+    .unwrap();
     call(&vm, GOV, U256::ZERO, || nodes.revoke_key(key)).unwrap();
     assert!(matches!(
         call(&vm, GOV, U256::ZERO, || nodes.approve_key(key, B256::ZERO)),
@@ -532,7 +582,7 @@ fn receipt_fault_follows_key_approval_and_revocation_times() {
     let (vm, mut nodes) = deployed();
     let key = tee_key(1);
     call(&vm, NODE, DEFAULT_MIN_STAKE, || {
-        nodes.register_node(key_address(&key))
+        nodes.register_node(key_address(&key), key_proof(&key, NODE))
     })
     .unwrap();
     let before_approval = sign(&key, &receipt(NODE, T0));
@@ -555,9 +605,14 @@ fn receipt_fault_follows_key_approval_and_revocation_times() {
     vm.set_block_timestamp(T0 + 30);
     call(&vm, GOV, U256::ZERO, || nodes.revoke_key(key_address(&key))).unwrap();
     assert_eq!(
-        fault(&nodes, &during, T0 + 40),
+        fault(&nodes, &during, T0 + 29),
         0,
-        "receipts signed before the revocation stay valid"
+        "receipts judged (anchored) before the revocation stay valid"
+    );
+    assert_eq!(
+        fault(&nodes, &during, T0 + 40),
+        void_reason::KEY_NOT_APPROVED,
+        "judged after the revocation, a receipt dated before it is refused (a leaked key backdates)"
     );
     let after = sign(&key, &receipt(NODE, T0 + 30));
     assert_eq!(
@@ -579,4 +634,91 @@ fn node_active_needs_key_stake_and_no_unbonding() {
     assert!(!nodes.node_active(NODE), "stake below a raised minimum");
     call(&vm, NODE, eth(400), || nodes.add_stake()).unwrap();
     assert!(nodes.node_active(NODE));
+}
+
+#[test]
+fn max_receipt_age_is_judged_as_it_stood_at_the_reference_time() {
+    let (vm, mut nodes) = deployed();
+    let key = tee_key(1);
+    approved_node(&vm, &mut nodes, NODE, &key);
+    let signed = sign(&key, &receipt(NODE, T0));
+    let anchored_at = T0 + 7_200;
+    assert_eq!(fault(&nodes, &signed, anchored_at), 0);
+    // Governance lowers the age to one hour later on: the earlier reference time keeps the one-day age.
+    vm.set_block_timestamp(T0 + 10_000);
+    call(&vm, GOV, U256::ZERO, || {
+        nodes.set_params(3_600, DEFAULT_UNBOND_DELAY, DEFAULT_MIN_STAKE)
+    })
+    .unwrap();
+    assert_eq!(nodes.config().3, 3_600);
+    assert_eq!(fault(&nodes, &signed, anchored_at), 0, "not retroactive");
+    assert_eq!(
+        fault(&nodes, &signed, T0 + 10_000),
+        0,
+        "not even within the changing block's second"
+    );
+    assert_eq!(
+        fault(&nodes, &signed, T0 + 10_001),
+        void_reason::BAD_TIME,
+        "the new age from the next second on"
+    );
+    // Raised again: each reference time finds its own entry.
+    vm.set_block_timestamp(T0 + 20_000);
+    call(&vm, GOV, U256::ZERO, || {
+        nodes.set_params(30_000, DEFAULT_UNBOND_DELAY, DEFAULT_MIN_STAKE)
+    })
+    .unwrap();
+    assert_eq!(fault(&nodes, &signed, T0 + 15_000), void_reason::BAD_TIME);
+    assert_eq!(fault(&nodes, &signed, T0 + 20_001), 0);
+    assert_eq!(fault(&nodes, &signed, anchored_at), 0);
+    assert_eq!(
+        fault(&nodes, &signed, T0),
+        0,
+        "before deployment: the first entry"
+    );
+}
+
+#[test]
+fn pause_blocks_registration_staking_and_approval_not_exits() {
+    let (vm, mut nodes) = deployed();
+    approved_node(&vm, &mut nodes, NODE, &tee_key(1));
+    assert!(matches!(
+        call(&vm, OUTSIDER, U256::ZERO, || nodes.set_paused(true)),
+        Err(Error::Unauthorized(e)) if e.account == OUTSIDER
+    ));
+    call(&vm, GOV, U256::ZERO, || nodes.set_paused(true)).unwrap();
+    assert!(nodes.paused());
+    assert_eq!(*topics(&vm).last().unwrap(), PausedSet::SIGNATURE_HASH);
+    let tee2 = tee_key(2);
+    assert!(matches!(
+        call(&vm, NODE2, DEFAULT_MIN_STAKE, || nodes
+            .register_node(key_address(&tee2), key_proof(&tee2, NODE2))),
+        Err(Error::Paused(_))
+    ));
+    assert!(matches!(
+        call(&vm, NODE, eth(1), || nodes.add_stake()),
+        Err(Error::Paused(_))
+    ));
+    // Exits, revocation and the judge go on.
+    call(&vm, NODE, U256::ZERO, || nodes.request_unbond()).unwrap();
+    vm.set_block_timestamp(T0 + DEFAULT_UNBOND_DELAY);
+    call(&vm, NODE, U256::ZERO, || nodes.withdraw_stake()).unwrap();
+    call(&vm, NODE, U256::ZERO, || nodes.withdraw()).unwrap();
+    assert_eq!(nodes.escrowed(), U256::ZERO);
+    call(&vm, GOV, U256::ZERO, || {
+        nodes.revoke_key(key_address(&tee_key(1)))
+    })
+    .unwrap();
+    call(&vm, GOV, U256::ZERO, || nodes.set_paused(false)).unwrap();
+    assert!(!nodes.paused());
+    call(&vm, NODE2, DEFAULT_MIN_STAKE, || {
+        nodes.register_node(key_address(&tee2), key_proof(&tee2, NODE2))
+    })
+    .unwrap();
+    call(&vm, GOV, U256::ZERO, || nodes.set_paused(true)).unwrap();
+    assert!(matches!(
+        call(&vm, GOV, U256::ZERO, || nodes
+            .approve_key(key_address(&tee2), B256::ZERO)),
+        Err(Error::Paused(_))
+    ));
 }

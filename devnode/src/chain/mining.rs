@@ -273,6 +273,12 @@ impl Chain {
 
     /// `evm_mine`: mines `blocks` blocks (at least one); the first at `timestamp` when given.
     pub fn mine(&mut self, blocks: u64, timestamp: Option<u64>) -> Result<()> {
+        if blocks > super::MAX_MINE_BLOCKS {
+            return Err(Error::InvalidParams(format!(
+                "at most {} blocks per call",
+                super::MAX_MINE_BLOCKS
+            )));
+        }
         if let Some(ts) = timestamp {
             self.set_next_block_timestamp(ts)?;
         }
@@ -300,6 +306,11 @@ impl Chain {
     /// Equal to the parent's timestamp is allowed (Arbitrum blocks may share a timestamp).
     pub fn set_next_block_timestamp(&mut self, timestamp: u64) -> Result<()> {
         let parent = self.head().timestamp();
+        if timestamp > i64::MAX as u64 {
+            return Err(Error::InvalidParams(format!(
+                "timestamp {timestamp} out of range"
+            )));
+        }
         if timestamp < parent {
             return Err(Error::TimestampTooLow {
                 requested: timestamp,
@@ -313,7 +324,9 @@ impl Chain {
 
     /// `evm_increaseTime`: moves the clock forward by `seconds`; returns the total offset in seconds.
     pub fn increase_time(&mut self, seconds: u64) -> i64 {
-        self.time_offset = self.time_offset.saturating_add(seconds as i64);
+        self.time_offset = self
+            .time_offset
+            .saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
         if let Some(ts) = self.next_timestamp.as_mut() {
             *ts = ts.saturating_add(seconds);
         }
@@ -338,6 +351,7 @@ impl Chain {
         let parent_hash = self.head().hash;
         let number = self.head().number() + 1;
         let base_fee = self.next_base_fee();
+        self.next_base_fee = None;
         let mix = keccak256([number.to_be_bytes(), self.reorg_generation.to_be_bytes()].concat());
         let block_env = self.block_env(number, timestamp, base_fee, mix);
         let cfg = self.cfg_env();

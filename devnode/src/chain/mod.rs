@@ -1,4 +1,4 @@
-//! The in-memory chain: genesis with funded dev accounts, a transaction pool with geth's admission rules,
+//! The in-memory chain: genesis with funded dev accounts and Nitro's predeploys ([`predeploys`]), a transaction pool with geth's admission rules,
 //! blocks mined on revm (through [`crate::evm::execute`]), receipts and logs, reads at past blocks, `eth_call`
 //! with state overrides, gas estimation, time travel, snapshots and reorgs.
 //!
@@ -22,6 +22,7 @@ mod block;
 mod call;
 mod mining;
 mod pool;
+pub mod predeploys;
 mod query;
 mod state;
 
@@ -54,6 +55,10 @@ pub const DEFAULT_CHAIN_ID: u64 = 412_346;
 pub const MIN_BASE_FEE: u64 = 100_000_000;
 /// Block gas limit (anvil's default, so gas estimation caps agree).
 pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 30_000_000;
+
+/// Most blocks one `evm_mine`/`anvil_mine` call mines: a fuzzed `anvil_mine 0xffffffffffffffff` held the chain's
+/// lock forever (found by `verity-fuzz`'s JSON-RPC run).
+pub const MAX_MINE_BLOCKS: u64 = 10_000;
 
 /// How to build a [`Chain`].
 #[derive(Clone, Debug)]
@@ -139,6 +144,8 @@ pub struct Chain {
     automine: bool,
     time_offset: i64,
     next_timestamp: Option<u64>,
+    /// `anvil_setNextBlockBaseFeePerGas`: the next block's base fee (later blocks follow EIP-1559 from it).
+    next_base_fee: Option<u64>,
     snapshots: Vec<Snapshot>,
     next_snapshot_id: u64,
     reorg_generation: u64,
@@ -184,6 +191,27 @@ impl Chain {
                 },
             );
         }
+        for (address, code) in predeploys::contracts() {
+            let bytecode = call::bytecode(code);
+            state.set_account(
+                0,
+                address,
+                AccountInfo {
+                    nonce: 1,
+                    code_hash: bytecode.hash_slow(),
+                    code: Some(bytecode),
+                    ..Default::default()
+                },
+            );
+        }
+        state.set_account(
+            0,
+            predeploys::NITRO_DEV_ADDRESS,
+            AccountInfo {
+                balance: config.balance,
+                ..Default::default()
+            },
+        );
         let timestamp = config.genesis_timestamp.unwrap_or_else(now_secs);
         let header = Header {
             parent_hash: B256::ZERO,
@@ -223,6 +251,7 @@ impl Chain {
             pool: Pool::default(),
             time_offset: 0,
             next_timestamp: None,
+            next_base_fee: None,
             snapshots: vec![],
             next_snapshot_id: 0,
             reorg_generation: 0,
@@ -317,6 +346,9 @@ impl Chain {
 
     /// The base fee of the next block.
     pub fn next_base_fee(&self) -> u64 {
+        if let Some(fee) = self.next_base_fee {
+            return fee;
+        }
         let head = &self.head().header;
         let next = alloy::eips::eip1559::calc_next_block_base_fee(
             head.gas_used,
@@ -325,6 +357,12 @@ impl Chain {
             alloy::eips::eip1559::BaseFeeParams::ethereum(),
         );
         next.max(self.config.min_base_fee)
+    }
+
+    /// `anvil_setNextBlockBaseFeePerGas`: the next block's base fee is `fee` (tests of fee spikes); later blocks
+    /// follow EIP-1559 from it.
+    pub fn set_next_block_base_fee(&mut self, fee: u64) {
+        self.next_base_fee = Some(fee);
     }
 
     /// `eth_gasPrice`: the next block's base fee (tips are 0 on Arbitrum).

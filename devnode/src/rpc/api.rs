@@ -242,4 +242,7 @@ pub trait AnvilApi {
     /// Alias of `evm_setNextBlockTimestamp`.
     #[method(name = "setNextBlockTimestamp")]
     fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;
+    /// The next block's base fee (later blocks follow EIP-1559 from it).
+    #[method(name = "setNextBlockBaseFeePerGas")]
+    fn set_next_block_base_fee_per_gas(&self, fee: Quantity) -> RpcResult<()>;
 }

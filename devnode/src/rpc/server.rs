@@ -12,7 +12,7 @@ use alloy::rpc::types::{
     Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
-use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::ErrorObject;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::RpcModule;
@@ -35,6 +35,15 @@ pub type SharedChain = Arc<Mutex<Chain>>;
 pub fn lock(chain: &SharedChain) -> MutexGuard<'_, Chain> {
     chain.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// Largest accepted request body (64 MiB: a deployment's initcode is at most ~150 KiB, so this only bounds
+/// hostile input); a larger body gets HTTP 413 with a JSON-RPC error, the connection and the node stay up.
+pub const MAX_REQUEST_BODY_BYTES: u32 = 64 * 1024 * 1024;
+/// Largest response body (256 MiB, for `eth_getLogs` over a long dev session); a larger answer is a JSON-RPC error.
+pub const MAX_RESPONSE_BODY_BYTES: u32 = 256 * 1024 * 1024;
+/// Most calls in one JSON-RPC batch (jsonrpsee's default is unlimited); a longer batch is answered with one
+/// JSON-RPC error and none of its calls runs.
+pub const MAX_BATCH_LEN: u32 = 1_000;
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -174,8 +183,9 @@ pub async fn start_with_chain(
 
     let addr = SocketAddr::new(config.host, config.port);
     let server_config = ServerConfig::builder()
-        .max_request_body_size(64 * 1024 * 1024)
-        .max_response_body_size(256 * 1024 * 1024)
+        .max_request_body_size(MAX_REQUEST_BODY_BYTES)
+        .max_response_body_size(MAX_RESPONSE_BODY_BYTES)
+        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_LEN))
         .build();
     let server = Server::builder()
         .set_config(server_config)
@@ -661,6 +671,13 @@ impl AnvilApiServer for DevnodeRpc {
     fn mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()> {
         let mut chain = self.chain();
         let count = blocks.map_or(1, |b| b.0).max(1);
+        if count > crate::chain::MAX_MINE_BLOCKS {
+            return Err(Error::InvalidParams(format!(
+                "at most {} blocks per call",
+                crate::chain::MAX_MINE_BLOCKS
+            ))
+            .into());
+        }
         let step = interval.map_or(0, |i| i.0);
         for i in 0..count {
             if step > 0 && i > 0 {
@@ -689,5 +706,10 @@ impl AnvilApiServer for DevnodeRpc {
 
     fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
         Ok(self.chain().set_next_block_timestamp(timestamp.0)?)
+    }
+
+    fn set_next_block_base_fee_per_gas(&self, fee: Quantity) -> RpcResult<()> {
+        self.chain().set_next_block_base_fee(fee.0);
+        Ok(())
     }
 }

@@ -190,6 +190,7 @@ pub(crate) fn run_program(evm: &mut StylusEvm<'_>) -> Result<InterpreterResult, 
         Outcome::Revert(outs) => (InstructionResult::Revert, outs),
         Outcome::Failure(reason) => {
             tracing::debug!(target: "devnode::stylus", program = %call.target, %reason, "program failed");
+            super::record_trap(format!("{}: {reason}", call.target));
             (InstructionResult::Revert, Vec::new())
         }
         Outcome::OutOfInk => {
@@ -263,9 +264,15 @@ fn invoke(
             },
             Err(err) => {
                 break match err.as_trap_code() {
-                    Some(TrapCode::OutOfFuel | TrapCode::StackOverflow) => Outcome::OutOfInk,
+                    Some(TrapCode::OutOfFuel) => Outcome::OutOfInk,
+                    // Nitro charges a stack overflow as out of ink; it is still a program bug, so it is
+                    // recorded for the fuzzer (see `take_traps`).
+                    Some(TrapCode::StackOverflow) => {
+                        super::record_trap(format!("{}: stack overflow", call.target));
+                        Outcome::OutOfInk
+                    }
                     _ => Outcome::Failure(err.to_string()),
-                }
+                };
             }
         }
     };

@@ -25,5 +25,32 @@ pub use cache::{CompiledProgram, ProgramCache};
 pub use code::{decompress_program, is_stylus_program, STYLUS_PREFIX};
 pub use host::vm_hooks;
 
+thread_local! {
+    /// Program failures (traps) on this thread since the last [`take_traps`], at most [`MAX_RECORDED_TRAPS`].
+    static TRAPS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many trap reasons [`take_traps`] keeps between two takes (the rest are dropped, not counted).
+pub const MAX_RECORDED_TRAPS: usize = 16;
+
+/// Records a program failure: a wasm trap (`unreachable`, out-of-bounds memory, a failed host call) or a
+/// stack overflow. On chain these all look like an empty revert (or an out-of-ink halt), the same as
+/// stylus-sdk's own refusal of an unknown selector, so the fuzzer (`verity-fuzz`) reads them here.
+pub(crate) fn record_trap(reason: String) {
+    TRAPS.with(|traps| {
+        let mut traps = traps.borrow_mut();
+        if traps.len() < MAX_RECORDED_TRAPS {
+            traps.push(reason);
+        }
+    });
+}
+
+/// The program failures (`<program address>: <reason>`) recorded on the calling thread since the last call;
+/// execution is synchronous on the thread that drives the [`crate::chain::Chain`], so an in-process caller
+/// sees exactly the traps of what it executed.
+pub fn take_traps() -> Vec<String> {
+    TRAPS.with(|traps| std::mem::take(&mut *traps.borrow_mut()))
+}
+
 /// The Stylus version this engine implements (Nitro's `stylusVersion()` since ArbOS 32).
 pub const STYLUS_VERSION: u16 = 2;

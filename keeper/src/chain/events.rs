@@ -63,7 +63,11 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-fn decode<E: SolEvent>(log: &Log) -> Result<E, DecodeError> {
+/// Decodes `log` as event `E` (whose signature the caller matched).
+///
+/// # Errors
+/// [`DecodeError`] naming the log when the data does not fit the event.
+pub fn decode<E: SolEvent>(log: &Log) -> Result<E, DecodeError> {
     E::decode_log_data(log.data()).map_err(|e| DecodeError {
         address: log.address(),
         tx_hash: log.transaction_hash.unwrap_or_default(),

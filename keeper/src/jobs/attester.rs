@@ -7,32 +7,36 @@
 //! cursor that never moves past the oldest version still `Submitted` ([`super::versions`]): a crash or restart
 //! reads every unattested submission again, and the chain's `version(id).status` decides what is still to do.
 //!
-//! Fetching: `file://<path>` from the local file system (tokio, read in chunks); `http://` and `https://` with
-//! `reqwest` — already in the tree as alloy's HTTP transport (re-exported as `alloy::transports::http::reqwest`),
-//! so no new dependency. Bytes are hashed as they stream in. Fetches of one pass run concurrently.
+//! Fetching goes through [`crate::fetch::Fetcher`] under the keeper's fetch policy (`http(s)` to global addresses
+//! only unless flags allow `file://` or private addresses; a size cap; a per-fetch deadline): the URI is chosen by
+//! the submitter, so it must never make the keeper read `/dev/zero`, its keystore or a cloud metadata endpoint.
+//! Fetches run as background tasks (at most [`AttesterConfig::max_fetches_per_pass`] in flight): a pass starts the
+//! fetches that are due, collects those that finished and returns at once, so one slow URI never stalls a pass
+//! (the plan's `in_flight` tells an idle-exiting loop that work is still coming).
 //!
-//! An unreachable URI (I/O error, missing file, connection failure, timeout, a non-2xx HTTP status, a scheme the
-//! attester cannot read) is **never** reported as a mismatch: the version is retried with exponential backoff
-//! (from [`AttesterConfig::retry_base`], doubling, capped at [`AttesterConfig::retry_max`]: by default 2 s up to
-//! 5 min) for as long as it stays `Submitted` — that is, until the registry's TTL (7 days on the dev chain) expires
-//! it with a refund. Each failure is logged with its attempt count and counted in
-//! `keeper_attest_fetches_total{outcome="unreachable"}`.
+//! An unreachable URI (refused by the policy, over the cap, past the deadline, I/O error, missing file, connection
+//! failure, a non-2xx HTTP status) is **never** reported as a mismatch: the version is retried with exponential
+//! backoff (from [`AttesterConfig::retry_base`], doubling, capped at [`AttesterConfig::retry_max`]: by default 2 s
+//! up to 5 min) for as long as it stays `Submitted`. Each failure is logged with its attempt count and counted in
+//! `keeper_attest_fetches_total{outcome="unreachable"}`. Once such a version is past the registry's TTL (its
+//! `expire(id)` simulates without a revert) the attester submits `expire(id)` under `expire:<id>` (permissionless:
+//! the submitter is refunded) instead of re-reading it for ever.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, Bytes, Keccak256, B256, U256};
+use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
-use alloy::transports::http::reqwest;
-use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 use verity_abi::registry::Status;
 use verity_abi::rpc::IModelRegistry;
 
-use super::versions::{Observed, VersionWatch, WatchConfig};
+use super::versions::{VersionWatch, WatchConfig};
 use super::{IntentSpec, Job, Plan, PlanFuture};
+use crate::fetch::{FetchPolicy, Fetcher};
 use crate::http::Metrics;
 use crate::store::CursorStore;
 
@@ -42,9 +46,17 @@ pub const JOB_NAME: &str = "storage-attester";
 /// The prefix of the job's idempotency keys.
 pub const KEY_PREFIX: &str = "attest";
 
+/// The prefix of the job's expiry keys.
+pub const EXPIRE_PREFIX: &str = "expire";
+
 /// The idempotency key of version `id`'s attestation.
 pub fn key(id: U256) -> String {
     format!("{KEY_PREFIX}:{id}")
+}
+
+/// The idempotency key of expiring version `id`.
+pub fn expire_key(id: U256) -> String {
+    format!("{EXPIRE_PREFIX}:{id}")
 }
 
 /// Settings of the attester.
@@ -58,99 +70,28 @@ pub struct AttesterConfig {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
-    /// Timeout of one HTTP fetch (whole body).
-    pub http_timeout: Duration,
-    /// Most fetches started per pass.
+    /// What may be fetched, how much and for how long ([`crate::fetch`]).
+    pub fetch: FetchPolicy,
+    /// Most fetches in flight at once.
     pub max_fetches_per_pass: usize,
 }
 
 impl AttesterConfig {
     /// Defaults for `registry` (deployed at `start_block`): storage attested for 365 days, retries from 2 s to
-    /// 5 min, 10 min per HTTP fetch, 64 fetches per pass.
+    /// 5 min, the default [`FetchPolicy`], 64 fetches in flight.
     pub fn new(registry: Address, start_block: u64) -> Self {
         Self {
             watch: WatchConfig::new("registry-attester", registry, start_block),
             storage_ttl_secs: 365 * 86_400,
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
-            http_timeout: Duration::from_secs(600),
+            fetch: FetchPolicy::default(),
             max_fetches_per_pass: 64,
         }
     }
 }
 
-/// What the attester found at a URI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found {
-    /// keccak256 of the bytes.
-    pub content_hash: B256,
-    /// Their length.
-    pub size: u64,
-}
-
-/// Why a URI could not be read (retried later, never reported as a mismatch).
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// Not a `file://`, `http://` or `https://` URI (or not UTF-8).
-    #[error("unsupported storage URI {0:?}")]
-    Unsupported(String),
-    /// Local I/O failed (missing file, permissions…).
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The HTTP request failed or answered with a non-success status.
-    #[error("http: {0}")]
-    Http(String),
-}
-
-/// Fetches `uri` and hashes what is there.
-///
-/// # Errors
-/// [`FetchError`] when nothing could be read.
-pub async fn fetch(client: &reqwest::Client, uri: &[u8]) -> Result<Found, FetchError> {
-    let text = std::str::from_utf8(uri)
-        .map_err(|_| FetchError::Unsupported(String::from_utf8_lossy(uri).into_owned()))?;
-    let mut hasher = Keccak256::new();
-    let mut size = 0u64;
-    if let Some(path) = text.strip_prefix("file://") {
-        let io = |source| FetchError::Io {
-            path: path.to_string(),
-            source,
-        };
-        let mut file = tokio::fs::File::open(path).await.map_err(io)?;
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buf).await.map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
-    } else if text.starts_with("http://") || text.starts_with("https://") {
-        let http = |e: reqwest::Error| FetchError::Http(e.to_string());
-        let mut response = client
-            .get(text)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(http)?;
-        while let Some(chunk) = response.chunk().await.map_err(http)? {
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-        }
-    } else {
-        return Err(FetchError::Unsupported(text.to_string()));
-    }
-    Ok(Found {
-        content_hash: hasher.finalize(),
-        size,
-    })
-}
+pub use crate::fetch::{FetchError, Found};
 
 #[derive(Debug, Default)]
 struct Retry {
@@ -164,13 +105,17 @@ struct Memory {
     decided: BTreeMap<U256, IntentSpec>,
     /// Backoff of unreachable URIs.
     retries: BTreeMap<U256, Retry>,
+    /// Fetches in flight, by version.
+    in_flight: std::collections::BTreeSet<U256>,
+    /// Their tasks (dropping the job aborts them).
+    tasks: JoinSet<(U256, Result<Found, FetchError>)>,
 }
 
 /// The storage attester for one ModelRegistry.
 pub struct StorageAttester<S> {
     config: AttesterConfig,
     watch: VersionWatch<S>,
-    client: reqwest::Client,
+    fetcher: Fetcher,
     metrics: Metrics,
     memory: Mutex<Memory>,
 }
@@ -181,14 +126,11 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
     /// # Panics
     /// When the HTTP client cannot be built (no TLS backend: a build problem).
     pub fn new(store: S, config: AttesterConfig, metrics: Metrics) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(config.http_timeout)
-            .build()
-            .expect("reqwest client builds");
+        let fetcher = Fetcher::new(config.fetch.clone()).expect("the HTTP client builds");
         Self {
             watch: VersionWatch::new(store, config.watch.clone()),
             config,
-            client,
+            fetcher,
             metrics,
             memory: Mutex::new(Memory::default()),
         }
@@ -206,6 +148,16 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         .into()
     }
 
+    /// `expire(id)` under `expire:<id>`.
+    fn expire_intent(&self, id: U256) -> IntentSpec {
+        IntentSpec {
+            key: expire_key(id),
+            target: self.watch.registry(),
+            calldata: IModelRegistry::expireCall { id }.abi_encode().into(),
+            value: U256::ZERO,
+        }
+    }
+
     async fn plan_with<P: Provider + Clone + 'static>(&self, provider: &P) -> super::Result<Plan> {
         let (versions, chain_now, _) = self
             .watch
@@ -217,34 +169,27 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         memory.decided.retain(|id, _| live.contains(id));
         memory.retries.retain(|id, _| live.contains(id));
 
+        let memory = &mut *memory;
+        memory.in_flight.retain(|id| live.contains(id));
         let now = Instant::now();
-        let to_fetch: Vec<&Observed> = versions
-            .iter()
-            .filter(|v| !memory.decided.contains_key(&v.submitted.id))
-            .filter(|v| {
-                memory
-                    .retries
-                    .get(&v.submitted.id)
-                    .and_then(|r| r.next_at)
-                    .is_none_or(|at| at <= now)
-            })
-            .take(self.config.max_fetches_per_pass)
-            .collect();
-        let mut set = tokio::task::JoinSet::new();
-        for v in &to_fetch {
-            let client = self.client.clone();
-            let id = v.submitted.id;
-            let uri = v.submitted.storage_uri.clone();
-            set.spawn(async move { (id, fetch(&client, &uri).await) });
-        }
+        // Collect the fetches that finished (never waiting for one that did not).
         let mut results = BTreeMap::new();
-        while let Some(joined) = set.join_next().await {
-            if let Ok((id, r)) = joined {
-                results.insert(id, r);
+        while let Some(joined) = memory.tasks.try_join_next() {
+            match joined {
+                Ok((id, r)) => {
+                    memory.in_flight.remove(&id);
+                    results.insert(id, r);
+                }
+                // A fetch task panicked: its version is retried (its id is freed below).
+                Err(e) => warn!(target: "keeper::jobs::attester", %e, "fetch task failed; retried"),
             }
         }
+        if memory.tasks.is_empty() {
+            memory.in_flight.clear();
+        }
         let storage_expiry = chain_now.saturating_add(self.config.storage_ttl_secs);
-        for v in &to_fetch {
+        let registry = IModelRegistry::new(self.watch.registry(), provider);
+        for v in &versions {
             let id = v.submitted.id;
             match results.remove(&id) {
                 Some(Ok(found)) => {
@@ -287,12 +232,39 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
                         .with_label_values(&["unreachable"])
                         .inc();
                     warn!(target: "keeper::jobs::attester", %id, attempts = retry.attempts, retry_in = ?delay, %e, "storage unreachable; retried later (not reported as a mismatch)");
+                    if registry.expire(id).call().await.is_ok() {
+                        info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
+                        memory.decided.insert(id, self.expire_intent(id));
+                    }
                 }
-                None => {
-                    // The fetch task panicked: retried next pass.
-                    warn!(target: "keeper::jobs::attester", %id, "fetch task failed; retried next pass");
-                }
+                None => {}
             }
+        }
+        // Start the fetches that are due, up to the in-flight limit; an unreachable version past the TTL is
+        // expired instead.
+        for v in &versions {
+            let id = v.submitted.id;
+            if memory.decided.contains_key(&id) || memory.in_flight.contains(&id) {
+                continue;
+            }
+            let retry = memory.retries.get(&id);
+            if retry.and_then(|r| r.next_at).is_some_and(|at| at > now) {
+                continue;
+            }
+            if retry.is_some() && registry.expire(id).call().await.is_ok() {
+                info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
+                memory.decided.insert(id, self.expire_intent(id));
+                continue;
+            }
+            if memory.in_flight.len() >= self.config.max_fetches_per_pass.max(1) {
+                break;
+            }
+            let fetcher = self.fetcher.clone();
+            let uri = v.submitted.storage_uri.clone();
+            memory.in_flight.insert(id);
+            memory
+                .tasks
+                .spawn(async move { (id, fetcher.hash(&uri).await) });
         }
         let intents = versions
             .iter()
@@ -300,6 +272,12 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
             .collect();
         Ok(Plan {
             intents,
+            // First fetches only: a re-fetch of an unreachable URI is not waited for.
+            in_flight: memory
+                .in_flight
+                .iter()
+                .filter(|id| !memory.retries.contains_key(id))
+                .count() as u64,
             due: versions.len() as u64,
             lag_secs: versions
                 .iter()
@@ -330,66 +308,5 @@ where
 
     fn plan<'a>(&'a self, provider: &'a P) -> PlanFuture<'a> {
         Box::pin(self.plan_with(provider))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use alloy::primitives::keccak256;
-
-    #[tokio::test]
-    async fn fetches_files_and_refuses_unknown_schemes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("w.bin");
-        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &bytes).unwrap();
-        let client = reqwest::Client::new();
-        let uri = format!("file://{}", path.display());
-        let found = fetch(&client, uri.as_bytes()).await.unwrap();
-        assert_eq!(found.content_hash, keccak256(&bytes));
-        assert_eq!(found.size, 200_000);
-        let missing = format!("file://{}", dir.path().join("nope").display());
-        assert!(matches!(
-            fetch(&client, missing.as_bytes()).await,
-            Err(FetchError::Io { .. })
-        ));
-        assert!(matches!(
-            fetch(&client, b"ipfs://x").await,
-            Err(FetchError::Unsupported(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn fetches_over_http_and_treats_errors_as_unreachable() {
-        use tokio::io::AsyncWriteExt;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            for _ in 0..2 {
-                let (mut s, _) = listener.accept().await.unwrap();
-                let mut req = vec![0u8; 4096];
-                let n = s.read(&mut req).await.unwrap();
-                let req = String::from_utf8_lossy(&req[..n]).to_string();
-                let reply = if req.starts_with("GET /w ") {
-                    "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
-                        .to_string()
-                } else {
-                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        .to_string()
-                };
-                s.write_all(reply.as_bytes()).await.unwrap();
-                s.shutdown().await.unwrap();
-            }
-        });
-        let client = reqwest::Client::new();
-        let found = fetch(&client, format!("http://{addr}/w").as_bytes())
-            .await
-            .unwrap();
-        assert_eq!((found.content_hash, found.size), (keccak256(b"hello"), 5));
-        assert!(matches!(
-            fetch(&client, format!("http://{addr}/gone").as_bytes()).await,
-            Err(FetchError::Http(_))
-        ));
     }
 }

@@ -235,6 +235,7 @@ impl<S: CursorStore + OutboxStore + Clone> RegistrationBatcher<S> {
             intents,
             due,
             lag_secs,
+            in_flight: 0,
         })
     }
 }

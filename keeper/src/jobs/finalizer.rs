@@ -155,6 +155,7 @@ impl EpochFinalizer {
             }],
             due: state.due_epochs(),
             lag_secs: state.lag_secs(),
+            in_flight: 0,
         }
     }
 }

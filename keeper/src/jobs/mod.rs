@@ -52,6 +52,9 @@ pub enum JobError {
     /// The node has no latest block.
     #[error("the node returned no latest block")]
     NoLatestBlock,
+    /// A log with a known event signature does not decode (the ABI drifted): the stream stops here, never skips.
+    #[error(transparent)]
+    Decode(#[from] crate::chain::events::DecodeError),
     /// The contract reports a configuration the job cannot work with.
     #[error("{contract} at {address}: {what}")]
     BadContract {
@@ -91,7 +94,7 @@ impl JobError {
             JobError::Store(e) => e.is_transient(),
             JobError::Chain(e) => e.is_transient(),
             JobError::NoLatestBlock => true,
-            JobError::BadContract { .. } => false,
+            JobError::Decode(_) | JobError::BadContract { .. } => false,
         }
     }
 }
@@ -121,6 +124,9 @@ pub struct Plan {
     pub due: u64,
     /// How long (chain seconds) the oldest due item has been due; 0 when nothing is due.
     pub lag_secs: u64,
+    /// Work the job started in the background that may still produce intents (e.g. fetches in flight): an
+    /// idle-exiting loop waits for it.
+    pub in_flight: u64,
 }
 
 /// A boxed planning future (jobs are held as trait objects by the service loop).
@@ -162,6 +168,7 @@ pub trait Job<P>: Send + Sync + std::fmt::Debug {
 pub const KEY_PREFIXES: &[(&str, &str)] = &[
     (finalizer::KEY_PREFIX, finalizer::JOB_NAME),
     (attester::KEY_PREFIX, attester::JOB_NAME),
+    (attester::EXPIRE_PREFIX, attester::JOB_NAME),
     (batcher::KEY_PREFIX, batcher::JOB_NAME),
     (receipts::batcher::KEY_PREFIX, receipts::batcher::JOB_NAME),
     (
@@ -201,6 +208,8 @@ pub struct JobsReport {
     pub failed: usize,
     /// Jobs whose planning failed permanently (bad contract, undecodable answer): logged every pass.
     pub broken: usize,
+    /// Background work of the jobs still in flight ([`Plan::in_flight`], summed).
+    pub in_flight: u64,
 }
 
 /// Runs every job once: plan, then persist each planned intent through `tx` (or log it when `dry_run`), and
@@ -236,6 +245,7 @@ where
                 continue;
             }
         };
+        report.in_flight += plan.in_flight;
         metrics
             .job_due
             .with_label_values(&[name])

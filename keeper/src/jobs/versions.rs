@@ -19,7 +19,7 @@ use alloy::providers::Provider;
 use alloy::sol_types::SolError;
 use alloy::transports::{RpcError, TransportErrorKind};
 use tokio::sync::Mutex;
-use tracing::{debug, warn};
+use tracing::debug;
 use verity_abi::registry::{self, Status};
 use verity_abi::rpc::IModelRegistry;
 
@@ -201,13 +201,10 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
                 break;
             };
             for log in &batch.logs {
-                let event = match decode_log(log) {
-                    Ok(Some(e)) => e,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        warn!(target: "keeper::jobs::registry", %e, "undecodable registry log skipped");
-                        continue;
-                    }
+                // A known event that does not decode stops the stream here (the cursor does not move past it):
+                // skipping it could lose a submission for ever.
+                let Some(event) = decode_log(log)? else {
+                    continue;
                 };
                 match event {
                     KeeperEvent::VersionSubmitted(v) => {
@@ -320,4 +317,52 @@ fn is_unknown_version(e: &RpcError<TransportErrorKind>) -> bool {
     e.as_error_resp()
         .and_then(|r| r.as_revert_data())
         .is_some_and(|d| d.starts_with(&registry::RegistryUnknownVersion::SELECTOR))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Log as PrimLog, LogData, B256, U64};
+    use alloy::providers::ProviderBuilder;
+    use alloy::rpc::types::{Block, Log};
+    use alloy::sol_types::SolEvent;
+    use alloy::transports::mock::Asserter;
+
+    /// A `VersionSubmitted` log that does not decode stops the watch with [`JobError::Decode`] and the persisted
+    /// cursor does not move past it (skipping it would lose the submission for ever).
+    #[tokio::test]
+    async fn an_undecodable_submission_stops_the_watch() {
+        let (store, _dir) = crate::store::testing::sqlite().await;
+        let registry = Address::repeat_byte(0x12);
+        let watch = VersionWatch::new(store.clone(), WatchConfig::new("w", registry, 2));
+        let asserter = Asserter::new();
+        let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone());
+        let bad = Log {
+            inner: PrimLog {
+                address: registry,
+                data: LogData::new_unchecked(
+                    vec![
+                        registry::VersionSubmitted::SIGNATURE_HASH,
+                        B256::with_last_byte(1),
+                        B256::repeat_byte(2),
+                        B256::repeat_byte(3),
+                    ],
+                    vec![0xde, 0xad].into(),
+                ),
+            },
+            block_number: Some(4),
+            transaction_hash: Some(B256::repeat_byte(9)),
+            log_index: Some(0),
+            ..Default::default()
+        };
+        let mut head: Block = Block::default();
+        head.header.hash = B256::repeat_byte(5);
+        head.header.inner.number = 5;
+        asserter.push_success(&U64::from(5));
+        asserter.push_success(&vec![bad]);
+        asserter.push_success(&head);
+        let got = watch.observe(&provider, |_| false).await;
+        assert!(matches!(got, Err(JobError::Decode(_))), "{got:?}");
+        assert_eq!(store.cursor("w").await.unwrap(), None);
+    }
 }

@@ -112,6 +112,21 @@ pub const ALREADY_DONE: [[u8; 4]; 12] = [
     settlement::SettlementAlreadyVoided::SELECTOR,
 ];
 
+/// Selectors of typed errors that say "not yet": the operation becomes possible later without any change
+/// (`SettlementTooEarly`: an answered request is refundable only after its deadline plus the challenge window;
+/// `SettlementPaused`: nothing settles while paused). The intent stays `Pending` and is simulated again next pass.
+pub const RETRY_LATER: [[u8; 4]; 2] = [
+    settlement::SettlementTooEarly::SELECTOR,
+    settlement::SettlementPaused::SELECTOR,
+];
+
+/// Whether `revert` is one of [`RETRY_LATER`].
+pub fn is_retry_later(revert: &[u8]) -> bool {
+    revert
+        .get(..4)
+        .is_some_and(|sel| RETRY_LATER.iter().any(|s| s.as_slice() == sel))
+}
+
 /// Revert data for humans: the typed error decoded with the committed interfaces of `verity-abi`
 /// (`GaugeEpochNotEnded(0, 1797465600)`), or an `Error(string)` / `Panic(uint256)` reason, followed by the raw
 /// hex; just the hex when nothing decodes.
@@ -179,6 +194,19 @@ mod tests {
     use super::*;
     use alloy::primitives::{Address, U256};
     use alloy::rpc::json_rpc::ErrorPayload;
+
+    #[test]
+    fn too_early_and_paused_are_retried_later_not_failed() {
+        let early = settlement::SettlementTooEarly { until: 7 }.abi_encode();
+        let paused = settlement::SettlementPaused {}.abi_encode();
+        assert!(is_retry_later(&early) && is_retry_later(&paused));
+        assert!(!is_already_done(&early) && !is_already_done(&paused));
+        let settled = settlement::SettlementAlreadySettled {
+            requestId: alloy::primitives::B256::ZERO,
+        }
+        .abi_encode();
+        assert!(!is_retry_later(&settled) && !is_retry_later(&[1, 2]));
+    }
 
     #[test]
     fn classifies_node_error_texts() {

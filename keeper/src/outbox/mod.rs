@@ -1,7 +1,13 @@
 //! The transaction manager over the SQL outbox: persist the intent, allocate the nonce in the database and sign in
 //! the same transaction, store the raw bytes before broadcasting, rebroadcast the same bytes, and confirm by the
-//! receipts of every attempt. No fee bumping (Arbitrum orders by arrival; the fee only has to cover the base fee),
-//! a fee cap, and typed `Already…` reverts counted as success.
+//! receipts of every attempt; a fee cap, and typed `Already…` reverts counted as success.
+//!
+//! **Replacement** (issue 15 #5): a signed attempt whose `maxFeePerGas` fell below the next block's base fee (a
+//! base-fee spike after signing), or that the node refuses for its fee, is replaced at the same nonce: both fees
+//! raised by at least the node's replacement rule (+10%, here +12.5% + 1 wei) and the max fee to at least twice the
+//! current base fee, never above the fee cap (at the cap the intent waits and the log says so). Every attempt is
+//! persisted before it is broadcast and kept; a receipt of any attempt finishes the intent, so whichever lands
+//! first counts and none can land twice (one nonce).
 //!
 //! Each [`TxManager::run_once`] pass is safe to repeat and to kill at any point: every step starts from what the
 //! store says.
@@ -23,7 +29,9 @@ pub mod classify;
 
 use crate::failpoint::{Failpoint, Failpoints};
 use crate::store::{Attempt, Intent, IntentStatus, NewIntent, OutboxStore, SignedTx, StoreError};
-use classify::{classify_rpc, describe_revert, is_already_done, revert_data, SendErrorKind};
+use classify::{
+    classify_rpc, describe_revert, is_already_done, is_retry_later, revert_data, SendErrorKind,
+};
 
 /// Errors of the transaction manager.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +111,10 @@ pub struct PassReport {
     pub requeued: usize,
     /// Steps skipped for a transient reason (retried next pass).
     pub deferred: usize,
+    /// Attempts replaced at the same nonce with higher fees.
+    pub replaced: usize,
+    /// Replacements the fee cap prevented (the intent waits for the base fee to fall).
+    pub capped: usize,
 }
 
 /// The transaction manager: one sender key, one store, one provider.
@@ -113,6 +125,8 @@ pub struct TxManager<S, P> {
     signer: PrivateKeySigner,
     config: TxConfig,
     failpoints: Failpoints,
+    /// The lease this instance leads under: checked in the nonce transaction (`None`: unfenced).
+    fence: Option<crate::store::Lease>,
 }
 
 fn now_ms() -> i64 {
@@ -137,7 +151,13 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             signer,
             config,
             failpoints,
+            fence: None,
         }
+    }
+
+    /// Fences nonce allocation by `lease` (the keeper sets it after each lease tick; `None` unfences).
+    pub fn set_fence(&mut self, lease: Option<crate::store::Lease>) {
+        self.fence = lease;
     }
 
     /// The sending address.
@@ -234,6 +254,11 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         let gas = match self.provider.estimate_gas(self.request(intent)).await {
             Ok(gas) => gas,
             Err(err) => {
+                if let Some(data) = revert_data(&err).filter(|d| is_retry_later(d)) {
+                    debug!(target: "keeper::outbox", id = intent.id, key = %intent.key, revert = %describe_revert(&data), "not possible yet; simulated again next pass");
+                    report.deferred += 1;
+                    return Ok(());
+                }
                 if let Some(data) = revert_data(&err) {
                     let (to, msg) = if is_already_done(&data) {
                         (
@@ -316,7 +341,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         };
         let attempt = self
             .store
-            .sign_next(intent.id, floor, &sign, now_ms())
+            .sign_next_fenced(intent.id, floor, &sign, now_ms(), self.fence.as_ref())
             .await?;
         debug!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "signed");
         report.signed += 1;
@@ -349,14 +374,28 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         if !due {
             return Ok(());
         }
+        // A base-fee spike since signing: the attempt can no longer be included, replace it first.
+        let next_base_fee = self.provider.get_gas_price().await?;
+        let mut latest = latest.clone();
+        if fees_of(&latest.raw).is_some_and(|(max_fee, _)| max_fee < next_base_fee) {
+            match self.replace(intent, &latest, next_base_fee, report).await? {
+                Some(a) => latest = a,
+                None => return Ok(()),
+            }
+        }
         match self.provider.send_raw_transaction(&latest.raw).await {
             Ok(_) => {}
             Err(err) => match classify_rpc(&err) {
                 SendErrorKind::AlreadyKnown => {}
                 SendErrorKind::NonceTooLow => return self.reconcile(intent, report).await,
-                kind @ (SendErrorKind::ReplacementUnderpriced
-                | SendErrorKind::InsufficientFunds
-                | SendErrorKind::FeeTooLow
+                kind @ (SendErrorKind::ReplacementUnderpriced | SendErrorKind::FeeTooLow) => {
+                    // The node wants more for this nonce: the next pass signs a replacement.
+                    warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, ?kind, ?err, "broadcast refused for its fee; replaced");
+                    self.replace(intent, &latest, next_base_fee, report).await?;
+                    report.deferred += 1;
+                    return Ok(());
+                }
+                kind @ (SendErrorKind::InsufficientFunds
                 | SendErrorKind::Rejected
                 | SendErrorKind::Transient) => {
                     warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, ?kind, ?err, "broadcast failed");
@@ -371,6 +410,63 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         self.store.mark_sent(latest.id, now_ms()).await?;
         report.broadcast += 1;
         Ok(())
+    }
+
+    /// Signs and persists a replacement of `latest` at its nonce with both fees bumped by more than the node's
+    /// replacement rule (+10%) and the max fee at least twice `next_base_fee`, within the fee cap. `None` (logged)
+    /// when the cap leaves no room for a valid replacement or `latest` does not decode.
+    async fn replace(
+        &self,
+        intent: &Intent,
+        latest: &Attempt,
+        next_base_fee: u128,
+        report: &mut PassReport,
+    ) -> Result<Option<Attempt>> {
+        let Some(old) = decode_eip1559(&latest.raw) else {
+            warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, "attempt does not decode as EIP-1559; not replaced");
+            return Ok(None);
+        };
+        let cap = self.config.max_fee_per_gas;
+        let wanted = bump(old.max_fee_per_gas).max(
+            next_base_fee
+                .saturating_mul(2)
+                .saturating_add(self.config.priority_fee_per_gas),
+        );
+        let max_fee = wanted.min(cap);
+        let priority = bump(old.max_priority_fee_per_gas)
+            .max(self.config.priority_fee_per_gas)
+            .min(max_fee);
+        // The replacement rule: both fees at least +10% over the attempt it replaces.
+        let min_max_fee = old.max_fee_per_gas.saturating_add(old.max_fee_per_gas / 10);
+        let min_priority = old
+            .max_priority_fee_per_gas
+            .saturating_add(old.max_priority_fee_per_gas / 10);
+        if max_fee < min_max_fee || priority < min_priority || max_fee < next_base_fee {
+            warn!(target: "keeper::outbox", id = intent.id, nonce = old.nonce, cap, next_base_fee, max_fee = old.max_fee_per_gas, "fee cap reached: the attempt cannot be replaced; waiting for the base fee to fall");
+            report.deferred += 1;
+            report.capped += 1;
+            return Ok(None);
+        }
+        let mut tx = TxEip1559 {
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: priority,
+            ..old
+        };
+        let sig = self
+            .signer
+            .sign_transaction_sync(&mut tx)
+            .map_err(|_| StoreError::Corrupt {
+                what: "attempts (replacement could not be signed)",
+            })?;
+        let envelope = TxEnvelope::from(tx.into_signed(sig));
+        let signed = SignedTx {
+            tx_hash: *envelope.tx_hash(),
+            raw: envelope.encoded_2718().into(),
+        };
+        let attempt = self.store.add_attempt(intent.id, &signed, now_ms()).await?;
+        info!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, priority, "replacement signed at the same nonce");
+        report.replaced += 1;
+        Ok(Some(attempt))
     }
 
     async fn find_receipt(&self, attempts: &[Attempt]) -> Result<Option<TransactionReceipt>> {
@@ -500,4 +596,21 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         }
         Ok(false)
     }
+}
+
+/// An EIP-1559 attempt's transaction, decoded from its raw bytes.
+fn decode_eip1559(raw: &[u8]) -> Option<TxEip1559> {
+    use alloy::eips::eip2718::Decodable2718;
+    let envelope = TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
+    envelope.as_eip1559().map(|s| s.tx().clone())
+}
+
+/// `(maxFeePerGas, maxPriorityFeePerGas)` of an attempt.
+fn fees_of(raw: &[u8]) -> Option<(u128, u128)> {
+    decode_eip1559(raw).map(|t| (t.max_fee_per_gas, t.max_priority_fee_per_gas))
+}
+
+/// A fee raised by 12.5% + 1 wei (above the +10% replacement rule, also from 0).
+fn bump(fee: u128) -> u128 {
+    fee.saturating_add(fee / 8).saturating_add(1)
 }

@@ -121,6 +121,7 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
             intents: Vec::new(),
             due: waiting,
             lag_secs,
+            in_flight: 0,
         };
         let bond = IReceiptBatches::new(self.config.batches, provider)
             .config()

@@ -24,6 +24,7 @@ use verity_abi::settlement::{
 
 use super::store::{Anchored, ReceiptStore};
 use crate::chain::cursor::{LogReader, StreamConfig};
+use crate::chain::events::decode;
 use crate::jobs::{Job, JobError, Plan, PlanFuture, Result};
 use crate::store::CursorStore;
 
@@ -137,19 +138,12 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             return Ok(false);
         };
         let from_batches = log.address() == self.config.batches;
-        let decode_err = |event: &str, e: alloy::sol_types::Error| {
-            warn!(target: "keeper::receipts::events", event, %e, tx = ?log.transaction_hash, "undecodable log skipped");
-        };
+        // A known event that does not decode is an error (crate::chain::events): the cursor stays before it and
+        // the job reports itself broken every pass, rather than skipping a batch or a paid request for ever.
         if from_batches {
             match topic0 {
                 BatchAnchored::SIGNATURE_HASH => {
-                    let e = match BatchAnchored::decode_log_data(log.data()) {
-                        Ok(e) => e,
-                        Err(err) => {
-                            decode_err("BatchAnchored", err);
-                            return Ok(false);
-                        }
-                    };
+                    let e: BatchAnchored = decode(log)?;
                     let anchored_at = self.block_time(provider, log, times).await?;
                     let anchored = Anchored {
                         chain_batch: e.batchId.saturating_to(),
@@ -165,70 +159,53 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
                         .await?;
                     info!(target: "keeper::receipts::events", batch = %e.batchId, local = id, submitter = %e.submitter, count = e.count, ours = e.submitter == self.config.us, "batch anchored");
                 }
-                BatchFinalized::SIGNATURE_HASH => match BatchFinalized::decode_log_data(log.data())
-                {
-                    Ok(e) => {
-                        self.store
-                            .apply_finalized(e.batchId.saturating_to())
-                            .await?;
-                        info!(target: "keeper::receipts::events", batch = %e.batchId, "batch final");
-                    }
-                    Err(err) => {
-                        decode_err("BatchFinalized", err);
-                        return Ok(false);
-                    }
-                },
-                BatchVoided::SIGNATURE_HASH => match BatchVoided::decode_log_data(log.data()) {
-                    Ok(e) => {
-                        self.store
-                            .apply_voided(e.batchId.saturating_to(), e.reason, e.requestId)
-                            .await?;
-                        warn!(target: "keeper::receipts::events", batch = %e.batchId, reason = e.reason, request = %e.requestId, challenger = %e.challenger, "batch voided");
-                    }
-                    Err(err) => {
-                        decode_err("BatchVoided", err);
-                        return Ok(false);
-                    }
-                },
+                BatchFinalized::SIGNATURE_HASH => {
+                    let e: BatchFinalized = decode(log)?;
+                    self.store
+                        .apply_finalized(e.batchId.saturating_to())
+                        .await?;
+                    info!(target: "keeper::receipts::events", batch = %e.batchId, "batch final");
+                }
+                BatchVoided::SIGNATURE_HASH => {
+                    let e: BatchVoided = decode(log)?;
+                    self.store
+                        .apply_voided(e.batchId.saturating_to(), e.reason, e.requestId)
+                        .await?;
+                    warn!(target: "keeper::receipts::events", batch = %e.batchId, reason = e.reason, request = %e.requestId, challenger = %e.challenger, "batch voided");
+                }
                 _ => return Ok(false),
             }
             return Ok(true);
         }
-        let status = match topic0 {
+        let (id, status, proven_at) = match topic0 {
             settlement::Requested::SIGNATURE_HASH => {
-                match settlement::Requested::decode_log_data(log.data()) {
-                    Ok(e) => self.store.upsert_request(e.requestId, e.deadline).await?,
-                    Err(err) => decode_err("Requested", err),
-                }
+                let e: settlement::Requested = decode(log)?;
+                self.store.upsert_request(e.requestId, e.deadline).await?;
                 return Ok(true);
             }
             settlement::Answered::SIGNATURE_HASH => {
-                settlement::Answered::decode_log_data(log.data())
-                    .map(|e| (e.requestId, request_status::ANSWERED, None))
+                let e: settlement::Answered = decode(log)?;
+                (e.requestId, request_status::ANSWERED, None)
             }
-            settlement::Proven::SIGNATURE_HASH => settlement::Proven::decode_log_data(log.data())
-                .map(|e| (e.requestId, request_status::PROVEN, Some(e.provenAt))),
-            settlement::Settled::SIGNATURE_HASH => settlement::Settled::decode_log_data(log.data())
-                .map(|e| (e.requestId, request_status::SETTLED, None)),
+            settlement::Proven::SIGNATURE_HASH => {
+                let e: settlement::Proven = decode(log)?;
+                (e.requestId, request_status::PROVEN, Some(e.provenAt))
+            }
+            settlement::Settled::SIGNATURE_HASH => {
+                let e: settlement::Settled = decode(log)?;
+                (e.requestId, request_status::SETTLED, None)
+            }
             settlement::Refunded::SIGNATURE_HASH => {
-                settlement::Refunded::decode_log_data(log.data())
-                    .map(|e| (e.requestId, request_status::REFUNDED, None))
+                let e: settlement::Refunded = decode(log)?;
+                (e.requestId, request_status::REFUNDED, None)
             }
             settlement::Disputed::SIGNATURE_HASH => {
-                settlement::Disputed::decode_log_data(log.data())
-                    .map(|e| (e.requestId, request_status::DISPUTED, None))
+                let e: settlement::Disputed = decode(log)?;
+                (e.requestId, request_status::DISPUTED, None)
             }
             _ => return Ok(false),
         };
-        match status {
-            Ok((id, status, proven_at)) => {
-                self.store.set_request_status(id, status, proven_at).await?
-            }
-            Err(err) => {
-                decode_err("settlement event", err);
-                return Ok(false);
-            }
-        }
+        self.store.set_request_status(id, status, proven_at).await?;
         Ok(true)
     }
 }
@@ -247,5 +224,68 @@ where
             self.sync(provider).await?;
             Ok(Plan::default())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Log as PrimLog, LogData, B256};
+    use alloy::providers::ProviderBuilder;
+    use alloy::transports::mock::Asserter;
+
+    /// A `Requested` log whose data does not decode stops the stream with an error; it is never counted as
+    /// applied (nor skipped with a warning).
+    #[tokio::test]
+    async fn an_undecodable_known_event_stops_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+        let store = crate::store::SqliteStore::connect(&url).await.unwrap();
+        let settlement_at = Address::repeat_byte(0x5e);
+        let events = ReceiptEvents::new(
+            store.clone(),
+            EventsConfig {
+                stream: "receipts".into(),
+                batches: Address::repeat_byte(0xba),
+                settlement: settlement_at,
+                us: Address::ZERO,
+                start_block: 0,
+                lookback: 8,
+                max_range: 100,
+            },
+        );
+        // The mock transport answers nothing: decoding must fail before any RPC call.
+        let provider = ProviderBuilder::new().connect_mocked_client(Asserter::new());
+        for topic in [
+            settlement::Requested::SIGNATURE_HASH,
+            settlement::Answered::SIGNATURE_HASH,
+            BatchAnchored::SIGNATURE_HASH,
+        ] {
+            let address = if topic == BatchAnchored::SIGNATURE_HASH {
+                events.config.batches
+            } else {
+                settlement_at
+            };
+            let log = Log {
+                inner: PrimLog {
+                    address,
+                    data: LogData::new_unchecked(
+                        vec![topic, B256::repeat_byte(1)],
+                        vec![1, 2, 3].into(),
+                    ),
+                },
+                block_number: Some(3),
+                transaction_hash: Some(B256::repeat_byte(2)),
+                log_index: Some(0),
+                ..Default::default()
+            };
+            let got = events.apply(&provider, &log, &mut HashMap::new()).await;
+            assert!(matches!(got, Err(JobError::Decode(_))), "{topic}: {got:?}");
+        }
+        assert!(store
+            .requests_in(&[request_status::REQUESTED])
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

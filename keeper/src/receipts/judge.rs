@@ -211,7 +211,9 @@ impl<P: Provider + Clone + 'static> Judge<P> {
         let Some(signer) = recover(self.params.domain, signed) else {
             return Ok(void_reason::BAD_SIGNATURE);
         };
-        let key = self.key(signer, receipt.signedAt).await?;
+        // Validity depends on the judging time too (a revoked key's receipt counts only when judged before the
+        // revocation): the cached entry must be as of a time after `at`.
+        let key = self.key(signer, at.max(receipt.signedAt)).await?;
         if key.node.is_zero() {
             return Ok(void_reason::BAD_SIGNATURE);
         }
@@ -219,9 +221,11 @@ impl<P: Provider + Clone + 'static> Judge<P> {
             return Ok(void_reason::BAD_FIELDS);
         }
         let t = receipt.signedAt;
+        // As SettlementNodes (issue 14, finding 5): approved by `signedAt`, and not revoked by the judging time
+        // (`t <= at`, so also not by `signedAt`) — a leaked, revoked key cannot backdate receipts.
         let approved = key.approved_at != 0
             && key.approved_at <= t
-            && (key.revoked_at == 0 || t < key.revoked_at);
+            && (key.revoked_at == 0 || (t < key.revoked_at && at < key.revoked_at));
         if !approved {
             return Ok(void_reason::KEY_NOT_APPROVED);
         }

@@ -92,6 +92,9 @@ pub struct ReceiptsConfig {
     pub refresh: std::time::Duration,
     /// Intake settings.
     pub intake: intake::IntakeConfig,
+    /// What the challenge watcher may fetch (others' batch data: each read is also capped at `count × 384`
+    /// bytes) and its per-batch deadline.
+    pub fetch: crate::fetch::FetchPolicy,
 }
 
 impl ReceiptsConfig {
@@ -107,6 +110,11 @@ impl ReceiptsConfig {
             batch_max_age: std::time::Duration::from_secs(60),
             refresh: std::time::Duration::from_secs(1),
             intake: intake::IntakeConfig::default(),
+            fetch: crate::fetch::FetchPolicy {
+                deadline: std::time::Duration::from_secs(120),
+                max_bytes: 128 << 20,
+                ..crate::fetch::FetchPolicy::default()
+            },
         }
     }
 }
@@ -266,6 +274,7 @@ where
             self.judge.clone(),
             self.contracts.batches,
             self.contracts.nodes,
+            self.config.fetch.clone(),
         )
     }
 

@@ -3,7 +3,11 @@
 //! - `Requested` / `Answered` whose receipt the keeper holds in a `Final` batch anchored by the deadline (mode TEE,
 //!   the receipt matching the request) → `proveByBatch(batchId, signed, proof)` under `prove:<requestId>`;
 //! - still unproven past the deadline by the chain's clock → `refund(requestId)` under `refund:<requestId>`
-//!   (the node is slashed if it had answered);
+//!   (the node is slashed if it had answered) — but never while any batch still in its window (ours or another
+//!   keeper's, whose leaves the watcher stored) that was anchored by the deadline holds a leaf for the request:
+//!   it may still be proven; and an *answered* request only after `deadline + challengeWindow` (the contract's
+//!   rule: the node's receipt may sit in a batch anchored just before the deadline). A `SettlementTooEarly` or
+//!   `SettlementPaused` revert leaves the refund pending for a later pass (the outbox's retry-later class);
 //! - `Proven` once the challenge window after the proof has passed → `settle(requestId)` under
 //!   `settle:<requestId>` (the node is paid).
 //!
@@ -17,7 +21,7 @@ use verity_abi::rpc::IInferenceSettlement;
 use verity_abi::settlement::{decode_signed_receipt, mode, request_status};
 
 use super::api::TreeCache;
-use super::store::{BatchStatus, ReceiptState, ReceiptStore};
+use super::store::{BatchStatus, Checked, ReceiptState, ReceiptStore};
 use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 
 /// The job's name.
@@ -64,19 +68,27 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
         }
     }
 
-    /// Whether we hold `request_id`'s receipt in a batch anchored by `deadline` whose challenge window still
-    /// runs: the node delivered in time and the proof follows once the batch is final, so no refund.
+    /// Whether a batch anchored by `deadline` that is still in its window holds a leaf for `request_id` — ours
+    /// (our receipt `Batched` there) or anyone's (leaves the watcher stored, including a batch that holds the
+    /// receipt we marked `Excluded`): it may still prove the request, so no refund.
     async fn awaiting_finality(&self, request_id: B256, deadline: u64) -> Result<bool> {
-        let Some(receipt) = self.store.receipt(request_id).await? else {
-            return Ok(false);
-        };
-        let batch = match (receipt.state, receipt.batch_id) {
-            (ReceiptState::Batched, Some(id)) => self.store.batch(id).await?,
-            _ => None,
-        };
-        Ok(batch.is_some_and(|b| {
-            b.status == BatchStatus::Anchored && b.anchored_at.is_some_and(|t| t <= deadline)
-        }))
+        if let Some(receipt) = self.store.receipt(request_id).await? {
+            if let (ReceiptState::Batched, Some(id)) = (receipt.state, receipt.batch_id) {
+                if let Some(b) = self.store.batch(id).await? {
+                    if b.status == BatchStatus::Anchored
+                        && b.anchored_at.is_some_and(|t| t <= deadline)
+                    {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+        Ok(self
+            .store
+            .live_batches_with(request_id)
+            .await?
+            .iter()
+            .any(|b| b.anchored_at.is_some_and(|t| t <= deadline)))
     }
 
     /// `proveByBatch` calldata for `request_id` if we hold its receipt in a Final batch anchored by `deadline`
@@ -151,12 +163,36 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
         if open.is_empty() {
             return Ok(Plan::default());
         }
-        let window = IInferenceSettlement::new(self.settlement, provider)
+        let config = IInferenceSettlement::new(self.settlement, provider)
             .config()
             .call()
-            .await?
-            ._5;
+            .await?;
+        let window = config._5;
         let chain_now = crate::jobs::latest_timestamp(provider).await?;
+        // Others' batches still in their window whose leaves we have not read yet (fetch running or failed): any
+        // of them may hold the receipt of a request with a deadline at or after its anchoring, so such requests
+        // are not refunded until the batch is read, final or voided (a delay of at most one window).
+        let unread: Vec<u64> = self
+            .store
+            .batches_in(BatchStatus::Anchored, false)
+            .await?
+            .iter()
+            .filter(|b| !b.ours && matches!(b.checked, Checked::Unchecked | Checked::Unavailable))
+            .filter_map(|b| b.anchored_at)
+            .collect();
+        let unread_since = if unread.is_empty() {
+            None
+        } else {
+            let batch_window = verity_abi::rpc::IReceiptBatches::new(config._3, provider)
+                .config()
+                .call()
+                .await?
+                ._3;
+            unread
+                .into_iter()
+                .filter(|t| t.saturating_add(batch_window) > chain_now)
+                .min()
+        };
         let mut plan = Plan::default();
         for r in open {
             let id = r.request_id;
@@ -177,7 +213,10 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
                 // it comes before any refund.
                 plan.due += 1;
                 plan.intents.push(self.intent(PROVE_PREFIX, id, call));
-            } else if chain_now > r.deadline && !self.awaiting_finality(id, r.deadline).await? {
+            } else if chain_now > refundable_after(r.status, r.deadline, window)
+                && unread_since.is_none_or(|t| t > r.deadline)
+                && !self.awaiting_finality(id, r.deadline).await?
+            {
                 plan.due += 1;
                 plan.lag_secs = plan.lag_secs.max(chain_now - r.deadline);
                 let call = IInferenceSettlement::refundCall { request_id: id }.abi_encode();
@@ -186,6 +225,16 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
             }
         }
         Ok(plan)
+    }
+}
+
+/// The last chain second at which a request in `status` with `deadline` is not yet refundable: the deadline, or
+/// for an answered request the deadline plus the challenge window.
+pub fn refundable_after(status: u8, deadline: u64, window: u64) -> u64 {
+    if status == request_status::ANSWERED {
+        deadline.saturating_add(window)
+    } else {
+        deadline
     }
 }
 

@@ -367,6 +367,12 @@ pub trait ReceiptStore: Send + Sync + 'static {
         chain_batch: u64,
     ) -> impl Future<Output = Result<Option<LeafRow>>> + Send;
 
+    /// Every batch still in its challenge window (`Anchored`, ours or anyone's) with a leaf naming `request_id`.
+    fn live_batches_with(
+        &self,
+        request_id: B256,
+    ) -> impl Future<Output = Result<Vec<BatchRow>>> + Send;
+
     /// A batch that includes this exact leaf and is not voided or abandoned (the newest such), if any.
     fn inclusion_of(&self, leaf: B256) -> impl Future<Output = Result<Option<BatchRow>>> + Send;
 
@@ -775,6 +781,20 @@ macro_rules! impl_receipt_store {
                 Ok(())
             }
 
+            async fn live_batches_with(&self, request_id: B256) -> Result<Vec<BatchRow>> {
+                let sql = format!(
+                    "SELECT DISTINCT {} FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
+                     WHERE l.request_id = $1 AND b.status = $2 ORDER BY b.id",
+                    BATCH_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(request_id.as_slice())
+                    .bind(ANCHORED)
+                    .fetch_all(self.pool())
+                    .await?;
+                rows.iter().map(Self::batch_from_row).collect()
+            }
+
             async fn earlier_inclusion(
                 &self,
                 request_id: B256,
@@ -786,7 +806,7 @@ macro_rules! impl_receipt_store {
                     "SELECT l.leaf AS l_leaf, l.request_id AS l_request_id, l.signed AS l_signed, {} \
                      FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
                      WHERE l.request_id = $1 AND b.chain_batch IS NOT NULL AND b.status IN ($2, $3) \
-                     AND (b.chain_batch < $4 OR (b.id = $5 AND l.leaf <> $6)) \
+                     AND l.leaf <> $6 AND (b.chain_batch < $4 OR b.id = $5) \
                      ORDER BY b.chain_batch LIMIT 1",
                     BATCH_COLUMNS.split(", ").map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
                 );
@@ -815,7 +835,7 @@ macro_rules! impl_receipt_store {
                     "SELECT l.leaf, l.request_id, l.signed FROM batch_leaves l WHERE l.batch_id = $1 AND EXISTS \
                      (SELECT 1 FROM batch_leaves o JOIN receipt_batches b ON b.id = o.batch_id \
                       WHERE o.request_id = l.request_id AND b.chain_batch IS NOT NULL AND b.status IN ($2, $3) \
-                      AND (b.chain_batch < $4 OR (b.id = $1 AND o.leaf <> l.leaf))) \
+                      AND o.leaf <> l.leaf AND (b.chain_batch < $4 OR b.id = $1)) \
                      ORDER BY l.leaf LIMIT 1",
                 )
                 .bind(batch_id)

@@ -1,6 +1,5 @@
-//! The challenge watcher: every batch anchored by someone else is fetched from its data URI (`http(s)://` with
-//! alloy's reqwest, or `file://`) while its window is open — the 384-byte flat encodings concatenated — and
-//! checked as the contract would check it:
+//! The challenge watcher: every batch anchored by someone else is fetched from its data URI while its window is
+//! open — the 384-byte flat encodings concatenated — and checked as the contract would check it:
 //!
 //! 1. the leaves must build the anchored root with the anchored count (else nothing is provable: `Mismatch`);
 //! 2. each leaf is judged at the anchoring time by the local judge ([`super::judge`]); a fault is confirmed with
@@ -12,14 +11,22 @@
 //! The verdict (and the challenge calldata) is stored with the batch, so the work is done once; the intent
 //! `challenge:<batchId>` is planned while the batch is still Anchored and its window open.
 //! `SettlementAlreadyVoided` (someone challenged first) counts as done.
+//!
+//! Fetching: the data URI is the submitter's choice, so it is read through [`crate::fetch::Fetcher`] (the
+//! keeper's fetch policy: schemes, addresses, a per-batch deadline) and streamed with a cap of `count × 384`
+//! bytes — more than that cannot build the anchored root anyway. Each fetch runs in its own background task; a
+//! pass collects the finished ones and never waits, so a batch whose URI never answers cannot keep the watcher
+//! from challenging the next batch within its window. An unreadable batch stays `Unavailable` and is fetched
+//! again next pass while its window is open.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
-use alloy::transports::http::reqwest;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 use verity_abi::rpc::{IReceiptBatches, ISettlementNodes};
 use verity_abi::settlement::{
@@ -29,6 +36,7 @@ use verity_abi::settlement::{
 use super::api::TreeCache;
 use super::judge::{reason_name, Judge};
 use super::store::{BatchRow, BatchStatus, Checked, LeafRow, ReceiptStore};
+use crate::fetch::{FetchError, FetchPolicy, Fetcher};
 use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
 
 /// The job's name.
@@ -42,44 +50,20 @@ pub fn key(id: u64) -> String {
     format!("{KEY_PREFIX}:{id}")
 }
 
-/// Why a batch's data could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DataError {
-    /// Not a `file://`, `http://` or `https://` URI.
-    #[error("unsupported data URI {0:?}")]
-    Unsupported(String),
-    /// Reading failed.
-    #[error("{0}")]
-    Read(String),
+/// Most bytes a batch of `count` leaves can publish.
+pub fn data_cap(count: u64) -> u64 {
+    count.saturating_mul(SIGNED_RECEIPT_LEN as u64)
 }
 
-/// Fetches a batch's published leaves.
-///
-/// # Errors
-/// [`DataError`] when nothing could be read.
-pub async fn fetch(client: &reqwest::Client, uri: &str) -> std::result::Result<Vec<u8>, DataError> {
-    if let Some(path) = uri.strip_prefix("file://") {
-        return tokio::fs::read(path)
-            .await
-            .map_err(|e| DataError::Read(format!("{path}: {e}")));
-    }
-    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-        return Err(DataError::Unsupported(uri.to_string()));
-    }
-    let resp = client
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| DataError::Read(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(DataError::Read(format!("{uri}: HTTP {}", resp.status())));
-    }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| DataError::Read(e.to_string()))?;
-    Ok(body.to_vec())
+/// Fetches in flight and their results (by local batch id).
+#[derive(Debug, Default)]
+struct Fetches {
+    in_flight: BTreeSet<i64>,
+    /// Of those, the batches never fetched before (what an idle-exiting loop waits for; re-fetches of an
+    /// unavailable batch are not waited for).
+    first: BTreeSet<i64>,
+    tasks: JoinSet<(i64, std::result::Result<Vec<u8>, FetchError>)>,
+    done: BTreeMap<i64, std::result::Result<Vec<u8>, FetchError>>,
 }
 
 /// The challenge watcher.
@@ -88,7 +72,8 @@ pub struct ChallengeWatcher<S, P> {
     judge: Arc<Judge<P>>,
     batches: Address,
     nodes: Address,
-    client: reqwest::Client,
+    fetcher: Fetcher,
+    fetches: Mutex<Fetches>,
     trees: TreeCache,
 }
 
@@ -102,29 +87,82 @@ impl<S, P> std::fmt::Debug for ChallengeWatcher<S, P> {
 }
 
 impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S, P> {
-    /// The watcher of ReceiptBatches at `batches` (leaves confirmed with SettlementNodes at `nodes`).
-    pub fn new(store: S, judge: Arc<Judge<P>>, batches: Address, nodes: Address) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .unwrap_or_default();
+    /// The watcher of ReceiptBatches at `batches` (leaves confirmed with SettlementNodes at `nodes`), fetching
+    /// batch data under `fetch`.
+    ///
+    /// # Panics
+    /// When the HTTP client cannot be built (no TLS backend: a build problem).
+    pub fn new(
+        store: S,
+        judge: Arc<Judge<P>>,
+        batches: Address,
+        nodes: Address,
+        fetch: FetchPolicy,
+    ) -> Self {
         Self {
             store,
             judge,
             batches,
             nodes,
-            client,
+            fetcher: Fetcher::new(fetch).expect("the HTTP client builds"),
+            fetches: Mutex::new(Fetches::default()),
             trees: TreeCache::default(),
         }
     }
 
-    /// Checks one batch; returns the verdict and the challenge calldata.
-    async fn check(&self, provider: &P, b: &BatchRow) -> Result<(Checked, Option<Bytes>)> {
+    /// The batch's data if its fetch finished (`None`: started or still running).
+    async fn data(&self, b: &BatchRow) -> Option<std::result::Result<Vec<u8>, FetchError>> {
+        let mut f = self.fetches.lock().await;
+        let f = &mut *f;
+        while let Some(joined) = f.tasks.try_join_next() {
+            match joined {
+                Ok((id, r)) => {
+                    f.in_flight.remove(&id);
+                    f.first.remove(&id);
+                    f.done.insert(id, r);
+                }
+                Err(e) => {
+                    warn!(target: "keeper::receipts::watcher", %e, "fetch task failed; retried")
+                }
+            }
+        }
+        if f.tasks.is_empty() {
+            f.in_flight.clear();
+            f.first.clear();
+        }
+        if let Some(r) = f.done.remove(&b.id) {
+            return Some(r);
+        }
+        if f.in_flight.insert(b.id) {
+            if b.checked == Checked::Unchecked {
+                f.first.insert(b.id);
+            }
+            let fetcher = self.fetcher.clone();
+            let uri = b.data_uri.clone().unwrap_or_default();
+            let (id, cap) = (b.id, data_cap(b.count));
+            f.tasks
+                .spawn(async move { (id, fetcher.bytes(uri.as_bytes(), cap).await) });
+        }
+        None
+    }
+
+    /// First fetches in flight.
+    async fn in_flight(&self) -> u64 {
+        self.fetches.lock().await.first.len() as u64
+    }
+
+    /// Checks one batch whose data arrived; returns the verdict and the challenge calldata.
+    async fn check(
+        &self,
+        provider: &P,
+        b: &BatchRow,
+        data: std::result::Result<Vec<u8>, FetchError>,
+    ) -> Result<(Checked, Option<Bytes>)> {
         let (Some(chain_batch), Some(anchored_at)) = (b.chain_batch, b.anchored_at) else {
             return Ok((Checked::Unavailable, None));
         };
         let uri = b.data_uri.clone().unwrap_or_default();
-        let data = match fetch(&self.client, &uri).await {
+        let data = match data {
             Ok(d) => d,
             Err(e) => {
                 warn!(target: "keeper::receipts::watcher", batch = chain_batch, %uri, %e, "batch data unavailable; retried while the window is open");
@@ -229,16 +267,19 @@ impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S,
                 continue;
             }
             let (checked, challenge) = match b.checked {
-                Checked::Unchecked | Checked::Unavailable => {
-                    let (checked, challenge) = self.check(provider, &b).await?;
-                    self.store
-                        .set_checked(b.id, checked, challenge.as_ref())
-                        .await?;
-                    (checked, challenge)
-                }
+                Checked::Unchecked | Checked::Unavailable => match self.data(&b).await {
+                    Some(data) => {
+                        let (checked, challenge) = self.check(provider, &b, data).await?;
+                        self.store
+                            .set_checked(b.id, checked, challenge.as_ref())
+                            .await?;
+                        (checked, challenge)
+                    }
+                    None => (b.checked, None),
+                },
                 other => (other, b.challenge.clone()),
             };
-            if checked == Checked::Unavailable {
+            if matches!(checked, Checked::Unavailable | Checked::Unchecked) {
                 plan.due += 1;
             }
             if let (Checked::Faulty, Some(calldata)) = (checked, challenge) {
@@ -251,6 +292,7 @@ impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S,
                 });
             }
         }
+        plan.in_flight = self.in_flight().await;
         Ok(plan)
     }
 }

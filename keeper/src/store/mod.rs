@@ -59,6 +59,17 @@ pub enum StoreError {
     /// Signing inside the nonce transaction failed (nothing was stored, the nonce was not consumed).
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The lease named as the fencing token is no longer held with that term (another instance took over, or
+    /// it expired): this instance must not allocate a nonce. Transient: the next pass ticks the lease again.
+    #[error("fenced: lease {name} term {term} of {holder} is no longer held")]
+    Fenced {
+        /// The lease.
+        name: String,
+        /// The instance that thought it held it.
+        holder: String,
+        /// Its term.
+        term: i64,
+    },
 }
 
 impl StoreError {
@@ -81,7 +92,7 @@ impl StoreError {
                 }
                 _ => false,
             },
-            StoreError::Conflict { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Fenced { .. } => true,
             StoreError::Migrate(_)
             | StoreError::UnsupportedUrl(_)
             | StoreError::UnknownStatus(_)
@@ -136,6 +147,18 @@ pub trait OutboxStore: Send + Sync + 'static {
         chain_floor: u64,
         sign: &SignFn<'_>,
         now_ms: i64,
+    ) -> impl Future<Output = Result<Attempt>> + Send;
+
+    /// [`OutboxStore::sign_next`] fenced by `lease`: inside the same database transaction, the lease row must
+    /// still name `lease.holder` with `lease.term`, unexpired at `now_ms`; otherwise [`StoreError::Fenced`] and
+    /// nothing is stored (a deposed leader never allocates a nonce). `None` signs unfenced.
+    fn sign_next_fenced(
+        &self,
+        id: i64,
+        chain_floor: u64,
+        sign: &SignFn<'_>,
+        now_ms: i64,
+        lease: Option<&Lease>,
     ) -> impl Future<Output = Result<Attempt>> + Send;
 
     /// Stores another signed attempt for a `Signed`/`Sent` intent at its current nonce (not used on Arbitrum:

@@ -279,9 +279,41 @@ macro_rules! impl_store {
                 sign: &SignFn<'_>,
                 now_ms: i64,
             ) -> Result<Attempt> {
+                self.sign_next_fenced(id, chain_floor, sign, now_ms, None).await
+            }
+
+            async fn sign_next_fenced(
+                &self,
+                id: i64,
+                chain_floor: u64,
+                sign: &SignFn<'_>,
+                now_ms: i64,
+                lease: Option<&super::Lease>,
+            ) -> Result<Attempt> {
                 IntentStatus::Pending.check_transition(IntentStatus::Signed)?;
                 let floor = to_i64(chain_floor, "nonce floor")?;
                 let mut tx = self.pool.begin().await?;
+                if let Some(lease) = lease {
+                    // The fencing token, checked in the transaction that allocates the nonce. `FOR UPDATE`-free:
+                    // a takeover commits its term change before or after this transaction; if after, this
+                    // transaction's nonce is the last the old leader allocates (its lease was still valid).
+                    let held = sqlx::query(
+                        "SELECT term FROM leases WHERE name = $1 AND holder = $2 AND term = $3 AND expires_at > $4",
+                    )
+                    .bind(&lease.name)
+                    .bind(&lease.holder)
+                    .bind(lease.term)
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if held.is_none() {
+                        return Err(StoreError::Fenced {
+                            name: lease.name.clone(),
+                            holder: lease.holder.clone(),
+                            term: lease.term,
+                        });
+                    }
+                }
                 // Write first: takes the write lock (SQLite) / the row lock (PostgreSQL) before any read.
                 let claimed = sqlx::query(
                     "UPDATE intents SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 RETURNING sender",

@@ -166,6 +166,8 @@ fn keeper(
         poll_interval: Duration::from_millis(5),
         exit_when_idle: true,
         dry_run: false,
+        shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let k = Keeper::new(store, tx, leadership, metrics.clone(), config)
         .with_job(EpochFinalizer::new(gauge));

@@ -61,6 +61,8 @@ fn keeper_on<S: Store>(
         poll_interval: Duration::from_millis(5),
         exit_when_idle: true,
         dry_run: false,
+        shutdown_grace: std::time::Duration::from_secs(5),
+        low_balance_wei: 0,
     };
     let k = Keeper::new(store, tx, leadership, metrics.clone(), config)
         .with_job(EpochFinalizer::new(gauge));
@@ -566,4 +568,184 @@ async fn a_broken_job_is_reported_and_does_not_hold_up_an_idle_exit() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// Issue 15 #7: two replicas on PostgreSQL whose lease (40 ms) is shorter than a pass: leadership flips mid-pass
+/// and both work the same outbox at once. Each epoch is finalized once, each manual intent lands once, and neither
+/// replica's loop ends with an error (a lost race is transient, never a fatal store error).
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_with_a_lease_shorter_than_a_pass_send_each_intent_once() {
+    let Some((options, schema)) = pg_schema().await else {
+        return;
+    };
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let length = state(&env, gauge).await.schedule.epoch_length;
+    let connect = || PgStore::connect_with(options.clone(), Duration::from_secs(10));
+    let (a_store, b_store) = (connect().await.unwrap(), connect().await.unwrap());
+    let ttl = Duration::from_millis(40);
+    let (mut a, _) = keeper_on(a_store.clone(), &env, gauge, Failpoints::none(), "a", ttl);
+    let (mut b, _) = keeper_on(b_store, &env, gauge, Failpoints::none(), "b", ttl);
+    const MANUAL: usize = 12;
+    for i in 0..MANUAL {
+        a.tx()
+            .submit(
+                &format!("m{i}"),
+                crate::support::TARGET,
+                alloy::primitives::Bytes::from(format!("manual-{i}").into_bytes()),
+                alloy::primitives::U256::ZERO,
+            )
+            .await
+            .unwrap();
+    }
+    env.advance(3 * length).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replicas did not finish"
+        );
+        let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+        if let Err(e) = &ra {
+            panic!("replica a stopped: {e}");
+        }
+        if let Err(e) = &rb {
+            panic!("replica b stopped: {e}");
+        }
+        let open = a_store.intents_in(&IntentStatus::OPEN, 1).await.unwrap();
+        if state(&env, gauge).await.next == 3 && open.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(finalize_txs(&env, 0..4).await, [1, 1, 1, 0]);
+    let sent = env.sent_by_calldata().await;
+    for i in 0..MANUAL {
+        let data = alloy::primitives::Bytes::from(format!("manual-{i}").into_bytes());
+        assert_eq!(sent.get(&data), Some(&1), "manual intent {i}");
+        assert_eq!(
+            status_of(&a_store, &format!("m{i}")).await,
+            Some(IntentStatus::Confirmed)
+        );
+    }
+    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(a_store.pool())
+        .await;
+}
+
+/// Issue 15 #7 (fencing): replica a led, stalled past its lease (no tick), and b took over. An intent appears;
+/// a's outbox — still inside its old pass — must not allocate a nonce for it: the lease term is checked in the
+/// nonce transaction. b signs and sends it, once.
+async fn a_deposed_leader_allocates_no_nonce<S: Store>(a_store: S, b_store: S) {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let ttl = Duration::from_millis(300);
+    let (mut a, _) = keeper_on(a_store.clone(), &env, gauge, Failpoints::none(), "a", ttl);
+    let (mut b, _) = keeper_on(b_store, &env, gauge, Failpoints::none(), "b", ttl);
+    assert!(a.run_once().await.unwrap(), "a leads");
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert!(b.run_once().await.unwrap(), "b took over");
+    let data = alloy::primitives::Bytes::from_static(b"after the takeover");
+    a.tx()
+        .submit(
+            "late",
+            crate::support::TARGET,
+            data.clone(),
+            alloy::primitives::U256::ZERO,
+        )
+        .await
+        .unwrap();
+    let _ = a.tx().run_once().await;
+    assert_eq!(
+        status_of(&a_store, "late").await,
+        Some(IntentStatus::Pending),
+        "a deposed leader signed"
+    );
+    for _ in 0..20 {
+        b.run_once().await.unwrap();
+        if status_of(&a_store, "late").await == Some(IntentStatus::Confirmed) {
+            break;
+        }
+    }
+    assert_eq!(
+        status_of(&a_store, "late").await,
+        Some(IntentStatus::Confirmed)
+    );
+    assert_eq!(env.sent_by_calldata().await.get(&data), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deposed_leader_allocates_no_nonce_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    a_deposed_leader_allocates_no_nonce(store.clone(), store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deposed_leader_allocates_no_nonce_postgres() {
+    let Some((options, schema)) = pg_schema().await else {
+        return;
+    };
+    let connect = || PgStore::connect_with(options.clone(), Duration::from_secs(10));
+    let (a_store, b_store) = (connect().await.unwrap(), connect().await.unwrap());
+    a_deposed_leader_allocates_no_nonce(a_store.clone(), b_store).await;
+    let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(a_store.pool())
+        .await;
+}
+
+/// A job whose planning takes `0` (a pass longer than the lease) and then wants one intent.
+#[derive(Debug)]
+struct SlowJob(Duration);
+
+impl verity_keeper::jobs::Job<DynProvider> for SlowJob {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn plan<'a>(&'a self, _provider: &'a DynProvider) -> verity_keeper::jobs::PlanFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(verity_keeper::jobs::Plan {
+                intents: vec![verity_keeper::jobs::IntentSpec {
+                    key: "slow:1".into(),
+                    target: crate::support::TARGET,
+                    calldata: alloy::primitives::Bytes::from_static(b"slow"),
+                    value: alloy::primitives::U256::ZERO,
+                }],
+                ..verity_keeper::jobs::Plan::default()
+            })
+        })
+    }
+}
+
+/// Issue 15 #7 (renewal): a leader whose pass lasts three lease TTLs keeps the lease (renewed in the background):
+/// the other replica, ticking all along, never leads, and the leader signs what its long pass decided.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_longer_than_the_lease_keeps_it() {
+    let (env, deployment) = verity_env().await;
+    let gauge = deployment.contracts["gauge"].address;
+    let store = env.store().await;
+    let ttl = Duration::from_millis(300);
+    let (a, _) = keeper_on(store.clone(), &env, gauge, Failpoints::none(), "a", ttl);
+    let mut a = a.with_job(SlowJob(3 * ttl));
+    let (mut b, _) = keeper_on(store.clone(), &env, gauge, Failpoints::none(), "b", ttl);
+    let (ra, b_led) = tokio::join!(a.run_once(), async {
+        let mut led = false;
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            led |= b.run_once().await.unwrap();
+        }
+        led
+    });
+    assert!(ra.unwrap(), "a led the pass");
+    assert!(!b_led, "b took the lease while a's pass was still running");
+    let signed = status_of(&store, "slow:1").await;
+    assert!(
+        matches!(
+            signed,
+            Some(IntentStatus::Sent | IntentStatus::Signed | IntentStatus::Confirmed)
+        ),
+        "a signed what its long pass decided: {signed:?}"
+    );
 }

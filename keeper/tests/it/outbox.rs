@@ -242,3 +242,105 @@ async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
         );
     }
 }
+
+/// Issue 15 #5: the base fee jumps after the intents were signed (every signed attempt below it). The outbox
+/// replaces each at its nonce with higher fees and lands every intent exactly once; every attempt is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_fee_spike_after_signing_is_met_by_same_nonce_replacements() {
+    let env = env().await;
+    let signing = env.manager(Failpoints::of([Failpoint::AfterSign])).await;
+    for i in 0..N {
+        signing
+            .submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    // Each pass stops right after one signature: all N signed, none broadcast.
+    for _ in 0..N {
+        assert!(matches!(
+            signing.run_once().await,
+            Err(OutboxError::Failpoint(Failpoint::AfterSign))
+        ));
+    }
+    drop(signing);
+    let base = env.provider.get_gas_price().await.unwrap();
+    env.provider
+        .raw_request::<_, ()>(
+            "anvil_setNextBlockBaseFeePerGas".into(),
+            (U256::from(base * 20),),
+        )
+        .await
+        .unwrap();
+    let _: String = env
+        .provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .unwrap();
+    assert!(env.provider.get_gas_price().await.unwrap() > base * 4);
+
+    let manager = env.manager(Failpoints::none()).await;
+    assert!(
+        manager.drain(50, Duration::from_millis(10)).await.unwrap(),
+        "every intent lands despite the spike"
+    );
+    for i in 0..N {
+        let intent = manager
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+        let attempts = manager.store().attempts(intent.id).await.unwrap();
+        assert!(
+            attempts.len() >= 2,
+            "replaced at the same nonce: {attempts:?}"
+        );
+        assert!(attempts.iter().all(|a| Some(a.nonce) == intent.nonce));
+    }
+    let sent = env.sent_by_calldata().await;
+    let expected: BTreeMap<Bytes, usize> = (0..N).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(sent, expected, "each intent exactly once on chain");
+    assert_eq!(env.chain_nonce().await, N as u64);
+}
+
+/// Issue 15 #5 (metrics): a pass publishes the signer's balance (with the low-balance flag), its nonce gap and
+/// the age of the oldest open intent, and counts deferred steps and replacements.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pass_publishes_the_signers_health() {
+    use verity_keeper::http::Metrics;
+    use verity_keeper::keeper::{Keeper, LoopConfig};
+    use verity_keeper::lease::Leadership;
+    let env = env().await;
+    let store = env.store().await;
+    let metrics = Metrics::new().unwrap();
+    let config = LoopConfig {
+        poll_interval: Duration::from_millis(5),
+        exit_when_idle: true,
+        dry_run: false,
+        shutdown_grace: Duration::from_secs(5),
+        low_balance_wei: u128::MAX,
+    };
+    let leadership = Leadership::new(store.clone(), "verity-keeper", "t", Duration::from_secs(15));
+    let mut keeper: Keeper<_, alloy::providers::DynProvider> = Keeper::new(
+        store,
+        env.manager(Failpoints::none()).await,
+        leadership,
+        metrics.clone(),
+        config,
+    );
+    assert!(keeper.run_once().await.unwrap());
+    assert!(metrics.signer_balance_gwei.get() > 0);
+    assert_eq!(metrics.signer_balance_low.get(), 1);
+    assert_eq!(metrics.nonce_gap.get(), 0);
+    assert_eq!(metrics.oldest_open_secs.get(), 0);
+    let text = metrics.render();
+    for name in [
+        "keeper_outbox_deferred_total",
+        "keeper_outbox_replaced_total",
+        "keeper_outbox_fee_cap_reached_total",
+        "keeper_signer_balance_low 1",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+}

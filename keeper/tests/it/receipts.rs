@@ -131,9 +131,16 @@ async fn world() -> World {
     let tee = PrivateKeySigner::random();
     let nodes = ISettlementNodes::new(nodes_at, wallet(&env.node, NODE));
     let min_stake = nodes.config().call().await.unwrap()._5;
+    let key_proof = verity_abi::rpc::key_registration_proof(
+        &tee,
+        env.chain_id,
+        nodes_at,
+        alloy::providers::WalletProvider::default_signer_address(&wallet(&env.node, NODE)),
+    )
+    .unwrap();
     ok(
         nodes
-            .registerNode(tee.address())
+            .registerNode(tee.address(), key_proof)
             .value(min_stake)
             .send()
             .await
@@ -294,6 +301,10 @@ impl World {
         );
         config.batch_max_age = Duration::ZERO;
         config.refresh = Duration::ZERO;
+        // Others' batch data is a local file or served on loopback here; a short per-batch deadline.
+        config.fetch.allow_file = true;
+        config.fetch.allow_private = true;
+        config.fetch.deadline = Duration::from_secs(3);
         let receipts = Receipts::connect(store, self.env.provider.clone(), config, &metrics)
             .await
             .unwrap();
@@ -328,6 +339,8 @@ impl World {
             poll_interval: Duration::from_millis(5),
             exit_when_idle: true,
             dry_run: false,
+            shutdown_grace: std::time::Duration::from_secs(5),
+            low_balance_wei: 0,
         };
         let keeper = Keeper::new(store, tx, leadership, running.metrics.clone(), config);
         let mut keeper = running.receipts.add_jobs(keeper);
@@ -621,19 +634,20 @@ async fn receipts_taken_in_anchored_finalized_proven_settled_refunded_once_postg
 
 /// Anchors `leaves` as dev account [`OTHER`], publishing them as a file; returns the on-chain batch id.
 async fn anchor_as_other(w: &World, name: &str, leaves: &[&Bytes]) -> u64 {
-    let hashes: Vec<B256> = leaves.iter().map(|l| encoded_leaf_hash(l)).collect();
-    let tree = StandardMerkleTree::new(&hashes).unwrap();
     let path = w.dir.path().join(name);
     let data: Vec<u8> = leaves.iter().flat_map(|l| l.to_vec()).collect();
     std::fs::write(&path, data).unwrap();
+    anchor_as_other_at(w, format!("file://{}", path.display()), leaves).await
+}
+
+/// Anchors `leaves` as dev account [`OTHER`] naming `data_uri` as their data; returns the on-chain batch id.
+async fn anchor_as_other_at(w: &World, data_uri: String, leaves: &[&Bytes]) -> u64 {
+    let hashes: Vec<B256> = leaves.iter().map(|l| encoded_leaf_hash(l)).collect();
+    let tree = StandardMerkleTree::new(&hashes).unwrap();
     let other = IReceiptBatches::new(w.batches, wallet(&w.env.node, OTHER));
     let bond = other.config().call().await.unwrap()._4;
     let r = other
-        .anchorBatch(
-            tree.root(),
-            leaves.len() as u64,
-            format!("file://{}", path.display()),
-        )
+        .anchorBatch(tree.root(), leaves.len() as u64, data_uri)
         .value(bond)
         .send()
         .await
@@ -713,7 +727,10 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
         .unwrap();
     assert_eq!(report.submitted, 1);
     let first = store.batches_in(BatchStatus::Built, true).await.unwrap()[0].clone();
-    let theirs = anchor_as_other(&w, "b.bin", &[&signed[1]]).await;
+    // An equivocating node signed another answer for b, and another keeper anchors it: a real duplicate (since
+    // issue 14 finding 1 the same leaf in two batches is not a duplicate, and the earlier leaf must be valid).
+    let b_other = w.sign(&w.receipt(b, "y2", t));
+    let theirs = anchor_as_other(&w, "b.bin", &[&b_other]).await;
     w.settle_keeper(&running, &store).await;
     let ours = store.batch(first.id).await.unwrap().unwrap();
     assert_eq!(ours.status, BatchStatus::Anchored);
@@ -735,8 +752,8 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
     let r = challenger
         .challengeDuplicate(
             U256::from(theirs),
-            signed[1].clone(),
-            proof_in(&[&signed[1]], &signed[1]),
+            b_other.clone(),
+            proof_in(&[&b_other], &b_other),
             U256::from(ours_id),
             signed[1].clone(),
             proof_in(&[&signed[0], &signed[1], &signed[2]], &signed[1]),
@@ -765,22 +782,26 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
         get_receipt(&client, running.addr, c).await["batch"]["id"].as_u64(),
         Some(again)
     );
+    // Our receipt for b is in no live batch (theirs holds the node's other answer): served as voided, unbatched.
     let served_b = get_receipt(&client, running.addr, b).await;
     assert_eq!(
         (
             served_b["status"].as_str(),
             served_b["batch"]["id"].as_u64()
         ),
-        (Some("Anchored"), Some(theirs))
+        (Some("Voided"), None)
     );
-    assert_eq!(on_chain_status(&w, &served_b).await, batch_status::ANCHORED);
+    assert_eq!(w.batch_status(theirs).await, batch_status::ANCHORED);
 
-    // 3. Another keeper anchors a's receipt again, after our batch that includes it: the watcher proves the
+    // 3. Another keeper anchors another answer for a, after our batch that includes a's: the watcher proves the
     //    request id in both batches and voids theirs (the later one).
     let copy = anchor_as_other(
         &w,
         "copy.bin",
-        &[&signed[0], &w.sign(&w.receipt(keccak256("d"), "y", t))],
+        &[
+            &w.sign(&w.receipt(a, "y3", t)),
+            &w.sign(&w.receipt(keccak256("d"), "y", t)),
+        ],
     )
     .await;
     w.settle_keeper(&running, &store).await;
@@ -809,4 +830,100 @@ async fn bad_batches_of_others_are_challenged_and_our_voided_batch_is_reanchored
     let restarted = w.start(store.clone()).await;
     w.settle_keeper(&restarted, &store).await;
     assert_eq!(once_each(&w.sent().await), counts);
+}
+
+/// A loopback HTTP server whose every answer is a 200 with a body that dribbles a byte every 50 ms for ever.
+async fn serve_endless() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut req = vec![0u8; 4096];
+                let _ = s.read(&mut req).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
+                    .await;
+                while s.write_all(&[0u8; 64]).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 15 #2: another keeper's batch whose data URI never ends must not keep the watcher from challenging the
+/// next forged batch within its window (the fetch is capped at count × 384 bytes, has a deadline and runs in its
+/// own task).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_batch_uri_does_not_keep_the_watcher_from_challenging_the_next_batch() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let t = w.env.chain_now().await;
+    let forged = |id: &str| {
+        w.sign_with(
+            &PrivateKeySigner::random(),
+            &w.receipt(keccak256(id), "x", t),
+        )
+    };
+    let endless = serve_endless().await;
+    let stalled = anchor_as_other_at(&w, format!("http://{endless}/data"), &[&forged("f1")]).await;
+    let honest = w.sign(&w.receipt(keccak256("h"), "x", t));
+    let bad = anchor_as_other(&w, "bad.bin", &[&honest, &forged("f2")]).await;
+    tokio::time::timeout(Duration::from_secs(90), w.settle_keeper(&running, &store))
+        .await
+        .expect("the watcher is not stalled by an endless data URI");
+    assert_eq!(w.batch_status(bad).await, batch_status::VOIDED);
+    assert_eq!(
+        key_status(&store, watcher::key(bad)).await,
+        Some(IntentStatus::Confirmed)
+    );
+    assert_eq!(w.batch_status(stalled).await, batch_status::ANCHORED);
+}
+
+/// Issue 15 #4: an answered request whose receipt sits in another keeper's batch, anchored before the deadline and
+/// still in its challenge window, is not refunded (the honest node would be slashed); an answered request is
+/// refunded only after its deadline plus the challenge window.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answered_request_is_not_refunded_while_a_live_batch_can_prove_it() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let (held, bare) = (
+        keccak256("held by another keeper"),
+        keccak256("answered, no receipt"),
+    );
+    for id in [held, bare] {
+        w.request(id).await;
+        w.answer(id, "x").await;
+    }
+    let deadline = IInferenceSettlement::new(w.settlement, &w.env.provider)
+        .getRequest(held)
+        .call()
+        .await
+        .unwrap()
+        ._8;
+    // Another keeper anchors the node's receipt an hour before the deadline.
+    w.env.mine_at(deadline - HOUR).await;
+    let signed = w.sign(&w.receipt(held, "x", deadline - HOUR));
+    let theirs = anchor_as_other(&w, "late.bin", &[&signed]).await;
+    // Past the deadline, the batch in its window: no refund of either.
+    w.env.mine_at(deadline + 1).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.batch_status(theirs).await, batch_status::ANCHORED);
+    let sent = w.sent().await;
+    assert!(!sent.contains_key("refund"), "refunded too early: {sent:?}");
+    assert_eq!(w.request_status(held).await, request_status::ANSWERED);
+    assert_eq!(w.request_status(bare).await, request_status::ANSWERED);
+    // Past the deadline plus the window, the answered request nobody proved is refunded.
+    w.env.mine_at(deadline + WINDOW + 2).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.request_status(bare).await, request_status::REFUNDED);
+    assert_eq!(
+        key_status(&store, format!("{}:{bare}", paid::REFUND_PREFIX)).await,
+        Some(IntentStatus::Confirmed)
+    );
 }

@@ -75,6 +75,17 @@ fn uri(path: &Path) -> Bytes {
 impl World {
     /// Alice submits `label` v1 declaring `declared` at `path`, paying `priority` wei above the minimum fee.
     async fn submit(&self, label: &str, path: &Path, declared: &[u8], priority: u64) -> U256 {
+        self.submit_uri(label, uri(path), declared, priority).await
+    }
+
+    /// Alice submits `label` v1 declaring `declared` at storage URI `storage`.
+    async fn submit_uri(
+        &self,
+        label: &str,
+        storage: Bytes,
+        declared: &[u8],
+        priority: u64,
+    ) -> U256 {
         let alice = IModelRegistry::new(self.registry, wallet(&self.env.node, ALICE));
         let call = alice
             .submit(
@@ -84,7 +95,7 @@ impl World {
                 Relation::Original.code(),
                 keccak256(declared),
                 declared.len() as u64,
-                uri(path),
+                storage,
                 Format::Safetensors.code(),
                 B256::repeat_byte(0x11),
                 B256::repeat_byte(0x22),
@@ -112,13 +123,22 @@ impl World {
     }
 
     fn jobs(&self, store: &SqliteStore, metrics: &Metrics, batch: BatcherConfig) -> Jobs {
-        let mut a = AttesterConfig::new(self.registry, 0);
-        a.retry_base = Duration::from_millis(1);
-        a.retry_max = Duration::from_millis(5);
+        let a = self.attester_config();
         (
             StorageAttester::new(store.clone(), a, metrics.clone()),
             RegistrationBatcher::new(store.clone(), batch, metrics.clone()),
         )
+    }
+
+    fn attester_config(&self) -> AttesterConfig {
+        let mut a = AttesterConfig::new(self.registry, 0);
+        a.retry_base = Duration::from_millis(1);
+        a.retry_max = Duration::from_millis(5);
+        // The test's weights are local files or served on loopback; an endless body ends after 2 s.
+        a.fetch.allow_file = true;
+        a.fetch.allow_private = true;
+        a.fetch.deadline = Duration::from_secs(2);
+        a
     }
 
     fn batch_config(&self, max_count: usize, max_wait_secs: u64) -> BatcherConfig {
@@ -131,6 +151,11 @@ impl World {
 
     /// A keeper with both jobs on the test's database, run until its outbox is idle.
     async fn run_keeper(&self, batch: BatcherConfig) -> Metrics {
+        self.run_keeper_with(batch, self.attester_config()).await
+    }
+
+    /// [`World::run_keeper`] with the attester configured as given.
+    async fn run_keeper_with(&self, batch: BatcherConfig, attester: AttesterConfig) -> Metrics {
         let store = self.env.store().await;
         let metrics = Metrics::new().unwrap();
         let tx = TxManager::new(
@@ -150,8 +175,11 @@ impl World {
             poll_interval: Duration::from_millis(5),
             exit_when_idle: true,
             dry_run: false,
+            shutdown_grace: std::time::Duration::from_secs(5),
+            low_balance_wei: 0,
         };
-        let (a, b) = self.jobs(&store, &metrics, batch);
+        let a = StorageAttester::new(store.clone(), attester, metrics.clone());
+        let b = RegistrationBatcher::new(store.clone(), batch, metrics.clone());
         let mut k: Keeper<SqliteStore, DynProvider> =
             Keeper::new(store, tx, leadership, metrics.clone(), config)
                 .with_job(a)
@@ -412,6 +440,7 @@ fn keeper_bin(
         .env("VERITY_REBROADCAST_MS", "0")
         // A killed instance keeps the lease: the restarted one takes it over once it expired.
         .env("VERITY_LEASE_TTL_MS", "300")
+        .env("VERITY_ALLOW_FILE_URIS", "true")
         .env("RUST_LOG", "warn");
     if let Some(f) = failpoint {
         cmd.env("VERITY_FAILPOINT", f.name());
@@ -480,4 +509,324 @@ async fn binary_killed_at_each_failpoint_attests_and_registers_each_version_once
     let (attested, batches) = w.sent().await;
     assert_eq!(attested, ids);
     assert_eq!(batches, ids.iter().map(|id| vec![*id]).collect::<Vec<_>>());
+}
+
+/// Serves `weights` at every path on loopback (one request per connection), except `/endless`: a 200 whose body
+/// dribbles a byte every 50 ms for ever.
+async fn serve_weights(weights: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let weights = weights.clone();
+            tokio::spawn(async move {
+                let mut req = vec![0u8; 4096];
+                let n = s.read(&mut req).await.unwrap_or(0);
+                if req[..n].starts_with(b"GET /endless ") {
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n")
+                        .await;
+                    while s.write_all(b"w").await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    return;
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    weights.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&weights).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 15 #1: storage URIs are the submitter's choice. `file:///dev/zero` and a slow endless HTTP body must not
+/// stall the attester (the honest version submitted after them is still registered), and a `file://` URI naming
+/// a local secret (the keeper's keystore) must publish nothing about it — not a confirmation, not a hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_storage_uris_never_stall_the_attester_nor_leak_local_files() {
+    let w = world().await;
+    let weights = b"honest weights".repeat(500);
+    let addr = serve_weights(weights.clone()).await;
+    let secret_path = w.dir.path().join("keystore.json");
+    let secret = br#"{"crypto":{"ciphertext":"the keeper's keystore"}}"#.to_vec();
+    std::fs::write(&secret_path, &secret).unwrap();
+    let zero = w
+        .submit_uri("zero", Bytes::from_static(b"file:///dev/zero"), &weights, 0)
+        .await;
+    let endless = w
+        .submit_uri(
+            "endless",
+            Bytes::from(format!("http://{addr}/endless").into_bytes()),
+            &weights,
+            0,
+        )
+        .await;
+    // The submitter guesses the secret's content: a confirmation would tell them the guess is right, a
+    // mismatch would publish the file's real hash and size.
+    let leak = w.submit_uri("leak", uri(&secret_path), &secret, 0).await;
+    let good = w
+        .submit_uri(
+            "good",
+            Bytes::from(format!("http://{addr}/weights").into_bytes()),
+            &weights,
+            0,
+        )
+        .await;
+
+    // The production policy except loopback (the test serves there): file:// refused, 2 s per fetch.
+    let mut a = AttesterConfig::new(w.registry, 0);
+    a.retry_base = Duration::from_millis(1);
+    a.retry_max = Duration::from_millis(5);
+    a.fetch.allow_private = true;
+    a.fetch.deadline = Duration::from_secs(2);
+    let metrics = tokio::time::timeout(
+        Duration::from_secs(60),
+        w.run_keeper_with(w.batch_config(1, 0), a),
+    )
+    .await
+    .expect("the attester never stalls on a hostile URI");
+    assert_eq!(w.status(good).await, (Status::Registered, Reason::None));
+    for id in [zero, endless, leak] {
+        assert_eq!(w.status(id).await.0, Status::Submitted, "{id}");
+    }
+    assert!(count(&metrics, "attest", "unreachable") >= 3);
+    let (attested, _) = w.sent().await;
+    assert_eq!(attested, vec![good], "only the honest version is attested");
+    let secret_hash = keccak256(&secret);
+    for calldata in w.env.sent_by_calldata().await.keys() {
+        assert!(
+            !calldata
+                .windows(32)
+                .any(|win| win == secret_hash.as_slice()),
+            "the secret's hash reached the chain: {calldata}"
+        );
+    }
+}
+
+/// A TCP proxy to `upstream` that, while `stall` is set, holds every request it receives (the node "hangs").
+async fn stalling_proxy(
+    upstream: std::net::SocketAddr,
+    stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let stall = stall.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                });
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    while stall.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// `GET path` on `addr`: the status line, or `None` when nothing answers within 2 s.
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let get = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.ok()?;
+        out.lines().next().map(str::to_string)
+    };
+    tokio::time::timeout(Duration::from_secs(2), get)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Issue 15 #9 and #10: a keeper hung mid-pass (its node stops answering, no RPC timeout) fails `/health`, and
+/// SIGTERM stops it within a bounded time (it ignored SIGTERM until the pass returned).
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_hung_mid_pass_fails_health_and_stops_on_sigterm() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let w = world().await;
+    let stall = std::sync::Arc::new(AtomicBool::new(false));
+    let node: std::net::SocketAddr = w
+        .env
+        .node
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let proxy = stalling_proxy(node, stall.clone()).await;
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verity-keeper"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", format!("http://{proxy}"))
+        .env("DATABASE_URL", &w.env.db_url)
+        .env("VERITY_KEEPER_KEY", &w.env.key)
+        .env("VERITY_REGISTRY", w.registry.to_string())
+        .env("VERITY_KEEPER_LISTEN", listen.to_string())
+        .env("VERITY_POLL_MS", "50")
+        .env("VERITY_RPC_TIMEOUT_MS", "600000")
+        .env("VERITY_HEALTH_MAX_PASS_AGE_MS", "1500")
+        .env("VERITY_SHUTDOWN_GRACE_MS", "1000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut healthy = false;
+    for _ in 0..300 {
+        if http_status(listen, "/health")
+            .await
+            .is_some_and(|l| l.contains(" 200"))
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The node hangs: the next pass blocks in its first call.
+    stall.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let hung_health = http_status(listen, "/health").await;
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut exited = None;
+    while started.elapsed() < Duration::from_secs(15) {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    stall.store(false, Ordering::Relaxed);
+    assert!(healthy, "the keeper came up healthy");
+    assert!(sent.success());
+    assert!(
+        hung_health.as_deref().is_some_and(|l| l.contains(" 503")),
+        "a hung keeper must fail /health: {hung_health:?}"
+    );
+    let status = exited.expect("SIGTERM stops a keeper hung mid-pass within 15 s");
+    assert!(status.success(), "{status:?}");
+    // The outbox is consistent: a restart on the same database runs and goes idle.
+    let out = tokio::task::spawn_blocking({
+        let cmd = keeper_bin(&w, None);
+        move || {
+            let mut cmd = cmd;
+            cmd.output().unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Issue 15 #9: a Submitted version whose storage stays unreachable is not re-read for ever: once the registry's
+/// TTL (7 days on the dev deployment) has passed, the attester sends the permissionless `expire(id)` (the
+/// submitter is refunded), under `expire:<id>`, exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_version_past_the_ttl_is_expired() {
+    let w = world().await;
+    let missing = w.dir.path().join("never-written.bin");
+    let id = w
+        .submit("gone", &missing, b"weights that never appear", 0)
+        .await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    assert_eq!(w.status(id).await.0, Status::Submitted, "not expired early");
+    w.env.advance(7 * 86_400 + 60).await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    w.run_keeper(w.batch_config(1, 0)).await;
+    assert_eq!(w.status(id).await, (Status::Expired, Reason::TtlElapsed));
+    let expire = IModelRegistry::expireCall { id }.abi_encode();
+    let sent = w.env.sent_by_calldata().await;
+    assert_eq!(sent.get(&Bytes::from(expire)), Some(&1), "expired once");
+    let (attested, _) = w.sent().await;
+    assert!(attested.is_empty(), "never attested");
+}
+
+/// Issue 15 #11: `status` uses `--rpc-timeout-ms` too: against a node that never answers it still prints its
+/// report and exits (it hung for ever).
+#[tokio::test(flavor = "multi_thread")]
+async fn status_gives_up_on_a_hung_node_after_the_rpc_timeout() {
+    use std::sync::atomic::AtomicBool;
+    let w = world().await;
+    let node: std::net::SocketAddr = w
+        .env
+        .node
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let proxy = stalling_proxy(node, std::sync::Arc::new(AtomicBool::new(true))).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verity-keeper"))
+        .arg("status")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", format!("http://{proxy}"))
+        .env("DATABASE_URL", &w.env.db_url)
+        .env("VERITY_REGISTRY", w.registry.to_string())
+        .env("VERITY_RPC_TIMEOUT_MS", "500")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut exited = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    assert!(
+        exited.is_some(),
+        "status still waiting for a hung node after 20 s"
+    );
 }

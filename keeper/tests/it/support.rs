@@ -213,8 +213,9 @@ impl Env {
 
 /// A fresh PostgreSQL schema on the machine's server (`VERITY_TEST_DATABASE_URL`, or `DATABASE_URL` when it is a
 /// `postgres` URL, default `postgres://postgres@127.0.0.1:5432/test`): connect options whose `search_path` is the
-/// schema, and the schema's name. `None`, with `SKIPPED: postgres unavailable` printed, when no server answers; a server that answers
-/// and refuses is a broken set-up and panics.
+/// schema, and the schema's name. `None`, with `SKIPPED: postgres unavailable` printed, when no server answers —
+/// except under `CI=true`, where a missing server fails the test (a skipped suite must not pass CI); a server that
+/// answers and refuses is a broken set-up and panics.
 pub(crate) async fn pg_schema() -> Option<(sqlx::postgres::PgConnectOptions, String)> {
     use sqlx::Connection;
     use std::str::FromStr;
@@ -231,14 +232,8 @@ pub(crate) async fn pg_schema() -> Option<(sqlx::postgres::PgConnectOptions, Str
     .await
     {
         Ok(Ok(c)) => c,
-        Ok(Err(sqlx::Error::Io(e))) => {
-            println!("SKIPPED: postgres unavailable ({e})");
-            return None;
-        }
-        Err(_) => {
-            println!("SKIPPED: postgres unavailable (connect timed out)");
-            return None;
-        }
+        Ok(Err(sqlx::Error::Io(e))) => return skip_or_fail(&format!("{e}")),
+        Err(_) => return skip_or_fail("connect timed out"),
         Ok(Err(e)) => panic!("postgres reachable but refused: {e}"),
     };
     let schema = format!(
@@ -256,4 +251,14 @@ pub(crate) async fn pg_schema() -> Option<(sqlx::postgres::PgConnectOptions, Str
     let _ = conn.close().await;
     let options = base.options([("search_path", schema.as_str())]);
     Some((options, schema))
+}
+
+/// No PostgreSQL server answered: under `CI=true` the test fails with one line, locally it is skipped with a
+/// printed reason.
+fn skip_or_fail<T>(reason: &str) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("postgres unavailable under CI=true: {reason}");
+    }
+    println!("SKIPPED: postgres unavailable ({reason})");
+    None
 }

@@ -1,7 +1,8 @@
 //! The build pipeline: rustc's wasm → Nitro-valid wasm → brotli → deployed code → CREATE initcode.
 //!
+//! 0. [`toolchain::ensure`]: `rust-src` and the wasm32 target, added through rustup when missing.
 //! 1. [`cargo::compile`]: `cargo build -p <pkg> --lib --target wasm32-unknown-unknown --profile contract
-//!    --target-dir <workspace>/target/wasm` with [`cargo::CONTRACT_RUSTFLAGS`].
+//!    --target-dir <workspace>/target/wasm -Zbuild-std=std,panic_abort` with [`cargo::CONTRACT_RUSTFLAGS`].
 //! 2. [`process`]: the wat round trip ([`nitro::wat_round_trip`]), optional `wasm-opt -Oz` ([`wasm_opt`]) followed
 //!    by another round trip, custom sections stripped, then [`nitro::validate`] with Nitro's feature set and rules.
 //! 3. [`code::compress`] (brotli 11, window 22), [`code::deployed_code`] and [`code::initcode`].
@@ -12,6 +13,7 @@ pub mod artifacts;
 pub mod cargo;
 pub mod code;
 pub mod nitro;
+pub mod toolchain;
 pub mod wasm_opt;
 
 use std::{ffi::OsString, path::PathBuf};

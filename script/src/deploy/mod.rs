@@ -1,12 +1,18 @@
 //! Deployment as on Arbitrum, through any alloy provider with a wallet:
 //!
+//! 0. **atomically, when the chain has a StylusDeployer** ([`atomic`]): one transaction per contract that creates,
+//!    activates and runs the Stylus constructor — nobody can call a constructor in between. Otherwise:
 //! 1. **create**: a CREATE transaction carrying the contract's initcode; the code at the new address is checked
 //!    against the artifact.
 //! 2. **activate**: the data fee is learned by simulating `ArbWasm.activateProgram(address)` with `eth_call` (the
 //!    sender's balance overridden, as cargo-stylus does), then the real call is sent with the fee plus
 //!    [`DeployOptions::data_fee_bump_percent`] (ArbWasm refunds the excess).
 //! 3. **initialize**: the contract's initializer from the [`DeployPlan`], simulated first so a revert comes back
-//!    with its data.
+//!    with its data; then the contract's [`StateCheck`]s: Stylus runs a constructor in its own call after
+//!    activation, so anyone can run it first with their own arguments (admin, roles, wiring). Until deployment is
+//!    atomic (create + activate + constructor in one transaction), a state that differs from the plan aborts the
+//!    deployment with [`Error::StateMismatch`] naming the contract and field — whether the constructor was found
+//!    already run, ran now, or failed because another call beat it.
 //! 4. **wire**: the plan's wiring calls, the same way.
 //!
 //! `deployments/<network>.json` ([`Deployment`]) is rewritten after every step. A re-run skips what is done: a
@@ -15,6 +21,7 @@
 //! sending a transaction and recording it can repeat that one transaction (a CREATE then leaves an unused copy; an
 //! initializer that reverts with its "already done" error can be accepted with [`PlannedCall::done_if_reverts_with`]).
 
+pub mod atomic;
 pub mod plan;
 pub mod record;
 pub mod verity;
@@ -34,7 +41,8 @@ use alloy::{
 };
 use plan::DoneCheck;
 pub use plan::{
-    constructor_executed_slot, AddressBook, DeployPlan, Deployable, MissingAddress, PlannedCall,
+    constructor_executed_slot, mapping_slot, AddressBook, DeployPlan, Deployable, Expected,
+    MissingAddress, PlannedCall, Probe, StateCheck,
 };
 pub use record::{ActivationRecord, CallRecord, ContractRecord, Deployment};
 
@@ -98,20 +106,54 @@ where
     P: Provider<Ethereum> + WalletProvider<Ethereum>,
 {
     let mut deployer = Deployer::start(provider, options).await?;
+    let atomic = deployer.has_stylus_deployer().await?;
     for deployable in &plan.contracts {
         let artifact = artifacts.get(&deployable.contract)?;
         artifact.ensure_within_limits()?;
+        if let Some(call) = deployable
+            .init
+            .as_ref()
+            .filter(|c| atomic && c.is_constructor())
+        {
+            let before = deployer.record.calls.get(&call.label).cloned();
+            let address = deployer.ensure_deployed_atomically(artifact, call).await?;
+            deployer.book.insert(&artifact.name, address);
+            // Deployed now (not reused): its state must be the plan's too (it cannot have been front-run, so a
+            // mismatch is a plan or contract bug; a reused deployment may carry governance's later changes).
+            if deployer.record.calls.get(&call.label) != before.as_ref() {
+                deployer.check_state(deployable, address).await?;
+            }
+            continue;
+        }
         let address = deployer.ensure_created(artifact).await?;
         deployer.book.insert(&artifact.name, address);
         deployer.ensure_activated(artifact, address).await?;
         if let Some(call) = &deployable.init {
-            deployer.ensure_called(DeployStep::Initialize, call).await?;
+            match deployer.ensure_called(DeployStep::Initialize, call).await {
+                // Checked when it was made (a later run may see governance's changes since).
+                Ok(Called::Recorded) => {}
+                Ok(Called::Now) => deployer.check_state(deployable, address).await?,
+                Err(err @ Error::CallFailed { .. }) => {
+                    // Another constructor call may have beaten ours: name the field it changed.
+                    deployer.check_state(deployable, address).await?;
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            }
         }
     }
     for call in &plan.wiring {
         deployer.ensure_called(DeployStep::Wire, call).await?;
     }
     Ok(deployer.record)
+}
+
+/// How [`Deployer::ensure_called`] found a planned call.
+enum Called {
+    /// Done in an earlier run (the record says so).
+    Recorded,
+    /// Made now, or found made (by anyone) without a record.
+    Now,
 }
 
 /// The state of one [`deploy_all`] run.
@@ -290,8 +332,53 @@ where
         self.save()
     }
 
+    /// Step 3's checks: every [`StateCheck`] of `deployable` (at `address`) against the chain.
+    async fn check_state(&self, deployable: &Deployable, address: Address) -> Result<()> {
+        let name = deployable.contract.as_str();
+        for check in &deployable.checks {
+            let expected = check
+                .expected(&self.book)
+                .map_err(|MissingAddress(needed)| Error::MissingAddress {
+                    call: format!("{name}.{}", check.field),
+                    needed,
+                })?;
+            let actual = match &expected.probe {
+                Probe::Slot(slot) => self
+                    .provider
+                    .get_storage_at(address, *slot)
+                    .await
+                    .map_err(rpc(DeployStep::Inspect, name))?,
+                Probe::Call { input, word } => {
+                    let tx = TransactionRequest::default()
+                        .with_to(address)
+                        .with_input(input.clone());
+                    let output = self
+                        .provider
+                        .call(tx)
+                        .await
+                        .map_err(rpc(DeployStep::Inspect, name))?;
+                    output
+                        .get(32 * word..32 * (word + 1))
+                        .map_or(U256::MAX, U256::from_be_slice)
+                }
+            } & expected.mask;
+            if actual != expected.value {
+                return Err(Error::StateMismatch {
+                    contract: name.to_owned(),
+                    field: check.field.clone(),
+                    expected: expected.value.into(),
+                    actual: actual.into(),
+                });
+            }
+        }
+        if !deployable.checks.is_empty() {
+            tracing::info!(target: "verity::deploy", contract = name, checks = deployable.checks.len(), "state matches the plan");
+        }
+        Ok(())
+    }
+
     /// Steps 3 and 4: a planned call, unless the record shows it done with the same target and calldata.
-    async fn ensure_called(&mut self, step: DeployStep, call: &PlannedCall) -> Result<()> {
+    async fn ensure_called(&mut self, step: DeployStep, call: &PlannedCall) -> Result<Called> {
         let missing = |MissingAddress(needed)| Error::MissingAddress {
             call: call.label.clone(),
             needed,
@@ -302,7 +389,7 @@ where
         if let Some(done) = self.record.calls.get(&call.label) {
             if done.to == to && done.input_hash == input_hash {
                 tracing::info!(target: "verity::deploy", call = %call.label, "already done");
-                return Ok(());
+                return Ok(Called::Recorded);
             }
         }
         let tx = TransactionRequest::default()
@@ -323,7 +410,7 @@ where
                 .await
                 .map_err(rpc(step, &call.contract))?;
             if !value.is_zero() {
-                tracing::warn!(target: "verity::deploy", call = %call.label, "already run (flag slot set), by us or someone else");
+                tracing::warn!(target: "verity::deploy", call = %call.label, "already run (flag slot set), by us or someone else: checking its state");
                 self.record.calls.insert(
                     call.label.clone(),
                     CallRecord {
@@ -334,7 +421,7 @@ where
                         block: None,
                     },
                 );
-                return self.save();
+                return self.save().map(|()| Called::Now);
             }
         }
         // Simulate first: a revert comes back with its data instead of as a failed gas estimate.
@@ -372,7 +459,7 @@ where
                 block,
             },
         );
-        self.save()
+        self.save().map(|()| Called::Now)
     }
 
     /// Sends `tx` and polls for its receipt (no block subscription, so any transport works).

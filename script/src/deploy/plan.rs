@@ -9,7 +9,7 @@
 use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use alloy::{
-    primitives::{keccak256, Address, Bytes, U256},
+    primitives::{keccak256, Address, Bytes, B256, U256},
     sol_types::{abi::TokenSeq, SolCall, SolError, SolType, SolValue},
 };
 
@@ -143,19 +143,112 @@ impl PlannedCall {
         self
     }
 
+    /// Whether this is a Stylus `#[constructor]` call ([`Deployable::constructor`]): run by the SDK once, with its
+    /// flag slot set.
+    pub fn is_constructor(&self) -> bool {
+        self.done_check == Some(DoneCheck::SlotSet(constructor_executed_slot()))
+    }
+
     /// The calldata for the addresses in `book`.
     pub fn calldata(&self, book: &AddressBook) -> Result<Bytes, MissingAddress> {
         (self.build)(book)
     }
 }
 
-/// One contract of the plan: which artifact to deploy and its initializer, if any.
+/// Where a [`StateCheck`] reads its 32-byte word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// Word `word` of the return data of an `eth_call` to the contract with this calldata (a view).
+    Call {
+        /// The view's calldata.
+        input: Bytes,
+        /// Which 32-byte word of the answer (0 = the first return value of a static tuple).
+        word: usize,
+    },
+    /// The contract's storage slot (for state no view exposes).
+    Slot(U256),
+}
+
+/// What one checked field must hold: `actual & mask == expected` (`expected` within `mask`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// Where the word is read.
+    pub probe: Probe,
+    /// The bits compared (`U256::MAX` = the whole word).
+    pub mask: U256,
+    /// Their expected value.
+    pub value: U256,
+}
+
+impl Expected {
+    /// Word `word` of view `call`'s answer must equal `value` (an address, number or bool, as its ABI word).
+    pub fn call<C: SolCall>(call: C, word: usize, value: impl Into<B256>) -> Self {
+        Self {
+            probe: Probe::Call {
+                input: call.abi_encode().into(),
+                word,
+            },
+            mask: U256::MAX,
+            value: U256::from_be_bytes(value.into().0),
+        }
+    }
+
+    /// Storage slot `slot` must hold `value` in the bits of `mask`.
+    pub fn slot(slot: U256, mask: U256, value: U256) -> Self {
+        Self {
+            probe: Probe::Slot(slot),
+            mask,
+            value: value & mask,
+        }
+    }
+}
+
+type CheckFn = dyn Fn(&AddressBook) -> Result<Expected, MissingAddress> + Send + Sync;
+
+/// A field of a contract's state that must match the plan once its constructor has run: Stylus runs a constructor
+/// in a call after activation, which anyone can send first; these checks turn such a front-run into an error
+/// ([`crate::Error::StateMismatch`]) instead of a deployment whose admin is someone else.
+#[derive(Clone)]
+pub struct StateCheck {
+    /// The field's name in errors (`admin`, `role(keeper)`, …).
+    pub field: String,
+    build: Arc<CheckFn>,
+}
+
+impl fmt::Debug for StateCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateCheck")
+            .field("field", &self.field)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateCheck {
+    /// What the field must hold, for the addresses in `book`.
+    pub fn expected(&self, book: &AddressBook) -> Result<Expected, MissingAddress> {
+        (self.build)(book)
+    }
+}
+
+/// The storage slot of key `key` (a 32-byte word: an address left-padded, a number) in the Solidity-layout mapping
+/// at slot `root`: `keccak256(key ‖ root)`, as stylus-sdk's `StorageMap` lays it out.
+pub fn mapping_slot(key: B256, root: U256) -> U256 {
+    let mut input = [0u8; 64];
+    input[..32].copy_from_slice(key.as_slice());
+    input[32..].copy_from_slice(&root.to_be_bytes::<32>());
+    U256::from_be_bytes(keccak256(input).0)
+}
+
+/// One contract of the plan: which artifact to deploy, its initializer, if any, and the state its constructor
+/// must leave.
 #[derive(Debug, Clone)]
 pub struct Deployable {
     /// The artifact's name ([`crate::ContractSpec::name`]).
     pub contract: String,
     /// Called once after activation (Stylus programs have no EVM constructor on this path).
     pub init: Option<PlannedCall>,
+    /// Checked after the initializer ran (or was found run, or failed): any mismatch aborts the deployment.
+    pub checks: Vec<StateCheck>,
 }
 
 impl Deployable {
@@ -164,7 +257,20 @@ impl Deployable {
         Self {
             contract: contract.into(),
             init: None,
+            checks: Vec::new(),
         }
+    }
+
+    /// Adds a state check: after the initializer, `field` must hold what `build` says for the address book.
+    pub fn expect<F>(mut self, field: impl Into<String>, build: F) -> Self
+    where
+        F: Fn(&AddressBook) -> Result<Expected, MissingAddress> + Send + Sync + 'static,
+    {
+        self.checks.push(StateCheck {
+            field: field.into(),
+            build: Arc::new(build),
+        });
+        self
     }
 
     /// Adds the initializer: `build` makes its `sol!` call from the address book (this contract's own address
@@ -187,8 +293,8 @@ impl Deployable {
     /// ABI-encoded arguments, as cargo-stylus's deployer sends it. A constructor already run (the SDK's flag slot is
     /// set) counts as done. Label: `<contract>.constructor`.
     ///
-    /// Between activation and this call anyone could run the constructor first; compare the resulting state
-    /// (e.g. the admin) on public networks.
+    /// Between activation and this call anyone could run the constructor first: give the state it must leave
+    /// with [`Deployable::expect`] (admin, roles, wiring), which deployment checks and aborts on.
     pub fn constructor<A, F>(mut self, build: F) -> Self
     where
         A: SolValue,

@@ -1,9 +1,53 @@
 //! Verity's own deployment plan: which contracts, their constructors and the roles wiring. Each contract's issue
 //! adds its [`Deployable`] and wiring here; `verity deploy`, `verity dev` and the end-to-end tests all use it.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
+use verity_abi::{
+    registry::Role,
+    rpc::{
+        IBrToken, ICommitteeVerifier, IGaugeController, IGroth16Verifier, IInferenceSettlement,
+        IReceiptBatches, ISettlementNodes, IVotingEscrow,
+    },
+};
 
-use super::{AddressBook, DeployPlan, Deployable, PlannedCall};
+use super::{mapping_slot, AddressBook, DeployPlan, Deployable, Expected, PlannedCall};
+
+/// ModelRegistry's storage layout, which its constructor's state is checked against (it has no role or config
+/// views, to save code size): the first field `globals` (4 words; word 0 the packed config), then `accounts`
+/// (mapping: account → refund credit in the low 128 bits, role mask in the high 128 bits).
+pub mod registry_layout {
+    use alloy::primitives::U256;
+
+    /// Slot of the packed config word: limb 0 paused, 1 max wait, 2 TTL, 3 minimum fee.
+    pub const CONFIG_SLOT: U256 = U256::ZERO;
+    /// Slot of the `accounts` mapping.
+    pub const ACCOUNTS_SLOT: U256 = U256::from_limbs([4, 0, 0, 0]);
+    /// Bit offset of the role mask in an account's word.
+    pub const ROLE_SHIFT: usize = 128;
+}
+
+/// An address as its ABI word.
+fn word(address: Address) -> B256 {
+    address.into_word()
+}
+
+/// A number as its ABI word.
+fn num(value: U256) -> B256 {
+    B256::from(value)
+}
+
+/// `true` as its ABI word.
+const TRUE: B256 = B256::with_last_byte(1);
+
+/// The registry's check that `account` holds `role` (its bit in the account's role mask).
+fn registry_role(account: Address, role: Role) -> Expected {
+    let bit = U256::from(role.bit()) << registry_layout::ROLE_SHIFT;
+    Expected::slot(
+        mapping_slot(word(account), registry_layout::ACCOUNTS_SLOT),
+        bit,
+        bit,
+    )
+}
 
 /// Who holds which role and how much BR circulates at genesis.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,33 +149,112 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
     let settlement_params = params.clone();
     let committee_params = params.clone();
     DeployPlan::new()
-        .contract(Deployable::new("token").constructor(move |book| {
-            Ok((
-                token_params.admin(book),
-                // The minter is the GaugeController, set by the wiring once it is deployed.
-                Address::ZERO,
-                token_params.treasury(book),
-                token_params.genesis_supply,
-            ))
-        }))
-        .contract(Deployable::new("escrow").constructor(|book| Ok((book.address("token")?,))))
-        .contract(Deployable::new("gauge").constructor(move |book| {
-            use verity_abi::gauge::{
-                DEFAULT_EMISSION_END, DEFAULT_EPOCH_LENGTH, DEFAULT_SEASON_LENGTH,
-            };
-            Ok((
-                gauge_params.admin(book),
-                book.address("token")?,
-                book.address("escrow")?,
-                // Genesis 0: the start of the current week, at construction.
-                0u64,
-                DEFAULT_EPOCH_LENGTH,
-                DEFAULT_SEASON_LENGTH,
-                DEFAULT_EMISSION_END,
-                // No per-voter cap.
-                0u64,
-            ))
-        }))
+        .contract(
+            Deployable::new("token")
+                .constructor(move |book| {
+                    Ok((
+                        token_params.admin(book),
+                        // The minter is the GaugeController, set by the wiring once it is deployed.
+                        Address::ZERO,
+                        token_params.treasury(book),
+                        token_params.genesis_supply,
+                    ))
+                })
+                .expect("admin", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IBrToken::adminCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("minter", |_| {
+                    Ok(Expected::call(
+                        IBrToken::minterCall {},
+                        0,
+                        word(Address::ZERO),
+                    ))
+                })
+                .expect("totalSupply", {
+                    let p = params.clone();
+                    move |_| {
+                        Ok(Expected::call(
+                            IBrToken::totalSupplyCall {},
+                            0,
+                            num(p.genesis_supply),
+                        ))
+                    }
+                })
+                .expect("balanceOf(treasury)", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IBrToken::balanceOfCall {
+                                account: p.treasury(book),
+                            },
+                            0,
+                            num(p.genesis_supply),
+                        ))
+                    }
+                }),
+        )
+        .contract(
+            Deployable::new("escrow")
+                .constructor(|book| Ok((book.address("token")?,)))
+                .expect("token", |book| {
+                    Ok(Expected::call(
+                        IVotingEscrow::tokenCall {},
+                        0,
+                        word(book.address("token")?),
+                    ))
+                }),
+        )
+        .contract(
+            Deployable::new("gauge")
+                .constructor(move |book| {
+                    use verity_abi::gauge::{
+                        DEFAULT_EMISSION_END, DEFAULT_EPOCH_LENGTH, DEFAULT_SEASON_LENGTH,
+                    };
+                    Ok((
+                        gauge_params.admin(book),
+                        book.address("token")?,
+                        book.address("escrow")?,
+                        // Genesis 0: the start of the current week, at construction.
+                        0u64,
+                        DEFAULT_EPOCH_LENGTH,
+                        DEFAULT_SEASON_LENGTH,
+                        DEFAULT_EMISSION_END,
+                        // No per-voter cap.
+                        0u64,
+                    ))
+                })
+                .expect("admin", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IGaugeController::adminCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("token", |book| {
+                    Ok(Expected::call(
+                        IGaugeController::configCall {},
+                        0,
+                        word(book.address("token")?),
+                    ))
+                })
+                .expect("escrow", |book| {
+                    Ok(Expected::call(
+                        IGaugeController::configCall {},
+                        1,
+                        word(book.address("escrow")?),
+                    ))
+                }),
+        )
         // BR's admin (the deployer unless `admin` is set: then governance sends this call) makes the
         // GaugeController the minter of every epoch's emission.
         .wire(PlannedCall::new(
@@ -143,43 +266,168 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                 })
             },
         ))
-        .contract(Deployable::new("registry").constructor(move |book| {
-            let p = &registry_params.registry;
-            Ok((
-                registry_params.admin(book),
-                p.attester.unwrap_or(book.deployer()),
-                p.keeper.unwrap_or(book.deployer()),
-                p.min_fee,
-                p.max_wait,
-                p.ttl,
-            ))
-        }))
+        .contract(
+            Deployable::new("registry")
+                .constructor(move |book| {
+                    let p = &registry_params.registry;
+                    Ok((
+                        registry_params.admin(book),
+                        p.attester.unwrap_or(book.deployer()),
+                        p.keeper.unwrap_or(book.deployer()),
+                        p.min_fee,
+                        p.max_wait,
+                        p.ttl,
+                    ))
+                })
+                .expect("role(admin)", {
+                    let p = params.clone();
+                    move |book| Ok(registry_role(p.admin(book), Role::Admin))
+                })
+                .expect("role(attester)", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(registry_role(
+                            p.registry.attester.unwrap_or(book.deployer()),
+                            Role::Attester,
+                        ))
+                    }
+                })
+                .expect("role(keeper)", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(registry_role(
+                            p.registry.keeper.unwrap_or(book.deployer()),
+                            Role::Keeper,
+                        ))
+                    }
+                })
+                .expect("config", {
+                    let p = params.registry.clone();
+                    move |_| {
+                        // Limb 3 (the minimum fee) is the plan's only if it fits 64 bits; else the constructor reverts.
+                        let fee = p.min_fee.as_limbs()[0];
+                        Ok(Expected::slot(
+                            registry_layout::CONFIG_SLOT,
+                            U256::MAX,
+                            U256::from_limbs([0, p.max_wait, p.ttl, fee]),
+                        ))
+                    }
+                }),
+        )
         // InferenceSettlement: nodes (stake, keys, the receipt judge) → batches (Merkle anchoring) → the paid-request
         // contract (the EIP-712 verifying contract), then nodes learns the settlement address once.
         .contract(
             Deployable::new("settlement-nodes")
-                .constructor(move |book| Ok((nodes_params.admin(book), book.address("registry")?))),
+                .constructor(move |book| Ok((nodes_params.admin(book), book.address("registry")?)))
+                .expect("governance", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            ISettlementNodes::configCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("registry", |book| {
+                    Ok(Expected::call(
+                        ISettlementNodes::configCall {},
+                        1,
+                        word(book.address("registry")?),
+                    ))
+                })
+                .expect("settlement", |_| {
+                    Ok(Expected::call(
+                        ISettlementNodes::configCall {},
+                        2,
+                        word(Address::ZERO),
+                    ))
+                }),
         )
         .contract(
-            Deployable::new("settlement-batches").constructor(move |book| {
-                Ok((
-                    batches_params.admin(book),
-                    book.address("settlement-nodes")?,
-                    batches_params
-                        .settlement
-                        .batch_keeper
-                        .unwrap_or(book.deployer()),
-                ))
-            }),
+            Deployable::new("settlement-batches")
+                .constructor(move |book| {
+                    Ok((
+                        batches_params.admin(book),
+                        book.address("settlement-nodes")?,
+                        batches_params
+                            .settlement
+                            .batch_keeper
+                            .unwrap_or(book.deployer()),
+                    ))
+                })
+                .expect("governance", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IReceiptBatches::configCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("nodes", |book| {
+                    Ok(Expected::call(
+                        IReceiptBatches::configCall {},
+                        1,
+                        word(book.address("settlement-nodes")?),
+                    ))
+                })
+                .expect("isKeeper(batch keeper)", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IReceiptBatches::isKeeperCall {
+                                account: p.settlement.batch_keeper.unwrap_or(book.deployer()),
+                            },
+                            0,
+                            TRUE,
+                        ))
+                    }
+                }),
         )
-        .contract(Deployable::new("settlement").constructor(move |book| {
-            Ok((
-                settlement_params.admin(book),
-                book.address("registry")?,
-                book.address("settlement-nodes")?,
-                book.address("settlement-batches")?,
-            ))
-        }))
+        .contract(
+            Deployable::new("settlement")
+                .constructor(move |book| {
+                    Ok((
+                        settlement_params.admin(book),
+                        book.address("registry")?,
+                        book.address("settlement-nodes")?,
+                        book.address("settlement-batches")?,
+                    ))
+                })
+                .expect("governance", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            IInferenceSettlement::configCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("registry", |book| {
+                    Ok(Expected::call(
+                        IInferenceSettlement::configCall {},
+                        1,
+                        word(book.address("registry")?),
+                    ))
+                })
+                .expect("nodes", |book| {
+                    Ok(Expected::call(
+                        IInferenceSettlement::configCall {},
+                        2,
+                        word(book.address("settlement-nodes")?),
+                    ))
+                })
+                .expect("batches", |book| {
+                    Ok(Expected::call(
+                        IInferenceSettlement::configCall {},
+                        3,
+                        word(book.address("settlement-batches")?),
+                    ))
+                }),
+        )
         .wire(
             PlannedCall::new(
                 "settlement-nodes.setSettlement(settlement)",
@@ -193,19 +441,72 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
             .done_if_reverts_with::<verity_abi::settlement::SettlementAlreadyWired>(),
         )
         .contract(
-            Deployable::new("settlement-committee").constructor(move |book| {
-                let p = &committee_params.settlement;
-                let members = if p.committee.is_empty() {
-                    vec![book.deployer()]
-                } else {
-                    p.committee.clone()
-                };
-                Ok((committee_params.admin(book), members, p.committee_threshold))
-            }),
+            Deployable::new("settlement-committee")
+                .constructor(move |book| {
+                    let p = &committee_params.settlement;
+                    let members = if p.committee.is_empty() {
+                        vec![book.deployer()]
+                    } else {
+                        p.committee.clone()
+                    };
+                    Ok((committee_params.admin(book), members, p.committee_threshold))
+                })
+                .expect("governance", {
+                    let p = params.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            ICommitteeVerifier::configCall {},
+                            0,
+                            word(p.admin(book)),
+                        ))
+                    }
+                })
+                .expect("threshold", {
+                    let p = params.settlement.clone();
+                    move |_| {
+                        Ok(Expected::call(
+                            ICommitteeVerifier::configCall {},
+                            1,
+                            num(U256::from(p.committee_threshold)),
+                        ))
+                    }
+                })
+                .expect("members", {
+                    let p = params.settlement.clone();
+                    move |_| {
+                        Ok(Expected::call(
+                            ICommitteeVerifier::configCall {},
+                            2,
+                            num(U256::from(p.committee.len().max(1))),
+                        ))
+                    }
+                })
+                .expect("isMember(first member)", {
+                    let p = params.settlement.clone();
+                    move |book| {
+                        Ok(Expected::call(
+                            ICommitteeVerifier::isMemberCall {
+                                account: p.committee.first().copied().unwrap_or(book.deployer()),
+                            },
+                            0,
+                            TRUE,
+                        ))
+                    }
+                }),
         )
         // Groth16Verifier: keys are registered per model version by the version's submitter in the registry;
         // governance points `settlement.setVerifier(modelVersion, groth16)` at it per model.
-        .contract(Deployable::new("groth16").constructor(|book| Ok((book.address("registry")?,))))
+        .contract(
+            Deployable::new("groth16")
+                .constructor(|book| Ok((book.address("registry")?,)))
+                .expect("registry", |book| {
+                    Ok(Expected::call(
+                        IGroth16Verifier::registryCall {},
+                        0,
+                        word(book.address("registry")?),
+                    ))
+                }),
+        )
 }
 
 #[cfg(test)]
@@ -277,6 +578,26 @@ mod tests {
         let (admin, members, k) =
             <(Address, Vec<Address>, u64)>::abi_decode_params(&data[4..]).unwrap();
         assert_eq!((admin, members, k), (deployer, vec![deployer], 1));
+    }
+
+    #[test]
+    fn every_constructor_has_state_checks() {
+        let plan = plan(&VerityParams::default());
+        for d in &plan.contracts {
+            if d.init.is_some() {
+                assert!(!d.checks.is_empty(), "{} has no state checks", d.contract);
+            }
+        }
+        // The registry's role checks read bit `role` of the high half of the account's word.
+        let e = registry_role(Address::repeat_byte(1), Role::Keeper);
+        assert_eq!(e.mask, U256::from(4) << 128);
+        assert_eq!(
+            e.probe,
+            super::super::Probe::Slot(mapping_slot(
+                Address::repeat_byte(1).into_word(),
+                U256::from(4)
+            ))
+        );
     }
 
     #[test]

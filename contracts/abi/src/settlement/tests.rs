@@ -91,6 +91,55 @@ fn signing_hash_matches_alloy() {
     }
 }
 
+alloy_sol_types::sol! {
+    /// alloy's own EIP-712 encoding of the key registration struct, to check ours against.
+    struct KeyRegistration {
+        address node;
+    }
+}
+
+#[test]
+fn key_registration_hash_matches_alloy_and_the_vector() {
+    assert_eq!(KEY_REGISTRATION_TYPEHASH, keccak256(KEY_REGISTRATION_TYPE));
+    let nodes = address!("a16e02e87b7454126e5e10d957a927a7f5b5d2be");
+    let node = address!("00000000000000000000000000000000000000d4");
+    let reg = KeyRegistration { node };
+    assert_eq!(KeyRegistration::eip712_encode_type(), KEY_REGISTRATION_TYPE);
+    assert_eq!(reg.eip712_type_hash(), KEY_REGISTRATION_TYPEHASH);
+    for chain_id in [1u64, 412_346, u64::MAX] {
+        let domain = eip712_domain! {
+            name: "Verity",
+            version: "1",
+            chain_id: chain_id,
+            verifying_contract: nodes,
+        };
+        assert_eq!(
+            key_registration_hash(chain_id, nodes, node),
+            reg.eip712_signing_hash(&domain),
+            "chain {chain_id}"
+        );
+    }
+    // Computed independently (js-sha3 over the hand-built EIP-712 bytes).
+    assert_eq!(
+        key_registration_hash(412_346, nodes, node),
+        alloy_primitives::b256!("ecb8a56be71d293b76983d51814fddba05e252e921ddd714f1d20f645bbce507")
+    );
+    // Bound to the node, the chain and the contract.
+    let other = address!("00000000000000000000000000000000000000d5");
+    assert_ne!(
+        key_registration_hash(412_346, nodes, node),
+        key_registration_hash(412_346, nodes, other)
+    );
+    assert_ne!(
+        key_registration_hash(412_346, nodes, node),
+        key_registration_hash(1, nodes, node)
+    );
+    assert_ne!(
+        key_registration_hash(412_346, nodes, node),
+        key_registration_hash(412_346, other, node)
+    );
+}
+
 #[test]
 fn encode_receipt_is_abi_encode() {
     let r = sample();

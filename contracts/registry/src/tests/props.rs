@@ -15,7 +15,9 @@
 //!   Rejected/Expired versions; refunds owed == Σ per-account credits; the ether the contract holds (paid in −
 //!   paid out) == escrowed + earned + refunds owed;
 //! - `finalizeRegistrations` never reverts and emits exactly one `VersionFinalized` per item; `pendingCount()`
-//!   equals the number of pending versions; every call succeeds or fails as the model predicts where it predicts.
+//!   equals the number of pending versions; every call succeeds or fails as the model predicts where it predicts;
+//! - a name is kept by registering: while any version of it is pending, Registered or Yanked only its owner submits
+//!   to it; once all were rejected or expired anyone may claim it; each name's owner is the model's.
 
 use super::*;
 use proptest::prelude::*;
@@ -182,11 +184,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 let unknown_parent = s.parents.iter().any(|p| *p > U256::from(m.count));
                 let owner = m.owner.get(&name).copied();
+                // A name whose versions were all rejected or expired is released to any submitter.
+                let released = (1..=m.count).all(|index| {
+                    let info = registry.version(U256::from(index)).unwrap();
+                    info.name != name
+                        || matches!(
+                            Status::try_from(info.status),
+                            Ok(Status::Rejected | Status::Expired)
+                        )
+                });
                 let result = submit(&vm, &mut registry, ACTORS[who], s.clone());
                 let expected_ok = fee >= MIN_FEE
                     && !unknown_parent
                     && !name.is_zero()
-                    && owner.is_none_or(|o| o == ACTORS[who])
+                    && (released || owner.is_none_or(|o| o == ACTORS[who]))
                     && bump > 0;
                 prop_assert_eq!(
                     result.is_ok(),
@@ -400,6 +411,10 @@ fn check(registry: &ModelRegistry, m: &Model) -> Result<(), TestCaseError> {
         "balance == escrowed + earned + refunds owed"
     );
     prop_assert_eq!(registry.pending_count(), pending);
+    // Every name is owned by whom the model says (claims, releases and transfers).
+    for (name, owner) in &m.owner {
+        prop_assert_eq!(registry._name_owner(*name), *owner);
+    }
     Ok(())
 }
 

@@ -1,0 +1,121 @@
+//! Bounded adversarial runs in the suite (issue 17): calldata fuzzing of every deployed contract on an
+//! in-process devnode, the regression corpus, malformed JSON-RPC and mutated programs at activation.
+//! `verity fuzz` runs the same code with more inputs; `VERITY_FUZZ_SEED` overrides the fixed seed here.
+
+use std::path::PathBuf;
+
+use devnode::rpc::{server::lock, start, NodeConfig};
+use verity_fuzz::calldata::{self, Config, Input, Target};
+
+use crate::support::{artifacts, ScratchDir};
+
+fn seed() -> u64 {
+    std::env::var("VERITY_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_0017)
+}
+
+/// A fresh node with Verity deployed under the fuzzer's roles, and the fuzz target.
+async fn deployed() -> (
+    devnode::rpc::NodeHandle,
+    Vec<(String, alloy::primitives::Address)>,
+) {
+    let node = start(NodeConfig::default()).await.expect("devnode starts");
+    let dir = ScratchDir::new("fuzz");
+    let contracts = verity_fuzz::deploy(&node, artifacts(), &dir.0)
+        .await
+        .expect("Verity deploys");
+    (node, contracts)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_calldata_never_traps_and_keeps_the_invariants() {
+    let (node, contracts) = deployed().await;
+    let chain = node.chain();
+    let seed = seed();
+    println!("seed {seed}");
+    let report = tokio::task::spawn_blocking(move || {
+        let mut chain = lock(&chain);
+        let target = Target::new(&chain, contracts);
+        let config = Config {
+            seed,
+            inputs: 1_000,
+            contract: None,
+            sequence: 64,
+        };
+        calldata::run(&mut chain, &target, &config)
+    })
+    .await
+    .unwrap();
+    print!("{}", report.table());
+    assert_eq!(report.stats.len(), 9, "every planned contract is fuzzed");
+    for s in &report.stats {
+        assert!(
+            s.success > 0 && s.typed + s.sdk > 0,
+            "{} saw no variety: {s:?}",
+            s.contract
+        );
+    }
+    assert!(
+        report.findings.is_empty(),
+        "findings: {:#?}",
+        report.findings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_regression_corpus_replays_without_findings() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut inputs: Vec<Input> = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut more: Vec<Input> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        inputs.append(&mut more);
+    }
+    assert!(!inputs.is_empty(), "the corpus is empty");
+    let (node, contracts) = deployed().await;
+    let chain = node.chain();
+    let findings = tokio::task::spawn_blocking(move || {
+        let mut chain = lock(&chain);
+        let target = Target::new(&chain, contracts);
+        calldata::replay(&mut chain, &target, &inputs)
+    })
+    .await
+    .unwrap();
+    assert!(findings.is_empty(), "findings: {findings:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_rpc_always_gets_a_json_rpc_answer() {
+    let node = start(NodeConfig::default()).await.expect("devnode starts");
+    let chain = node.chain();
+    let real = verity_fuzz::rpc::real_tx(&mut lock(&chain));
+    let report = verity_fuzz::rpc::run(node.url(), &chain, &real, seed(), 3_000).await;
+    println!("{report:?}");
+    assert!(report.errors > 1_000, "mostly errors: {report:?}");
+    assert!(
+        report.findings.is_empty(),
+        "findings: {:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn mutated_programs_are_rejected_with_a_typed_error() {
+    let token = artifacts().get("token").unwrap();
+    let report = verity_fuzz::activation::run(&token.code, &token.wasm, seed(), 400);
+    println!("{report:?}");
+    assert!(report.rejected > 300, "{report:?}");
+    assert!(report.panics.is_empty(), "panics: {:#?}", report.panics);
+}
