@@ -199,7 +199,8 @@ fn request_escrows_the_fee_and_checks_everything() {
             request_status::REQUESTED,
             mode::TEE,
             T0 + DEFAULT_ANSWER_DEADLINE,
-            0
+            0,
+            U256::ZERO
         )
     );
     assert_eq!(s.open_requests(NODE), 1);
