@@ -4,6 +4,7 @@ mod cursor;
 mod faults;
 mod finalizer;
 mod index;
+mod lease;
 mod outbox;
 mod receipts;
 mod registry_jobs;
