@@ -15,24 +15,17 @@
 
 use alloy::{
     network::{Ethereum, TransactionBuilder},
-    primitives::{keccak256, Address, Bytes, B256, U256},
+    primitives::{keccak256, Address, B256, U256},
     providers::{Provider, WalletProvider},
-    rpc::types::{
-        state::{AccountOverride, StateOverridesBuilder},
-        TransactionRequest,
-    },
+    rpc::types::TransactionRequest,
     sol_types::SolCall,
 };
 
 use super::{
-    bump, classify, plan::DoneCheck, rpc, ActivationRecord, Answer, CallRecord, ContractRecord,
-    Deployer, MissingAddress, PlannedCall,
+    bump, classify, estimate_activation_of_code, plan::DoneCheck, rpc, ActivationRecord,
+    CallRecord, ContractRecord, Deployer, MissingAddress, PlannedCall,
 };
-use crate::{
-    arbwasm::{ArbWasm, ARB_WASM_ADDRESS},
-    build::ContractArtifact,
-    DeployStep, Error, Result,
-};
+use crate::{arbwasm::ArbWasm, build::ContractArtifact, DeployStep, Error, Result};
 
 mod abi {
     #![allow(missing_docs)]
@@ -46,9 +39,6 @@ pub use abi::IStylusDeployer;
 /// Arbitrum's StylusDeployer (devnode predeploys the same contract at the same address).
 pub const STYLUS_DEPLOYER: Address =
     alloy::primitives::address!("cEcba2F1DC234f70Dd89F2041029807F8D03A990");
-
-/// A scratch address for simulating activation of code that is not deployed yet.
-const SCRATCH: Address = alloy::primitives::address!("00000000000000000000000000000000005c7a7c");
 
 impl<P> Deployer<'_, P>
 where
@@ -202,50 +192,13 @@ where
         Ok(!value.is_zero())
     }
 
-    /// The data fee ArbWasm would charge to activate `artifact`'s code, simulated at a scratch address.
+    /// The data fee ArbWasm would charge to activate `artifact`'s code (zero when the same code is already
+    /// active: the deployer then skips activation).
     async fn simulated_data_fee(&self, artifact: &ContractArtifact) -> Result<U256> {
-        let name = artifact.name.as_str();
-        let tx = TransactionRequest::default()
-            .with_from(self.from)
-            .with_to(ARB_WASM_ADDRESS)
-            .with_input(ArbWasm::activateProgramCall { program: SCRATCH }.abi_encode())
-            .with_value(U256::from(10).pow(U256::from(18)));
-        let overrides = StateOverridesBuilder::default()
-            .with_balance(self.from, U256::MAX)
-            .append(
-                SCRATCH,
-                AccountOverride {
-                    code: Some(Bytes::from(artifact.code.clone())),
-                    ..Default::default()
-                },
-            )
-            .build();
-        let output = match self.provider.call(tx).overrides(overrides).await {
-            Ok(output) => output,
-            Err(err) => {
-                return Err(match classify::<ArbWasm::ArbWasmErrors>(err) {
-                    Ok(Answer::Decoded(ArbWasm::ArbWasmErrors::ProgramUpToDate(_))) => {
-                        // The same code is already active elsewhere: the deployer skips activation.
-                        return Ok(U256::ZERO);
-                    }
-                    Ok(answer) => Error::ActivationFailed {
-                        contract: name.to_owned(),
-                        reason: answer.into(),
-                    },
-                    Err(source) => Error::Rpc {
-                        step: DeployStep::Activate,
-                        contract: name.to_owned(),
-                        source,
-                    },
-                });
-            }
-        };
-        ArbWasm::activateProgramCall::abi_decode_returns(&output)
-            .map(|r| r.dataFee)
-            .map_err(|source| Error::Decode {
-                step: DeployStep::Activate,
-                contract: name.to_owned(),
-                source,
-            })
+        let estimate =
+            estimate_activation_of_code(self.provider, self.from, artifact.code.clone().into())
+                .await
+                .map_err(|err| err.in_contract(&artifact.name))?;
+        Ok(estimate.map_or(U256::ZERO, |e| e.dataFee))
     }
 }

@@ -516,14 +516,41 @@ pub async fn estimate_activation<P: Provider<Ethereum>>(
     from: Address,
     program: Address,
 ) -> Result<Option<ArbWasm::activateProgramReturn>> {
+    simulate_activation(provider, from, program, StateOverridesBuilder::default()).await
+}
+
+/// [`estimate_activation`] for deployed `code` that is not on chain yet: simulated at a scratch address whose code
+/// is overridden (cargo-stylus's `check`). `Ok(None)` when the same code is already active.
+pub async fn estimate_activation_of_code<P: Provider<Ethereum>>(
+    provider: &P,
+    from: Address,
+    code: Bytes,
+) -> Result<Option<ArbWasm::activateProgramReturn>> {
+    const SCRATCH: Address =
+        alloy::primitives::address!("00000000000000000000000000000000005c7a7c");
+    let overrides = StateOverridesBuilder::default().append(
+        SCRATCH,
+        alloy::rpc::types::state::AccountOverride {
+            code: Some(code),
+            ..Default::default()
+        },
+    );
+    simulate_activation(provider, from, SCRATCH, overrides).await
+}
+
+/// Simulates `ArbWasm.activateProgram(program)` from `from` with its balance overridden on top of `overrides`.
+async fn simulate_activation<P: Provider<Ethereum>>(
+    provider: &P,
+    from: Address,
+    program: Address,
+    overrides: StateOverridesBuilder,
+) -> Result<Option<ArbWasm::activateProgramReturn>> {
     let tx = TransactionRequest::default()
         .with_from(from)
         .with_to(ARB_WASM_ADDRESS)
         .with_input(ArbWasm::activateProgramCall { program }.abi_encode())
         .with_value(parse_ether("1").unwrap_or(U256::from(10).pow(U256::from(18))));
-    let overrides = StateOverridesBuilder::default()
-        .with_balance(from, U256::MAX)
-        .build();
+    let overrides = overrides.with_balance(from, U256::MAX).build();
     let output = match provider.call(tx).overrides(overrides).await {
         Ok(output) => output,
         Err(err) => {
