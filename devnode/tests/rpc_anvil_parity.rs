@@ -144,14 +144,6 @@ fn normalise_logs(v: &Value) -> Vec<(Value, Value, Value, Value, Value)> {
         .collect()
 }
 
-/// Skips a check whose tool is missing: locally `SKIPPED <what>: <why>`; with `CI=true` a failure instead.
-fn skip(what: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{what}: {why} (CI=true: a missing tool is a failure, not a skip)");
-    }
-    println!("SKIPPED {what}: {why}");
-}
-
 #[tokio::test]
 async fn same_scenarios_same_results_as_anvil() {
     let Some(bin) = tool("ANVIL_BIN", "anvil-linux-amd64", "anvil") else {

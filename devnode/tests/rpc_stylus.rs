@@ -259,13 +259,13 @@ fn predeploys_match_their_sources() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let solc = root.join("../.tools/node_modules/solc");
     if !solc.is_dir() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
+        skip(
+            "predeploys_match_their_sources",
+            &format!(
                 "solc (npm) missing at {}: script/test installs it",
                 solc.display()
-            );
-        }
-        println!("SKIPPED predeploys_match_their_sources: solc missing");
+            ),
+        );
         return;
     }
     let out = std::process::Command::new("node")
