@@ -90,9 +90,16 @@ impl std::str::FromStr for Secret {
 /// Every setting, parsed once.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// JSON-RPC URL of the chain.
-    #[arg(long, env = "VERITY_RPC_URL", default_value = "http://127.0.0.1:8547")]
-    pub rpc_url: String,
+    /// JSON-RPC URL(s) of the chain: repeat the flag (or separate with commas) for failover — every request goes
+    /// to all of them and the first answer wins; the outbox never infers a lost transaction from one node's
+    /// missing receipt.
+    #[arg(
+        long = "rpc-url",
+        env = "VERITY_RPC_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8547"
+    )]
+    pub rpc_urls: Vec<String>,
     /// Database: `sqlite://…` (default) or `postgres://…` (replicas).
     #[arg(
         long,
@@ -259,6 +266,11 @@ pub enum KeyError {
 }
 
 impl Config {
+    /// The RPC URLs joined for messages.
+    pub fn rpc_url(&self) -> String {
+        self.rpc_urls.join(",")
+    }
+
     /// The keeper's signing key, from `--private-key` or the encrypted `--keystore`.
     ///
     /// # Errors

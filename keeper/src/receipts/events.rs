@@ -201,6 +201,10 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             }
             settlement::Disputed::SIGNATURE_HASH => {
                 let e: settlement::Disputed = decode(log)?;
+                // Unresolved by governance, the dispute can be settled for the node from its expiry on.
+                self.store
+                    .set_request_deadline(e.requestId, e.expiresAt)
+                    .await?;
                 (e.requestId, request_status::DISPUTED, None)
             }
             _ => return Ok(false),

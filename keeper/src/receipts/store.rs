@@ -412,6 +412,13 @@ pub trait ReceiptStore: Send + Sync + 'static {
         proven_at: Option<u64>,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Records a paid request's new deadline (a dispute's expiry, from `Disputed`).
+    fn set_request_deadline(
+        &self,
+        request_id: B256,
+        deadline: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Paid requests in any of `statuses`.
     fn requests_in(&self, statuses: &[u8]) -> impl Future<Output = Result<Vec<PaidRow>>> + Send;
 }
@@ -620,7 +627,7 @@ macro_rules! impl_receipt_store {
                 note: Option<u8>,
             ) -> Result<u64> {
                 let mut n = 0;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 for chunk in request_ids.chunks(CHUNK) {
                     let sql = format!(
                         "UPDATE receipts SET state = $1, note = $2, batch_id = NULL WHERE request_id IN ({}) AND state + 0 = $3",
@@ -640,6 +647,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn exclude_included_elsewhere(&self) -> Result<u64> {
+                let mut tx = self.begin_fenced().await?;
                 let done = sqlx::query(
                     "UPDATE receipts SET state = $1, note = $2 WHERE state = $3 AND request_id IN \
                      (SELECT l.request_id FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
@@ -651,14 +659,15 @@ macro_rules! impl_receipt_store {
                 .bind(BUILT)
                 .bind(ANCHORED)
                 .bind(FINAL)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected())
             }
 
             async fn build_batch(&self, root: B256, request_ids: &[B256], now_ms: i64) -> Result<i64> {
                 let count = i64::try_from(request_ids.len()).map_err(|_| StoreError::Corrupt { what: "batch size" })?;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
                     "INSERT INTO receipt_batches (root, ours, leaf_count, status, created_at) VALUES ($1, 1, $2, $3, $4) RETURNING id",
                 )
@@ -691,7 +700,7 @@ macro_rules! impl_receipt_store {
                     let moved = q.execute(&mut *tx).await?.rows_affected();
                     if inserted != chunk.len() as u64 || moved != chunk.len() as u64 {
                         // Dropping the transaction rolls everything back.
-                        return Err(StoreError::Corrupt { what: "receipts.state (a batched receipt was not waiting)" });
+                        return Err(StoreError::Raced { what: "receipts.state (a receipt to batch was no longer waiting: another writer batched it first)" });
                     }
                 }
                 tx.commit().await?;
@@ -699,7 +708,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn abandon_batch(&self, id: i64) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let done = sqlx::query("UPDATE receipt_batches SET status = $1 WHERE id = $2 AND status = $3")
                     .bind(ABANDONED)
                     .bind(id)
@@ -751,7 +760,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn store_leaves(&self, batch_id: i64, leaves: &[LeafRow]) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 for chunk in leaves.chunks(CHUNK / 2) {
                     let values = (0..chunk.len())
                         .map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
@@ -772,12 +781,14 @@ macro_rules! impl_receipt_store {
             }
 
             async fn set_checked(&self, batch_id: i64, checked: Checked, challenge: Option<&Bytes>) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query("UPDATE receipt_batches SET checked = $1, challenge = $2 WHERE id = $3")
                     .bind(checked as i16)
                     .bind(challenge.map(|c| c.to_vec()))
                     .bind(batch_id)
-                    .execute(self.pool())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -866,7 +877,7 @@ macro_rules! impl_receipt_store {
             async fn apply_anchored(&self, e: &Anchored, us: Address, now_ms: i64) -> Result<i64> {
                 let chain = i64_of(e.chain_batch, "chain batch")?;
                 let at = i64_of(e.anchored_at, "anchored at")?;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 if let Some(row) = sqlx::query("SELECT id FROM receipt_batches WHERE chain_batch = $1")
                     .bind(chain)
                     .fetch_optional(&mut *tx)
@@ -915,17 +926,19 @@ macro_rules! impl_receipt_store {
             }
 
             async fn apply_finalized(&self, chain_batch: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query("UPDATE receipt_batches SET status = $1 WHERE chain_batch = $2 AND status = $3")
                     .bind(FINAL)
                     .bind(i64_of(chain_batch, "chain batch")?)
                     .bind(ANCHORED)
-                    .execute(self.pool())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn apply_voided(&self, chain_batch: u64, reason: u8, request_id: B256) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
                     "UPDATE receipt_batches SET status = $1, void_reason = $2, void_request = $3 \
                      WHERE chain_batch = $4 AND status = $5 RETURNING id, ours",
@@ -964,6 +977,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn upsert_request(&self, request_id: B256, deadline: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query(
                     "INSERT INTO paid_requests (request_id, status, deadline) VALUES ($1, $2, $3) \
                      ON CONFLICT (request_id) DO NOTHING",
@@ -971,12 +985,14 @@ macro_rules! impl_receipt_store {
                 .bind(request_id.as_slice())
                 .bind(i16::from(verity_abi::settlement::request_status::REQUESTED))
                 .bind(i64_of(deadline, "deadline")?)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn set_request_status(&self, request_id: B256, status: u8, proven_at: Option<u64>) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 let proven = proven_at.map(|p| i64_of(p, "proven at")).transpose()?;
                 sqlx::query(
                     "UPDATE paid_requests SET status = $1, proven_at = COALESCE($2, proven_at) WHERE request_id = $3",
@@ -984,8 +1000,20 @@ macro_rules! impl_receipt_store {
                 .bind(i16::from(status))
                 .bind(proven)
                 .bind(request_id.as_slice())
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_request_deadline(&self, request_id: B256, deadline: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                sqlx::query("UPDATE paid_requests SET deadline = $1 WHERE request_id = $2")
+                    .bind(i64_of(deadline, "deadline")?)
+                    .bind(request_id.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -927,3 +927,103 @@ async fn an_answered_request_is_not_refunded_while_a_live_batch_can_prove_it() {
         Some(IntentStatus::Confirmed)
     );
 }
+
+/// A dispute left unresolved by governance past its timeout is settled for the node by the keeper (`settle`,
+/// under `settle:<id>`) exactly once — and never before the dispute's expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unresolved_dispute_is_settled_once_after_its_timeout() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let id = B256::repeat_byte(0xd1);
+    w.request(id).await;
+    w.answer(id, "disputed output").await;
+    let signed = w.sign(&w.receipt(id, "disputed output", w.env.chain_now().await));
+    let node = IInferenceSettlement::new(w.settlement, wallet(&w.env.node, NODE));
+    let r = node
+        .proveWithReceipt(signed, Bytes::new())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "proven by receipt");
+    let payer = IInferenceSettlement::new(w.settlement, wallet(&w.env.node, PAYER));
+    let c = payer.config().call().await.unwrap();
+    let (bond, timeout) = (c._8, c._9);
+    let r = payer
+        .dispute(id)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "disputed by the payer");
+
+    // Past the challenge window but before the dispute's expiry: nothing to settle.
+    w.env.advance(WINDOW + 60).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.request_status(id).await, request_status::DISPUTED);
+    assert!(!w.sent().await.contains_key("settle"), "not settled early");
+
+    w.env.advance(timeout).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.request_status(id).await, request_status::SETTLED);
+    let sent = w.sent().await;
+    assert_eq!(once_each(&sent).get("settle"), Some(&1), "{sent:?}");
+    // Runs after the settlement send nothing more.
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(once_each(&w.sent().await).get("settle"), Some(&1));
+}
+
+/// Governance lowers SettlementNodes' `maxReceiptAge` while the keeper runs: intake judges the next receipt by the
+/// new value (re-read, not the one read at start) and refuses a receipt the contract would no longer accept.
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_follows_a_changed_max_receipt_age_without_a_restart() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let client = reqwest::Client::new();
+    w.env.advance(4 * HOUR).await;
+    let three_hours_ago = w.env.chain_now().await - 3 * HOUR;
+    let (a, b) = (B256::repeat_byte(0xa1), B256::repeat_byte(0xa2));
+    let (status, body) = post(
+        &client,
+        running.addr,
+        &w.sign(&w.receipt(a, "early", three_hours_ago)),
+    )
+    .await;
+    assert_eq!(status, 200, "accepted under the age read at start: {body}");
+
+    let nodes_at = IInferenceSettlement::new(w.settlement, &w.env.provider)
+        .config()
+        .call()
+        .await
+        .unwrap()
+        ._2;
+    let gov = ISettlementNodes::new(nodes_at, wallet(&w.env.node, DEPLOYER));
+    let c = gov.config().call().await.unwrap();
+    assert!(c._3 > 3 * HOUR, "the default age admits the receipt");
+    let r = gov
+        .setParams(2 * HOUR, c._4, c._5)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "setParams");
+
+    let (status, body) = post(
+        &client,
+        running.addr,
+        &w.sign(&w.receipt(b, "late", three_hours_ago)),
+    )
+    .await;
+    assert_eq!(status, 422, "judged by the new maximum age: {body}");
+    assert_eq!(body["reason"], "TooOld", "{body}");
+    assert!(store.receipt(b).await.unwrap().is_none());
+}
