@@ -105,13 +105,15 @@ impl<S: LeaseStore> Leadership<S> {
         self.held.as_ref().map(|l| l.term)
     }
 
-    /// Releases the lease if held (graceful shutdown).
+    /// Releases the lease if held (graceful shutdown) and unfences the store: the instance stopped leading on
+    /// purpose (its keeper loop has ended), so what the process does with the store afterwards is its own call.
     ///
     /// # Errors
     /// The store failed.
     pub async fn release(&mut self) -> Result<(), StoreError> {
         if self.held.take().is_some() {
             self.store.release(&self.name, &self.holder).await?;
+            self.store.fence().clear();
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Feeds the [`Index`] from the chain: `eth_getLogs` over the configured contracts in bounded ranges, block
 //! timestamps from headers, the veBR supply at each finalized epoch's start (for turnout), and the per-node
 //! metrics. A reorg under the last applied block rebuilds the index from the start block (it is a cache of the
-//! chain, never a source of truth).
+//! chain, never a source of truth). A range is applied whole or not at all: logs of a block that changed while
+//! the range was read are refused before anything is applied, and an event that fails half-way through a range
+//! resets the index (a retry of the range never applies an event twice).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -289,6 +291,13 @@ impl<P: Provider + Clone> Follower<P> {
                 }
             }
             let (to_hash, to_time) = self.header(to).await?;
+            if logs
+                .iter()
+                .any(|l| l.block_number == Some(to) && l.block_hash != Some(to_hash))
+            {
+                // A reorg while the range was read: nothing of it is applied; the next poll reads it again.
+                return Err(FollowError::MissingBlock(to));
+            }
             {
                 let mut index = self.index.write().await;
                 for log in &logs {
@@ -296,7 +305,14 @@ impl<P: Provider + Clone> Follower<P> {
                         .block_number
                         .and_then(|n| times.get(&n).copied())
                         .unwrap_or(to_time);
-                    index.apply(log, time)?;
+                    if let Err(e) = index.apply(log, time) {
+                        // Part of the range is applied: a retry of the range would apply it twice. Start over
+                        // from the start block instead (the index is a cache of the chain).
+                        *index = Index::new(self.calendar);
+                        self.last = None;
+                        self.rebuilds += 1;
+                        return Err(e.into());
+                    }
                 }
                 index.advance(to, to_time);
             }

@@ -95,6 +95,9 @@ pub struct TxConfig {
     pub batch: i64,
     /// Attempts at one nonce after which the next replacement is a cancel (0-value self-send); 0 never cancels.
     pub cancel_after_attempts: usize,
+    /// Confirmed intents included within this many blocks of the head are re-checked every pass: one whose
+    /// transaction a reorg removed is reopened and sent again (0 disables).
+    pub reorg_window_blocks: u64,
 }
 
 impl Default for TxConfig {
@@ -108,6 +111,7 @@ impl Default for TxConfig {
             rebroadcast_after: Duration::from_secs(30),
             batch: 64,
             cancel_after_attempts: 5,
+            reorg_window_blocks: 256,
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct PassReport {
     pub capped: usize,
     /// Cancels signed (0-value self-sends replacing a call stuck after `cancel_after_attempts` attempts).
     pub cancels: usize,
+    /// Confirmed intents whose transaction a reorg removed, reopened to be sent again.
+    pub reorged: usize,
 }
 
 /// The transaction manager: one sender key, one store, one provider.
@@ -218,6 +224,8 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
     /// A failpoint fired, or the store failed. RPC failures of single intents are deferred to the next pass.
     pub async fn run_once(&self) -> Result<PassReport> {
         let mut report = PassReport::default();
+        let recheck = self.recheck_confirmed(&mut report).await;
+        self.step(recheck, &mut report)?;
         for intent in self
             .store
             .intents_in(&[IntentStatus::Pending], self.config.batch)
@@ -236,6 +244,32 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             self.step(self.advance(&intent, &mut report).await, &mut report)?;
         }
         Ok(report)
+    }
+
+    /// Confirmed intents near the head whose transaction has no receipt any more (a reorg dropped it): reopened,
+    /// so this pass rebroadcasts the same bytes (the nonce is still ours) or re-queues the intent if another
+    /// transaction now holds the nonce. A node merely lagging on receipts reopens it too — harmless: the
+    /// rebroadcast is refused as known or nonce-too-low and reconcile finds our own transaction in its block.
+    async fn recheck_confirmed(&self, report: &mut PassReport) -> Result<()> {
+        if self.config.reorg_window_blocks == 0 {
+            return Ok(());
+        }
+        let head = self.provider.get_block_number().await?;
+        let since = head.saturating_sub(self.config.reorg_window_blocks);
+        for intent in self.store.confirmed_since(since, self.config.batch).await? {
+            let Some(hash) = intent.tx_hash else {
+                continue;
+            };
+            if self.provider.get_transaction_receipt(hash).await?.is_some() {
+                continue;
+            }
+            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, %hash, block = ?intent.block_number, "confirmed transaction no longer on chain (reorg); reopened to be sent again");
+            self.store
+                .reopen(intent.id, "reorged out; sent again", now_ms())
+                .await?;
+            report.reorged += 1;
+        }
+        Ok(())
     }
 
     /// Sorts a step's error: failpoints and permanent store errors stop the pass, the rest is deferred.

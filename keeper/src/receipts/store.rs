@@ -245,6 +245,19 @@ pub struct Anchored {
     pub anchored_at: u64,
     /// The data URI.
     pub data_uri: String,
+    /// The block that holds the event (rolled back when a reorg orphans it).
+    pub block: u64,
+}
+
+/// A paid request's state as the chain's view (`getRequest`) answers it, for re-deriving after a reorg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestView {
+    /// Status (a `request_status` code).
+    pub status: u8,
+    /// Deadline (a dispute's expiry while disputed).
+    pub deadline: u64,
+    /// When it was proven (0 if not).
+    pub proven_at: u64,
 }
 
 /// A paid request the keeper follows (from InferenceSettlement's events).
@@ -386,7 +399,11 @@ pub trait ReceiptStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<i64>> + Send;
 
     /// Applies `BatchFinalized` (idempotent).
-    fn apply_finalized(&self, chain_batch: u64) -> impl Future<Output = Result<()>> + Send;
+    fn apply_finalized(
+        &self,
+        chain_batch: u64,
+        block: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies `BatchVoided` (idempotent): the batch is Voided; if it is ours, the leaf proven invalid (the
     /// voided request id) is Excluded and every other receipt of the batch waits again, to be re-anchored.
@@ -395,6 +412,7 @@ pub trait ReceiptStore: Send + Sync + 'static {
         chain_batch: u64,
         reason: u8,
         request_id: B256,
+        block: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records a paid request (from `Requested`; a repeat keeps the stored status).
@@ -402,14 +420,32 @@ pub trait ReceiptStore: Send + Sync + 'static {
         &self,
         request_id: B256,
         deadline: u64,
+        block: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Records a paid request's new status (from its events).
+    /// Records a paid request's new status (from its events, in `block`).
     fn set_request_status(
         &self,
         request_id: B256,
         status: u8,
         proven_at: Option<u64>,
+        block: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A reorg orphaned every block from `from_block` on: in one transaction, undoes what their events applied —
+    /// a batch finalized or voided there is `Anchored` again (our un-voided batch takes back its receipts that
+    /// were released and not batched again since), a batch anchored there is forgotten (another keeper's) or
+    /// `Built` again (ours: its anchor is re-sent by the outbox once its transaction is gone), receipts excluded
+    /// only because of a batch that no longer exists wait again. Returns the paid requests whose status came from
+    /// those blocks: the caller re-derives them from the chain ([`ReceiptStore::reset_request`]). The re-read of
+    /// the winning branch's events follows.
+    fn rewind(&self, from_block: u64) -> impl Future<Output = Result<Vec<B256>>> + Send;
+
+    /// Sets a paid request to what the chain's view says (`None`: unknown on this branch, forgotten).
+    fn reset_request(
+        &self,
+        request_id: B256,
+        view: Option<RequestView>,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records a paid request's new deadline (a dispute's expiry, from `Disputed`).
@@ -887,7 +923,7 @@ macro_rules! impl_receipt_store {
                 }
                 if e.submitter == us {
                     let linked = sqlx::query(
-                        "UPDATE receipt_batches SET chain_batch = $1, status = $2, submitter = $3, anchored_at = $4, data_uri = $5 \
+                        "UPDATE receipt_batches SET chain_batch = $1, status = $2, submitter = $3, anchored_at = $4, data_uri = $5, anchored_block = $8 \
                          WHERE id = (SELECT MIN(id) FROM receipt_batches WHERE ours = 1 AND root = $6 AND status = $7 AND chain_batch IS NULL) \
                          RETURNING id",
                     )
@@ -898,6 +934,7 @@ macro_rules! impl_receipt_store {
                     .bind(&e.data_uri)
                     .bind(e.root.as_slice())
                     .bind(BUILT)
+                    .bind(i64_of(e.block, "block")?)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(row) = linked {
@@ -907,8 +944,8 @@ macro_rules! impl_receipt_store {
                     }
                 }
                 let row = sqlx::query(
-                    "INSERT INTO receipt_batches (root, ours, leaf_count, status, chain_batch, submitter, anchored_at, data_uri, created_at) \
-                     VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    "INSERT INTO receipt_batches (root, ours, leaf_count, status, chain_batch, submitter, anchored_at, data_uri, created_at, anchored_block) \
+                     VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 )
                 .bind(e.root.as_slice())
                 .bind(i64_of(e.count, "count")?)
@@ -918,6 +955,7 @@ macro_rules! impl_receipt_store {
                 .bind(at)
                 .bind(&e.data_uri)
                 .bind(now_ms)
+                .bind(i64_of(e.block, "block")?)
                 .fetch_one(&mut *tx)
                 .await?;
                 let id: i64 = row.try_get("id")?;
@@ -925,22 +963,23 @@ macro_rules! impl_receipt_store {
                 Ok(id)
             }
 
-            async fn apply_finalized(&self, chain_batch: u64) -> Result<()> {
+            async fn apply_finalized(&self, chain_batch: u64, block: u64) -> Result<()> {
                 let mut tx = self.begin_fenced().await?;
-                sqlx::query("UPDATE receipt_batches SET status = $1 WHERE chain_batch = $2 AND status = $3")
+                sqlx::query("UPDATE receipt_batches SET status = $1, settled_block = $4 WHERE chain_batch = $2 AND status = $3")
                     .bind(FINAL)
                     .bind(i64_of(chain_batch, "chain batch")?)
                     .bind(ANCHORED)
+                    .bind(i64_of(block, "block")?)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn apply_voided(&self, chain_batch: u64, reason: u8, request_id: B256) -> Result<()> {
+            async fn apply_voided(&self, chain_batch: u64, reason: u8, request_id: B256, block: u64) -> Result<()> {
                 let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
-                    "UPDATE receipt_batches SET status = $1, void_reason = $2, void_request = $3 \
+                    "UPDATE receipt_batches SET status = $1, void_reason = $2, void_request = $3, settled_block = $6 \
                      WHERE chain_batch = $4 AND status = $5 RETURNING id, ours",
                 )
                 .bind(VOIDED)
@@ -948,6 +987,7 @@ macro_rules! impl_receipt_store {
                 .bind(request_id.as_slice())
                 .bind(i64_of(chain_batch, "chain batch")?)
                 .bind(ANCHORED)
+                .bind(i64_of(block, "block")?)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = row {
@@ -976,32 +1016,140 @@ macro_rules! impl_receipt_store {
                 Ok(())
             }
 
-            async fn upsert_request(&self, request_id: B256, deadline: u64) -> Result<()> {
+            async fn upsert_request(&self, request_id: B256, deadline: u64, block: u64) -> Result<()> {
                 let mut tx = self.begin_fenced().await?;
                 sqlx::query(
-                    "INSERT INTO paid_requests (request_id, status, deadline) VALUES ($1, $2, $3) \
+                    "INSERT INTO paid_requests (request_id, status, deadline, status_block) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (request_id) DO NOTHING",
                 )
                 .bind(request_id.as_slice())
                 .bind(i16::from(verity_abi::settlement::request_status::REQUESTED))
                 .bind(i64_of(deadline, "deadline")?)
+                .bind(i64_of(block, "block")?)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_request_status(&self, request_id: B256, status: u8, proven_at: Option<u64>) -> Result<()> {
+            async fn set_request_status(&self, request_id: B256, status: u8, proven_at: Option<u64>, block: u64) -> Result<()> {
                 let mut tx = self.begin_fenced().await?;
                 let proven = proven_at.map(|p| i64_of(p, "proven at")).transpose()?;
                 sqlx::query(
-                    "UPDATE paid_requests SET status = $1, proven_at = COALESCE($2, proven_at) WHERE request_id = $3",
+                    "UPDATE paid_requests SET status = $1, proven_at = COALESCE($2, proven_at), status_block = $4 WHERE request_id = $3",
                 )
                 .bind(i16::from(status))
                 .bind(proven)
                 .bind(request_id.as_slice())
+                .bind(i64_of(block, "block")?)
                 .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rewind(&self, from_block: u64) -> Result<Vec<B256>> {
+                let from = i64_of(from_block, "block")?;
+                let mut tx = self.begin_fenced().await?;
+                // 1. Finalized or voided in an orphaned block: anchored again. Our batch un-voided takes back its
+                //    receipts that were released and not batched again since.
+                let unsettled = sqlx::query(
+                    "UPDATE receipt_batches SET status = $1, void_reason = NULL, void_request = NULL, settled_block = NULL \
+                     WHERE settled_block >= $2 AND status IN ($3, $4) RETURNING id, ours",
+                )
+                .bind(ANCHORED)
+                .bind(from)
+                .bind(FINAL)
+                .bind(VOIDED)
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in &unsettled {
+                    if row.try_get::<i16, _>("ours")? == 0 {
+                        continue;
+                    }
+                    let id: i64 = row.try_get("id")?;
+                    sqlx::query(
+                        "UPDATE receipts SET state = $1, batch_id = $2, note = NULL \
+                         WHERE batch_id IS NULL AND state IN ($3, $4) \
+                         AND request_id IN (SELECT request_id FROM batch_leaves WHERE batch_id = $2)",
+                    )
+                    .bind(BATCHED)
+                    .bind(id)
+                    .bind(ANSWERED)
+                    .bind(EXCLUDED)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // 2. Anchored in an orphaned block: ours is built again (its receipts stay with it), another
+                //    keeper's is forgotten with its leaves.
+                sqlx::query(
+                    "UPDATE receipt_batches SET status = $1, chain_batch = NULL, submitter = NULL, anchored_at = NULL, \
+                     anchored_block = NULL WHERE ours = 1 AND anchored_block >= $2",
+                )
+                .bind(BUILT)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM batch_leaves WHERE batch_id IN \
+                     (SELECT id FROM receipt_batches WHERE ours = 0 AND anchored_block >= $1)",
+                )
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM receipt_batches WHERE ours = 0 AND anchored_block >= $1")
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+                // 3. Excluded as included elsewhere, and no live batch holds the request any more: waits again.
+                sqlx::query(
+                    "UPDATE receipts SET state = $1, note = NULL WHERE state = $2 AND batch_id IS NULL AND note = $3 \
+                     AND request_id NOT IN (SELECT l.request_id FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
+                     WHERE b.status IN ($4, $5, $6))",
+                )
+                .bind(ANSWERED)
+                .bind(EXCLUDED)
+                .bind(i16::from(verity_abi::settlement::void_reason::DUPLICATE_REQUEST))
+                .bind(BUILT)
+                .bind(ANCHORED)
+                .bind(FINAL)
+                .execute(&mut *tx)
+                .await?;
+                // 4. Paid requests last changed in an orphaned block: the caller re-derives them from the chain.
+                let rows = sqlx::query("SELECT request_id FROM paid_requests WHERE status_block >= $1")
+                    .bind(from)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let requests = rows
+                    .iter()
+                    .map(|r| b256(&r.try_get::<Vec<u8>, _>("request_id")?, "paid_requests.request_id"))
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(requests)
+            }
+
+            async fn reset_request(&self, request_id: B256, view: Option<RequestView>) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                match view {
+                    None => {
+                        sqlx::query("DELETE FROM paid_requests WHERE request_id = $1")
+                            .bind(request_id.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(v) => {
+                        sqlx::query(
+                            "UPDATE paid_requests SET status = $1, deadline = $2, proven_at = $3, status_block = NULL \
+                             WHERE request_id = $4",
+                        )
+                        .bind(i16::from(v.status))
+                        .bind(i64_of(v.deadline, "deadline")?)
+                        .bind((v.proven_at != 0).then(|| i64_of(v.proven_at, "proven at")).transpose()?)
+                        .bind(request_id.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
                 tx.commit().await?;
                 Ok(())
             }

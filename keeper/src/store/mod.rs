@@ -114,8 +114,8 @@ impl StoreError {
 }
 
 /// The fencing token of one store (shared by its clones): the lease its instance last acquired. Set by
-/// [`crate::lease::Leadership`] on every successful tick and never cleared, so an instance that lost the lease stays
-/// fenced until it acquires it again. While set, every job and outbox write transaction of the store first checks
+/// [`crate::lease::Leadership`] on every successful tick and cleared only by a graceful release (the instance
+/// stopped leading on purpose), so an instance that *lost* the lease stays fenced until it acquires it again. While set, every job and outbox write transaction of the store first checks
 /// — by the database's clock, inside the transaction — that the lease row still names this holder with this term
 /// and has not expired ([`StoreError::Fenced`] otherwise, nothing written). Unset (a tool, a test, a dry run):
 /// writes are unfenced.
@@ -126,6 +126,11 @@ impl Fence {
     /// Fences later writes by `lease`.
     pub fn set(&self, lease: &Lease) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(lease.clone());
+    }
+
+    /// Unfences (after the lease was released on purpose).
+    pub fn clear(&self) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The lease writes are fenced by, if any.
@@ -227,6 +232,19 @@ pub trait OutboxStore: Send + Sync + 'static {
         error: Option<&str>,
         now_ms: i64,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// `Confirmed` intents included at or after `block`, oldest first, at most `limit` (checked for reorgs).
+    fn confirmed_since(
+        &self,
+        block: u64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Intent>>> + Send;
+
+    /// A reorg removed a `Confirmed` intent's transaction from the chain: back to `Sent` (nonce and attempts
+    /// kept, inclusion cleared), so the outbox rebroadcasts it — or re-queues it if another transaction took the
+    /// nonce — like any sent intent.
+    fn reopen(&self, id: i64, reason: &str, now_ms: i64)
+        -> impl Future<Output = Result<()>> + Send;
 
     /// Another transaction took the intent's nonce: back to `Pending` without a nonce, and the sender's counter
     /// moved to at least `chain_nonce`.

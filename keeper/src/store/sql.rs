@@ -55,6 +55,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipts",
         include_str!("../../migrations/sqlite/0002_receipts.sql"),
     ),
+    (
+        3,
+        "reorgs",
+        include_str!("../../migrations/sqlite/0003_reorgs.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -67,6 +72,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "receipts",
         include_str!("../../migrations/postgres/0002_receipts.sql"),
+    ),
+    (
+        3,
+        "reorgs",
+        include_str!("../../migrations/postgres/0003_reorgs.sql"),
     ),
 ];
 
@@ -512,6 +522,39 @@ macro_rules! impl_store {
                 .await?;
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict { id, expected: from });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn confirmed_since(&self, block: u64, limit: i64) -> Result<Vec<Intent>> {
+                let sql = format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE status = $1 AND block_number >= $2 ORDER BY block_number, id LIMIT $3"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(IntentStatus::Confirmed.code())
+                    .bind(to_i64(block, "block")?)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::intent_from_row).collect()
+            }
+
+            async fn reopen(&self, id: i64, reason: &str, now_ms: i64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                let done = sqlx::query(
+                    "UPDATE intents SET status = $1, tx_hash = NULL, block_number = NULL, error = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(IntentStatus::Sent.code())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(id)
+                .bind(IntentStatus::Confirmed.code())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict { id, expected: IntentStatus::Confirmed });
                 }
                 tx.commit().await?;
                 Ok(())
