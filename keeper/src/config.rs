@@ -342,6 +342,27 @@ mod tests {
     use super::*;
     use crate::failpoint::Failpoint;
 
+    /// Issue 15 #6: `--rpc-url` repeated or comma-separated gives every endpoint, in order.
+    #[test]
+    fn rpc_url_takes_several_endpoints() {
+        let cli = Cli::try_parse_from([
+            "verity-keeper",
+            "--rpc-url",
+            "http://a:8547",
+            "--rpc-url",
+            "http://b:8547,http://c:8547",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.rpc_urls,
+            ["http://a:8547", "http://b:8547", "http://c:8547"]
+        );
+        assert_eq!(
+            cli.config.rpc_url(),
+            "http://a:8547,http://b:8547,http://c:8547"
+        );
+    }
+
     #[test]
     fn parses_flags_with_defaults() {
         let cli = Cli::try_parse_from([
