@@ -183,16 +183,28 @@ impl Chain {
             .timestamp)
     }
 
-    /// The registry's record of version `id`.
+    /// The registry's record of version `id` (`None`: no such version).
     ///
     /// # Errors
     /// The call failed.
-    pub async fn version(&self, id: U256) -> Result<VersionInfo, ChainError> {
-        IModelRegistry::new(self.registry, self.provider.clone())
+    pub async fn version(&self, id: U256) -> Result<Option<VersionInfo>, ChainError> {
+        match IModelRegistry::new(self.registry, self.provider.clone())
             .version(id)
             .call()
             .await
-            .map_err(call("ModelRegistry.version"))
+        {
+            Ok(info) => Ok(Some(info)),
+            Err(e)
+                if e.as_decoded_error::<IModelRegistry::RegistryUnknownVersion>()
+                    .is_some() =>
+            {
+                Ok(None)
+            }
+            Err(source) => Err(ChainError::Call {
+                what: "ModelRegistry.version",
+                source,
+            }),
+        }
     }
 
     /// Whether version `id` is usable at time `t`.

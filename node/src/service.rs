@@ -188,7 +188,13 @@ impl Node {
     /// The refusals of an unusable or foreign version, a bad file; transient failures.
     pub async fn usable_model(&self, version: U256, now: u64) -> Result<Arc<Model>, NodeError> {
         let chain = &self.parts.chain;
-        let info = chain.version(version).await?;
+        let Some(info) = chain.version(version).await? else {
+            return Err(Refusal::Unregistered {
+                version,
+                status: "unknown version",
+            }
+            .into());
+        };
         let status = Status::try_from(info.status).ok();
         let name = status.map_or("unknown", status_name);
         match status {

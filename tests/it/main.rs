@@ -7,6 +7,7 @@ mod deploy_cmd;
 mod dev;
 mod fuzz;
 mod gauge;
+mod node;
 mod registry;
 mod security_batches;
 mod security_registry;
