@@ -3,7 +3,9 @@
 //! SQLite store) registers in SettlementNodes with stake and key proof; the client (`verity infer`'s library)
 //! discovers it, pays a request and routes it; the output equals `verity-zk`'s native inference; the keeper
 //! anchors the receipt, proves the request by its final batch and settles it; a retried request id runs
-//! inference once and pays once; a mode-ZK request is proven by the node's Groth16 proof of the same inference.
+//! inference once and pays once; a second node with `--fault drop-ack=1` loses its reply after storing the answer,
+//! and the client's retry under the same id gets the stored answer (inference ran once); a mode-ZK request is
+//! proven by the node's Groth16 proof of the same inference.
 //! Refusals — unregistered, not yet registered, yanked, unsupported runtime, content hash mismatch, malformed
 //! input — are each a clear error with nothing signed.
 
@@ -37,6 +39,7 @@ const NODE: usize = 1;
 const PAYER: usize = 2;
 const OWNER: usize = 3;
 const KEEPER: usize = 8;
+const FLAKY: usize = 4;
 
 /// How long the keeper may take for one step.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -262,6 +265,37 @@ async fn events_for<E: SolEvent>(h: &Harness, contract: Address, id: B256) -> us
         .len()
 }
 
+/// The configuration of a node for dev account `account`, storing under `dir`, with `extra` flags.
+fn node_config(
+    h: &Harness,
+    account: usize,
+    signing_key: &PrivateKeySigner,
+    keeper_url: &str,
+    dir: &Path,
+    extra: &[String],
+) -> verity_node::config::Config {
+    let mut args = vec![
+        "verity-node".to_string(),
+        format!("--rpc-url={}", h.node.url()),
+        format!("--settlement={}", h.address("settlement")),
+        format!("--node-key={}", h.accounts[account].signer.to_bytes()),
+        format!("--signing-key={}", signing_key.to_bytes()),
+        format!("--keeper-url={keeper_url}"),
+        "--listen=127.0.0.1:0".into(),
+        "--region=52.52,13.405".into(),
+        format!(
+            "--database-url=sqlite://{}?mode=rwc",
+            dir.join("node.db").display()
+        ),
+        format!("--cache-dir={}", dir.join("weights").display()),
+        "--allow-file-uris".into(),
+        "--retry-ms=200".into(),
+    ];
+    args.extend(extra.iter().cloned());
+    std::fs::create_dir_all(dir).unwrap();
+    verity_node::config::Config::try_parse_from(args).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_published_vzk1_model_runs_on_the_node_and_its_requests_are_proven_and_settled_once() {
     let Some(bin) = keeper_bin() else {
@@ -342,25 +376,14 @@ async fn a_published_vzk1_model_runs_on_the_node_and_its_requests_are_proven_and
 
     // The node registers itself (stake + key proof); governance approves its key.
     let signing_key = PrivateKeySigner::random();
-    let config = verity_node::config::Config::try_parse_from([
-        "verity-node".to_string(),
-        format!("--rpc-url={}", h.node.url()),
-        format!("--settlement={}", h.address("settlement")),
-        format!("--node-key={}", h.accounts[NODE].signer.to_bytes()),
-        format!("--signing-key={}", signing_key.to_bytes()),
-        format!("--keeper-url={}", keeper.url),
-        "--listen=127.0.0.1:0".into(),
-        "--region=52.52,13.405".into(),
-        format!(
-            "--database-url=sqlite://{}?mode=rwc",
-            dir.0.join("node.db").display()
-        ),
-        format!("--cache-dir={}", dir.0.join("weights").display()),
-        format!("--zk-proving-key={}", pk_path.display()),
-        "--allow-file-uris".into(),
-        "--retry-ms=200".into(),
-    ])
-    .unwrap();
+    let config = node_config(
+        &h,
+        NODE,
+        &signing_key,
+        &keeper.url,
+        &dir.0.join("node"),
+        &[format!("--zk-proving-key={}", pk_path.display())],
+    );
     let running = verity_node::run::start(&config)
         .await
         .expect("the node starts");
@@ -457,6 +480,47 @@ async fn a_published_vzk1_model_runs_on_the_node_and_its_requests_are_proven_and
     assert_eq!(again.answer.signed, first.answer.signed);
     let text = node_metrics(&url).await;
     assert_eq!(metric(&text, "verity_node_inferences_total"), 1, "{text}");
+
+    // A flaky node loses every fresh reply after storing the answer (`--fault drop-ack=1`): the client retries with
+    // the same id and gets the stored answer; inference ran once there.
+    let flaky_key = PrivateKeySigner::random();
+    let flaky = verity_node::run::start(&node_config(
+        &h,
+        FLAKY,
+        &flaky_key,
+        &keeper.url,
+        &dir.0.join("flaky"),
+        &["--fault=drop-ack=1".to_string()],
+    ))
+    .await
+    .expect("the flaky node starts");
+    tx!(nodes.approveKey(flaky_key.address(), keccak256("simulated enclave")));
+    let mut via_flaky = Client::new(Network {
+        rpc_url: h.node.url().to_string(),
+        settlement: h.address("settlement"),
+        keeper_url: Some(keeper.url.clone()),
+        endpoints: vec![flaky.url()],
+    })
+    .await
+    .unwrap();
+    let flaky_ranked = rank(via_flaky.discover().await.unwrap(), None);
+    let unpaid = InferRequest {
+        request_id: Some(random_id()),
+        ..request.clone()
+    };
+    let routed = via_flaky.route(&flaky_ranked, &unpaid).await.unwrap();
+    assert_eq!((routed.attempts, routed.answer.replayed), (2, true));
+    assert_eq!(routed.answer.output, native);
+    assert!(!routed.answer.paid);
+    assert_eq!(via_flaky.observed[&h.account(FLAKY)].retries, 1);
+    let text = node_metrics(&flaky.url()).await;
+    assert_eq!(metric(&text, "verity_node_inferences_total"), 1, "{text}");
+    assert_eq!(
+        metric(&text, "verity_node_faults_total{kind=\"drop_ack\"}"),
+        1,
+        "{text}"
+    );
+    flaky.stop().await;
 
     // A mode-ZK request: the node answers and proves it with a Groth16 proof of the same inference.
     let zk_id = random_id();
