@@ -44,6 +44,9 @@ enum Command {
     /// Fuzz every deployed contract's calldata on an in-process devnode (and optionally devnode's JSON-RPC and
     /// activation); prints the seed and inputs per second, fails on any finding.
     Fuzz(verity::fuzz::FuzzArgs),
+    /// Run a model on the best inference node: discover, rank by delivered consistency, route with retries under
+    /// one request id, then follow it answered → proven → settled.
+    Infer(Box<verity::infer::InferArgs>),
     /// Export every contract's Solidity interface (plus events) and compare it with the committed file.
     Abi {
         /// Overwrite the committed files instead of failing on a difference.
@@ -103,6 +106,9 @@ fn main() -> Result<()> {
         Command::Fuzz(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(verity::fuzz::run(&args, &workspace_root()))
+        }
+        Command::Infer(args) => {
+            tokio::runtime::Runtime::new()?.block_on(verity::infer::main(&args))
         }
         Command::Deploy {
             rpc_url,

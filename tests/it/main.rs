@@ -8,6 +8,7 @@ mod deploy_cmd;
 mod dev;
 mod fuzz;
 mod gauge;
+mod node;
 mod promises;
 mod registry;
 mod security_batches;
