@@ -6,3 +6,4 @@ pub mod client;
 pub mod deploy;
 pub mod dev;
 pub mod fuzz;
+pub mod wallet;
