@@ -568,8 +568,9 @@ async fn signers_keystore_mnemonic_and_record_checks() {
     other.chain_id += 1;
     other.network = "other".into();
     let other_path = other.save(&w.dir.0.join("deployments")).unwrap();
-    let out = w
-        .command(&h, Some(1), &["gauges", "--deployment", &other_path.display().to_string()])
+    let out = tokio::process::Command::new(VERITY)
+        .args(["gauges", "--rpc-url", h.node.url(), "--deployment"])
+        .arg(&other_path)
         .output()
         .await
         .unwrap();
