@@ -187,10 +187,9 @@ impl Client {
     pub async fn connect(common: &Common) -> Result<Self, WalletError> {
         let (record_path, deployment) = find_record(common)?;
         let signer: Option<PrivateKeySigner> = common.signer.signer()?;
-        let url = common
-            .rpc_url
-            .parse()
-            .map_err(|_| WalletError::input(format!("--rpc-url {:?} is not a URL", common.rpc_url)))?;
+        let url = common.rpc_url.parse().map_err(|_| {
+            WalletError::input(format!("--rpc-url {:?} is not a URL", common.rpc_url))
+        })?;
         let provider = match &signer {
             Some(s) => ProviderBuilder::new()
                 .wallet(EthereumWallet::from(s.clone()))
@@ -213,7 +212,10 @@ impl Client {
                 "pass the --rpc-url of that network, or the --network / --deployment of this one",
             ));
         }
-        let account = common.signer.address.or(signer.as_ref().map(|s| s.address()));
+        let account = common
+            .signer
+            .address
+            .or(signer.as_ref().map(|s| s.address()));
         let client = Self {
             provider,
             deployment,
@@ -365,7 +367,9 @@ impl Client {
             // Replay at the block before to recover the reason (later transactions of that block aside).
             let before = receipt.block_number.unwrap_or(1).saturating_sub(1);
             let decoded = match call.block(before.into()).call_raw().await {
-                Err(e) => e.as_revert_data().map(|d| Box::new(super::errors::decode(&d))),
+                Err(e) => e
+                    .as_revert_data()
+                    .map(|d| Box::new(super::errors::decode(&d))),
                 Ok(_) => None,
             };
             return Err(WalletError::RevertedOnChain {

@@ -241,9 +241,14 @@ fn decode_depth(data: &[u8], depth: u8) -> Decoded {
         name,
         args: vec![],
         inner: None,
-        advice: "the contract reverted without a Verity error; is the deployment record for this chain?".into(),
+        advice:
+            "the contract reverted without a Verity error; is the deployment record for this chain?"
+                .into(),
     };
-    let Some(selector) = data.get(..4).map(|s| <[u8; 4]>::try_from(s).expect("4 bytes")) else {
+    let Some(selector) = data
+        .get(..4)
+        .map(|s| <[u8; 4]>::try_from(s).expect("4 bytes"))
+    else {
         return unknown(if data.is_empty() {
             "revert without data".into()
         } else {

@@ -80,7 +80,11 @@ pub fn parse_time(text: &str) -> Result<u64, WalletError> {
     if let Ok(t) = text.parse::<u64>() {
         return Ok(t);
     }
-    let bad = || WalletError::input(format!("{text:?} is not a date (YYYY-MM-DD[THH:MM]) or Unix seconds"));
+    let bad = || {
+        WalletError::input(format!(
+            "{text:?} is not a date (YYYY-MM-DD[THH:MM]) or Unix seconds"
+        ))
+    };
     let (date, time) = text.split_once(['T', ' ']).unwrap_or((text, "00:00"));
     let mut parts = date.split('-').map(str::parse::<i64>);
     let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) =
@@ -89,8 +93,15 @@ pub fn parse_time(text: &str) -> Result<u64, WalletError> {
         return Err(bad());
     };
     let (h, min) = time.split_once(':').ok_or_else(bad)?;
-    let (h, min): (i64, i64) = (h.parse().map_err(|_| bad())?, min.parse().map_err(|_| bad())?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(0..24).contains(&h) || !(0..60).contains(&min) {
+    let (h, min): (i64, i64) = (
+        h.parse().map_err(|_| bad())?,
+        min.parse().map_err(|_| bad())?,
+    );
+    if !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+        || !(0..24).contains(&h)
+        || !(0..60).contains(&min)
+    {
         return Err(bad());
     }
     // Truncation not possible: m in 1..=12, d in 1..=31 checked above.
@@ -240,7 +251,10 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(1_830_297_600), "2028-01-01 00:00 UTC");
         assert_eq!(parse_time("2028-01-01").unwrap(), 1_830_297_600);
-        assert_eq!(parse_time("2028-01-01T01:30").unwrap(), 1_830_297_600 + 5_400);
+        assert_eq!(
+            parse_time("2028-01-01T01:30").unwrap(),
+            1_830_297_600 + 5_400
+        );
         assert_eq!(parse_time("12345").unwrap(), 12_345);
         assert!(parse_time("2028-13-01").is_err());
         for t in [951_782_400u64, 1_709_164_800, 4_107_542_400] {
@@ -251,7 +265,10 @@ mod tests {
 
     #[test]
     fn amounts_and_versions() {
-        assert_eq!(parse_amount("1.5", "x").unwrap(), U256::from(15u64) * U256::from(10u64).pow(U256::from(17)));
+        assert_eq!(
+            parse_amount("1.5", "x").unwrap(),
+            U256::from(15u64) * U256::from(10u64).pow(U256::from(17))
+        );
         assert_eq!(amount(parse_amount("1000", "x").unwrap()), "1000");
         assert_eq!(amount(parse_amount("0.25", "x").unwrap()), "0.25");
         assert!(parse_amount("abc", "x").is_err());

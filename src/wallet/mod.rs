@@ -141,8 +141,10 @@ pub fn main(command: WalletCommand) -> i32 {
             if common.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "ok": true, "result": report.json }))
-                        .unwrap_or_default()
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "ok": true, "result": report.json })
+                    )
+                    .unwrap_or_default()
                 );
             } else if !report.text.is_empty() {
                 print!("{}", report.text);
@@ -156,8 +158,10 @@ pub fn main(command: WalletCommand) -> i32 {
             if common.json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "error": err.to_json() }))
-                        .unwrap_or_default()
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "ok": false, "error": err.to_json() })
+                    )
+                    .unwrap_or_default()
                 );
             } else {
                 eprintln!("error: {err}");

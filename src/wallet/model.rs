@@ -22,8 +22,8 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 use verity_abi::{
     registry::{
-        license_allows_derivatives, license_id, ConfigChanged, ForkApproved, Format, NameTransferred,
-        Reason, Relation, Status, VersionSubmitted, MAX_PARENTS,
+        license_allows_derivatives, license_id, ConfigChanged, ForkApproved, Format,
+        NameTransferred, Reason, Relation, Status, VersionSubmitted, MAX_PARENTS,
     },
     rpc::IModelRegistry,
 };
@@ -182,7 +182,10 @@ pub async fn run(command: ModelCommand, ui: Ui) -> Result<Report, WalletError> {
 type Registry = IModelRegistry::IModelRegistryInstance<alloy::providers::DynProvider>;
 
 fn registry(c: &Client) -> Result<Registry, WalletError> {
-    Ok(IModelRegistry::new(c.address("registry")?, c.provider.clone()))
+    Ok(IModelRegistry::new(
+        c.address("registry")?,
+        c.provider.clone(),
+    ))
 }
 
 /// The registry's configuration from its last `ConfigChanged` event (it has no config view).
@@ -195,7 +198,12 @@ async fn config(c: &Client) -> Result<ConfigChanged, WalletError> {
         .iter()
         .rev()
         .find_map(|l| ConfigChanged::decode_log_data(l.data()).ok())
-        .ok_or_else(|| WalletError::check("the registry emitted no ConfigChanged event", "is the deployment record for this chain?"))
+        .ok_or_else(|| {
+            WalletError::check(
+                "the registry emitted no ConfigChanged event",
+                "is the deployment record for this chain?",
+            )
+        })
 }
 
 /// The current owner of `name` (its last `NameTransferred`), zero if unclaimed.
@@ -266,11 +274,17 @@ fn reason_name(code: u8) -> String {
 }
 
 fn relation_name(code: u8) -> String {
-    Relation::try_from(code).map_or_else(|_| format!("relation {code}"), |r| format!("{r:?}").to_lowercase())
+    Relation::try_from(code).map_or_else(
+        |_| format!("relation {code}"),
+        |r| format!("{r:?}").to_lowercase(),
+    )
 }
 
 fn format_name(code: u8) -> String {
-    Format::try_from(code).map_or_else(|_| format!("format {code}"), |f| format!("{f:?}").to_lowercase())
+    Format::try_from(code).map_or_else(
+        |_| format!("format {code}"),
+        |f| format!("{f:?}").to_lowercase(),
+    )
 }
 
 /// What to do about a rejection or expiry `reason`.
@@ -387,7 +401,9 @@ async fn check_parent(
     parent: U256,
     me: Address,
 ) -> Result<(), WalletError> {
-    let info = c.view(registry.version(parent), "reading the parent").await?;
+    let info = c
+        .view(registry.version(parent), "reading the parent")
+        .await?;
     let status = Status::try_from(info.status).unwrap_or(Status::None);
     let label = format!(
         "parent {parent} ({} {})",
@@ -442,7 +458,9 @@ async fn publish(a: PublishArgs, ui: Ui) -> Result<Report, WalletError> {
     let format = parse_format(a.format.as_deref(), &a.file)?;
     let runtime = word(&a.runtime, "--runtime")?;
     if a.license.len() > 31 || a.license.is_empty() {
-        return Err(WalletError::input("--license must be 1 to 31 bytes of text (an SPDX id)"));
+        return Err(WalletError::input(
+            "--license must be 1 to 31 bytes of text (an SPDX id)",
+        ));
     }
     let license = B256::from(license_id(&a.license, a.derivatives));
     let io_schema = a
@@ -473,9 +491,21 @@ async fn publish(a: PublishArgs, ui: Ui) -> Result<Report, WalletError> {
     if !a.skip_checks {
         let missing = [
             (size == 0, "the weights file is empty", Reason::MissingSize),
-            (a.uri.is_empty(), "--uri is empty", Reason::MissingStorageUri),
-            (io_schema.is_none(), "--io-schema is missing", Reason::MissingIoSchema),
-            (metadata.is_none(), "--metadata (the model card) is missing", Reason::MissingMetadataHash),
+            (
+                a.uri.is_empty(),
+                "--uri is empty",
+                Reason::MissingStorageUri,
+            ),
+            (
+                io_schema.is_none(),
+                "--io-schema is missing",
+                Reason::MissingIoSchema,
+            ),
+            (
+                metadata.is_none(),
+                "--metadata (the model card) is missing",
+                Reason::MissingMetadataHash,
+            ),
             (
                 a.metadata_uri.as_deref().unwrap_or_default().is_empty(),
                 "--metadata-uri is missing",
@@ -501,7 +531,10 @@ async fn publish(a: PublishArgs, ui: Ui) -> Result<Report, WalletError> {
         seen.sort();
         seen.dedup();
         if seen.len() != a.parents.len() {
-            return Err(WalletError::check("a parent is named twice (DuplicateParent)", "name each parent once"));
+            return Err(WalletError::check(
+                "a parent is named twice (DuplicateParent)",
+                "name each parent once",
+            ));
         }
         if a.parents.len() > MAX_PARENTS {
             return Err(WalletError::check(
@@ -510,7 +543,10 @@ async fn publish(a: PublishArgs, ui: Ui) -> Result<Report, WalletError> {
             ));
         }
         if config.paused {
-            return Err(WalletError::check("the registry is paused", "try again once governance unpauses it"));
+            return Err(WalletError::check(
+                "the registry is paused",
+                "try again once governance unpauses it",
+            ));
         }
     }
 
@@ -563,7 +599,10 @@ async fn publish(a: PublishArgs, ui: Ui) -> Result<Report, WalletError> {
     };
     let id = event.id;
     json["id"] = json!(id.to_string());
-    ui.line(&format!("{header}\n{}\nversion {id}: Submitted", sent.line()));
+    ui.line(&format!(
+        "{header}\n{}\nversion {id}: Submitted",
+        sent.line()
+    ));
     if a.no_wait {
         json["status"] = json!("Submitted");
         return Ok(Report {
@@ -596,7 +635,8 @@ async fn follow(
     ui: Ui,
 ) -> Result<Vec<(String, u64, String)>, WalletError> {
     let started = std::time::Instant::now();
-    let mut seen: Vec<(String, u64, String)> = vec![("Submitted".into(), c.now().await?, "None".into())];
+    let mut seen: Vec<(String, u64, String)> =
+        vec![("Submitted".into(), c.now().await?, "None".into())];
     let mut frame = 0usize;
     loop {
         let info = c.view(registry.version(id), "reading the version").await?;
@@ -605,7 +645,9 @@ async fn follow(
             let now = c.now().await?;
             let reason = reason_name(info.reason);
             let detail = match Status::try_from(info.status) {
-                Ok(Status::Stored) => format!(" (storage attested until {})", utc(info.storageExpiry)),
+                Ok(Status::Stored) => {
+                    format!(" (storage attested until {})", utc(info.storageExpiry))
+                }
                 Ok(Status::Registered) => format!(" at {}: usable", utc(info.registeredAt)),
                 Ok(Status::Rejected | Status::Expired) => format!(": {reason}"),
                 _ => String::new(),
@@ -630,7 +672,10 @@ async fn follow(
                 format!("the keeper attests storage and registers versions; follow it with `verity model show {id}`"),
             ));
         }
-        ui.spin(frame, &format!("version {id}: {status} … waiting for the keeper"));
+        ui.spin(
+            frame,
+            &format!("version {id}: {status} … waiting for the keeper"),
+        );
         frame += 1;
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
@@ -666,13 +711,18 @@ async fn tree(
         if generation >= depth {
             continue;
         }
-        let parents = c.view(registry.lineage(node, 1), "reading the lineage").await?;
+        let parents = c
+            .view(registry.lineage(node, 1), "reading the lineage")
+            .await?;
         let n = parents.len();
         let mut children = Vec::new();
         for (i, parent) in parents.iter().enumerate() {
             let last = i + 1 == n;
             let (text, j) = label(c, registry, *parent).await?;
-            lines.push(format!("{prefix}{}{text}", if last { "└─ " } else { "├─ " }));
+            lines.push(format!(
+                "{prefix}{}{text}",
+                if last { "└─ " } else { "├─ " }
+            ));
             children.push((
                 *parent,
                 format!("{prefix}{}", if last { "   " } else { "│  " }),
@@ -697,7 +747,9 @@ async fn tree(
 async fn show(a: ShowArgs) -> Result<Report, WalletError> {
     let c = Client::connect(&a.common).await?;
     let registry = registry(&c)?;
-    let info = c.view(registry.version(a.id), "reading the version").await?;
+    let info = c
+        .view(registry.version(a.id), "reading the version")
+        .await?;
     let event = submission(&c, a.id).await?;
     let owner = name_owner(&c, info.name).await?;
     let usable = c.view(registry.isUsable(a.id), "isUsable").await?;
@@ -711,8 +763,14 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
     let license = word_text(info.licenseId);
     let derivatives = license_allows_derivatives(&info.licenseId.0);
     let text_of = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-    let storage_uri = event.as_ref().map(|e| text_of(&e.storageUri)).unwrap_or_default();
-    let metadata_uri = event.as_ref().map(|e| text_of(&e.metadataUri)).unwrap_or_default();
+    let storage_uri = event
+        .as_ref()
+        .map(|e| text_of(&e.storageUri))
+        .unwrap_or_default();
+    let metadata_uri = event
+        .as_ref()
+        .map(|e| text_of(&e.metadataUri))
+        .unwrap_or_default();
     let tags: Vec<String> = event
         .as_ref()
         .map(|e| e.tags.iter().map(|t| word_text(*t)).collect())
@@ -726,7 +784,10 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
         version_text(info.version),
         if usable { " (usable)" } else { "" }
     );
-    if matches!(Status::try_from(info.status), Ok(Status::Rejected | Status::Expired)) {
+    if matches!(
+        Status::try_from(info.status),
+        Ok(Status::Rejected | Status::Expired)
+    ) {
         text += &format!("  reason      {reason}: {}\n", reason_advice(info.reason));
     }
     text += &format!("  submitter   {}  (name owner {owner})\n", info.submitter);
@@ -740,11 +801,19 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
         "  content     {} ({} bytes) at {storage_uri}{}\n",
         info.contentHash,
         info.size,
-        if info.storageExpiry > 0 { format!(", stored until {}", utc(info.storageExpiry)) } else { String::new() }
+        if info.storageExpiry > 0 {
+            format!(", stored until {}", utc(info.storageExpiry))
+        } else {
+            String::new()
+        }
     );
     text += &format!(
         "  license     {license}{}\n",
-        if derivatives { " (derivatives allowed)" } else { " (derivatives need the owner's approval)" }
+        if derivatives {
+            " (derivatives allowed)"
+        } else {
+            " (derivatives need the owner's approval)"
+        }
     );
     text += &format!("  io schema   {}\n", info.ioSchemaHash);
     text += &format!("  metadata    {} at {metadata_uri}\n", info.metadataHash);
@@ -755,7 +824,11 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
         "  fee         {} ETH, submitted {}{}\n",
         amount(info.fee),
         utc(info.submittedAt),
-        if info.registeredAt > 0 { format!(", registered {}", utc(info.registeredAt)) } else { String::new() }
+        if info.registeredAt > 0 {
+            format!(", registered {}", utc(info.registeredAt))
+        } else {
+            String::new()
+        }
     );
     text += "lineage\n";
     for line in &lines {
@@ -764,7 +837,11 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
     if !children.is_empty() {
         text += &format!(
             "children: {}\n",
-            children.iter().map(U256::to_string).collect::<Vec<_>>().join(", ")
+            children
+                .iter()
+                .map(U256::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let json = json!({
@@ -805,8 +882,14 @@ async fn list(a: ListArgs) -> Result<Report, WalletError> {
     let tag = a.tag.as_deref().map(|t| word(t, "--tag")).transpose()?;
     let events = submissions(&c, name, a.owner).await?;
     let mut rows = Vec::new();
-    let mut text = format!("{:>5}  {:<24} {:<10} {:<11} {:<42} tags\n", "id", "name", "version", "status", "submitter");
-    for e in events.iter().filter(|e| tag.is_none_or(|t| e.tags.contains(&t))) {
+    let mut text = format!(
+        "{:>5}  {:<24} {:<10} {:<11} {:<42} tags\n",
+        "id", "name", "version", "status", "submitter"
+    );
+    for e in events
+        .iter()
+        .filter(|e| tag.is_none_or(|t| e.tags.contains(&t)))
+    {
         let info = c.view(registry.version(e.id), "reading a version").await?;
         let tags: Vec<String> = e.tags.iter().map(|t| word_text(*t)).collect();
         let status = status_name(info.status);

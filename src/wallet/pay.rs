@@ -14,7 +14,10 @@ use alloy::{
 };
 use serde_json::json;
 use verity_abi::{
-    rpc::{IGaugeController, IInferenceSettlement, IModelRegistry, IReceiptBatches, ISettlementNodes, IVotingEscrow},
+    rpc::{
+        IGaugeController, IInferenceSettlement, IModelRegistry, IReceiptBatches, ISettlementNodes,
+        IVotingEscrow,
+    },
     settlement::{mode, request_status, Refunded, Requested},
 };
 
@@ -89,8 +92,13 @@ fn status_name(code: u8) -> &'static str {
     }
 }
 
-fn settlement(c: &Client) -> Result<IInferenceSettlement::IInferenceSettlementInstance<DynProvider>, WalletError> {
-    Ok(IInferenceSettlement::new(c.address("settlement")?, c.provider.clone()))
+fn settlement(
+    c: &Client,
+) -> Result<IInferenceSettlement::IInferenceSettlementInstance<DynProvider>, WalletError> {
+    Ok(IInferenceSettlement::new(
+        c.address("settlement")?,
+        c.provider.clone(),
+    ))
 }
 
 /// Runs `verity request`.
@@ -108,7 +116,11 @@ pub async fn request(a: RequestArgs, _ui: Ui) -> Result<Report, WalletError> {
     let receipt_mode = match a.mode.to_ascii_lowercase().as_str() {
         "tee" => mode::TEE,
         "zk" => mode::ZK,
-        other => return Err(WalletError::input(format!("--mode {other:?}: use tee or zk"))),
+        other => {
+            return Err(WalletError::input(format!(
+                "--mode {other:?}: use tee or zk"
+            )))
+        }
     };
     let fee = parse_amount(&a.fee, "--fee")?;
     let c = Client::connect(&a.common).await?;
@@ -167,7 +179,9 @@ pub async fn request(a: RequestArgs, _ui: Ui) -> Result<Report, WalletError> {
 pub async fn refund(a: RefundArgs, ui: Ui) -> Result<Report, WalletError> {
     let c = Client::connect(&a.common).await?;
     let settlement = settlement(&c)?;
-    let r = c.view(settlement.getRequest(a.request_id), "getRequest").await?;
+    let r = c
+        .view(settlement.getRequest(a.request_id), "getRequest")
+        .await?;
     let (payer, status, deadline) = (r._0, r._6, r._8);
     if status != request_status::NONE {
         ui.line(&format!(
@@ -246,17 +260,33 @@ impl Source {
         let at = c.address(self.contract())?;
         let p = c.provider.clone();
         match self {
-            Source::Registry => c.view(IModelRegistry::new(at, p).refundable(me), "refundable").await,
-            Source::Settlement => c.view(IInferenceSettlement::new(at, p).credit(me), "credit").await,
-            Source::Batches => c.view(IReceiptBatches::new(at, p).credit(me), "credit").await,
-            Source::Nodes => c.view(ISettlementNodes::new(at, p).credit(me), "credit").await,
+            Source::Registry => {
+                c.view(IModelRegistry::new(at, p).refundable(me), "refundable")
+                    .await
+            }
+            Source::Settlement => {
+                c.view(IInferenceSettlement::new(at, p).credit(me), "credit")
+                    .await
+            }
+            Source::Batches => {
+                c.view(IReceiptBatches::new(at, p).credit(me), "credit")
+                    .await
+            }
+            Source::Nodes => {
+                c.view(ISettlementNodes::new(at, p).credit(me), "credit")
+                    .await
+            }
             Source::Escrow => {
-                let lock = c.view(IVotingEscrow::new(at, p).locked(me), "locked").await?;
+                let lock = c
+                    .view(IVotingEscrow::new(at, p).locked(me), "locked")
+                    .await?;
                 let expired = lock._1 != 0 && lock._1 <= c.now().await?;
                 Ok(if expired { lock._0 } else { U256::ZERO })
             }
             Source::Gauge => {
-                let info = c.view(IGaugeController::new(at, p).gaugeInfo(me), "gaugeInfo").await?;
+                let info = c
+                    .view(IGaugeController::new(at, p).gaugeInfo(me), "gaugeInfo")
+                    .await?;
                 Ok(info._2)
             }
         }
@@ -267,12 +297,42 @@ impl Source {
         let at = c.address(self.contract())?;
         let p = c.provider.clone();
         match self {
-            Source::Registry => c.send(IModelRegistry::new(at, p).withdrawRefund(), "registry.withdrawRefund").await,
-            Source::Settlement => c.send(IInferenceSettlement::new(at, p).withdraw(), "settlement.withdraw").await,
-            Source::Batches => c.send(IReceiptBatches::new(at, p).withdraw(), "settlement-batches.withdraw").await,
-            Source::Nodes => c.send(ISettlementNodes::new(at, p).withdraw(), "settlement-nodes.withdraw").await,
-            Source::Escrow => c.send(IVotingEscrow::new(at, p).withdraw(), "escrow.withdraw").await,
-            Source::Gauge => c.send(IGaugeController::new(at, p).claim(me), "gauge.claim").await,
+            Source::Registry => {
+                c.send(
+                    IModelRegistry::new(at, p).withdrawRefund(),
+                    "registry.withdrawRefund",
+                )
+                .await
+            }
+            Source::Settlement => {
+                c.send(
+                    IInferenceSettlement::new(at, p).withdraw(),
+                    "settlement.withdraw",
+                )
+                .await
+            }
+            Source::Batches => {
+                c.send(
+                    IReceiptBatches::new(at, p).withdraw(),
+                    "settlement-batches.withdraw",
+                )
+                .await
+            }
+            Source::Nodes => {
+                c.send(
+                    ISettlementNodes::new(at, p).withdraw(),
+                    "settlement-nodes.withdraw",
+                )
+                .await
+            }
+            Source::Escrow => {
+                c.send(IVotingEscrow::new(at, p).withdraw(), "escrow.withdraw")
+                    .await
+            }
+            Source::Gauge => {
+                c.send(IGaugeController::new(at, p).claim(me), "gauge.claim")
+                    .await
+            }
         }
     }
 }
@@ -309,7 +369,11 @@ pub async fn withdraw(a: WithdrawArgs, ui: Ui) -> Result<Report, WalletError> {
     for s in &sources {
         let owed = s.owed(&c, me).await?;
         let (what, unit) = s.what();
-        text += &format!("  {:<19} {:>24} {unit:<3}  {what}\n", s.contract(), amount(owed));
+        text += &format!(
+            "  {:<19} {:>24} {unit:<3}  {what}\n",
+            s.contract(),
+            amount(owed)
+        );
         rows.push((*s, owed));
     }
     ui.line(text.trim_end());
@@ -322,7 +386,11 @@ pub async fn withdraw(a: WithdrawArgs, ui: Ui) -> Result<Report, WalletError> {
         return Err(WalletError::check(
             format!(
                 "nothing to withdraw: {me} is owed nothing by {}",
-                sources.iter().map(|s| s.contract()).collect::<Vec<_>>().join(", ")
+                sources
+                    .iter()
+                    .map(|s| s.contract())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "credits appear after a refund, a rejected version, a settled fee or an expired lock",
         ));
@@ -330,7 +398,11 @@ pub async fn withdraw(a: WithdrawArgs, ui: Ui) -> Result<Report, WalletError> {
     let mut done = Vec::new();
     let mut lines = Vec::new();
     for s in due {
-        let owed = rows.iter().find(|(r, _)| *r == s).map(|(_, o)| *o).unwrap_or_default();
+        let owed = rows
+            .iter()
+            .find(|(r, _)| *r == s)
+            .map(|(_, o)| *o)
+            .unwrap_or_default();
         let sent = s.take(&c, me).await?;
         lines.push(format!("{} ({} {})", sent.line(), amount(owed), s.what().1));
         done.push(json!({ "contract": s.contract(), "amount": owed.to_string(), "unit": s.what().1, "tx": sent.to_json() }));

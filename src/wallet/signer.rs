@@ -17,7 +17,12 @@ use super::errors::WalletError;
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SignerArgs {
     /// Private key (0x-hex) of the account that signs.
-    #[arg(long, env = "VERITY_PRIVATE_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "VERITY_PRIVATE_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub private_key: Option<String>,
     /// Encrypted JSON keystore of the account that signs (geth / Foundry `cast wallet` format).
     #[arg(long, env = "VERITY_KEYSTORE", global = true)]
@@ -44,9 +49,15 @@ impl SignerArgs {
     /// bad mnemonic.
     pub fn signer(&self) -> Result<Option<PrivateKeySigner>, WalletError> {
         let given = [
-            self.private_key.is_some().then_some("--private-key/VERITY_PRIVATE_KEY"),
-            self.keystore.is_some().then_some("--keystore/VERITY_KEYSTORE"),
-            self.mnemonic.is_some().then_some("--mnemonic/VERITY_MNEMONIC"),
+            self.private_key
+                .is_some()
+                .then_some("--private-key/VERITY_PRIVATE_KEY"),
+            self.keystore
+                .is_some()
+                .then_some("--keystore/VERITY_KEYSTORE"),
+            self.mnemonic
+                .is_some()
+                .then_some("--mnemonic/VERITY_MNEMONIC"),
         ];
         let given: Vec<&str> = given.into_iter().flatten().collect();
         if given.len() > 1 {
@@ -119,12 +130,19 @@ mod tests {
             mnemonic: Some(devnode::chain::DEFAULT_MNEMONIC.into()),
             ..args.clone()
         };
-        assert!(both.signer().unwrap_err().to_string().contains("more than one signer"));
+        assert!(both
+            .signer()
+            .unwrap_err()
+            .to_string()
+            .contains("more than one signer"));
         let mnemonic = SignerArgs {
             mnemonic: Some(devnode::chain::DEFAULT_MNEMONIC.into()),
             ..Default::default()
         };
-        assert_eq!(mnemonic.signer().unwrap().unwrap().address(), signer.address());
+        assert_eq!(
+            mnemonic.signer().unwrap().unwrap().address(),
+            signer.address()
+        );
         let bad = SignerArgs {
             private_key: Some("0x1234".into()),
             ..Default::default()

@@ -160,33 +160,58 @@ fn escrow(c: &Client) -> Result<Escrow, WalletError> {
 pub(super) async fn schedule(c: &Client) -> Result<(Schedule, u64), WalletError> {
     let gauge = IGaugeController::new(c.address("gauge")?, c.provider.clone());
     let config = c.view(gauge.config(), "reading the gauge calendar").await?;
-    Ok((Schedule::new(config._2, config._3, config._4, config._5), config._6))
+    Ok((
+        Schedule::new(config._2, config._3, config._4, config._5),
+        config._6,
+    ))
 }
 
 /// `lock` (with `until`) or `increase` (without): approve when the allowance is short, then deposit.
-async fn deposit(until: Option<Until>, amount_text: &str, common: &Common) -> Result<Report, WalletError> {
+async fn deposit(
+    until: Option<Until>,
+    amount_text: &str,
+    common: &Common,
+) -> Result<Report, WalletError> {
     let value = parse_amount(amount_text, "AMOUNT")?;
     let c = Client::connect(common).await?;
     let me = c.me()?;
     let escrow = escrow(&c)?;
     let token = IBrToken::new(c.address("token")?, c.provider.clone());
-    let balance = c.view(token.balanceOf(me), "reading the BR balance").await?;
+    let balance = c
+        .view(token.balanceOf(me), "reading the BR balance")
+        .await?;
     if balance < value {
         return Err(WalletError::check(
-            format!("{me} holds {} BR; the lock needs {}", amount(balance), amount(value)),
+            format!(
+                "{me} holds {} BR; the lock needs {}",
+                amount(balance),
+                amount(value)
+            ),
             "get BR first (transfer it to this account) or lock less",
         ));
     }
     let (mut lines, mut txs, sent, unlock) = match &until {
         Some(u) => {
             let unlock = u.resolve(c.now().await?)?;
-            let (lines, txs, sent) =
-                approve_then(&c, &token, value, escrow.createLock(value, unlock), "createLock").await?;
+            let (lines, txs, sent) = approve_then(
+                &c,
+                &token,
+                value,
+                escrow.createLock(value, unlock),
+                "createLock",
+            )
+            .await?;
             (lines, txs, sent, Some(unlock))
         }
         None => {
-            let (lines, txs, sent) =
-                approve_then(&c, &token, value, escrow.increaseAmount(value), "increaseAmount").await?;
+            let (lines, txs, sent) = approve_then(
+                &c,
+                &token,
+                value,
+                escrow.increaseAmount(value),
+                "increaseAmount",
+            )
+            .await?;
             (lines, txs, sent, None)
         }
     };
@@ -244,11 +269,14 @@ async fn approve_then<C: alloy::sol_types::SolCall>(
 ) -> Result<(Vec<String>, Vec<serde_json::Value>, Option<Sent>), WalletError> {
     let me = c.me()?;
     let escrow_at = c.address("escrow")?;
-    let allowance = c.view(token.allowance(me, escrow_at), "reading the allowance").await?;
+    let allowance = c
+        .view(token.allowance(me, escrow_at), "reading the allowance")
+        .await?;
     let needs_approval = allowance < value;
     match c.simulate(&call, what).await {
         Ok(()) => {}
-        Err(WalletError::Revert(d)) if needs_approval && d.is_or_wraps("ERC20InsufficientAllowance") => {}
+        Err(WalletError::Revert(d))
+            if needs_approval && d.is_or_wraps("ERC20InsufficientAllowance") => {}
         Err(e) => return Err(e),
     }
     let (mut lines, mut txs) = (Vec::new(), Vec::new());
@@ -272,7 +300,9 @@ async fn extend(a: ExtendArgs) -> Result<Report, WalletError> {
     let me = c.me()?;
     let escrow = escrow(&c)?;
     let unlock = a.until.resolve(c.now().await?)?;
-    let sent = c.send(escrow.increaseUnlockTime(unlock), "increaseUnlockTime").await?;
+    let sent = c
+        .send(escrow.increaseUnlockTime(unlock), "increaseUnlockTime")
+        .await?;
     let l = c.view(escrow.locked(me), "reading the lock").await?;
     let power = c.view(escrow.balanceOf(me), "reading the power").await?;
     let text = if sent.receipt.is_some() {
@@ -284,7 +314,11 @@ async fn extend(a: ExtendArgs) -> Result<Report, WalletError> {
             amount(power)
         )
     } else {
-        format!("{}\nthe lock would end {}\n", sent.line(), utc(week_floor(unlock)))
+        format!(
+            "{}\nthe lock would end {}\n",
+            sent.line(),
+            utc(week_floor(unlock))
+        )
     };
     Ok(Report {
         text,
@@ -296,7 +330,11 @@ async fn withdraw(a: WithdrawArgs) -> Result<Report, WalletError> {
     let c = Client::connect(&a.common).await?;
     let escrow = escrow(&c)?;
     let sent = c.send(escrow.withdraw(), "withdraw").await?;
-    let value = sent.events::<Withdraw>().first().map(|w| w.value).unwrap_or_default();
+    let value = sent
+        .events::<Withdraw>()
+        .first()
+        .map(|w| w.value)
+        .unwrap_or_default();
     Ok(Report {
         text: format!("{}\nwithdrew {} BR\n", sent.line(), amount(value)),
         json: json!({ "tx": sent.to_json(), "value": value.to_string() }),
@@ -313,8 +351,12 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
     let lock = c.view(escrow.locked(me), "reading the lock").await?;
     let (locked, end) = (lock._0, lock._1);
     let power = c.view(escrow.balanceOf(me), "reading the power").await?;
-    let total = c.view(escrow.totalSupply(), "reading the total power").await?;
-    let balance = c.view(token.balanceOf(me), "reading the BR balance").await?;
+    let total = c
+        .view(escrow.totalSupply(), "reading the total power")
+        .await?;
+    let balance = c
+        .view(token.balanceOf(me), "reading the BR balance")
+        .await?;
     let current = schedule.epoch_at(now).unwrap_or(0);
     let season_end = schedule.next_season_start(current);
     let mut text = format!("account {me}: {} BR in the wallet\n", amount(balance));
@@ -339,14 +381,24 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
         amount(power),
         amount(total),
         percent(power, total),
-        if cap_bps > 0 { format!("; one voter's weight is capped at {}% of the total", cap_bps as f64 / 100.0) } else { String::new() }
+        if cap_bps > 0 {
+            format!(
+                "; one voter's weight is capped at {}% of the total",
+                cap_bps as f64 / 100.0
+            )
+        } else {
+            String::new()
+        }
     );
     text += &format!(
         "epoch {current} runs; season {} ends at epoch {season_end} ({})\n",
         schedule.season_of(current),
         utc(schedule.epoch_start(season_end))
     );
-    text += &format!("{:>6}  {:<20} {:>24} {:>8}\n", "epoch", "starts", "power", "share");
+    text += &format!(
+        "{:>6}  {:<20} {:>24} {:>8}\n",
+        "epoch", "starts", "power", "share"
+    );
     let mut rows = Vec::new();
     for e in current + 1..=current + a.epochs {
         let t = schedule.epoch_start(e);
@@ -359,7 +411,11 @@ async fn show(a: ShowArgs) -> Result<Report, WalletError> {
             utc(t),
             amount(p),
             percent(p, s),
-            if boundary { "  ← new season: votes reset" } else { "" }
+            if boundary {
+                "  ← new season: votes reset"
+            } else {
+                ""
+            }
         );
         rows.push(json!({ "epoch": e, "start": t, "power": p.to_string(), "totalPower": s.to_string(), "seasonStart": boundary }));
         if p.is_zero() {

@@ -71,7 +71,10 @@ impl Ballot {
     /// The weight this ballot gives all its gauges at time `t` (the controller's `s × (T − t)`).
     fn weight_at(&self, t: u64) -> U256 {
         let left = U256::from(self.end.saturating_sub(t));
-        self.allocations.iter().map(|(_, _, s)| *s * left).fold(U256::ZERO, |a, b| a + b)
+        self.allocations
+            .iter()
+            .map(|(_, _, s)| *s * left)
+            .fold(U256::ZERO, |a, b| a + b)
     }
 }
 
@@ -84,8 +87,12 @@ async fn ballots(
     voter: Option<Address>,
 ) -> Result<BTreeMap<Address, Ballot>, WalletError> {
     let gauge = c.address("gauge")?;
-    let mut casts = Filter::new().address(gauge).event_signature(VoteCast::SIGNATURE_HASH);
-    let mut allocs = Filter::new().address(gauge).event_signature(GaugeVote::SIGNATURE_HASH);
+    let mut casts = Filter::new()
+        .address(gauge)
+        .event_signature(VoteCast::SIGNATURE_HASH);
+    let mut allocs = Filter::new()
+        .address(gauge)
+        .event_signature(GaugeVote::SIGNATURE_HASH);
     if let Some(v) = voter {
         casts = casts.topic1(v.into_word());
         allocs = allocs.topic1(v.into_word());
@@ -93,17 +100,25 @@ async fn ballots(
     let mut out: BTreeMap<Address, Ballot> = BTreeMap::new();
     let in_season = |e: u64| schedule.season_of(e) == season && e <= until;
     for log in c.logs(casts, "gauge").await? {
-        let Ok(v) = VoteCast::decode_log_data(log.data()) else { continue };
+        let Ok(v) = VoteCast::decode_log_data(log.data()) else {
+            continue;
+        };
         if in_season(v.epoch) {
             // Events come in chain order: a later vote replaces an earlier one.
             out.insert(
                 v.voter,
-                Ballot { epoch: v.epoch, end: v.end, allocations: vec![] },
+                Ballot {
+                    epoch: v.epoch,
+                    end: v.end,
+                    allocations: vec![],
+                },
             );
         }
     }
     for log in c.logs(allocs, "gauge").await? {
-        let Ok(g) = GaugeVote::decode_log_data(log.data()) else { continue };
+        let Ok(g) = GaugeVote::decode_log_data(log.data()) else {
+            continue;
+        };
         if let Some(b) = out.get_mut(&g.voter) {
             if b.epoch == g.epoch {
                 let bps = u64::try_from(g.bps).unwrap_or(u64::MAX);
@@ -129,7 +144,11 @@ fn parse_allocation(text: &str) -> Result<(Address, u16), WalletError> {
         .parse()
         .ok()
         .filter(|b| u64::from(*b) <= BPS)
-        .ok_or_else(|| WalletError::input(format!("{bps:?} is not a number of basis points (0 to 10,000)")))?;
+        .ok_or_else(|| {
+            WalletError::input(format!(
+                "{bps:?} is not a number of basis points (0 to 10,000)"
+            ))
+        })?;
     Ok((gauge, bps))
 }
 
@@ -155,9 +174,14 @@ pub async fn vote(a: VoteArgs, ui: Ui) -> Result<Report, WalletError> {
     let season_end = schedule.next_season_start(epoch);
     let (opens, closes) = schedule.vote_window(epoch);
     let power = c
-        .view(escrow.balanceOfAt(me, schedule.epoch_start(epoch)), "balanceOfAt")
+        .view(
+            escrow.balanceOfAt(me, schedule.epoch_start(epoch)),
+            "balanceOfAt",
+        )
         .await?;
-    let previous = ballots(&c, &schedule, season, epoch, Some(me)).await?.remove(&me);
+    let previous = ballots(&c, &schedule, season, epoch, Some(me))
+        .await?
+        .remove(&me);
 
     // What the voter needs first.
     let mut lines = vec![
@@ -173,7 +197,14 @@ pub async fn vote(a: VoteArgs, ui: Ui) -> Result<Report, WalletError> {
         format!(
             "your power at this epoch's start: {}{}",
             amount(power),
-            if cap_bps > 0 { format!(" (one voter counts at most {}% of the total)", cap_bps as f64 / 100.0) } else { String::new() }
+            if cap_bps > 0 {
+                format!(
+                    " (one voter counts at most {}% of the total)",
+                    cap_bps as f64 / 100.0
+                )
+            } else {
+                String::new()
+            }
         ),
     ];
     match &previous {
@@ -233,7 +264,10 @@ pub async fn vote(a: VoteArgs, ui: Ui) -> Result<Report, WalletError> {
             utc(cast.end.min(schedule.epoch_start(season_end)))
         );
     }
-    Ok(Report { json, text: text + "\n" })
+    Ok(Report {
+        json,
+        text: text + "\n",
+    })
 }
 
 /// Runs `verity gauges`.
@@ -271,8 +305,17 @@ pub async fn gauges(a: GaugesArgs, _ui: Ui) -> Result<Report, WalletError> {
         .filter(|(_, w)| !w.is_zero())
         .collect();
     weights.sort_by_key(|w| std::cmp::Reverse(w.1));
-    let voter_total: U256 = weights.iter().map(|(_, w)| *w).fold(U256::ZERO, |a, b| a + b);
-    let top = |n: usize| weights.iter().take(n).map(|(_, w)| *w).fold(U256::ZERO, |a, b| a + b);
+    let voter_total: U256 = weights
+        .iter()
+        .map(|(_, w)| *w)
+        .fold(U256::ZERO, |a, b| a + b);
+    let top = |n: usize| {
+        weights
+            .iter()
+            .take(n)
+            .map(|(_, w)| *w)
+            .fold(U256::ZERO, |a, b| a + b)
+    };
     let nakamoto = {
         let mut acc = U256::ZERO;
         let mut n = 0usize;
@@ -298,7 +341,11 @@ pub async fn gauges(a: GaugesArgs, _ui: Ui) -> Result<Report, WalletError> {
             .collect();
         let mut with_power = 0u64;
         for owner in owners {
-            if !c.view(escrow.balanceOfAt(owner, start), "balanceOfAt").await?.is_zero() {
+            if !c
+                .view(escrow.balanceOfAt(owner, start), "balanceOfAt")
+                .await?
+                .is_zero()
+            {
                 with_power += 1;
             }
         }
@@ -309,10 +356,17 @@ pub async fn gauges(a: GaugesArgs, _ui: Ui) -> Result<Report, WalletError> {
     let mut text = format!(
         "epoch {epoch} (season {season}, started {}){}; emission {} BR\n",
         utc(start),
-        if finalized { ", finalized" } else { ", running" },
+        if finalized {
+            ", finalized"
+        } else {
+            ", running"
+        },
         amount(emission)
     );
-    text += &format!("{:<42} {:>26} {:>7} {:>20}  status\n", "gauge", "weight", "share", "claimable BR");
+    text += &format!(
+        "{:<42} {:>26} {:>7} {:>20}  status\n",
+        "gauge", "weight", "share", "claimable BR"
+    );
     for (g, killed, claimable, weight) in &rows {
         text += &format!(
             "{:<42} {:>26} {:>6}% {:>20}  {}\n",

@@ -87,7 +87,10 @@ pub fn json_abis() -> alloc::vec::Vec<(&'static str, alloy::json_abi::JsonAbi)> 
         ("IModelRegistry", IModelRegistry::abi::contract()),
         ("ISettlementNodes", ISettlementNodes::abi::contract()),
         ("IReceiptBatches", IReceiptBatches::abi::contract()),
-        ("IInferenceSettlement", IInferenceSettlement::abi::contract()),
+        (
+            "IInferenceSettlement",
+            IInferenceSettlement::abi::contract()
+        ),
         ("ICommitteeVerifier", ICommitteeVerifier::abi::contract()),
         ("IGroth16Verifier", IGroth16Verifier::abi::contract()),
     ]
@@ -98,7 +101,8 @@ mod tests {
     #[test]
     fn json_abis_cover_every_contract_in_order() {
         let names: alloc::vec::Vec<&str> = super::json_abis().iter().map(|(n, _)| *n).collect();
-        let expected: alloc::vec::Vec<&str> = crate::CONTRACTS.iter().map(|c| c.interface).collect();
+        let expected: alloc::vec::Vec<&str> =
+            crate::CONTRACTS.iter().map(|c| c.interface).collect();
         assert_eq!(names, expected);
     }
 }
