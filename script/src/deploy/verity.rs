@@ -62,6 +62,9 @@ pub struct VerityParams {
     pub registry: RegistryParams,
     /// InferenceSettlement's roles (its three contracts and the committee verifier).
     pub settlement: SettlementParams,
+    /// The GaugeController's per-voter cap: one voter's weight at most this share (bps) of the total voting power
+    /// at the epoch start; 0 = no cap.
+    pub gauge_cap_bps: u64,
 }
 
 /// InferenceSettlement's deployment arguments beyond the admin (governance of all four contracts).
@@ -125,6 +128,7 @@ impl Default for VerityParams {
             genesis_supply: verity_abi::token::CAP * U256::from(21u64) / U256::from(100u64),
             registry: RegistryParams::default(),
             settlement: SettlementParams::default(),
+            gauge_cap_bps: 0,
         }
     }
 }
@@ -226,8 +230,7 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                         DEFAULT_EPOCH_LENGTH,
                         DEFAULT_SEASON_LENGTH,
                         DEFAULT_EMISSION_END,
-                        // No per-voter cap.
-                        0u64,
+                        gauge_params.gauge_cap_bps,
                     ))
                 })
                 .expect("admin", {
@@ -253,6 +256,16 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                         1,
                         word(book.address("escrow")?),
                     ))
+                })
+                .expect("cap", {
+                    let cap = params.gauge_cap_bps;
+                    move |_| {
+                        Ok(Expected::call(
+                            IGaugeController::configCall {},
+                            6,
+                            num(U256::from(cap)),
+                        ))
+                    }
                 }),
         )
         // BR's admin (the deployer unless `admin` is set: then governance sends this call) makes the
