@@ -36,6 +36,21 @@ const LOYAL: usize = 3;
 /// voting power at the epoch start.
 pub(super) const CAP_BPS: u64 = 2_000;
 
+/// Holder `i`'s BR: Zipf-like, `400,000 / (i + 1)^1.1` (the first holds ~28% of what is locked).
+fn balance_br(i: usize) -> u64 {
+    (400_000.0 / ((i + 1) as f64).powf(1.1)).round() as u64
+}
+
+/// Holder `i`'s lock length in weeks: skewed short (u⁴ puts most near 26 weeks, a few near four years); the
+/// largest holder locks for the maximum.
+fn lock_weeks(i: usize) -> u64 {
+    if i == 0 {
+        208
+    } else {
+        26 + (unit(i as u64, 1).powi(4) * 182.0) as u64
+    }
+}
+
 /// A deterministic 64-bit mix of `(i, salt)` (splitmix64).
 fn mix(i: u64, salt: u64) -> u64 {
     let mut z = i
@@ -87,15 +102,8 @@ impl Voters {
             .enumerate()
             .map(|(i, a)| {
                 let k = i as u64;
-                // Zipf-like balances: the first holder has ~28% of the BR locked.
-                let br = (400_000.0 / ((i + 1) as f64).powf(1.1)).round() as u64;
-                // Lock lengths skewed short: u³ puts most near 26 weeks, a few near four years; the largest holder
-                // locks for the maximum.
-                let lock_weeks = if i == 0 {
-                    208
-                } else {
-                    26 + (unit(k, 1).powi(3) * 182.0) as u64
-                };
+                let br = balance_br(i);
+                let lock_weeks = lock_weeks(i);
                 let stamina = if i < LOYAL {
                     schedule.season_length
                 } else {
@@ -333,14 +341,12 @@ mod tests {
 
     #[test]
     fn balances_are_heavy_tailed_and_the_first_holder_outweighs_the_cap() {
-        let brs: Vec<f64> = (0..HOLDERS)
-            .map(|i| 400_000.0 / ((i + 1) as f64).powf(1.1))
-            .collect();
-        let total: f64 = brs.iter().sum();
-        assert!(brs[0] / total > CAP_BPS as f64 / 10_000.0, "the cap binds");
-        assert!(brs[HOLDERS as usize - 1] < brs[0] / 50.0);
-        let short = (0..HOLDERS as u64)
-            .filter(|k| 26 + (unit(*k, 1).powi(3) * 182.0) as u64 <= 52)
+        let brs: Vec<u64> = (0..HOLDERS as usize).map(balance_br).collect();
+        let total: u64 = brs.iter().sum();
+        assert!(brs[0] * 10_000 > total * CAP_BPS, "the cap binds");
+        assert!(brs[HOLDERS as usize - 1] < brs[0] / 50);
+        let short = (0..HOLDERS as usize)
+            .filter(|i| lock_weeks(*i) <= 52)
             .count();
         assert!(
             short > HOLDERS as usize / 2,
