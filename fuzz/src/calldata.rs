@@ -583,6 +583,7 @@ pub fn check_invariants(
             )),
         }
     }
+    broken.extend(check_books(chain, target));
     for iface in interfaces() {
         let Some(to) = target.address(iface.name) else {
             continue;
@@ -598,10 +599,137 @@ pub fn check_invariants(
     broken
 }
 
+/// Chain time after which the fuzzer renews every program's activation: well inside Stylus's 365-day expiry
+/// and past ArbWasm's 31-day keepalive minimum. A long run moves the clock by years; without renewals every call
+/// would fail with `ProgramExpired` — the harness's doing, not a contract's (a chain operator keeps programs alive
+/// the same way).
+const KEEPALIVE_EVERY: u64 = 180 * 86_400;
+
+/// Renews the activation of every target program (`ArbWasm.codehashKeepalive`, sent by the first dev account).
+fn keep_programs_alive(chain: &mut Chain, target: &Target) -> Result<(), String> {
+    use devnode::precompiles::{IArbWasm, ARB_WASM};
+    let from = target.pool.first().copied().unwrap_or_default();
+    for (name, at) in &target.contracts {
+        let code = chain
+            .code(*at, None)
+            .map_err(|e| format!("{name}: code: {e}"))?;
+        let request = TransactionRequest::default()
+            .from(from)
+            .to(ARB_WASM)
+            .input(
+                IArbWasm::codehashKeepaliveCall {
+                    codehash: alloy::primitives::keccak256(&code),
+                }
+                .abi_encode()
+                .into(),
+            )
+            .gas_limit(GAS);
+        let hash = chain
+            .send_transaction(request)
+            .map_err(|e| format!("{name}: keepalive: {e}"))?;
+        if !chain.receipt(hash).is_some_and(|r| r.status()) {
+            return Err(format!("{name}: keepalive reverted"));
+        }
+    }
+    Ok(())
+}
+
+/// The books of the contracts that hold value (INVARIANTS.md, Escrow, Gauge and Settlement). The fuzzer's callers
+/// may give a contract BR by a plain `transfer` (a donation no contract can refuse), so what is held is checked
+/// against what is owed as solvency (≥), and the internal accounting as an equality:
+/// * veBR: the escrow's BR balance ≥ `supply()`;
+/// * GaugeController: minted − claimed == carried + Σ claimable over its gauges, and its BR balance ≥ that;
+/// * InferenceSettlement, SettlementNodes, ReceiptBatches: the contract's ETH balance ≥ `escrowed()`.
+fn check_books(chain: &mut Chain, target: &Target) -> Vec<String> {
+    let mut broken = Vec::new();
+    let Some(token) = target.address("token") else {
+        return broken;
+    };
+    let br_balance = |chain: &mut Chain, of: Address| {
+        view_call(
+            chain,
+            token,
+            IBrToken::balanceOfCall { account: of }.abi_encode(),
+        )
+        .ok()
+        .and_then(|b| IBrToken::balanceOfCall::abi_decode_returns(&b).ok())
+    };
+    if let Some(escrow) = target.address("escrow") {
+        let supply = view_call(chain, escrow, IVotingEscrow::supplyCall {}.abi_encode())
+            .ok()
+            .and_then(|b| IVotingEscrow::supplyCall::abi_decode_returns(&b).ok());
+        let held = br_balance(chain, escrow);
+        if !matches!((supply, held), (Some(owed), Some(held)) if held >= owed) {
+            broken.push(format!("veBR books: supply {supply:?} vs BR held {held:?}"));
+        }
+    }
+    if let Some(gauge) = target.address("gauge") {
+        let totals = view_call(chain, gauge, IGaugeController::totalsCall {}.abi_encode())
+            .ok()
+            .and_then(|b| IGaugeController::totalsCall::abi_decode_returns(&b).ok());
+        let gauges = view_call(chain, gauge, IGaugeController::gaugesCall {}.abi_encode())
+            .ok()
+            .and_then(|b| IGaugeController::gaugesCall::abi_decode_returns(&b).ok())
+            .unwrap_or_default();
+        let mut claimable = U256::ZERO;
+        for g in gauges {
+            let info = view_call(
+                chain,
+                gauge,
+                IGaugeController::gaugeInfoCall { gauge: g }.abi_encode(),
+            )
+            .ok()
+            .and_then(|b| IGaugeController::gaugeInfoCall::abi_decode_returns(&b).ok());
+            claimable += info.map(|i| i._2).unwrap_or_default();
+        }
+        let held = br_balance(chain, gauge);
+        match totals {
+            Some(t)
+                if t._1 >= t._2 && held.is_some_and(|h| h >= t._1 - t._2) && t._1 - t._2 == t._3 + claimable => {
+            }
+            other => broken.push(format!(
+                "gauge books: (minted, claimed, carried) {:?}, Σ claimable {claimable}, BR held {held:?}",
+                other.map(|t| (t._1, t._2, t._3))
+            )),
+        }
+    }
+    for (name, call) in [
+        (
+            "settlement",
+            IInferenceSettlement::escrowedCall {}.abi_encode(),
+        ),
+        (
+            "settlement-nodes",
+            ISettlementNodes::escrowedCall {}.abi_encode(),
+        ),
+        (
+            "settlement-batches",
+            IReceiptBatches::escrowedCall {}.abi_encode(),
+        ),
+    ] {
+        let Some(at) = target.address(name) else {
+            continue;
+        };
+        let escrowed = view_call(chain, at, call)
+            .ok()
+            .filter(|b| b.len() == 32)
+            .map(|b| U256::from_be_slice(&b));
+        let balance = chain.balance(at, None).ok();
+        if !matches!((escrowed, balance), (Some(owed), Some(held)) if held >= owed) {
+            broken.push(format!(
+                "{name} books: escrowed() {escrowed:?} vs ETH balance {balance:?}"
+            ));
+        }
+    }
+    broken
+}
+
 /// Runs the fuzzer against `target` on `chain`.
 pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
     let mut report = Report::default();
     let mut tracked = BTreeSet::new();
+    // Chain time the fuzzer moved since the programs' last activation or keepalive.
+    let mut since_keepalive = 0u64;
     for (k, iface) in interfaces().into_iter().enumerate() {
         if config.contract.as_deref().is_some_and(|c| c != iface.name) {
             continue;
@@ -622,6 +750,14 @@ pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
                 let seconds = *generator.rng.pick(&[0u64, 60, 3_600, 86_400, 7 * 86_400]);
                 chain.increase_time(seconds);
                 generator.now = chain.pending_timestamp();
+                since_keepalive += seconds;
+                if since_keepalive >= KEEPALIVE_EVERY {
+                    if let Err(what) = keep_programs_alive(chain, target) {
+                        stats.findings += 1;
+                        report.findings.push(Finding { input: None, what });
+                    }
+                    since_keepalive = 0;
+                }
             }
             let (calldata, view) = generator.calldata(&iface);
             let caller = if generator.rng.chance(90) {

@@ -74,7 +74,8 @@ pub fn clock_seed() -> u64 {
 
 /// The roles the fuzzer deploys with, so each privileged role is a distinct dev account: 0 = deployer and admin
 /// (governance) of every contract, 1 = registry attester, 2 = registry keeper, 3 = batch keeper, 4 = committee
-/// member (with 0, threshold 1); 5–9 hold no role.
+/// member (with 0, threshold 1); 5–9 hold no role. The GaugeController gets a 25% per-voter cap so the capped vote
+/// path is fuzzed too.
 pub fn params(
     accounts: &[alloy::primitives::Address],
 ) -> verity_script::deploy::verity::VerityParams {
@@ -90,6 +91,7 @@ pub fn params(
         .copied()
         .collect();
     params.settlement.committee_threshold = 1;
+    params.gauge_cap_bps = 2_500;
     params
 }
 

@@ -90,9 +90,16 @@ impl std::str::FromStr for Secret {
 /// Every setting, parsed once.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// JSON-RPC URL of the chain.
-    #[arg(long, env = "VERITY_RPC_URL", default_value = "http://127.0.0.1:8547")]
-    pub rpc_url: String,
+    /// JSON-RPC URL(s) of the chain: repeat the flag (or separate with commas) for failover — every request goes
+    /// to all of them and the first answer wins; the outbox never infers a lost transaction from one node's
+    /// missing receipt.
+    #[arg(
+        long = "rpc-url",
+        env = "VERITY_RPC_URL",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8547"
+    )]
+    pub rpc_urls: Vec<String>,
     /// Database: `sqlite://…` (default) or `postgres://…` (replicas).
     #[arg(
         long,
@@ -259,6 +266,11 @@ pub enum KeyError {
 }
 
 impl Config {
+    /// The RPC URLs joined for messages.
+    pub fn rpc_url(&self) -> String {
+        self.rpc_urls.join(",")
+    }
+
     /// The keeper's signing key, from `--private-key` or the encrypted `--keystore`.
     ///
     /// # Errors
@@ -329,6 +341,27 @@ impl Config {
 mod tests {
     use super::*;
     use crate::failpoint::Failpoint;
+
+    /// Issue 15 #6: `--rpc-url` repeated or comma-separated gives every endpoint, in order.
+    #[test]
+    fn rpc_url_takes_several_endpoints() {
+        let cli = Cli::try_parse_from([
+            "verity-keeper",
+            "--rpc-url",
+            "http://a:8547",
+            "--rpc-url",
+            "http://b:8547,http://c:8547",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.rpc_urls,
+            ["http://a:8547", "http://b:8547", "http://c:8547"]
+        );
+        assert_eq!(
+            cli.config.rpc_url(),
+            "http://a:8547,http://b:8547,http://c:8547"
+        );
+    }
 
     #[test]
     fn parses_flags_with_defaults() {

@@ -50,8 +50,10 @@ pub struct Metrics {
     pub deferred: IntCounter,
     /// Attempts replaced at the same nonce with higher fees.
     pub replaced: IntCounter,
-    /// Replacements the fee cap prevented.
+    /// Replacements the fee cap prevented (the keeper reports not ready while it happens).
     pub fee_cap_reached: IntCounter,
+    /// Cancels (0-value self-sends at a stuck call's nonce) signed.
+    pub cancels: IntCounter,
     /// Age in seconds of the oldest open intent (0 when none).
     pub oldest_open_secs: IntGauge,
     /// Pending minus latest nonce of the signer (transactions the node holds but has not mined).
@@ -133,7 +135,11 @@ impl Metrics {
             "keeper_signer_balance_low",
             "1 while the signer's balance is below the threshold",
         )?;
-        for c in [&deferred, &replaced, &fee_cap_reached] {
+        let cancels = IntCounter::new(
+            "keeper_outbox_cancels_total",
+            "Cancels (0-value self-sends) signed at a stuck call's nonce",
+        )?;
+        for c in [&deferred, &replaced, &fee_cap_reached, &cancels] {
             registry.register(Box::new(c.clone()))?;
         }
         for g in [
@@ -212,6 +218,7 @@ impl Metrics {
             deferred,
             replaced,
             fee_cap_reached,
+            cancels,
             oldest_open_secs,
             nonce_gap,
             signer_balance_gwei,

@@ -6,7 +6,11 @@
 //!
 //! **Decisions**
 //! - While leading, the lease is renewed every `ttl / 3` in the background of the pass, so a long pass keeps
-//!   it; the held term is the outbox's fencing token, checked in the nonce transaction.
+//!   it; the held term is the store's fencing token ([`crate::store::Fence`]), checked by the database's clock
+//!   inside every job and outbox write transaction: a replica deposed mid-pass writes nothing (its writes fail
+//!   with the transient [`StoreError::Fenced`]; the pass reports not ready and the next tick makes it a
+//!   follower). A lost race between writers (e.g. two batch builds from the same receipts) is the transient
+//!   [`StoreError::Raced`]: the job fails this pass and decides again from fresh reads in the next.
 //! - Shutdown is bounded even mid-pass: the signal lets the current pass finish within
 //!   [`LoopConfig::shutdown_grace`], then drops it. Dropping a pass is as safe as a crash, which the failpoint
 //!   tests prove safe: every outbox step is persisted before the next starts (a database transaction dropped
@@ -256,7 +260,9 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
                 self.metrics.deferred.inc_by(report.deferred as u64);
                 self.metrics.replaced.inc_by(report.replaced as u64);
                 self.metrics.fee_cap_reached.inc_by(report.capped as u64);
-                Ok(true)
+                self.metrics.cancels.inc_by(report.cancels as u64);
+                // The fee cap blocks an intent: reported (metric, log) and not ready until the fees fit again.
+                Ok(report.capped == 0)
             }
             Err(OutboxError::Failpoint(p)) => Err(KeeperError::Failpoint(p)),
             Err(OutboxError::Store(e)) if !e.is_transient() => Err(e.into()),

@@ -1,6 +1,11 @@
 //! Leader election through a lease row (name, holder, expiry, term) — not advisory locks on a pool, which a
 //! pooled connection can lose silently. The leader renews every `ttl / 3`; a second instance takes over once the
 //! lease expired; graceful shutdown releases it so the handover is immediate.
+//!
+//! Expiry is judged by the database's clock ([`LeaseStore::db_now_ms`]), never a replica's, so clock skew between
+//! replicas cannot make two of them lead. Every lease acquired is handed to the store as its fencing token
+//! ([`crate::store::Fence`]): each job and outbox write transaction re-checks the term inside the database, so a
+//! replica that was deposed mid-pass (paused, partitioned, or simply slower than its TTL) writes nothing.
 
 use std::time::Duration;
 
@@ -8,7 +13,7 @@ use tracing::info;
 
 use crate::store::{Lease, LeaseStore, StoreError};
 
-/// Wall clock in Unix milliseconds (the lease compares instances' clocks: keep the TTL far above clock skew).
+/// This replica's wall clock in Unix milliseconds (bookkeeping only; the lease uses the database's clock).
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -48,7 +53,8 @@ impl<S: LeaseStore> Leadership<S> {
         &self.holder
     }
 
-    /// Acquires or renews at `now_ms`; returns whether this instance leads until the new expiry.
+    /// Acquires or renews at `now_ms` (a time on the database's clock); returns whether this instance leads until
+    /// the new expiry. An acquired lease becomes the store's fencing token.
     ///
     /// # Errors
     /// The store failed (the caller must then stop leading: the lease may lapse).
@@ -67,19 +73,24 @@ impl<S: LeaseStore> Leadership<S> {
             }
             _ => {}
         }
+        if let Some(l) = &lease {
+            self.store.fence().set(l);
+        }
         self.held = lease;
         Ok(self.held.is_some())
     }
 
-    /// [`Leadership::tick_at`] with the wall clock.
+    /// [`Leadership::tick_at`] with the database's clock.
     ///
     /// # Errors
     /// The store failed.
     pub async fn tick(&mut self) -> Result<bool, StoreError> {
-        self.tick_at(now_ms()).await
+        let now = self.store.db_now_ms().await?;
+        self.tick_at(now).await
     }
 
-    /// Whether the last tick left this instance leading and the lease has not expired by `now_ms`.
+    /// Whether the last tick left this instance leading and the lease has not expired by `now_ms` (a time on the
+    /// database's clock).
     pub fn is_leader_at(&self, now_ms: i64) -> bool {
         self.held.as_ref().is_some_and(|l| l.expires_at > now_ms)
     }
@@ -94,13 +105,15 @@ impl<S: LeaseStore> Leadership<S> {
         self.held.as_ref().map(|l| l.term)
     }
 
-    /// Releases the lease if held (graceful shutdown).
+    /// Releases the lease if held (graceful shutdown) and unfences the store: the instance stopped leading on
+    /// purpose (its keeper loop has ended), so what the process does with the store afterwards is its own call.
     ///
     /// # Errors
     /// The store failed.
     pub async fn release(&mut self) -> Result<(), StoreError> {
         if self.held.take().is_some() {
             self.store.release(&self.name, &self.holder).await?;
+            self.store.fence().clear();
         }
         Ok(())
     }
@@ -135,5 +148,53 @@ mod tests {
         assert!(a.tick_at(11_200).await.unwrap());
     }
 
-    store_suite!(second_instance_takes_over_after_expiry);
+    fn intent(key: &str) -> crate::store::NewIntent {
+        crate::store::NewIntent {
+            key: key.to_string(),
+            sender: alloy::primitives::Address::with_last_byte(1),
+            target: alloy::primitives::Address::with_last_byte(2),
+            calldata: alloy::primitives::Bytes::new(),
+            value: alloy::primitives::U256::ZERO,
+        }
+    }
+
+    /// The acquired lease fences the store's writes, by the database's clock: a replica whose own clock runs an
+    /// hour late holds a lease that the database already sees expired, and writes nothing; once another holder
+    /// took over, the deposed one writes nothing either; a fresh tick on the database's clock writes again.
+    async fn writes_are_fenced_by_the_lease_on_the_database_clock<S: Store>(s: &S) {
+        use crate::store::StoreError;
+        let ttl = Duration::from_millis(60_000);
+        let db_now = s.db_now_ms().await.unwrap();
+        assert!(
+            (db_now - now_ms()).abs() < 60_000,
+            "database clock {db_now} vs {}",
+            now_ms()
+        );
+        let mut a = Leadership::new(s.clone(), "keeper", "a", ttl);
+        assert!(a.tick_at(db_now - 3_600_000).await.unwrap());
+        let fenced = s.enqueue(&intent("late:1"), 1).await;
+        assert!(
+            matches!(fenced, Err(StoreError::Fenced { .. })),
+            "{fenced:?}"
+        );
+        assert!(s.intent_by_key("late:1").await.unwrap().is_none());
+        assert!(a.tick().await.unwrap());
+        s.enqueue(&intent("late:1"), 1).await.unwrap();
+        // b takes over (released lease); a's term no longer matches.
+        let a_lease = a.lease().cloned().unwrap();
+        a.release().await.unwrap();
+        let mut b = Leadership::new(s.clone(), "keeper", "b", ttl);
+        assert!(b.tick().await.unwrap());
+        assert!(b.term() > Some(a_lease.term));
+        // This one store now carries b's fence; put a's back, as a's own store (another process) still holds it.
+        s.fence().set(&a_lease);
+        let fenced = s.enqueue(&intent("late:2"), 1).await;
+        assert!(matches!(&fenced, Err(e) if e.is_transient()), "{fenced:?}");
+        assert!(s.intent_by_key("late:2").await.unwrap().is_none());
+    }
+
+    store_suite!(
+        second_instance_takes_over_after_expiry,
+        writes_are_fenced_by_the_lease_on_the_database_clock
+    );
 }

@@ -58,17 +58,21 @@ async fn shutdown_signal() {
 
 /// The node's provider: HTTP with the `--rpc-timeout-ms` per request, else alloy's transport for the URL.
 async fn provider(config: &Config) -> anyhow::Result<DynProvider> {
-    Ok(if config.rpc_url.starts_with("http") {
-        verity_keeper::chain::http_provider(
-            &config.rpc_url,
+    let urls = &config.rpc_urls;
+    Ok(if urls.iter().all(|u| u.starts_with("http")) {
+        verity_keeper::chain::failover_provider(
+            urls,
             std::time::Duration::from_millis(config.rpc_timeout_ms),
         )
         .map_err(|e| anyhow::anyhow!("--rpc-url / VERITY_RPC_URL: {e}"))?
     } else {
+        let [url] = urls.as_slice() else {
+            anyhow::bail!("--rpc-url / VERITY_RPC_URL: several URLs must all be http(s)");
+        };
         ProviderBuilder::new()
-            .connect(&config.rpc_url)
+            .connect(url)
             .await
-            .with_context(|| format!("connecting to --rpc-url {}", config.rpc_url))?
+            .with_context(|| format!("connecting to --rpc-url {url}"))?
             .erased()
     })
 }
@@ -84,7 +88,7 @@ async fn build<S: Store + ReceiptStore>(
         None => provider
             .get_chain_id()
             .await
-            .with_context(|| format!("asking {} for its chain id", config.rpc_url))?,
+            .with_context(|| format!("asking {} for its chain id", config.rpc_url()))?,
     };
     let tx_config = TxConfig {
         chain_id,
@@ -128,7 +132,7 @@ async fn build<S: Store + ReceiptStore>(
         if code.is_empty() {
             anyhow::bail!(
                 "--gauge / VERITY_GAUGE: no contract at {gauge} on {}",
-                config.rpc_url
+                config.rpc_url()
             );
         }
         keeper = keeper.with_job(EpochFinalizer::new(gauge));
@@ -143,7 +147,7 @@ async fn build<S: Store + ReceiptStore>(
         if code.is_empty() {
             anyhow::bail!(
                 "--registry / VERITY_REGISTRY: no contract at {registry} on {}",
-                config.rpc_url
+                config.rpc_url()
             );
         }
         let mut attester = AttesterConfig::new(registry, config.start_block);
@@ -181,7 +185,7 @@ async fn build<S: Store + ReceiptStore>(
         let receipts = Receipts::connect(store, keeper.tx().provider().clone(), rc, &metrics)
             .await
             .with_context(|| {
-                format!("--settlement / VERITY_SETTLEMENT {settlement}: not an InferenceSettlement on {}", config.rpc_url)
+                format!("--settlement / VERITY_SETTLEMENT {settlement}: not an InferenceSettlement on {}", config.rpc_url())
             })?;
         keeper = receipts.add_jobs(keeper);
         routes = Some(receipts.router());

@@ -31,6 +31,7 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     options.data_dir = scratch.0.join("keeper");
     options.record_dir = scratch.0.join("deployments");
     let summary = run_with(&options, |session| async move {
+        api_models_filters_match_the_chain(&session).await;
         status_page_matches_the_chain(&session).await;
         Ok(())
     })
@@ -82,6 +83,131 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     assert!(
         summary.settlement_txs_by_keeper >= summary.batches_final + 14 + 13 + 14 / 3,
         "{summary:?}"
+    );
+}
+
+/// Waits until the keeper's index has applied the chain's head block.
+async fn index_caught_up(session: &DevSession) {
+    let chain = ProviderBuilder::new().connect_http(session.rpc_url.parse().unwrap());
+    let head = chain.get_block_number().await.unwrap();
+    let client = alloy::transports::http::reqwest::Client::new();
+    let summary_url = format!("{}/api/summary", session.keeper_url);
+    let mut indexed = 0;
+    for _ in 0..100 {
+        let body: serde_json::Value = client
+            .get(&summary_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        indexed = body["block"].as_u64().unwrap_or(0);
+        if indexed >= head {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("index at {indexed}, chain at {head}");
+}
+
+/// `/api/models` by owner, parent and tag, end to end: every listing equals what the chain's `VersionSubmitted`
+/// events and `version(id)` views give for the registered versions (in `verity dev` each name belongs to the one
+/// owner who submits its versions, so the name's owner is the submitter); bad filters are a one-line 400.
+async fn api_models_filters_match_the_chain(session: &DevSession) {
+    use std::collections::BTreeSet;
+    index_caught_up(session).await;
+    let chain = ProviderBuilder::new().connect_http(session.rpc_url.parse().unwrap());
+    let at = session.deployment.contracts["registry"].address;
+    let registry = IModelRegistry::new(at, &chain);
+    let logs = chain
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(at)
+                .event_signature(verity_abi::registry::VersionSubmitted::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for log in &logs {
+        let ev = verity_abi::registry::VersionSubmitted::decode_log_data(log.data()).unwrap();
+        let status = registry.version(ev.id).call().await.unwrap().status;
+        if status == Status::Registered.code() || status == Status::Yanked.code() {
+            let id: u64 = ev.id.to();
+            listed.push((id, ev.submitter, ev.parents.clone(), ev.tags.clone()));
+        }
+    }
+    assert!(listed.len() >= 10, "registered versions: {}", listed.len());
+    let client = alloy::transports::http::reqwest::Client::new();
+    let ids = |query: String| {
+        let client = client.clone();
+        let url = format!("{}/api/models?{query}", session.keeper_url);
+        async move {
+            let body: serde_json::Value =
+                client.get(&url).send().await.unwrap().json().await.unwrap();
+            body.as_array()
+                .unwrap_or_else(|| panic!("{url}: {body}"))
+                .iter()
+                .map(|v| v["id"].as_u64().unwrap())
+                .collect::<BTreeSet<u64>>()
+        }
+    };
+    let all: BTreeSet<u64> = listed.iter().map(|l| l.0).collect();
+    assert_eq!(
+        ids(String::new()).await,
+        all,
+        "every registered version, nothing else"
+    );
+    let owners: BTreeSet<_> = listed.iter().map(|l| l.1).collect();
+    assert!(owners.len() >= 2);
+    for owner in owners {
+        let expected: BTreeSet<u64> = listed
+            .iter()
+            .filter(|l| l.1 == owner)
+            .map(|l| l.0)
+            .collect();
+        assert_eq!(
+            ids(format!("owner={owner}")).await,
+            expected,
+            "owner {owner}"
+        );
+    }
+    let parents: BTreeSet<U256> = listed.iter().flat_map(|l| l.2.clone()).collect();
+    assert!(!parents.is_empty(), "the demo fine-tunes earlier versions");
+    for parent in parents {
+        let expected: BTreeSet<u64> = listed
+            .iter()
+            .filter(|l| l.2.contains(&parent))
+            .map(|l| l.0)
+            .collect();
+        assert_eq!(
+            ids(format!("parent={parent}")).await,
+            expected,
+            "children of {parent}"
+        );
+    }
+    let demo = verity_keeper::index::label_word("demo").unwrap();
+    let tagged: BTreeSet<u64> = listed
+        .iter()
+        .filter(|l| l.3.contains(&demo))
+        .map(|l| l.0)
+        .collect();
+    assert_eq!(ids("tag=demo".into()).await, tagged);
+    assert!(ids("tag=no-such-tag".into()).await.is_empty());
+    let bad = client
+        .get(format!(
+            "{}/api/models?owner=0xnot-an-address",
+            session.keeper_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().starts_with("owner:"),
+        "{body}"
     );
 }
 

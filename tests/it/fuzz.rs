@@ -96,6 +96,61 @@ async fn the_regression_corpus_replays_without_findings() {
     assert!(findings.is_empty(), "findings: {findings:#?}");
 }
 
+/// The first 100,000-input run (seed 7) "found" BR transferred straight to veBR and the GaugeController: a donation
+/// no contract can refuse, which broke the fuzzer's books check while it was an equality. The books are solvency
+/// checks now (held ≥ owed); this replays such donations and asserts they landed and broke nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn donations_to_value_holding_contracts_keep_the_books_solvent() {
+    use alloy::{
+        primitives::{Address, U256},
+        sol_types::SolCall,
+    };
+    use verity_abi::rpc::IBrToken;
+    let (node, contracts) = deployed().await;
+    let address = |name: &str| -> Address { contracts.iter().find(|(n, _)| n == name).unwrap().1 };
+    let (token, escrow, gauge) = (address("token"), address("escrow"), address("gauge"));
+    let inputs: Vec<Input> = [(escrow, 22_788_524_881u64), (gauge, 344)]
+        .into_iter()
+        .map(|(to, value)| Input {
+            contract: "token".into(),
+            caller: 0,
+            value: U256::ZERO,
+            calldata: IBrToken::transferCall {
+                to,
+                value: U256::from(value),
+            }
+            .abi_encode()
+            .into(),
+        })
+        .collect();
+    let chain = node.chain();
+    let (findings, held) = tokio::task::spawn_blocking(move || {
+        let mut chain = lock(&chain);
+        let target = Target::new(&chain, contracts);
+        let findings = calldata::replay(&mut chain, &target, &inputs);
+        let held: Vec<U256> = [escrow, gauge]
+            .iter()
+            .map(|who| {
+                let call = IBrToken::balanceOfCall { account: *who }.abi_encode();
+                let request = alloy::rpc::types::TransactionRequest::default()
+                    .to(token)
+                    .input(call.into());
+                let out = chain.call(&request, None, None).unwrap();
+                IBrToken::balanceOfCall::abi_decode_returns(&out).unwrap()
+            })
+            .collect();
+        (findings, held)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        held,
+        [U256::from(22_788_524_881u64), U256::from(344)],
+        "the donations landed"
+    );
+    assert!(findings.is_empty(), "findings: {findings:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_rpc_always_gets_a_json_rpc_answer() {
     let node = start(NodeConfig::default()).await.expect("devnode starts");

@@ -1,12 +1,14 @@
 //! End-to-end tests: one binary, modules per area.
 
 mod abi_drift;
+mod access;
 mod bench;
 mod cargo_stylus;
 mod deploy_cmd;
 mod dev;
 mod fuzz;
 mod gauge;
+mod promises;
 mod registry;
 mod security_batches;
 mod security_registry;

@@ -30,6 +30,44 @@ pub fn http_provider(
         .erased())
 }
 
+/// A provider over several HTTP endpoints (`--rpc-url` given more than once): every request goes to all of them
+/// at once and the first answer wins (alloy's `FallbackService`); an endpoint that fails or hangs is ranked down.
+/// Consecutive requests may therefore be answered by different nodes — exactly what a load balancer does — so
+/// nothing in the keeper may infer a fact from one node's *absence* of data (see the outbox's reconcile). A
+/// broadcast reaches every endpoint (the same signed bytes: idempotent). With one URL this is [`http_provider`].
+///
+/// # Errors
+/// No URL, a URL that does not parse, or the HTTP client cannot be built.
+pub fn failover_provider(
+    urls: &[String],
+    timeout: std::time::Duration,
+) -> Result<alloy::providers::DynProvider, String> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::transports::http::Http;
+    use alloy::transports::layers::FallbackService;
+    match urls {
+        [] => return Err("no RPC URL".into()),
+        [one] => return http_provider(one, timeout),
+        _ => {}
+    }
+    let client = alloy::transports::http::reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let transports = urls
+        .iter()
+        .map(|u| {
+            u.parse()
+                .map(|url| Http::with_client(client.clone(), url))
+                .map_err(|e| format!("{u}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = transports.len();
+    let service = FallbackService::new(transports, n);
+    let rpc = alloy::rpc::client::RpcClient::new(service, false);
+    Ok(ProviderBuilder::new().connect_client(rpc).erased())
+}
+
 /// Errors of the chain adapter.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,7 +1,9 @@
 //! Feeds the [`Index`] from the chain: `eth_getLogs` over the configured contracts in bounded ranges, block
 //! timestamps from headers, the veBR supply at each finalized epoch's start (for turnout), and the per-node
 //! metrics. A reorg under the last applied block rebuilds the index from the start block (it is a cache of the
-//! chain, never a source of truth).
+//! chain, never a source of truth). A range is applied whole or not at all: logs of a block that changed while
+//! the range was read are refused before anything is applied, and an event that fails half-way through a range
+//! resets the index (a retry of the range never applies an event twice).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -289,6 +291,13 @@ impl<P: Provider + Clone> Follower<P> {
                 }
             }
             let (to_hash, to_time) = self.header(to).await?;
+            if logs
+                .iter()
+                .any(|l| l.block_number == Some(to) && l.block_hash != Some(to_hash))
+            {
+                // A reorg while the range was read: nothing of it is applied; the next poll reads it again.
+                return Err(FollowError::MissingBlock(to));
+            }
             {
                 let mut index = self.index.write().await;
                 for log in &logs {
@@ -296,7 +305,14 @@ impl<P: Provider + Clone> Follower<P> {
                         .block_number
                         .and_then(|n| times.get(&n).copied())
                         .unwrap_or(to_time);
-                    index.apply(log, time)?;
+                    if let Err(e) = index.apply(log, time) {
+                        // Part of the range is applied: a retry of the range would apply it twice. Start over
+                        // from the start block instead (the index is a cache of the chain).
+                        *index = Index::new(self.calendar);
+                        self.last = None;
+                        self.rebuilds += 1;
+                        return Err(e.into());
+                    }
                 }
                 index.advance(to, to_time);
             }
@@ -344,5 +360,117 @@ impl<P: Provider + Clone> Follower<P> {
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Bytes, LogData, U64};
+    use alloy::providers::ProviderBuilder;
+    use alloy::rpc::types::{Block, Log};
+    use alloy::sol_types::SolEvent;
+    use alloy::transports::mock::Asserter;
+    use verity_abi::registry::{self, Reason, Relation, Status};
+
+    fn log(data: LogData, block: u64, index: u64) -> Log {
+        Log {
+            inner: alloy::primitives::Log {
+                address: Address::repeat_byte(0x5e),
+                data,
+            },
+            block_number: Some(block),
+            block_timestamp: Some(1_000 + block),
+            log_index: Some(index),
+            ..Default::default()
+        }
+    }
+
+    fn block(number: u64) -> Block {
+        let mut b: Block = Block::default();
+        b.header.hash = B256::repeat_byte(number as u8);
+        b.header.inner.number = number;
+        b.header.inner.timestamp = 1_000 + number;
+        b
+    }
+
+    /// A registered version: submitted, then finalized (each appends to a listing, so a double apply shows).
+    fn good() -> Vec<Log> {
+        let submitted = registry::VersionSubmitted {
+            id: U256::from(1),
+            name: super::super::label_word("m").unwrap(),
+            submitter: Address::repeat_byte(0xa1),
+            version: 1,
+            relation: Relation::Original.code(),
+            parents: vec![],
+            contentHash: B256::repeat_byte(1),
+            size: 100,
+            storageUri: Bytes::from_static(b"https://x/m"),
+            format: 1,
+            runtime: B256::repeat_byte(1),
+            ioSchemaHash: B256::repeat_byte(2),
+            licenseId: B256::repeat_byte(3),
+            metadataHash: B256::repeat_byte(4),
+            metadataUri: Bytes::from_static(b"ipfs://meta"),
+            tags: vec![],
+            fee: U256::from(1_000),
+            priorityFee: U256::from(10),
+        };
+        let finalized = registry::VersionFinalized {
+            id: U256::from(1),
+            status: Status::Registered.code(),
+            reason: Reason::None.code(),
+            changed: true,
+        };
+        vec![
+            log(submitted.encode_log_data(), 3, 0),
+            log(finalized.encode_log_data(), 3, 1),
+        ]
+    }
+
+    /// Issue 15 #8 (indexer): an event that fails half-way through a range leaves nothing of the range applied
+    /// (the index starts over), so retrying the range never applies an event twice.
+    #[tokio::test]
+    async fn a_range_that_fails_half_way_is_never_applied_twice() {
+        let asserter = Asserter::new();
+        let provider = ProviderBuilder::new().connect_mocked_client(asserter.clone());
+        let mut follower = Follower::connect(
+            provider,
+            FollowerConfig::new(Some(Address::repeat_byte(0x5e)), None, None, 0),
+        )
+        .await
+        .unwrap();
+        // A known event that does not decode, after the good ones in the same range.
+        let bad = log(
+            LogData::new_unchecked(
+                vec![registry::VersionSubmitted::SIGNATURE_HASH],
+                vec![1, 2, 3].into(),
+            ),
+            4,
+            0,
+        );
+        let mut first = good();
+        first.push(bad);
+        asserter.push_success(&U64::from(5));
+        asserter.push_success(&first);
+        asserter.push_success(&block(5));
+        assert!(follower.poll().await.is_err());
+        assert_eq!(
+            follower.index().read().await.summary().counts.submitted,
+            0,
+            "nothing of the failed range stays applied"
+        );
+        // The retry (the bad log fixed upstream) applies the range once.
+        asserter.push_success(&U64::from(5));
+        asserter.push_success(&good());
+        asserter.push_success(&block(5));
+        assert!(follower.poll().await.unwrap());
+        let summary = follower.index().read().await.summary();
+        assert_eq!(summary.counts.registered, 1);
+        assert_eq!(
+            summary.recent_registrations.len(),
+            1,
+            "registered once, not once per read"
+        );
     }
 }

@@ -9,6 +9,17 @@
 //! persisted before it is broadcast and kept; a receipt of any attempt finishes the intent, so whichever lands
 //! first counts and none can land twice (one nonce).
 //!
+//! **Cancel** (op-service txmgr, OpenZeppelin Relayer): once an intent has [`TxConfig::cancel_after_attempts`]
+//! attempts at its nonce and still needs another replacement, the next attempt is a cancel — a 0-value self-send
+//! at the same nonce (fees bumped like any replacement) — so one stuck call cannot hold up every later nonce. The
+//! cancel is an attempt like the others: if an earlier attempt lands instead, the intent is confirmed by it; if the
+//! cancel lands (with `confirmations`), the call did not happen and the intent goes back to `Pending` for a fresh
+//! nonce and fresh fees (so it still lands exactly once).
+//!
+//! **Fee cap**: a replacement the cap leaves no room for is not signed; the intent waits, the pass logs "fee cap
+//! reached", counts it ([`PassReport::capped`], `keeper_outbox_fee_cap_reached_total`) and the keeper reports not
+//! ready until the fees fit again.
+//!
 //! Each [`TxManager::run_once`] pass is safe to repeat and to kill at any point: every step starts from what the
 //! store says.
 
@@ -82,6 +93,11 @@ pub struct TxConfig {
     pub rebroadcast_after: Duration,
     /// Intents handled per status per pass.
     pub batch: i64,
+    /// Attempts at one nonce after which the next replacement is a cancel (0-value self-send); 0 never cancels.
+    pub cancel_after_attempts: usize,
+    /// Confirmed intents included within this many blocks of the head are re-checked every pass: one whose
+    /// transaction a reorg removed is reopened and sent again (0 disables).
+    pub reorg_window_blocks: u64,
 }
 
 impl Default for TxConfig {
@@ -94,6 +110,8 @@ impl Default for TxConfig {
             confirmations: 1,
             rebroadcast_after: Duration::from_secs(30),
             batch: 64,
+            cancel_after_attempts: 5,
+            reorg_window_blocks: 256,
         }
     }
 }
@@ -115,6 +133,10 @@ pub struct PassReport {
     pub replaced: usize,
     /// Replacements the fee cap prevented (the intent waits for the base fee to fall).
     pub capped: usize,
+    /// Cancels signed (0-value self-sends replacing a call stuck after `cancel_after_attempts` attempts).
+    pub cancels: usize,
+    /// Confirmed intents whose transaction a reorg removed, reopened to be sent again.
+    pub reorged: usize,
 }
 
 /// The transaction manager: one sender key, one store, one provider.
@@ -202,6 +224,8 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
     /// A failpoint fired, or the store failed. RPC failures of single intents are deferred to the next pass.
     pub async fn run_once(&self) -> Result<PassReport> {
         let mut report = PassReport::default();
+        let recheck = self.recheck_confirmed(&mut report).await;
+        self.step(recheck, &mut report)?;
         for intent in self
             .store
             .intents_in(&[IntentStatus::Pending], self.config.batch)
@@ -220,6 +244,32 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             self.step(self.advance(&intent, &mut report).await, &mut report)?;
         }
         Ok(report)
+    }
+
+    /// Confirmed intents near the head whose transaction has no receipt any more (a reorg dropped it): reopened,
+    /// so this pass rebroadcasts the same bytes (the nonce is still ours) or re-queues the intent if another
+    /// transaction now holds the nonce. A node merely lagging on receipts reopens it too — harmless: the
+    /// rebroadcast is refused as known or nonce-too-low and reconcile finds our own transaction in its block.
+    async fn recheck_confirmed(&self, report: &mut PassReport) -> Result<()> {
+        if self.config.reorg_window_blocks == 0 {
+            return Ok(());
+        }
+        let head = self.provider.get_block_number().await?;
+        let since = head.saturating_sub(self.config.reorg_window_blocks);
+        for intent in self.store.confirmed_since(since, self.config.batch).await? {
+            let Some(hash) = intent.tx_hash else {
+                continue;
+            };
+            if self.provider.get_transaction_receipt(hash).await?.is_some() {
+                continue;
+            }
+            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, %hash, block = ?intent.block_number, "confirmed transaction no longer on chain (reorg); reopened to be sent again");
+            self.store
+                .reopen(intent.id, "reorged out; sent again", now_ms())
+                .await?;
+            report.reorged += 1;
+        }
+        Ok(())
     }
 
     /// Sorts a step's error: failpoints and permanent store errors stop the pass, the rest is deferred.
@@ -300,8 +350,9 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
                 .ok_or(OutboxError::NoBaseFee)?,
         );
         if base_fee > self.config.max_fee_per_gas {
-            warn!(target: "keeper::outbox", base_fee, cap = self.config.max_fee_per_gas, "base fee above the cap; waiting");
+            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, base_fee, cap = self.config.max_fee_per_gas, "fee cap reached: base fee above the cap; waiting");
             report.deferred += 1;
+            report.capped += 1;
             return Ok(());
         }
         let max_fee = base_fee
@@ -354,9 +405,9 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
     /// `Signed`/`Sent`: finish on a confirmed receipt of any attempt; otherwise broadcast the latest attempt's
     /// bytes (first send, or a rebroadcast once `rebroadcast_after` passed).
     async fn advance(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
-        let attempts = self.store.attempts(intent.id).await?;
-        if let Some(receipt) = self.find_receipt(&attempts).await? {
-            return self.on_receipt(intent, &receipt, report).await;
+        let attempts = self.current_attempts(intent).await?;
+        if let Some((attempt, receipt)) = self.find_receipt(&attempts).await? {
+            return self.on_found(intent, &attempt, &receipt, report).await;
         }
         let Some(latest) = attempts.last() else {
             return Err(StoreError::Corrupt {
@@ -452,6 +503,31 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             max_priority_fee_per_gas: priority,
             ..old
         };
+        let cancel =
+            !is_cancel(&latest.raw, intent.sender) && self.config.cancel_after_attempts > 0 && {
+                let at_nonce = self
+                    .store
+                    .attempts_for_nonce(intent.sender, old.nonce)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.intent_id == intent.id)
+                    .count();
+                at_nonce >= self.config.cancel_after_attempts
+            };
+        if cancel {
+            let self_send = TransactionRequest::default()
+                .from(intent.sender)
+                .to(intent.sender)
+                .value(alloy::primitives::U256::ZERO);
+            let gas = self.provider.estimate_gas(self_send).await?;
+            tx = TxEip1559 {
+                to: TxKind::Call(intent.sender),
+                value: alloy::primitives::U256::ZERO,
+                input: alloy::primitives::Bytes::new(),
+                gas_limit: gas.saturating_mul(self.config.gas_margin_percent) / 100,
+                ..tx
+            };
+        }
         let sig = self
             .signer
             .sign_transaction_sync(&mut tx)
@@ -464,18 +540,70 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             raw: envelope.encoded_2718().into(),
         };
         let attempt = self.store.add_attempt(intent.id, &signed, now_ms()).await?;
-        info!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, priority, "replacement signed at the same nonce");
+        if cancel {
+            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, attempts = self.config.cancel_after_attempts, "still not included after repeated replacements: cancel (0-value self-send) signed at the same nonce");
+            report.cancels += 1;
+        } else {
+            info!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, priority, "replacement signed at the same nonce");
+        }
         report.replaced += 1;
         Ok(Some(attempt))
     }
 
-    async fn find_receipt(&self, attempts: &[Attempt]) -> Result<Option<TransactionReceipt>> {
+    /// The intent's attempts at its current nonce, oldest first (attempts at a nonce it gave up after a requeue
+    /// can never land: that nonce is used).
+    async fn current_attempts(&self, intent: &Intent) -> Result<Vec<Attempt>> {
+        let attempts = self.store.attempts(intent.id).await?;
+        Ok(attempts
+            .into_iter()
+            .filter(|a| Some(a.nonce) == intent.nonce)
+            .collect())
+    }
+
+    async fn find_receipt(
+        &self,
+        attempts: &[Attempt],
+    ) -> Result<Option<(Attempt, TransactionReceipt)>> {
         for a in attempts {
             if let Some(r) = self.provider.get_transaction_receipt(a.tx_hash).await? {
-                return Ok(Some(r));
+                return Ok(Some((a.clone(), r)));
             }
         }
         Ok(None)
+    }
+
+    /// A receipt of one of the intent's attempts: a call's receipt finishes the intent; a cancel's (once it has
+    /// `confirmations` blocks) means the call did not happen at this nonce, so the intent is re-queued for a new
+    /// one.
+    async fn on_found(
+        &self,
+        intent: &Intent,
+        attempt: &Attempt,
+        receipt: &TransactionReceipt,
+        report: &mut PassReport,
+    ) -> Result<()> {
+        if !is_cancel(&attempt.raw, intent.sender) {
+            return self.on_receipt(intent, receipt, report).await;
+        }
+        let Some(block) = receipt.block_number else {
+            return Ok(());
+        };
+        let head = self.provider.get_block_number().await?;
+        if head.saturating_add(1).saturating_sub(block) < self.config.confirmations {
+            return Ok(());
+        }
+        warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "cancel landed: the call did not happen at this nonce; re-queued for a new nonce");
+        self.store
+            .requeue(
+                intent.id,
+                intent.status,
+                attempt.nonce.saturating_add(1),
+                "cancelled after repeated replacements; re-queued",
+                now_ms(),
+            )
+            .await?;
+        report.requeued += 1;
+        Ok(())
     }
 
     /// A receipt of one of the intent's attempts: final once it has `confirmations` blocks.
@@ -535,8 +663,10 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         Ok(())
     }
 
-    /// "nonce too low": check the receipts of every attempt that used this nonce; if none of ours landed, another
-    /// transaction took the nonce and the intent goes back to `Pending` for a new one.
+    /// "nonce too low": check the receipts of every attempt that used this nonce; if none of ours shows a receipt,
+    /// find the transaction that used the nonce in its block: one of ours → wait for its receipt (a node lagging
+    /// on receipts but ahead on nonces never makes a mined intent look lost); another → the intent goes back to
+    /// `Pending` for a new nonce.
     async fn reconcile(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
         let Some(nonce) = intent.nonce else {
             return Err(StoreError::Corrupt {
@@ -550,8 +680,8 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             .filter(|a| a.intent_id == intent.id)
             .cloned()
             .collect();
-        if let Some(receipt) = self.find_receipt(&ours).await? {
-            return self.on_receipt(intent, &receipt, report).await;
+        if let Some((attempt, receipt)) = self.find_receipt(&ours).await? {
+            return self.on_found(intent, &attempt, &receipt, report).await;
         }
         let chain_nonce = self
             .provider
@@ -562,6 +692,25 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             // Not mined yet after all (a lagging node): try again next pass.
             report.deferred += 1;
             return Ok(());
+        }
+        // No receipt of ours, yet the nonce is used. Behind a load balancer (or several `--rpc-url`s) the node
+        // that answered "no receipt" may lag the one that answered the nonce: a missing receipt proves nothing.
+        // Re-queue only on positive evidence — the block that used the nonce holds another transaction.
+        match self
+            .nonce_consumer(intent.sender, nonce, chain_nonce)
+            .await?
+        {
+            Some(hash) if ours.iter().any(|a| a.tx_hash == hash) => {
+                info!(target: "keeper::outbox", id = intent.id, nonce, %hash, "our attempt used the nonce; waiting for its receipt");
+                report.deferred += 1;
+                return Ok(());
+            }
+            Some(_) => {}
+            None => {
+                warn!(target: "keeper::outbox", id = intent.id, nonce, "the nonce is used but the node shows no block holding it; waiting");
+                report.deferred += 1;
+                return Ok(());
+            }
         }
         warn!(target: "keeper::outbox", id = intent.id, nonce, chain_nonce, "nonce taken by another transaction; re-queued");
         self.store
@@ -575,6 +724,52 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             .await?;
         report.requeued += 1;
         Ok(())
+    }
+
+    /// The hash of the transaction that used `sender`'s `nonce`, read from the block that holds it: the first
+    /// block whose post-state nonce exceeds `nonce` (binary search on `eth_getTransactionCount` at past blocks),
+    /// then that block's transactions. `None` when the node's answers do not agree (a lagging or inconsistent
+    /// endpoint): the caller waits rather than guess.
+    async fn nonce_consumer(
+        &self,
+        sender: Address,
+        nonce: u64,
+        chain_nonce: u64,
+    ) -> Result<Option<alloy::primitives::B256>> {
+        use alloy::consensus::Transaction as _;
+        use alloy::network::TransactionResponse as _;
+        let head = self.provider.get_block_number().await?;
+        let nonce_at = |b: u64| async move {
+            self.provider
+                .get_transaction_count(sender)
+                .block_id(b.into())
+                .await
+        };
+        if chain_nonce <= nonce || nonce_at(head).await? <= nonce {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (0u64, head);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if nonce_at(mid).await? > nonce {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let Some(block) = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(hi))
+            .full()
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(block
+            .transactions
+            .into_transactions()
+            .find(|t| t.from() == sender && t.nonce() == nonce)
+            .map(|t| t.tx_hash()))
     }
 
     /// Runs passes until no intent is open, at most `max_passes` (tests and `--exit-when-idle`).
@@ -603,6 +798,12 @@ fn decode_eip1559(raw: &[u8]) -> Option<TxEip1559> {
     use alloy::eips::eip2718::Decodable2718;
     let envelope = TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
     envelope.as_eip1559().map(|s| s.tx().clone())
+}
+
+/// Whether an attempt is a cancel: a 0-value self-send without calldata from `sender`.
+fn is_cancel(raw: &[u8], sender: Address) -> bool {
+    decode_eip1559(raw)
+        .is_some_and(|t| t.to == TxKind::Call(sender) && t.value.is_zero() && t.input.is_empty())
 }
 
 /// `(maxFeePerGas, maxPriorityFeePerGas)` of an attempt.

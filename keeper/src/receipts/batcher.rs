@@ -57,8 +57,10 @@ pub struct ReceiptBatcherConfig {
     pub max_age: Duration,
     /// The base URL others fetch our batches from: the data URI is `<public_url>/batches/<root>`.
     pub public_url: String,
-    /// SettlementNodes' maximum receipt age (seconds).
+    /// SettlementNodes' maximum receipt age (seconds) when [`Self::nodes`] is not set.
     pub max_receipt_age: u64,
+    /// SettlementNodes: when set, its current `maxReceiptAge` is read every pass (governance may change it).
+    pub nodes: Option<Address>,
     /// A receipt is expired rather than anchored when less than this many seconds of its age budget remain.
     pub anchor_margin_secs: u64,
 }
@@ -72,6 +74,7 @@ impl ReceiptBatcherConfig {
             max_age: Duration::from_secs(60),
             public_url: public_url.into(),
             max_receipt_age,
+            nodes: None,
             anchor_margin_secs: 600,
         }
     }
@@ -157,10 +160,17 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
             .store
             .waiting_receipts(i64::try_from(self.config.max_size).unwrap_or(i64::MAX))
             .await?;
-        let budget = self
-            .config
-            .max_receipt_age
-            .saturating_sub(self.config.anchor_margin_secs);
+        let max_receipt_age = match self.config.nodes {
+            Some(nodes) => {
+                verity_abi::rpc::ISettlementNodes::new(nodes, provider)
+                    .config()
+                    .call()
+                    .await?
+                    ._3
+            }
+            None => self.config.max_receipt_age,
+        };
+        let budget = max_receipt_age.saturating_sub(self.config.anchor_margin_secs);
         let (mut expired, mut ready) = (Vec::new(), Vec::new());
         for r in &candidates {
             if chain_now.saturating_sub(r.signed_at) > budget {

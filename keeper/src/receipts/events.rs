@@ -22,7 +22,7 @@ use verity_abi::settlement::{
     request_status,
 };
 
-use super::store::{Anchored, ReceiptStore};
+use super::store::{Anchored, ReceiptStore, RequestView};
 use crate::chain::cursor::{LogReader, StreamConfig};
 use crate::chain::events::decode;
 use crate::jobs::{Job, JobError, Plan, PlanFuture, Result};
@@ -97,6 +97,9 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             let Some(batch) = reader.poll().await? else {
                 break;
             };
+            if batch.rewound {
+                self.rewind(provider, batch.from).await?;
+            }
             for log in &batch.logs {
                 if self.apply(provider, log, &mut times).await? {
                     applied += 1;
@@ -105,6 +108,25 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             reader.commit(&batch).await?;
         }
         Ok(applied)
+    }
+
+    /// A reorg under the cursor: undo what the orphaned blocks (from `from` on) applied, and re-derive the paid
+    /// requests they touched from the chain's view; the winning branch's events are applied next.
+    async fn rewind<P: Provider>(&self, provider: &P, from: u64) -> Result<()> {
+        let requests = self.store.rewind(from).await?;
+        let settlement =
+            verity_abi::rpc::IInferenceSettlement::new(self.config.settlement, provider);
+        for id in &requests {
+            let r = settlement.getRequest(*id).call().await?;
+            let view = (r._6 != request_status::NONE).then_some(RequestView {
+                status: r._6,
+                deadline: r._8,
+                proven_at: r._9,
+            });
+            self.store.reset_request(*id, view).await?;
+        }
+        warn!(target: "keeper::receipts::events", from, requests = requests.len(), "reorg: state applied from orphaned blocks rolled back; re-reading the winning branch");
+        Ok(())
     }
 
     async fn block_time<P: Provider>(
@@ -137,6 +159,7 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
         let Some(topic0) = log.topic0().copied() else {
             return Ok(false);
         };
+        let block = log.block_number.ok_or(JobError::NoLatestBlock)?;
         let from_batches = log.address() == self.config.batches;
         // A known event that does not decode is an error (crate::chain::events): the cursor stays before it and
         // the job reports itself broken every pass, rather than skipping a batch or a paid request for ever.
@@ -152,6 +175,7 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
                         count: e.count,
                         anchored_at,
                         data_uri: e.dataUri.clone(),
+                        block,
                     };
                     let id = self
                         .store
@@ -162,14 +186,14 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
                 BatchFinalized::SIGNATURE_HASH => {
                     let e: BatchFinalized = decode(log)?;
                     self.store
-                        .apply_finalized(e.batchId.saturating_to())
+                        .apply_finalized(e.batchId.saturating_to(), block)
                         .await?;
                     info!(target: "keeper::receipts::events", batch = %e.batchId, "batch final");
                 }
                 BatchVoided::SIGNATURE_HASH => {
                     let e: BatchVoided = decode(log)?;
                     self.store
-                        .apply_voided(e.batchId.saturating_to(), e.reason, e.requestId)
+                        .apply_voided(e.batchId.saturating_to(), e.reason, e.requestId, block)
                         .await?;
                     warn!(target: "keeper::receipts::events", batch = %e.batchId, reason = e.reason, request = %e.requestId, challenger = %e.challenger, "batch voided");
                 }
@@ -180,7 +204,9 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
         let (id, status, proven_at) = match topic0 {
             settlement::Requested::SIGNATURE_HASH => {
                 let e: settlement::Requested = decode(log)?;
-                self.store.upsert_request(e.requestId, e.deadline).await?;
+                self.store
+                    .upsert_request(e.requestId, e.deadline, block)
+                    .await?;
                 return Ok(true);
             }
             settlement::Answered::SIGNATURE_HASH => {
@@ -201,11 +227,17 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             }
             settlement::Disputed::SIGNATURE_HASH => {
                 let e: settlement::Disputed = decode(log)?;
+                // Unresolved by governance, the dispute can be settled for the node from its expiry on.
+                self.store
+                    .set_request_deadline(e.requestId, e.expiresAt)
+                    .await?;
                 (e.requestId, request_status::DISPUTED, None)
             }
             _ => return Ok(false),
         };
-        self.store.set_request_status(id, status, proven_at).await?;
+        self.store
+            .set_request_status(id, status, proven_at, block)
+            .await?;
         Ok(true)
     }
 }

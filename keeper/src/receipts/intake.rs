@@ -173,8 +173,9 @@ impl<P: Provider + Clone + 'static> Intake<P> {
         }
         let budget = self
             .judge
-            .params()
-            .max_receipt_age
+            .max_receipt_age()
+            .await
+            .map_err(unavailable)?
             .saturating_sub(self.config.anchor_margin_secs);
         if at - signed_at > budget {
             return Err(Rejected::TooOld {

@@ -45,14 +45,16 @@ struct UsableEntry {
     fetched: Instant,
 }
 
-/// What the contracts say once (read at start).
+/// What the contracts say (the domain and registry are fixed at deployment and read once; the maximum receipt age
+/// is governance's parameter and re-read, see [`Judge::max_receipt_age`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodesParams {
     /// The EIP-712 domain separator receipts are signed under.
     pub domain: B256,
     /// The ModelRegistry SettlementNodes asks `usableAt`.
     pub registry: Address,
-    /// The maximum age of a receipt when anchored or proven.
+    /// The maximum age of a receipt when anchored or proven, as read at start (use
+    /// [`Judge::max_receipt_age`] for the current value).
     pub max_receipt_age: u64,
 }
 
@@ -64,6 +66,8 @@ pub struct Judge<P> {
     keys: Mutex<HashMap<Address, KeyEntry>>,
     usable: Mutex<HashMap<(U256, u64), UsableEntry>>,
     clock: Mutex<Option<(u64, Instant)>>,
+    /// SettlementNodes' `maxReceiptAge` and when it was read (governance may change it at any time).
+    max_age: Mutex<(u64, Instant)>,
 }
 
 impl<P> std::fmt::Debug for Judge<P> {
@@ -125,6 +129,7 @@ impl<P: Provider + Clone + 'static> Judge<P> {
             keys: Mutex::new(HashMap::new()),
             usable: Mutex::new(HashMap::new()),
             clock: Mutex::new(None),
+            max_age: Mutex::new((params.max_receipt_age, Instant::now())),
         })
     }
 
@@ -136,6 +141,25 @@ impl<P: Provider + Clone + 'static> Judge<P> {
     /// The provider.
     pub fn provider(&self) -> &P {
         &self.provider
+    }
+
+    /// SettlementNodes' current `maxReceiptAge`, re-read at most once per refresh: governance's `setParams` takes
+    /// effect in intake, batching and the watcher without a restart.
+    ///
+    /// # Errors
+    /// The node failed.
+    pub async fn max_receipt_age(&self) -> Result<u64, JobError> {
+        let (age, at) = *lock(&self.max_age);
+        if at.elapsed() < self.config.refresh {
+            return Ok(age);
+        }
+        let age = ISettlementNodes::new(self.config.nodes, &self.provider)
+            .config()
+            .call()
+            .await?
+            ._3;
+        *lock(&self.max_age) = (age, Instant::now());
+        Ok(age)
     }
 
     /// The chain's clock: the latest block's timestamp, re-read at most once per refresh.
@@ -229,7 +253,7 @@ impl<P: Provider + Clone + 'static> Judge<P> {
         if !approved {
             return Ok(void_reason::KEY_NOT_APPROVED);
         }
-        if t > at || at - t > self.params.max_receipt_age {
+        if t > at || at - t > self.max_receipt_age().await? {
             return Ok(void_reason::BAD_TIME);
         }
         if !self.usable_at(receipt.modelVersion, t).await? {

@@ -254,6 +254,7 @@ where
         );
         c.max_size = self.config.batch_max;
         c.max_age = self.config.batch_max_age;
+        c.nodes = Some(self.contracts.nodes);
         batcher::ReceiptBatcher::new(self.store.clone(), c)
     }
 

@@ -9,7 +9,11 @@
 //!   rule: the node's receipt may sit in a batch anchored just before the deadline). A `SettlementTooEarly` or
 //!   `SettlementPaused` revert leaves the refund pending for a later pass (the outbox's retry-later class);
 //! - `Proven` once the challenge window after the proof has passed → `settle(requestId)` under
-//!   `settle:<requestId>` (the node is paid).
+//!   `settle:<requestId>` (the node is paid);
+//! - `Disputed` and left unresolved by governance until the dispute's expiry (`Disputed.expiresAt`, the
+//!   dispute timeout after it was raised) → `settle(requestId)` under `settle:<requestId>` (the node is paid and
+//!   receives the payer's dispute bond). A request disputed inside its window was not settled before, so the key
+//!   is used once either way.
 //!
 //! `SettlementAlreadySettled` (someone else settled or refunded first) counts as done.
 
@@ -158,6 +162,7 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
                 request_status::REQUESTED,
                 request_status::ANSWERED,
                 request_status::PROVEN,
+                request_status::DISPUTED,
             ])
             .await?;
         if open.is_empty() {
@@ -196,7 +201,16 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
         let mut plan = Plan::default();
         for r in open {
             let id = r.request_id;
-            if r.status == request_status::PROVEN {
+            if r.status == request_status::DISPUTED {
+                // `deadline` holds the dispute's expiry; the contract settles it for the node from then on.
+                if chain_now >= r.deadline {
+                    plan.due += 1;
+                    plan.lag_secs = plan.lag_secs.max(chain_now - r.deadline);
+                    let call = IInferenceSettlement::settleCall { request_id: id }.abi_encode();
+                    plan.intents
+                        .push(self.intent(SETTLE_PREFIX, id, call.into()));
+                }
+            } else if r.status == request_status::PROVEN {
                 let Some(proven_at) = r.proven_at else {
                     continue;
                 };

@@ -245,6 +245,19 @@ pub struct Anchored {
     pub anchored_at: u64,
     /// The data URI.
     pub data_uri: String,
+    /// The block that holds the event (rolled back when a reorg orphans it).
+    pub block: u64,
+}
+
+/// A paid request's state as the chain's view (`getRequest`) answers it, for re-deriving after a reorg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestView {
+    /// Status (a `request_status` code).
+    pub status: u8,
+    /// Deadline (a dispute's expiry while disputed).
+    pub deadline: u64,
+    /// When it was proven (0 if not).
+    pub proven_at: u64,
 }
 
 /// A paid request the keeper follows (from InferenceSettlement's events).
@@ -386,7 +399,11 @@ pub trait ReceiptStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<i64>> + Send;
 
     /// Applies `BatchFinalized` (idempotent).
-    fn apply_finalized(&self, chain_batch: u64) -> impl Future<Output = Result<()>> + Send;
+    fn apply_finalized(
+        &self,
+        chain_batch: u64,
+        block: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies `BatchVoided` (idempotent): the batch is Voided; if it is ours, the leaf proven invalid (the
     /// voided request id) is Excluded and every other receipt of the batch waits again, to be re-anchored.
@@ -395,6 +412,7 @@ pub trait ReceiptStore: Send + Sync + 'static {
         chain_batch: u64,
         reason: u8,
         request_id: B256,
+        block: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Records a paid request (from `Requested`; a repeat keeps the stored status).
@@ -402,14 +420,39 @@ pub trait ReceiptStore: Send + Sync + 'static {
         &self,
         request_id: B256,
         deadline: u64,
+        block: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Records a paid request's new status (from its events).
+    /// Records a paid request's new status (from its events, in `block`).
     fn set_request_status(
         &self,
         request_id: B256,
         status: u8,
         proven_at: Option<u64>,
+        block: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// A reorg orphaned every block from `from_block` on: in one transaction, undoes what their events applied —
+    /// a batch finalized or voided there is `Anchored` again (our un-voided batch takes back its receipts that
+    /// were released and not batched again since), a batch anchored there is forgotten (another keeper's) or
+    /// `Built` again (ours: its anchor is re-sent by the outbox once its transaction is gone), receipts excluded
+    /// only because of a batch that no longer exists wait again. Returns the paid requests whose status came from
+    /// those blocks: the caller re-derives them from the chain ([`ReceiptStore::reset_request`]). The re-read of
+    /// the winning branch's events follows.
+    fn rewind(&self, from_block: u64) -> impl Future<Output = Result<Vec<B256>>> + Send;
+
+    /// Sets a paid request to what the chain's view says (`None`: unknown on this branch, forgotten).
+    fn reset_request(
+        &self,
+        request_id: B256,
+        view: Option<RequestView>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records a paid request's new deadline (a dispute's expiry, from `Disputed`).
+    fn set_request_deadline(
+        &self,
+        request_id: B256,
+        deadline: u64,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Paid requests in any of `statuses`.
@@ -620,7 +663,7 @@ macro_rules! impl_receipt_store {
                 note: Option<u8>,
             ) -> Result<u64> {
                 let mut n = 0;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 for chunk in request_ids.chunks(CHUNK) {
                     let sql = format!(
                         "UPDATE receipts SET state = $1, note = $2, batch_id = NULL WHERE request_id IN ({}) AND state + 0 = $3",
@@ -640,6 +683,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn exclude_included_elsewhere(&self) -> Result<u64> {
+                let mut tx = self.begin_fenced().await?;
                 let done = sqlx::query(
                     "UPDATE receipts SET state = $1, note = $2 WHERE state = $3 AND request_id IN \
                      (SELECT l.request_id FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
@@ -651,14 +695,15 @@ macro_rules! impl_receipt_store {
                 .bind(BUILT)
                 .bind(ANCHORED)
                 .bind(FINAL)
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected())
             }
 
             async fn build_batch(&self, root: B256, request_ids: &[B256], now_ms: i64) -> Result<i64> {
                 let count = i64::try_from(request_ids.len()).map_err(|_| StoreError::Corrupt { what: "batch size" })?;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
                     "INSERT INTO receipt_batches (root, ours, leaf_count, status, created_at) VALUES ($1, 1, $2, $3, $4) RETURNING id",
                 )
@@ -691,7 +736,7 @@ macro_rules! impl_receipt_store {
                     let moved = q.execute(&mut *tx).await?.rows_affected();
                     if inserted != chunk.len() as u64 || moved != chunk.len() as u64 {
                         // Dropping the transaction rolls everything back.
-                        return Err(StoreError::Corrupt { what: "receipts.state (a batched receipt was not waiting)" });
+                        return Err(StoreError::Raced { what: "receipts.state (a receipt to batch was no longer waiting: another writer batched it first)" });
                     }
                 }
                 tx.commit().await?;
@@ -699,7 +744,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn abandon_batch(&self, id: i64) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let done = sqlx::query("UPDATE receipt_batches SET status = $1 WHERE id = $2 AND status = $3")
                     .bind(ABANDONED)
                     .bind(id)
@@ -751,7 +796,7 @@ macro_rules! impl_receipt_store {
             }
 
             async fn store_leaves(&self, batch_id: i64, leaves: &[LeafRow]) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 for chunk in leaves.chunks(CHUNK / 2) {
                     let values = (0..chunk.len())
                         .map(|i| format!("($1, ${}, ${}, ${})", 2 + 3 * i, 3 + 3 * i, 4 + 3 * i))
@@ -772,12 +817,14 @@ macro_rules! impl_receipt_store {
             }
 
             async fn set_checked(&self, batch_id: i64, checked: Checked, challenge: Option<&Bytes>) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query("UPDATE receipt_batches SET checked = $1, challenge = $2 WHERE id = $3")
                     .bind(checked as i16)
                     .bind(challenge.map(|c| c.to_vec()))
                     .bind(batch_id)
-                    .execute(self.pool())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -866,7 +913,7 @@ macro_rules! impl_receipt_store {
             async fn apply_anchored(&self, e: &Anchored, us: Address, now_ms: i64) -> Result<i64> {
                 let chain = i64_of(e.chain_batch, "chain batch")?;
                 let at = i64_of(e.anchored_at, "anchored at")?;
-                let mut tx = self.pool().begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 if let Some(row) = sqlx::query("SELECT id FROM receipt_batches WHERE chain_batch = $1")
                     .bind(chain)
                     .fetch_optional(&mut *tx)
@@ -876,7 +923,7 @@ macro_rules! impl_receipt_store {
                 }
                 if e.submitter == us {
                     let linked = sqlx::query(
-                        "UPDATE receipt_batches SET chain_batch = $1, status = $2, submitter = $3, anchored_at = $4, data_uri = $5 \
+                        "UPDATE receipt_batches SET chain_batch = $1, status = $2, submitter = $3, anchored_at = $4, data_uri = $5, anchored_block = $8 \
                          WHERE id = (SELECT MIN(id) FROM receipt_batches WHERE ours = 1 AND root = $6 AND status = $7 AND chain_batch IS NULL) \
                          RETURNING id",
                     )
@@ -887,6 +934,7 @@ macro_rules! impl_receipt_store {
                     .bind(&e.data_uri)
                     .bind(e.root.as_slice())
                     .bind(BUILT)
+                    .bind(i64_of(e.block, "block")?)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(row) = linked {
@@ -896,8 +944,8 @@ macro_rules! impl_receipt_store {
                     }
                 }
                 let row = sqlx::query(
-                    "INSERT INTO receipt_batches (root, ours, leaf_count, status, chain_batch, submitter, anchored_at, data_uri, created_at) \
-                     VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    "INSERT INTO receipt_batches (root, ours, leaf_count, status, chain_batch, submitter, anchored_at, data_uri, created_at, anchored_block) \
+                     VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
                 )
                 .bind(e.root.as_slice())
                 .bind(i64_of(e.count, "count")?)
@@ -907,6 +955,7 @@ macro_rules! impl_receipt_store {
                 .bind(at)
                 .bind(&e.data_uri)
                 .bind(now_ms)
+                .bind(i64_of(e.block, "block")?)
                 .fetch_one(&mut *tx)
                 .await?;
                 let id: i64 = row.try_get("id")?;
@@ -914,20 +963,23 @@ macro_rules! impl_receipt_store {
                 Ok(id)
             }
 
-            async fn apply_finalized(&self, chain_batch: u64) -> Result<()> {
-                sqlx::query("UPDATE receipt_batches SET status = $1 WHERE chain_batch = $2 AND status = $3")
+            async fn apply_finalized(&self, chain_batch: u64, block: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                sqlx::query("UPDATE receipt_batches SET status = $1, settled_block = $4 WHERE chain_batch = $2 AND status = $3")
                     .bind(FINAL)
                     .bind(i64_of(chain_batch, "chain batch")?)
                     .bind(ANCHORED)
-                    .execute(self.pool())
+                    .bind(i64_of(block, "block")?)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn apply_voided(&self, chain_batch: u64, reason: u8, request_id: B256) -> Result<()> {
-                let mut tx = self.pool().begin().await?;
+            async fn apply_voided(&self, chain_batch: u64, reason: u8, request_id: B256, block: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
-                    "UPDATE receipt_batches SET status = $1, void_reason = $2, void_request = $3 \
+                    "UPDATE receipt_batches SET status = $1, void_reason = $2, void_request = $3, settled_block = $6 \
                      WHERE chain_batch = $4 AND status = $5 RETURNING id, ours",
                 )
                 .bind(VOIDED)
@@ -935,6 +987,7 @@ macro_rules! impl_receipt_store {
                 .bind(request_id.as_slice())
                 .bind(i64_of(chain_batch, "chain batch")?)
                 .bind(ANCHORED)
+                .bind(i64_of(block, "block")?)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = row {
@@ -963,29 +1016,152 @@ macro_rules! impl_receipt_store {
                 Ok(())
             }
 
-            async fn upsert_request(&self, request_id: B256, deadline: u64) -> Result<()> {
+            async fn upsert_request(&self, request_id: B256, deadline: u64, block: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query(
-                    "INSERT INTO paid_requests (request_id, status, deadline) VALUES ($1, $2, $3) \
+                    "INSERT INTO paid_requests (request_id, status, deadline, status_block) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (request_id) DO NOTHING",
                 )
                 .bind(request_id.as_slice())
                 .bind(i16::from(verity_abi::settlement::request_status::REQUESTED))
                 .bind(i64_of(deadline, "deadline")?)
-                .execute(self.pool())
+                .bind(i64_of(block, "block")?)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_request_status(&self, request_id: B256, status: u8, proven_at: Option<u64>) -> Result<()> {
+            async fn set_request_status(&self, request_id: B256, status: u8, proven_at: Option<u64>, block: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 let proven = proven_at.map(|p| i64_of(p, "proven at")).transpose()?;
                 sqlx::query(
-                    "UPDATE paid_requests SET status = $1, proven_at = COALESCE($2, proven_at) WHERE request_id = $3",
+                    "UPDATE paid_requests SET status = $1, proven_at = COALESCE($2, proven_at), status_block = $4 WHERE request_id = $3",
                 )
                 .bind(i16::from(status))
                 .bind(proven)
                 .bind(request_id.as_slice())
-                .execute(self.pool())
+                .bind(i64_of(block, "block")?)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rewind(&self, from_block: u64) -> Result<Vec<B256>> {
+                let from = i64_of(from_block, "block")?;
+                let mut tx = self.begin_fenced().await?;
+                // 1. Finalized or voided in an orphaned block: anchored again. Our batch un-voided takes back its
+                //    receipts that were released and not batched again since.
+                let unsettled = sqlx::query(
+                    "UPDATE receipt_batches SET status = $1, void_reason = NULL, void_request = NULL, settled_block = NULL \
+                     WHERE settled_block >= $2 AND status IN ($3, $4) RETURNING id, ours",
+                )
+                .bind(ANCHORED)
+                .bind(from)
+                .bind(FINAL)
+                .bind(VOIDED)
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in &unsettled {
+                    if row.try_get::<i16, _>("ours")? == 0 {
+                        continue;
+                    }
+                    let id: i64 = row.try_get("id")?;
+                    sqlx::query(
+                        "UPDATE receipts SET state = $1, batch_id = $2, note = NULL \
+                         WHERE batch_id IS NULL AND state IN ($3, $4) \
+                         AND request_id IN (SELECT request_id FROM batch_leaves WHERE batch_id = $2)",
+                    )
+                    .bind(BATCHED)
+                    .bind(id)
+                    .bind(ANSWERED)
+                    .bind(EXCLUDED)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                // 2. Anchored in an orphaned block: ours is built again (its receipts stay with it), another
+                //    keeper's is forgotten with its leaves.
+                sqlx::query(
+                    "UPDATE receipt_batches SET status = $1, chain_batch = NULL, submitter = NULL, anchored_at = NULL, \
+                     anchored_block = NULL WHERE ours = 1 AND anchored_block >= $2",
+                )
+                .bind(BUILT)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM batch_leaves WHERE batch_id IN \
+                     (SELECT id FROM receipt_batches WHERE ours = 0 AND anchored_block >= $1)",
+                )
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM receipt_batches WHERE ours = 0 AND anchored_block >= $1")
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+                // 3. Excluded as included elsewhere, and no live batch holds the request any more: waits again.
+                sqlx::query(
+                    "UPDATE receipts SET state = $1, note = NULL WHERE state = $2 AND batch_id IS NULL AND note = $3 \
+                     AND request_id NOT IN (SELECT l.request_id FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \
+                     WHERE b.status IN ($4, $5, $6))",
+                )
+                .bind(ANSWERED)
+                .bind(EXCLUDED)
+                .bind(i16::from(verity_abi::settlement::void_reason::DUPLICATE_REQUEST))
+                .bind(BUILT)
+                .bind(ANCHORED)
+                .bind(FINAL)
+                .execute(&mut *tx)
+                .await?;
+                // 4. Paid requests last changed in an orphaned block: the caller re-derives them from the chain.
+                let rows = sqlx::query("SELECT request_id FROM paid_requests WHERE status_block >= $1")
+                    .bind(from)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let requests = rows
+                    .iter()
+                    .map(|r| b256(&r.try_get::<Vec<u8>, _>("request_id")?, "paid_requests.request_id"))
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().await?;
+                Ok(requests)
+            }
+
+            async fn reset_request(&self, request_id: B256, view: Option<RequestView>) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                match view {
+                    None => {
+                        sqlx::query("DELETE FROM paid_requests WHERE request_id = $1")
+                            .bind(request_id.as_slice())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Some(v) => {
+                        sqlx::query(
+                            "UPDATE paid_requests SET status = $1, deadline = $2, proven_at = $3, status_block = NULL \
+                             WHERE request_id = $4",
+                        )
+                        .bind(i16::from(v.status))
+                        .bind(i64_of(v.deadline, "deadline")?)
+                        .bind((v.proven_at != 0).then(|| i64_of(v.proven_at, "proven at")).transpose()?)
+                        .bind(request_id.as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_request_deadline(&self, request_id: B256, deadline: u64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                sqlx::query("UPDATE paid_requests SET deadline = $1 WHERE request_id = $2")
+                    .bind(i64_of(deadline, "deadline")?)
+                    .bind(request_id.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -4,6 +4,7 @@
 //! Both backends implement every trait from one macro body (`sql`) and pass one test suite (`tests`).
 
 use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use alloy::primitives::Address;
 
@@ -59,6 +60,13 @@ pub enum StoreError {
     /// Signing inside the nonce transaction failed (nothing was stored, the nonce was not consumed).
     #[error("signing failed: {0}")]
     Sign(String),
+    /// A write lost a race with a concurrent writer on rows it had read (e.g. another replica batched the same
+    /// receipts first): nothing was stored; the next pass re-reads and decides again. Transient.
+    #[error("lost a race: {what}")]
+    Raced {
+        /// What changed underneath.
+        what: &'static str,
+    },
     /// The lease named as the fencing token is no longer held with that term (another instance took over, or
     /// it expired): this instance must not allocate a nonce. Transient: the next pass ticks the lease again.
     #[error("fenced: lease {name} term {term} of {holder} is no longer held")]
@@ -92,7 +100,9 @@ impl StoreError {
                 }
                 _ => false,
             },
-            StoreError::Conflict { .. } | StoreError::Fenced { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Fenced { .. } | StoreError::Raced { .. } => {
+                true
+            }
             StoreError::Migrate(_)
             | StoreError::UnsupportedUrl(_)
             | StoreError::UnknownStatus(_)
@@ -100,6 +110,35 @@ impl StoreError {
             | StoreError::InvalidTransition { .. }
             | StoreError::Sign(_) => false,
         }
+    }
+}
+
+/// The fencing token of one store (shared by its clones): the lease its instance last acquired. Set by
+/// [`crate::lease::Leadership`] on every successful tick and cleared only by a graceful release (the instance
+/// stopped leading on purpose), so an instance that *lost* the lease stays fenced until it acquires it again. While set, every job and outbox write transaction of the store first checks
+/// — by the database's clock, inside the transaction — that the lease row still names this holder with this term
+/// and has not expired ([`StoreError::Fenced`] otherwise, nothing written). Unset (a tool, a test, a dry run):
+/// writes are unfenced.
+#[derive(Debug, Clone, Default)]
+pub struct Fence(Arc<RwLock<Option<Lease>>>);
+
+impl Fence {
+    /// Fences later writes by `lease`.
+    pub fn set(&self, lease: &Lease) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(lease.clone());
+    }
+
+    /// Unfences (after the lease was released on purpose).
+    pub fn clear(&self) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The lease writes are fenced by, if any.
+    pub fn get(&self) -> Option<Lease> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -194,6 +233,19 @@ pub trait OutboxStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// `Confirmed` intents included at or after `block`, oldest first, at most `limit` (checked for reorgs).
+    fn confirmed_since(
+        &self,
+        block: u64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Intent>>> + Send;
+
+    /// A reorg removed a `Confirmed` intent's transaction from the chain: back to `Sent` (nonce and attempts
+    /// kept, inclusion cleared), so the outbox rebroadcasts it — or re-queues it if another transaction took the
+    /// nonce — like any sent intent.
+    fn reopen(&self, id: i64, reason: &str, now_ms: i64)
+        -> impl Future<Output = Result<()>> + Send;
+
     /// Another transaction took the intent's nonce: back to `Pending` without a nonce, and the sender's counter
     /// moved to at least `chain_nonce`.
     fn requeue(
@@ -232,6 +284,12 @@ pub trait LeaseStore: Send + Sync + 'static {
 
     /// The lease row as stored.
     fn lease(&self, name: &str) -> impl Future<Output = Result<Option<Lease>>> + Send;
+
+    /// The database's clock in Unix milliseconds: every replica judges lease expiry by this one clock.
+    fn db_now_ms(&self) -> impl Future<Output = Result<i64>> + Send;
+
+    /// This store's fencing token ([`Fence`]); the lease sets it, job writes check it.
+    fn fence(&self) -> &Fence;
 }
 
 /// Every repository together: what the keeper needs from a backend.

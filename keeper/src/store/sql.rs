@@ -13,9 +13,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Postgres, Row, Sqlite};
 
 use super::{
-    Attempt, Cursor, CursorStore, Enqueued, Intent, IntentStatus, Lease, LeaseStore, NewIntent,
-    OutboxStore, Result, SignFn, StoreError,
+    Attempt, Cursor, CursorStore, Enqueued, Fence, Intent, IntentStatus, Lease, LeaseStore,
+    NewIntent, OutboxStore, Result, SignFn, StoreError,
 };
+
+/// SQLite's clock in Unix milliseconds (one expression, evaluated by the database).
+const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+/// PostgreSQL's clock in Unix milliseconds (`clock_timestamp()`: the time of the statement, not of the transaction
+/// start).
+const POSTGRES_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 /// The migrations in order: `(version, description, sql)`; never edit one that shipped, add the next.
 fn migrator(steps: &[(i64, &'static str, &'static str)]) -> Migrator {
@@ -49,6 +55,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipts",
         include_str!("../../migrations/sqlite/0002_receipts.sql"),
     ),
+    (
+        3,
+        "reorgs",
+        include_str!("../../migrations/sqlite/0003_reorgs.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -61,6 +72,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "receipts",
         include_str!("../../migrations/postgres/0002_receipts.sql"),
+    ),
+    (
+        3,
+        "reorgs",
+        include_str!("../../migrations/postgres/0003_reorgs.sql"),
     ),
 ];
 
@@ -103,6 +119,7 @@ const ATTEMPT_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Pool<Sqlite>,
+    fence: Fence,
 }
 
 impl SqliteStore {
@@ -122,7 +139,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         migrator(SQLITE_MIGRATIONS).run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            fence: Fence::default(),
+        })
     }
 
     /// The pool (for tests and ad-hoc queries).
@@ -135,6 +155,7 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool<Postgres>,
+    fence: Fence,
 }
 
 impl PgStore {
@@ -160,7 +181,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            fence: Fence::default(),
+        })
     }
 
     /// The pool (for tests and ad-hoc queries).
@@ -170,8 +194,45 @@ impl PgStore {
 }
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $now:expr) => {
         impl $store {
+            /// Checks inside `tx` that `lease` is still held with its term and unexpired by the database's clock,
+            /// and locks its row until `tx` ends (a takeover waits for this transaction; on SQLite the UPDATE takes
+            /// the write lock first). 0 rows: [`StoreError::Fenced`].
+            async fn check_lease(tx: &mut sqlx::Transaction<'static, $db>, lease: &Lease) -> Result<()> {
+                let sql = format!(
+                    "UPDATE leases SET term = term WHERE name = $1 AND holder = $2 AND term = $3 AND expires_at > {}",
+                    $now
+                );
+                let held = sqlx::query(&sql)
+                    .bind(&lease.name)
+                    .bind(&lease.holder)
+                    .bind(lease.term)
+                    .execute(&mut **tx)
+                    .await?;
+                if held.rows_affected() != 1 {
+                    return Err(StoreError::Fenced {
+                        name: lease.name.clone(),
+                        holder: lease.holder.clone(),
+                        term: lease.term,
+                    });
+                }
+                Ok(())
+            }
+
+            /// Begins a job/outbox write transaction, fenced by this store's [`Fence`] when set: its first
+            /// statement checks the lease, so a replica that lost the lease writes nothing.
+            ///
+            /// # Errors
+            /// The database failed, or [`StoreError::Fenced`].
+            pub(crate) async fn begin_fenced(&self) -> Result<sqlx::Transaction<'static, $db>> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(lease) = self.fence.get() {
+                    Self::check_lease(&mut tx, &lease).await?;
+                }
+                Ok(tx)
+            }
+
             fn intent_from_row(row: &<$db as sqlx::Database>::Row) -> Result<Intent> {
                 let nonce: Option<i64> = row.try_get("nonce")?;
                 let tx_hash: Option<Vec<u8>> = row.try_get("tx_hash")?;
@@ -210,6 +271,7 @@ macro_rules! impl_store {
 
         impl OutboxStore for $store {
             async fn enqueue(&self, intent: &NewIntent, now_ms: i64) -> Result<Enqueued> {
+                let mut tx = self.begin_fenced().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO intents (idem_key, sender, target, calldata, value, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
@@ -221,16 +283,20 @@ macro_rules! impl_store {
                 .bind(intent.value.to_be_bytes::<32>().as_slice())
                 .bind(IntentStatus::Pending.code())
                 .bind(now_ms)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = inserted {
-                    return Ok(Enqueued::Created(row.try_get("id")?));
+                    let id = row.try_get("id")?;
+                    tx.commit().await?;
+                    return Ok(Enqueued::Created(id));
                 }
                 let row = sqlx::query("SELECT id FROM intents WHERE idem_key = $1")
                     .bind(&intent.key)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await?;
-                Ok(Enqueued::Existing(row.try_get("id")?))
+                let id = row.try_get("id")?;
+                tx.commit().await?;
+                Ok(Enqueued::Existing(id))
             }
 
             async fn intent(&self, id: i64) -> Result<Option<Intent>> {
@@ -292,27 +358,11 @@ macro_rules! impl_store {
             ) -> Result<Attempt> {
                 IntentStatus::Pending.check_transition(IntentStatus::Signed)?;
                 let floor = to_i64(chain_floor, "nonce floor")?;
-                let mut tx = self.pool.begin().await?;
+                // The fencing tokens (the store's and the caller's), checked and row-locked in the transaction that
+                // allocates the nonce, by the database's clock.
+                let mut tx = self.begin_fenced().await?;
                 if let Some(lease) = lease {
-                    // The fencing token, checked in the transaction that allocates the nonce. `FOR UPDATE`-free:
-                    // a takeover commits its term change before or after this transaction; if after, this
-                    // transaction's nonce is the last the old leader allocates (its lease was still valid).
-                    let held = sqlx::query(
-                        "SELECT term FROM leases WHERE name = $1 AND holder = $2 AND term = $3 AND expires_at > $4",
-                    )
-                    .bind(&lease.name)
-                    .bind(&lease.holder)
-                    .bind(lease.term)
-                    .bind(now_ms)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if held.is_none() {
-                        return Err(StoreError::Fenced {
-                            name: lease.name.clone(),
-                            holder: lease.holder.clone(),
-                            term: lease.term,
-                        });
-                    }
+                    Self::check_lease(&mut tx, lease).await?;
                 }
                 // Write first: takes the write lock (SQLite) / the row lock (PostgreSQL) before any read.
                 let claimed = sqlx::query(
@@ -377,6 +427,7 @@ macro_rules! impl_store {
                     "INSERT INTO attempts (intent_id, sender, nonce, tx_hash, raw, created_at, broadcasts) \
                      VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING {ATTEMPT_COLUMNS}"
                 );
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(&sql)
                     .bind(id)
                     .bind(intent.sender.as_slice())
@@ -384,9 +435,11 @@ macro_rules! impl_store {
                     .bind(signed.tx_hash.as_slice())
                     .bind(signed.raw.as_ref())
                     .bind(now_ms)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await?;
-                Self::attempt_from_row(&row)
+                let attempt = Self::attempt_from_row(&row)?;
+                tx.commit().await?;
+                Ok(attempt)
             }
 
             async fn attempts(&self, intent_id: i64) -> Result<Vec<Attempt>> {
@@ -408,7 +461,7 @@ macro_rules! impl_store {
             }
 
             async fn mark_sent(&self, attempt_id: i64, now_ms: i64) -> Result<()> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
                     "UPDATE attempts SET broadcasts = broadcasts + 1, last_broadcast_at = $1 WHERE id = $2 RETURNING intent_id",
                 )
@@ -453,6 +506,7 @@ macro_rules! impl_store {
                     Some((h, b)) => (Some(h.to_vec()), Some(to_i64(b, "block")?)),
                     None => (None, None),
                 };
+                let mut tx = self.begin_fenced().await?;
                 let done = sqlx::query(
                     "UPDATE intents SET status = $1, tx_hash = $2, block_number = $3, error = $4, updated_at = $5 \
                      WHERE id = $6 AND status = $7",
@@ -464,11 +518,45 @@ macro_rules! impl_store {
                 .bind(now_ms)
                 .bind(id)
                 .bind(from.code())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
                     return Err(StoreError::Conflict { id, expected: from });
                 }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn confirmed_since(&self, block: u64, limit: i64) -> Result<Vec<Intent>> {
+                let sql = format!(
+                    "SELECT {INTENT_COLUMNS} FROM intents WHERE status = $1 AND block_number >= $2 ORDER BY block_number, id LIMIT $3"
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(IntentStatus::Confirmed.code())
+                    .bind(to_i64(block, "block")?)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(Self::intent_from_row).collect()
+            }
+
+            async fn reopen(&self, id: i64, reason: &str, now_ms: i64) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
+                let done = sqlx::query(
+                    "UPDATE intents SET status = $1, tx_hash = NULL, block_number = NULL, error = $2, updated_at = $3 \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(IntentStatus::Sent.code())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(id)
+                .bind(IntentStatus::Confirmed.code())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict { id, expected: IntentStatus::Confirmed });
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -482,7 +570,7 @@ macro_rules! impl_store {
             ) -> Result<()> {
                 from.check_transition(IntentStatus::Pending)?;
                 let floor = to_i64(chain_nonce, "chain nonce")?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_fenced().await?;
                 let row = sqlx::query(
                     "UPDATE intents SET status = $1, nonce = NULL, error = $2, updated_at = $3 \
                      WHERE id = $4 AND status = $5 RETURNING sender",
@@ -526,6 +614,7 @@ macro_rules! impl_store {
             }
 
             async fn set_cursor(&self, stream: &str, cursor: Cursor) -> Result<()> {
+                let mut tx = self.begin_fenced().await?;
                 sqlx::query(
                     "INSERT INTO cursors (stream, block_number, block_hash) VALUES ($1, $2, $3) \
                      ON CONFLICT (stream) DO UPDATE SET block_number = excluded.block_number, block_hash = excluded.block_hash",
@@ -533,8 +622,9 @@ macro_rules! impl_store {
                 .bind(stream)
                 .bind(to_i64(cursor.block, "block")?)
                 .bind(cursor.hash.as_slice())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
         }
@@ -580,6 +670,15 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn db_now_ms(&self) -> Result<i64> {
+                let row = sqlx::query(&format!("SELECT {} AS now_ms", $now)).fetch_one(&self.pool).await?;
+                Ok(row.try_get("now_ms")?)
+            }
+
+            fn fence(&self) -> &Fence {
+                &self.fence
+            }
+
             async fn lease(&self, name: &str) -> Result<Option<Lease>> {
                 let row = sqlx::query("SELECT name, holder, expires_at, term FROM leases WHERE name = $1")
                     .bind(name)
@@ -599,5 +698,5 @@ macro_rules! impl_store {
     };
 }
 
-impl_store!(SqliteStore, Sqlite);
-impl_store!(PgStore, Postgres);
+impl_store!(SqliteStore, Sqlite, SQLITE_NOW_MS);
+impl_store!(PgStore, Postgres, POSTGRES_NOW_MS);

@@ -34,6 +34,9 @@ enum Fault {
     Hang,
     /// Forward `eth_sendRawTransaction` (it reaches the chain) but answer 500; everything else passes.
     LoseSendResponse,
+    /// Answer `eth_getTransactionReceipt` with `null` (a node lagging on receipts); everything else passes, so
+    /// nonces, blocks and broadcasts show the chain ahead of the receipts.
+    StaleReceipts,
 }
 
 #[derive(Clone)]
@@ -52,6 +55,20 @@ async fn handle(State(p): State<Proxy>, body: Bytes) -> Response {
         Fault::Error500 => return (StatusCode::INTERNAL_SERVER_ERROR, "injected").into_response(),
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
+        }
+        Fault::StaleReceipts => {
+            if let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) {
+                if req["method"] == "eth_getTransactionReceipt" {
+                    let answer =
+                        serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": null});
+                    return (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        answer.to_string(),
+                    )
+                        .into_response();
+                }
+            }
         }
         Fault::Pass | Fault::LoseSendResponse => {}
     }
@@ -256,4 +273,66 @@ async fn crate_finalize_txs(env: &Env, epochs: std::ops::Range<u64>) -> Vec<usiz
     epochs
         .map(|e| sent.get(&EpochFinalizer::calldata(e)).copied().unwrap_or(0))
         .collect()
+}
+
+/// Issue 15 #6 (RPC failover): the keeper reads through two endpoints (`--rpc-url` twice: one down, one a node
+/// that lags on receipts but is ahead on nonces). A transaction that was mined answers "nonce too low" on
+/// rebroadcast and shows no receipt; the keeper must not take that for a lost nonce (re-queue and execute the call
+/// a second time): it finds its own attempt in the block that used the nonce and waits for the receipt.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_lagging_on_receipts_never_makes_a_mined_intent_look_lost() {
+    use alloy::primitives::{Bytes, U256};
+    use verity_keeper::failpoint::Failpoint;
+    use verity_keeper::outbox::OutboxError;
+    use verity_keeper::store::{IntentStatus, OutboxStore};
+    let env = crate::support::env().await;
+    let calldata = Bytes::from_static(b"lagging-receipts");
+    // Signed and broadcast (mined at once by devnode), then the process stops before recording the send.
+    let first = env
+        .manager(Failpoints::of([Failpoint::AfterBroadcast]))
+        .await;
+    first
+        .submit("lag", crate::support::TARGET, calldata.clone(), U256::ZERO)
+        .await
+        .unwrap();
+    assert!(matches!(
+        first.run_once().await,
+        Err(OutboxError::Failpoint(Failpoint::AfterBroadcast))
+    ));
+    assert_eq!(env.chain_nonce().await, 1, "mined");
+
+    let proxy = ProxyServer::start(env.node.url()).await;
+    proxy.set(Fault::StaleReceipts);
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let rpc =
+        verity_keeper::chain::failover_provider(&[down, proxy.url()], Duration::from_millis(2_000))
+            .unwrap();
+    let manager = TxManager::new(
+        env.store().await,
+        rpc,
+        env.signer.clone(),
+        env.tx_config(),
+        Failpoints::none(),
+    );
+    for _ in 0..4 {
+        manager.run_once().await.unwrap();
+    }
+    let intent = manager.store().intent_by_key("lag").await.unwrap().unwrap();
+    assert_eq!(intent.nonce, Some(0), "not re-queued: {intent:?}");
+    assert!(!intent.status.is_final(), "{intent:?}");
+    assert_eq!(
+        env.sent_by_calldata().await.get(&calldata),
+        Some(&1),
+        "the call is on chain once, not re-sent at a new nonce"
+    );
+    // The node catches up on receipts: the intent is confirmed by its one transaction.
+    proxy.set(Fault::Pass);
+    assert!(manager.drain(10, Duration::from_millis(10)).await.unwrap());
+    let intent = manager.store().intent_by_key("lag").await.unwrap().unwrap();
+    assert_eq!(intent.status, IntentStatus::Confirmed);
+    assert_eq!(env.sent_by_calldata().await.get(&calldata), Some(&1));
+    assert_eq!(env.chain_nonce().await, 1);
 }

@@ -632,9 +632,10 @@ async fn two_replicas_with_a_lease_shorter_than_a_pass_send_each_intent_once() {
         .await;
 }
 
-/// Issue 15 #7 (fencing): replica a led, stalled past its lease (no tick), and b took over. An intent appears;
-/// a's outbox — still inside its old pass — must not allocate a nonce for it: the lease term is checked in the
-/// nonce transaction. b signs and sends it, once.
+/// Issue 15 #7 (fencing): replica a led, stalled past its lease (no tick), and b took over. An intent appears (b
+/// persists it: a deposed replica's own writes are fenced too, `it::lease`); a's outbox — still inside its old
+/// pass — must not allocate a nonce for it: the lease term is checked in the nonce transaction. b signs and sends
+/// it, once.
 async fn a_deposed_leader_allocates_no_nonce<S: Store>(a_store: S, b_store: S) {
     let (env, deployment) = verity_env().await;
     let gauge = deployment.contracts["gauge"].address;
@@ -645,7 +646,7 @@ async fn a_deposed_leader_allocates_no_nonce<S: Store>(a_store: S, b_store: S) {
     tokio::time::sleep(ttl + Duration::from_millis(100)).await;
     assert!(b.run_once().await.unwrap(), "b took over");
     let data = alloy::primitives::Bytes::from_static(b"after the takeover");
-    a.tx()
+    b.tx()
         .submit(
             "late",
             crate::support::TARGET,

@@ -103,7 +103,6 @@ async fn drop_schema(s: &PgStore, schema: &str) {
 }
 
 #[tokio::test]
-#[ignore = "exploit for issue 15 item 7, still open: a stale leader's batch build hits StoreError::Corrupt (fatal) instead of a transient LeaseLost; job writes are not term-fenced yet (keeper/SECURITY-lease.md)"]
 async fn stale_leader_writes_are_fenced_postgres() {
     let Some((a, b, schema)) = pg_pair().await else {
         return;
@@ -113,7 +112,6 @@ async fn stale_leader_writes_are_fenced_postgres() {
 }
 
 #[tokio::test]
-#[ignore = "exploit for issue 15 item 7, still open: a stale leader's batch build hits StoreError::Corrupt (fatal) instead of a transient LeaseLost; job writes are not term-fenced yet (keeper/SECURITY-lease.md)"]
 async fn stale_leader_writes_are_fenced_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());

@@ -344,3 +344,185 @@ async fn a_pass_publishes_the_signers_health() {
         assert!(text.contains(name), "{name} missing");
     }
 }
+
+/// Sets the next block's base fee to `fee` and mines that block (with automine off the keeper's pending attempts
+/// below `fee` stay in the pool, not included).
+async fn mine_with_base_fee(env: &crate::support::Env, fee: u128) {
+    env.provider
+        .raw_request::<_, ()>("anvil_setNextBlockBaseFeePerGas".into(), (U256::from(fee),))
+        .await
+        .unwrap();
+    let _: String = env
+        .provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .unwrap();
+}
+
+async fn set_automine(env: &crate::support::Env, on: bool) {
+    env.provider
+        .raw_request::<_, ()>("evm_setAutomine".into(), (on,))
+        .await
+        .unwrap();
+}
+
+/// Issue 15 #5 (cancel): a call that stays unincluded through `cancel_after_attempts` attempts at its nonce (the
+/// base fee keeps outrunning every replacement) is cancelled by a 0-value self-send at that nonce; once the cancel
+/// lands the intent is re-queued, signed at the next nonce and lands exactly once. Every attempt is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_outrun_by_the_base_fee_is_cancelled_then_lands_once_at_a_new_nonce() {
+    use verity_keeper::outbox::TxManager;
+    let env = env().await;
+    set_automine(&env, false).await;
+    let mut config = env.tx_config();
+    config.cancel_after_attempts = 2;
+    config.max_fee_per_gas = u128::MAX / 4;
+    let manager = TxManager::new(
+        env.store().await,
+        env.provider.clone(),
+        env.signer.clone(),
+        config,
+        Failpoints::none(),
+    );
+    manager
+        .submit("stuck", TARGET, calldata(0), U256::ZERO)
+        .await
+        .unwrap();
+    let first = manager.run_once().await.unwrap();
+    assert_eq!((first.signed, first.broadcast), (1, 1), "{first:?}");
+    let id = manager
+        .store()
+        .intent_by_key("stuck")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // Two spikes, each above every attempt so far: a replacement, then (2 attempts at nonce 0) a cancel.
+    let mut cancels = 0;
+    for _ in 0..2 {
+        let attempts = manager.store().attempts(id).await.unwrap();
+        let highest = attempts.iter().map(|a| max_fee_of(&a.raw)).max().unwrap();
+        mine_with_base_fee(&env, highest * 4).await;
+        let report = manager.run_once().await.unwrap();
+        assert_eq!(report.replaced, 1, "{report:?}");
+        cancels += report.cancels;
+    }
+    assert_eq!(cancels, 1, "the second replacement is a cancel");
+    let attempts = manager.store().attempts(id).await.unwrap();
+    assert_eq!(attempts.len(), 3, "every attempt kept: {attempts:?}");
+    assert!(attempts.iter().all(|a| a.nonce == 0));
+    // The cancel (the only attempt that pays the current base fee) is mined; the call did not happen at nonce 0.
+    let _: String = env
+        .provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .unwrap();
+    set_automine(&env, true).await;
+    assert!(
+        manager.drain(20, Duration::from_millis(10)).await.unwrap(),
+        "the intent lands after its cancel"
+    );
+    let intent = manager.store().intent(id).await.unwrap().unwrap();
+    assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+    assert_eq!(intent.nonce, Some(1), "re-signed at the next nonce");
+    let attempts = manager.store().attempts(id).await.unwrap();
+    assert_eq!(
+        attempts.len(),
+        4,
+        "the old nonce's attempts are kept: {attempts:?}"
+    );
+    let sent = env.sent_by_calldata().await;
+    let expected: BTreeMap<Bytes, usize> = [(calldata(0), 1), (Bytes::new(), 1)].into();
+    assert_eq!(sent, expected, "the call once, the cancel once");
+    assert_eq!(env.chain_nonce().await, 2);
+}
+
+fn max_fee_of(raw: &[u8]) -> u128 {
+    use alloy::consensus::{Transaction as _, TxEnvelope};
+    use alloy::eips::eip2718::Decodable2718;
+    TxEnvelope::decode_2718(&mut &raw[..])
+        .unwrap()
+        .max_fee_per_gas()
+}
+
+/// Issue 15 #5 (fee cap): a base fee above the cap after signing blocks the intent; the keeper does not sign a
+/// replacement above the cap, reports it (`keeper_outbox_fee_cap_reached_total`, not ready) and lands the intent
+/// once the base fee is back under its attempt's fee.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_intent_blocked_by_the_fee_cap_is_reported_and_lands_when_fees_fall() {
+    use verity_keeper::http::Metrics;
+    use verity_keeper::keeper::{Keeper, LoopConfig};
+    use verity_keeper::lease::Leadership;
+    use verity_keeper::outbox::TxManager;
+    let env = env().await;
+    set_automine(&env, false).await;
+    let base = env.provider.get_gas_price().await.unwrap();
+    let mut config = env.tx_config();
+    config.max_fee_per_gas = base * 3;
+    let store = env.store().await;
+    let manager = TxManager::new(
+        store.clone(),
+        env.provider.clone(),
+        env.signer.clone(),
+        config,
+        Failpoints::none(),
+    );
+    manager
+        .submit("capped", TARGET, calldata(0), U256::ZERO)
+        .await
+        .unwrap();
+    let metrics = Metrics::new().unwrap();
+    let loop_config = LoopConfig {
+        poll_interval: Duration::from_millis(5),
+        exit_when_idle: false,
+        dry_run: false,
+        shutdown_grace: Duration::from_secs(5),
+        low_balance_wei: 0,
+    };
+    let leadership = Leadership::new(store.clone(), "verity-keeper", "t", Duration::from_secs(15));
+    let mut keeper: Keeper<_, alloy::providers::DynProvider> = Keeper::new(
+        store.clone(),
+        manager,
+        leadership,
+        metrics.clone(),
+        loop_config,
+    );
+    assert!(keeper.run_once().await.unwrap());
+    assert!(metrics.is_ready(), "signed and sent within the cap");
+    // The base fee jumps above the cap: no valid replacement fits under it.
+    mine_with_base_fee(&env, base * 10).await;
+    assert!(keeper.run_once().await.unwrap());
+    assert!(metrics.fee_cap_reached.get() >= 1, "the cap is counted");
+    assert!(
+        !metrics.is_ready(),
+        "a capped intent makes the keeper not ready"
+    );
+    let intent = store.intent_by_key("capped").await.unwrap().unwrap();
+    let attempts = store.attempts(intent.id).await.unwrap();
+    assert!(
+        attempts.iter().all(|a| max_fee_of(&a.raw) <= base * 3),
+        "nothing signed above the cap: {attempts:?}"
+    );
+    // Fees fall back: the attempt already signed is included, the intent lands once, ready again.
+    mine_with_base_fee(&env, base).await;
+    set_automine(&env, true).await;
+    for _ in 0..20 {
+        keeper.run_once().await.unwrap();
+        let _: String = env
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .unwrap();
+        if store.intent(intent.id).await.unwrap().unwrap().status == IntentStatus::Confirmed {
+            break;
+        }
+    }
+    keeper.run_once().await.unwrap();
+    assert_eq!(
+        store.intent(intent.id).await.unwrap().unwrap().status,
+        IntentStatus::Confirmed
+    );
+    assert!(metrics.is_ready(), "ready again once the intent fits");
+    let sent = env.sent_by_calldata().await;
+    assert_eq!(sent.get(&calldata(0)), Some(&1));
+}

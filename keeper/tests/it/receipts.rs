@@ -927,3 +927,251 @@ async fn an_answered_request_is_not_refunded_while_a_live_batch_can_prove_it() {
         Some(IntentStatus::Confirmed)
     );
 }
+
+/// A dispute left unresolved by governance past its timeout is settled for the node by the keeper (`settle`,
+/// under `settle:<id>`) exactly once — and never before the dispute's expiry.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unresolved_dispute_is_settled_once_after_its_timeout() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let id = B256::repeat_byte(0xd1);
+    w.request(id).await;
+    w.answer(id, "disputed output").await;
+    let signed = w.sign(&w.receipt(id, "disputed output", w.env.chain_now().await));
+    let node = IInferenceSettlement::new(w.settlement, wallet(&w.env.node, NODE));
+    let r = node
+        .proveWithReceipt(signed, Bytes::new())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "proven by receipt");
+    let payer = IInferenceSettlement::new(w.settlement, wallet(&w.env.node, PAYER));
+    let c = payer.config().call().await.unwrap();
+    let (bond, timeout) = (c._8, c._9);
+    let r = payer
+        .dispute(id)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "disputed by the payer");
+
+    // Past the challenge window but before the dispute's expiry: nothing to settle.
+    w.env.advance(WINDOW + 60).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.request_status(id).await, request_status::DISPUTED);
+    assert!(!w.sent().await.contains_key("settle"), "not settled early");
+
+    w.env.advance(timeout).await;
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(w.request_status(id).await, request_status::SETTLED);
+    let sent = w.sent().await;
+    assert_eq!(once_each(&sent).get("settle"), Some(&1), "{sent:?}");
+    // Runs after the settlement send nothing more.
+    w.settle_keeper(&running, &store).await;
+    assert_eq!(once_each(&w.sent().await).get("settle"), Some(&1));
+}
+
+/// Governance lowers SettlementNodes' `maxReceiptAge` while the keeper runs: intake judges the next receipt by the
+/// new value (re-read, not the one read at start) and refuses a receipt the contract would no longer accept.
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_follows_a_changed_max_receipt_age_without_a_restart() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let client = reqwest::Client::new();
+    w.env.advance(4 * HOUR).await;
+    let three_hours_ago = w.env.chain_now().await - 3 * HOUR;
+    let (a, b) = (B256::repeat_byte(0xa1), B256::repeat_byte(0xa2));
+    let (status, body) = post(
+        &client,
+        running.addr,
+        &w.sign(&w.receipt(a, "early", three_hours_ago)),
+    )
+    .await;
+    assert_eq!(status, 201, "accepted under the age read at start: {body}");
+
+    let nodes_at = IInferenceSettlement::new(w.settlement, &w.env.provider)
+        .config()
+        .call()
+        .await
+        .unwrap()
+        ._2;
+    let gov = ISettlementNodes::new(nodes_at, wallet(&w.env.node, DEPLOYER));
+    let c = gov.config().call().await.unwrap();
+    assert!(c._3 > 3 * HOUR, "the default age admits the receipt");
+    let r = gov
+        .setParams(2 * HOUR, c._4, c._5)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "setParams");
+
+    let (status, body) = post(
+        &client,
+        running.addr,
+        &w.sign(&w.receipt(b, "late", three_hours_ago)),
+    )
+    .await;
+    assert_eq!(status, 422, "judged by the new maximum age: {body}");
+    // What SettlementNodes' receiptFault answers for it now: older than the maximum age (BAD_TIME).
+    assert_eq!(body["reason"], "BadTime", "{body}");
+    assert!(store.receipt(b).await.unwrap().is_none());
+}
+
+/// Orphans the last `depth` blocks (devnode's `anvil_rollback`), drops their transactions from the pool (the
+/// winning branch never saw them; `anvil_reorg` would re-include them), and mines `depth + 1` new blocks.
+async fn orphan(w: &World, depth: u64) {
+    use alloy::providers::Provider;
+    let p = &w.env.provider;
+    p.raw_request::<_, ()>("anvil_rollback".into(), (depth,))
+        .await
+        .unwrap();
+    p.raw_request::<_, ()>("anvil_dropAllTransactions".into(), ())
+        .await
+        .unwrap();
+    for _ in 0..=depth {
+        let _: String = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+}
+
+/// Issue 15 #8: a reorg orphans a `BatchVoided` the keeper already applied, then one of the keeper's own anchors.
+/// The keeper's state follows the winning branch: the batch is live again with all its receipts (nothing is
+/// re-anchored, no bond put at risk), and the orphaned anchor is sent again rather than left `Built` — each anchor
+/// on chain exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reorg_under_an_applied_void_and_an_anchor_leaves_the_keeper_on_the_winning_branch() {
+    use alloy::providers::Provider;
+    let w = world().await;
+    let store = w.env.store().await;
+    let running = w.start(store.clone()).await;
+    let t = w.env.chain_now().await;
+    let (a, b, c) = (keccak256("ra"), keccak256("rb"), keccak256("rc"));
+    let signed: Vec<Bytes> = [a, b, c]
+        .iter()
+        .map(|id| w.sign(&w.receipt(*id, "y", t)))
+        .collect();
+    for s in &signed {
+        running.receipts.intake().submit(s).await.unwrap();
+    }
+    // Our batch is built (anchor not sent yet) when another keeper anchors another answer for b first.
+    let tx = w.env.manager(Failpoints::none()).await;
+    let build: Vec<Box<dyn verity_keeper::jobs::Job<DynProvider>>> = vec![
+        Box::new(running.receipts.events()),
+        Box::new(running.receipts.batcher()),
+    ];
+    verity_keeper::jobs::run_jobs(&build, &tx, &running.metrics, false)
+        .await
+        .unwrap();
+    let b_other = w.sign(&w.receipt(b, "y2", t));
+    let theirs = anchor_as_other(&w, "rb.bin", &[&b_other]).await;
+    w.settle_keeper(&running, &store).await;
+    let local = store.batches_in(BatchStatus::Anchored, true).await.unwrap()[0].clone();
+    let ours = local.chain_batch.unwrap();
+    // A challenger voids ours (b twice); the keeper applies the void (events only: nothing re-batched yet).
+    let leaves = |ls: &[&Bytes], l: &Bytes| {
+        let hashes: Vec<B256> = ls.iter().map(|x| encoded_leaf_hash(x)).collect();
+        StandardMerkleTree::new(&hashes)
+            .unwrap()
+            .proof(encoded_leaf_hash(l))
+            .unwrap()
+    };
+    let challenger = IReceiptBatches::new(w.batches, wallet(&w.env.node, CHALLENGER));
+    let r = challenger
+        .challengeDuplicate(
+            U256::from(theirs),
+            b_other.clone(),
+            leaves(&[&b_other], &b_other),
+            U256::from(ours),
+            signed[1].clone(),
+            leaves(&[&signed[0], &signed[1], &signed[2]], &signed[1]),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "challengeDuplicate");
+    let events: Vec<Box<dyn verity_keeper::jobs::Job<DynProvider>>> =
+        vec![Box::new(running.receipts.events())];
+    verity_keeper::jobs::run_jobs(&events, &tx, &running.metrics, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.batch(local.id).await.unwrap().unwrap().status,
+        BatchStatus::Voided
+    );
+    assert_eq!(
+        store.receipt(a).await.unwrap().unwrap().state,
+        ReceiptState::Answered,
+        "released by the void"
+    );
+
+    // The void's block is orphaned: on the winning branch our batch is live.
+    let head = w.env.provider.get_block_number().await.unwrap();
+    orphan(&w, head + 1 - r.block_number.unwrap()).await;
+    assert_eq!(w.batch_status(ours).await, batch_status::ANCHORED);
+    w.settle_keeper(&running, &store).await;
+    let back = store.batch(local.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.status, back.void_reason, back.chain_batch),
+        (BatchStatus::Anchored, None, Some(ours))
+    );
+    for id in [a, b, c] {
+        let got = store.receipt(id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.batch_id),
+            (ReceiptState::Batched, Some(local.id)),
+            "{id}: back in the live batch"
+        );
+    }
+    assert_eq!(
+        once_each(&w.sent().await).get("anchor"),
+        Some(&1),
+        "nothing re-anchored"
+    );
+
+    // Our next anchor is orphaned: the keeper sends it again and links it.
+    let (d, e) = (keccak256("rd"), keccak256("re"));
+    for id in [d, e] {
+        running
+            .receipts
+            .intake()
+            .submit(&w.sign(&w.receipt(id, "z", w.env.chain_now().await)))
+            .await
+            .unwrap();
+    }
+    w.settle_keeper(&running, &store).await;
+    let second = store.receipt(d).await.unwrap().unwrap().batch_id.unwrap();
+    let anchored = store.batch(second).await.unwrap().unwrap();
+    assert_eq!(anchored.status, BatchStatus::Anchored);
+    let anchor_intent = store
+        .intent_by_key(&batcher::key(anchored.root))
+        .await
+        .unwrap()
+        .unwrap();
+    let at = anchor_intent.block_number.unwrap();
+    let head = w.env.provider.get_block_number().await.unwrap();
+    orphan(&w, head + 1 - at).await;
+    w.settle_keeper(&running, &store).await;
+    let relinked = store.batch(second).await.unwrap().unwrap();
+    assert_eq!(relinked.status, BatchStatus::Anchored, "{relinked:?}");
+    let chain_id = relinked.chain_batch.unwrap();
+    assert_eq!(w.batch_status(chain_id).await, batch_status::ANCHORED);
+    assert_eq!(
+        once_each(&w.sent().await).get("anchor"),
+        Some(&2),
+        "the orphaned anchor on chain once"
+    );
+}

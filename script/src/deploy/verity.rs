@@ -62,8 +62,7 @@ pub struct VerityParams {
     pub registry: RegistryParams,
     /// InferenceSettlement's roles (its three contracts and the committee verifier).
     pub settlement: SettlementParams,
-    /// The GaugeController's per-voter cap: one voter's weight at most this share (bps) of the total voting power
-    /// at the epoch start; 0 = no cap.
+    /// The GaugeController's per-voter cap, in bps of veBR's total supply at an epoch's start (0 = no cap).
     pub gauge_cap_bps: u64,
 }
 
@@ -257,7 +256,7 @@ pub fn plan(params: &VerityParams) -> DeployPlan {
                         word(book.address("escrow")?),
                     ))
                 })
-                .expect("cap", {
+                .expect("per-voter cap", {
                     let cap = params.gauge_cap_bps;
                     move |_| {
                         Ok(Expected::call(

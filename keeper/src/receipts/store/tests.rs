@@ -30,6 +30,7 @@ fn anchored(chain_batch: u64, submitter: Address, root: B256) -> Anchored {
         count: 2,
         anchored_at: 5_000,
         data_uri: format!("http://x/batches/{root}"),
+        block: 10 + chain_batch,
     }
 }
 
@@ -69,11 +70,16 @@ async fn dedupes_batches_anchors_and_finalizes<S: ReceiptStore>(s: &S) {
         .build_batch(root, &[a.request_id, b.request_id], 10)
         .await
         .unwrap();
-    // A receipt no longer waiting cannot be batched again: nothing is stored.
-    assert!(s
+    // A receipt no longer waiting cannot be batched again: nothing is stored, and the lost race is transient (the
+    // batcher re-reads next pass), never a permanent error that ends the service loop.
+    let lost = s
         .build_batch(B256::repeat_byte(0x78), &[a.request_id, c.request_id], 11)
         .await
-        .is_err());
+        .expect_err("a receipt no longer waiting is not batched again");
+    assert!(
+        matches!(lost, StoreError::Raced { .. }) && lost.is_transient(),
+        "{lost:?}"
+    );
     assert_eq!(
         s.receipt(c.request_id).await.unwrap().unwrap().state,
         ReceiptState::Answered
@@ -132,14 +138,14 @@ async fn dedupes_batches_anchors_and_finalizes<S: ReceiptStore>(s: &S) {
             .len(),
         1
     );
-    s.apply_finalized(7).await.unwrap();
-    s.apply_finalized(7).await.unwrap();
+    s.apply_finalized(7, 50).await.unwrap();
+    s.apply_finalized(7, 50).await.unwrap();
     assert_eq!(
         s.batch(id).await.unwrap().unwrap().status,
         BatchStatus::Final
     );
     // A void after final changes nothing.
-    s.apply_voided(7, void_reason::BAD_TIME, a.request_id)
+    s.apply_voided(7, void_reason::BAD_TIME, a.request_id, 60)
         .await
         .unwrap();
     assert_eq!(
@@ -165,10 +171,10 @@ async fn a_voided_batch_of_ours_releases_its_honest_receipts<S: ReceiptStore>(s:
     s.apply_anchored(&anchored(3, US, root), US, 0)
         .await
         .unwrap();
-    s.apply_voided(3, void_reason::DUPLICATE_REQUEST, b.request_id)
+    s.apply_voided(3, void_reason::DUPLICATE_REQUEST, b.request_id, 60)
         .await
         .unwrap();
-    s.apply_voided(3, void_reason::DUPLICATE_REQUEST, b.request_id)
+    s.apply_voided(3, void_reason::DUPLICATE_REQUEST, b.request_id, 60)
         .await
         .unwrap();
     let batch = s.batch(id).await.unwrap().unwrap();
@@ -318,7 +324,7 @@ async fn others_batches_duplicates_and_exclusion<S: ReceiptStore>(s: &S) {
     let row = s.batch(later).await.unwrap().unwrap();
     assert_eq!((row.checked, row.challenge), (Checked::Faulty, Some(call)));
     // Once voided, an earlier batch no longer counts.
-    s.apply_voided(1, void_reason::BAD_SIGNATURE, a.request_id)
+    s.apply_voided(1, void_reason::BAD_SIGNATURE, a.request_id, 60)
         .await
         .unwrap();
     assert_eq!(s.first_duplicate(later, 2).await.unwrap(), None);
@@ -326,12 +332,12 @@ async fn others_batches_duplicates_and_exclusion<S: ReceiptStore>(s: &S) {
 
 async fn paid_requests_follow_their_events<S: ReceiptStore>(s: &S) {
     let (x, y) = (B256::repeat_byte(1), B256::repeat_byte(2));
-    s.upsert_request(x, 100).await.unwrap();
-    s.upsert_request(y, 50).await.unwrap();
-    s.set_request_status(x, request_status::ANSWERED, None)
+    s.upsert_request(x, 100, 1).await.unwrap();
+    s.upsert_request(y, 50, 1).await.unwrap();
+    s.set_request_status(x, request_status::ANSWERED, None, 2)
         .await
         .unwrap();
-    s.upsert_request(x, 100).await.unwrap(); // a re-read keeps the status
+    s.upsert_request(x, 100, 1).await.unwrap(); // a re-read keeps the status
     let open = s
         .requests_in(&[request_status::REQUESTED, request_status::ANSWERED])
         .await
@@ -345,10 +351,10 @@ async fn paid_requests_follow_their_events<S: ReceiptStore>(s: &S) {
             (x, request_status::ANSWERED, 100)
         ]
     );
-    s.set_request_status(y, request_status::PROVEN, Some(40))
+    s.set_request_status(y, request_status::PROVEN, Some(40), 2)
         .await
         .unwrap();
-    s.set_request_status(y, request_status::PROVEN, None)
+    s.set_request_status(y, request_status::PROVEN, None, 2)
         .await
         .unwrap();
     let proven = s.requests_in(&[request_status::PROVEN]).await.unwrap();
@@ -356,7 +362,111 @@ async fn paid_requests_follow_their_events<S: ReceiptStore>(s: &S) {
     assert!(s.requests_in(&[]).await.unwrap().is_empty());
 }
 
+/// Issue 15 #8: a reorg rolls back exactly what the orphaned blocks applied — a void (our receipts return to the
+/// batch), another keeper's anchoring (forgotten with its leaves, our receipt it excluded waits again), our own
+/// anchoring (built again), and the paid requests they touched are handed back for re-deriving.
+async fn a_reorg_rolls_back_what_orphaned_blocks_applied<S: ReceiptStore>(s: &S) {
+    let (a, b, c) = (receipt(1, 1), receipt(2, 2), receipt(3, 3));
+    s.insert_receipts(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    let root = B256::repeat_byte(0x31);
+    let ours = s
+        .build_batch(root, &[a.request_id, b.request_id, c.request_id], 0)
+        .await
+        .unwrap();
+    let mut e = anchored(3, US, root);
+    e.block = 13;
+    s.apply_anchored(&e, US, 0).await.unwrap();
+    s.apply_voided(3, void_reason::DUPLICATE_REQUEST, b.request_id, 20)
+        .await
+        .unwrap();
+    // Another keeper's batch (block 21) holds c's request: c is excluded as included elsewhere.
+    let mut theirs = anchored(4, THEM, B256::repeat_byte(0x32));
+    theirs.block = 21;
+    let theirs_id = s.apply_anchored(&theirs, US, 0).await.unwrap();
+    s.store_leaves(
+        theirs_id,
+        &[LeafRow {
+            leaf: B256::repeat_byte(0x99),
+            request_id: c.request_id,
+            signed: Bytes::from_static(b"theirs"),
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.exclude_included_elsewhere().await.unwrap(), 1);
+    s.upsert_request(a.request_id, 100, 5).await.unwrap();
+    s.set_request_status(a.request_id, request_status::ANSWERED, None, 22)
+        .await
+        .unwrap();
+    s.upsert_request(b.request_id, 100, 6).await.unwrap();
+
+    // Blocks 20 on are orphaned.
+    let requests = s.rewind(20).await.unwrap();
+    assert_eq!(
+        requests,
+        vec![a.request_id],
+        "only a's status came from them"
+    );
+    let batch = s.batch(ours).await.unwrap().unwrap();
+    assert_eq!(
+        (batch.status, batch.void_reason, batch.chain_batch),
+        (BatchStatus::Anchored, None, Some(3))
+    );
+    for r in [&a, &b, &c] {
+        let got = s.receipt(r.request_id).await.unwrap().unwrap();
+        assert_eq!(
+            (got.state, got.batch_id),
+            (ReceiptState::Batched, Some(ours)),
+            "{got:?}"
+        );
+    }
+    assert!(
+        s.batch(theirs_id).await.unwrap().is_none(),
+        "theirs forgotten"
+    );
+    assert!(s.leaves(theirs_id).await.unwrap().is_empty());
+    s.reset_request(
+        a.request_id,
+        Some(RequestView {
+            status: request_status::REQUESTED,
+            deadline: 100,
+            proven_at: 0,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.requests_in(&[request_status::REQUESTED])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A deeper reorg orphans our anchoring too: built again, receipts still with it.
+    assert!(s.rewind(13).await.unwrap().is_empty());
+    let batch = s.batch(ours).await.unwrap().unwrap();
+    assert_eq!(
+        (batch.status, batch.chain_batch, batch.anchored_at),
+        (BatchStatus::Built, None, None)
+    );
+    assert_eq!(
+        s.receipt(a.request_id).await.unwrap().unwrap().batch_id,
+        Some(ours)
+    );
+    s.reset_request(b.request_id, None).await.unwrap();
+    assert_eq!(
+        s.requests_in(&[request_status::REQUESTED])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 store_suite!(
+    a_reorg_rolls_back_what_orphaned_blocks_applied,
     dedupes_batches_anchors_and_finalizes,
     a_voided_batch_of_ours_releases_its_honest_receipts,
     others_batches_duplicates_and_exclusion,
