@@ -51,6 +51,16 @@ fn lock_weeks(i: usize) -> u64 {
     }
 }
 
+/// Epochs of each season holder `i` votes in: every epoch for the [`LOYAL`], else `1 + u³ × season length` —
+/// mostly one to three epochs, a few the whole season.
+fn stamina(i: usize, season_length: u64) -> u64 {
+    if i < LOYAL {
+        season_length
+    } else {
+        1 + (unit(i as u64, 2).powi(3) * season_length as f64) as u64
+    }
+}
+
 /// A deterministic 64-bit mix of `(i, salt)` (splitmix64).
 fn mix(i: u64, salt: u64) -> u64 {
     let mut z = i
@@ -104,11 +114,7 @@ impl Voters {
                 let k = i as u64;
                 let br = balance_br(i);
                 let lock_weeks = lock_weeks(i);
-                let stamina = if i < LOYAL {
-                    schedule.season_length
-                } else {
-                    1 + (unit(k, 2).powi(2) * schedule.season_length as f64) as u64
-                };
+                let stamina = stamina(i, schedule.season_length);
                 // The large holders split between the first two gauges; the crowd leans to the last.
                 let favourite = match i {
                     0 => 0,
