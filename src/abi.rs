@@ -1,5 +1,7 @@
 //! Exports each contract's Solidity interface (`export-abi`) and appends its events from `verity-abi`, giving
 //! the text committed under `contracts/abi/interfaces/`. `verity abi --write` writes it; the drift test compares.
+//! The JSON ABIs under `contracts/abi/json/` are the same interfaces as `sol!` compiles them
+//! ([`verity_abi::rpc::json_abis`]), so they follow the committed `.sol` files.
 
 use std::{
     path::{Path, PathBuf},
@@ -18,6 +20,23 @@ pub fn workspace_root() -> PathBuf {
 pub fn interface_path(root: &Path, contract: &ContractAbi) -> PathBuf {
     root.join("contracts/abi/interfaces")
         .join(format!("{}.sol", contract.interface))
+}
+
+/// Path of `contract`'s committed JSON ABI (`contracts/abi/json/<interface>.json`).
+pub fn json_path(root: &Path, contract: &ContractAbi) -> PathBuf {
+    root.join("contracts/abi/json")
+        .join(format!("{}.json", contract.interface))
+}
+
+/// The JSON ABI of `contract`'s committed interface as this build compiled it (pretty-printed, one trailing
+/// newline): the text committed at [`json_path`].
+pub fn json_abi(contract: &ContractAbi) -> Result<String> {
+    let abi = verity_abi::rpc::json_abis()
+        .into_iter()
+        .find(|(name, _)| *name == contract.interface)
+        .map(|(_, abi)| abi)
+        .with_context(|| format!("no JSON ABI for {}", contract.interface))?;
+    Ok(serde_json::to_string_pretty(&abi)? + "\n")
 }
 
 /// Runs the contract's `export-abi` binary and returns its Solidity interface with the events appended.

@@ -12,7 +12,9 @@
 //!   anchors them in Merkle batches and finalizes them; paid requests are answered, proven by batch and settled
 //!   by the keeper — or, every third round, never answered and refunded by the keeper at the deadline; once,
 //!   another batch keeper anchors forged receipts and the keeper's challenge watcher voids the batch;
-//! - **veBR**: holders lock BR once, then re-vote every round over two gauges;
+//! - **veBR** ([`voters`]): ~50 holders with heavy-tailed balances and lock lengths lock BR once; a few large
+//!   holders vote every epoch, the rest only early in each season (turnout thins as a season goes on and comes
+//!   back after the reset), over three gauges, with the GaugeController's per-voter cap binding the largest;
 //! - **time**: on devnode each round is one week (`evm_increaseTime`), so epochs fall due, the keeper finalizes
 //!   them, and every 12 weeks a season flips and all votes start from zero. On another chain (`--rpc-url`) time
 //!   is real and nothing travels.
@@ -37,6 +39,7 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::client::{chain_time, send_with_headroom, travel, wallet};
 
 mod settlement;
+mod voters;
 use devnode::{
     chain::{derive_accounts, DEFAULT_MNEMONIC},
     rpc::{start, NodeConfig, NodeHandle},
@@ -46,7 +49,7 @@ use verity_abi::{
     escrow::WEEK,
     gauge::{EpochFinalized, Schedule},
     registry::{Format, Relation, Role, VersionFinalized},
-    rpc::{IBrToken, IGaugeController, IModelRegistry, IVotingEscrow},
+    rpc::{IGaugeController, IModelRegistry},
     token::UNIT,
 };
 use verity_script::{
@@ -58,10 +61,9 @@ use verity_script::{
     },
 };
 
-/// Dev accounts: 0 deploys (admin, attester, registry keeper role, BR treasury), 1–3 own models, 4–7 hold veBR,
-/// 8 runs the keeper service.
+/// Dev accounts: 0 deploys (admin, attester, registry keeper role, BR treasury), 1–3 own models, 8 runs the keeper
+/// service; the veBR holders are derived after them ([`voters`]).
 const OWNERS: [usize; 3] = [1, 2, 3];
-const VOTERS: [usize; 4] = [4, 5, 6, 7];
 const KEEPER_ACCOUNT: usize = 8;
 const ACCOUNTS: u32 = 10;
 /// How long a round waits for the keeper to finish its versions before giving up.
@@ -152,6 +154,8 @@ pub struct DevSummary {
     pub settled: u64,
     /// Paid requests refunded at their deadline (`Refunded`).
     pub refunded: u64,
+    /// Who shaped the emissions of the last finalized epoch.
+    pub shapers: voters::Shapers,
     /// Settlement transactions (proofs, settlements, refunds, batch finalizations, challenges) sent by the
     /// keeper service's account.
     pub settlement_txs_by_keeper: u64,
@@ -411,7 +415,10 @@ where
 
     let mut build = BuildOptions::new(&options.workspace);
     build.out_dir = options.workspace.join("target/verity");
-    let planned = plan(&VerityParams::default());
+    let planned = plan(&VerityParams {
+        gauge_cap_bps: voters::CAP_BPS,
+        ..Default::default()
+    });
     let artifacts = build_planned(&build, &planned).context("building the contracts")?;
     let deployer = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signers[0].clone()))
@@ -488,7 +495,8 @@ where
     let mut progress = Progress::default();
     let live = options.live || std::io::stdout().is_terminal();
     let round_every = Duration::from_secs_f64(1.0 / options.rate);
-    let mut traffic = Traffic::new(&world, options.data_dir.join("models")).await?;
+    let mut traffic =
+        Traffic::new(&world, &options.mnemonic, options.data_dir.join("models")).await?;
     let mut settlement = SettlementTraffic::new(
         &world,
         keeper.url.clone(),
@@ -553,7 +561,7 @@ where
 /// The traffic driver's state.
 struct Traffic {
     schedule: Schedule,
-    gauges: [Address; 2],
+    voters: voters::Voters,
     next_version: u64,
     /// The latest submission meant to register (the next one's parent).
     last_good: Option<U256>,
@@ -562,16 +570,21 @@ struct Traffic {
 }
 
 impl Traffic {
-    async fn new(world: &World, models_dir: PathBuf) -> Result<Self> {
+    async fn new(world: &World, mnemonic: &str, models_dir: PathBuf) -> Result<Self> {
         let controller = IGaugeController::new(world.address("gauge")?, world.wallets[0].clone());
         let c = controller.config().call().await?;
         let schedule = Schedule::new(c._2, c._3, c._4, c._5);
-        let mut gauges = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
+        let mut gauges = vec![
+            Address::repeat_byte(0x61),
+            Address::repeat_byte(0x62),
+            Address::repeat_byte(0x63),
+        ];
         gauges.sort();
-        for g in gauges {
-            send_with_headroom(controller.addGauge(g), "addGauge").await?;
+        for g in &gauges {
+            send_with_headroom(controller.addGauge(*g), "addGauge").await?;
         }
-        Self::lock_all(world).await?;
+        let voters = voters::Voters::new(&world.url, mnemonic, schedule, gauges)?;
+        voters.fund_and_lock(world, &world.accounts[0]).await?;
         if world.travels {
             // Into the next epoch's vote window, so every round (a week) votes inside its window.
             let now = chain_time(&world.wallets[0]).await?;
@@ -581,33 +594,11 @@ impl Traffic {
         }
         Ok(Self {
             schedule,
-            gauges,
+            voters,
             next_version: 1,
             last_good: None,
             models_dir,
         })
-    }
-
-    /// veBR holders get BR from the treasury and lock it for two years (before the first vote window, so their
-    /// power counts from the next epoch's start).
-    async fn lock_all(world: &World) -> Result<()> {
-        let token_at = world.address("token")?;
-        let escrow_at = world.address("escrow")?;
-        let amount = U256::from(10_000u64) * UNIT;
-        let treasury = IBrToken::new(token_at, world.wallets[0].clone());
-        let unlock = chain_time(&world.wallets[0]).await? + 104 * WEEK;
-        for v in VOTERS {
-            send_with_headroom(
-                treasury.transfer(world.accounts[v].address(), amount),
-                "BR transfer",
-            )
-            .await?;
-            let token = IBrToken::new(token_at, world.wallets[v].clone());
-            send_with_headroom(token.approve(escrow_at, amount), "approve").await?;
-            let escrow = IVotingEscrow::new(escrow_at, world.wallets[v].clone());
-            send_with_headroom(escrow.createLock(amount, unlock), "createLock").await?;
-        }
-        Ok(())
     }
 
     async fn epochs_due(&self, world: &World) -> Result<u64> {
@@ -744,40 +735,21 @@ impl Traffic {
         Ok(())
     }
 
-    /// Every voter re-votes (splits shift round by round); on a chain without time travel, only inside the
-    /// vote window and once the locks have power (from the epoch after locking).
+    /// The holders' votes of this epoch; on a chain without time travel, only inside the vote window and once
+    /// the locks have power (from the epoch after locking).
     async fn vebr_round(&mut self, world: &World, progress: &mut Progress) -> Result<()> {
-        let gauge_at = world.address("gauge")?;
-        if world.travels || self.can_vote(world).await? {
-            for (i, v) in VOTERS.iter().enumerate() {
-                let first = ((progress.rounds as usize + i) % 9 + 1) as u16 * 1_000;
-                let controller = IGaugeController::new(gauge_at, world.wallets[*v].clone());
-                send_with_headroom(
-                    controller.vote(self.gauges.to_vec(), vec![first, 10_000 - first]),
-                    "vote",
-                )
-                .await?;
-                progress.votes += 1;
+        let now = chain_time(&world.wallets[0]).await?;
+        if !world.travels {
+            let Some(e) = self.schedule.epoch_at(now) else {
+                return Ok(());
+            };
+            let (open, close) = self.schedule.vote_window(e);
+            if now < open || now >= close || !self.voters.have_power(world, now).await? {
+                return Ok(());
             }
         }
+        progress.votes += self.voters.round(world, now).await?;
         Ok(())
-    }
-
-    async fn can_vote(&self, world: &World) -> Result<bool> {
-        let now = chain_time(&world.wallets[0]).await?;
-        let Some(e) = self.schedule.epoch_at(now) else {
-            return Ok(false);
-        };
-        let (open, close) = self.schedule.vote_window(e);
-        let escrow = IVotingEscrow::new(world.address("escrow")?, world.wallets[0].clone());
-        let power = escrow
-            .balanceOfAt(
-                world.accounts[VOTERS[0]].address(),
-                self.schedule.epoch_start(e),
-            )
-            .call()
-            .await?;
-        Ok(now >= open && now < close && power > U256::ZERO)
     }
 }
 
@@ -860,6 +832,10 @@ async fn summary(world: &World, from_block: u64) -> Result<DevSummary> {
         if sent_by(p, log.transaction_hash, keeper).await? {
             summary.epochs_by_keeper += 1;
         }
+    }
+    if summary.epochs_finalized > 0 {
+        let last = controller.totals().call().await?._0.saturating_sub(1);
+        summary.shapers = voters::shapers(world, &schedule, last, from_block).await?;
     }
     settlement_summary(world, from_block, &mut summary).await?;
     Ok(summary)
@@ -998,6 +974,24 @@ fn print_summary(s: &DevSummary, elapsed: Duration) {
         s.seasons,
         s.minted / UNIT
     );
+    let sh = &s.shapers;
+    if sh.voters > 0 {
+        let top: Vec<String> = sh
+            .top
+            .iter()
+            .map(|(a, bps)| format!("{a} {}.{:02}%", bps / 100, bps % 100))
+            .collect();
+        println!(
+            "  shaped by epoch {}: {} live voters; heaviest {}; Nakamoto coefficient {}{}",
+            sh.epoch,
+            sh.voters,
+            top.join(", "),
+            sh.nakamoto,
+            sh.capped
+                .map(|a| format!("; {a} held back by the per-voter cap"))
+                .unwrap_or_default()
+        );
+    }
     let voided: Vec<String> = s
         .batches_voided
         .iter()

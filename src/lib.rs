@@ -7,3 +7,4 @@ pub mod deploy;
 pub mod dev;
 pub mod fuzz;
 pub mod infer;
+pub mod wallet;

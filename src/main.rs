@@ -12,6 +12,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run Verity locally: devnode in-process, build + deploy everything, the keeper on SQLite, live traffic.
@@ -53,6 +55,9 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Wallet commands: `model`, `ve`, `vote`, `gauges`, `request`, `refund`, `withdraw`.
+    #[command(flatten)]
+    Wallet(verity::wallet::WalletCommand),
 }
 
 /// Arguments of `verity dev`.
@@ -102,6 +107,7 @@ fn main() -> Result<()> {
         }
         Command::Build { no_wasm_opt } => build(no_wasm_opt),
         Command::Abi { write } => abi(write),
+        Command::Wallet(command) => std::process::exit(verity::wallet::main(command)),
         Command::Bench(args) => verity::bench::main(&args, workspace_root()),
         Command::Fuzz(args) => {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -153,6 +159,7 @@ fn build(no_wasm_opt: bool) -> Result<()> {
 fn abi(write: bool) -> Result<()> {
     let root = workspace_root();
     let mut stale = Vec::new();
+    let mut sol_written = false;
     for contract in verity_abi::CONTRACTS {
         let exported = export_interface(&root, contract)?;
         let path = interface_path(&root, contract);
@@ -161,6 +168,37 @@ fn abi(write: bool) -> Result<()> {
             println!("{:<24} up to date  {}", contract.package, path.display());
         } else if write {
             std::fs::write(&path, exported)?;
+            sol_written = true;
+            println!("{:<24} written     {}", contract.package, path.display());
+        } else {
+            println!("{:<24} DRIFTED     {}", contract.package, path.display());
+            stale.push(contract.package);
+        }
+    }
+    if sol_written {
+        // The JSON ABIs come from the bindings compiled from the `.sol` files: rebuild against the new ones.
+        println!("interfaces changed: rebuilding to refresh the JSON ABIs");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .current_dir(&root)
+            .args(["run", "-q", "-p", "verity", "--", "abi", "--write"])
+            .status()?;
+        if !status.success() {
+            bail!("`verity abi --write` after the rebuild failed");
+        }
+        return Ok(());
+    }
+    for contract in verity_abi::CONTRACTS {
+        let json = verity::abi::json_abi(contract)?;
+        let path = verity::abi::json_path(&root, contract);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed == json {
+            println!("{:<24} up to date  {}", contract.package, path.display());
+        } else if write {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, json)?;
             println!("{:<24} written     {}", contract.package, path.display());
         } else {
             println!("{:<24} DRIFTED     {}", contract.package, path.display());

@@ -17,4 +17,5 @@ mod security_settlement;
 mod settlement;
 mod support;
 mod token;
+mod wallet;
 mod zk;
