@@ -141,9 +141,13 @@ pub struct Config {
     /// Gas budget of one registration batch (estimated at 40,000 + 12,000 per item).
     #[arg(long, env = "VERITY_BATCH_GAS", default_value_t = 3_000_000)]
     pub batch_gas: u64,
-    /// A registration batch that is not full is sent once its oldest version is this many chain seconds old.
+    /// A registration batch that is not full is sent once its oldest version has waited this many seconds, by the
+    /// chain's clock or the keeper's (whichever says more: a quiet chain's clock stands still).
     #[arg(long, env = "VERITY_BATCH_MAX_WAIT_SECS", default_value_t = 60)]
     pub batch_max_wait_secs: u64,
+    /// Registration order: effective priority = priority fee (wei) + seconds waited × this rate (0 = fee order).
+    #[arg(long, env = "VERITY_BATCH_AGING_WEI_PER_SEC", default_value_t = crate::jobs::batcher::DEFAULT_AGING_WEI_PER_SEC)]
+    pub batch_aging_wei_per_sec: u64,
     /// InferenceSettlement address: enables the receipts (HTTP intake, Merkle batches anchored with the bond and
     /// finalized, paid-request proofs and refunds, the challenge watcher); SettlementNodes, ReceiptBatches and the
     /// registry are read from its `config()`. The key must be an allowed batch keeper to anchor.
@@ -388,9 +392,10 @@ mod tests {
             (
                 cli.config.batch_max,
                 cli.config.batch_gas,
-                cli.config.batch_max_wait_secs
+                cli.config.batch_max_wait_secs,
+                cli.config.batch_aging_wei_per_sec
             ),
-            (100, 3_000_000, 60)
+            (100, 3_000_000, 60, 1_000_000_000_000)
         );
         assert_eq!(
             (

@@ -158,6 +158,7 @@ async fn build<S: Store + ReceiptStore>(
         batcher.max_count = config.batch_max;
         batcher.gas_budget = config.batch_gas;
         batcher.max_wait_secs = config.batch_max_wait_secs;
+        batcher.aging_wei_per_sec = config.batch_aging_wei_per_sec;
         batcher.watch.lookback = config.lookback;
         keeper = keeper
             .with_job(StorageAttester::new(

@@ -7,5 +7,6 @@ mod index;
 mod lease;
 mod outbox;
 mod receipts;
+mod registry_batcher;
 mod registry_jobs;
 mod support;

@@ -34,13 +34,13 @@ const OTHER: usize = 1;
 /// The registry's minimum fee on the dev chain.
 const MIN_FEE: u64 = 1_000_000_000_000_000;
 
-struct World {
-    env: Env,
-    registry: Address,
-    dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) env: Env,
+    pub(crate) registry: Address,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let (env, deployment) = verity_env().await;
     let registry = deployment.contracts["registry"].address;
     let admin = IModelRegistry::new(registry, wallet(&env.node, DEPLOYER));
@@ -74,7 +74,13 @@ fn uri(path: &Path) -> Bytes {
 
 impl World {
     /// Alice submits `label` v1 declaring `declared` at `path`, paying `priority` wei above the minimum fee.
-    async fn submit(&self, label: &str, path: &Path, declared: &[u8], priority: u64) -> U256 {
+    pub(crate) async fn submit(
+        &self,
+        label: &str,
+        path: &Path,
+        declared: &[u8],
+        priority: u64,
+    ) -> U256 {
         self.submit_uri(label, uri(path), declared, priority).await
     }
 
@@ -110,7 +116,7 @@ impl World {
         submitted_id(&receipt)
     }
 
-    async fn status(&self, id: U256) -> (Status, Reason) {
+    pub(crate) async fn status(&self, id: U256) -> (Status, Reason) {
         let info = IModelRegistry::new(self.registry, &self.env.provider)
             .version(id)
             .call()
@@ -130,7 +136,7 @@ impl World {
         )
     }
 
-    fn attester_config(&self) -> AttesterConfig {
+    pub(crate) fn attester_config(&self) -> AttesterConfig {
         let mut a = AttesterConfig::new(self.registry, 0);
         a.retry_base = Duration::from_millis(1);
         a.retry_max = Duration::from_millis(5);
@@ -141,10 +147,13 @@ impl World {
         a
     }
 
-    fn batch_config(&self, max_count: usize, max_wait_secs: u64) -> BatcherConfig {
+    /// Fee order only (no aging: these tests assert the order of fees a few wei apart); aging is tested in
+    /// `registry_batcher`.
+    pub(crate) fn batch_config(&self, max_count: usize, max_wait_secs: u64) -> BatcherConfig {
         BatcherConfig {
             max_count,
             max_wait_secs,
+            aging_wei_per_sec: 0,
             ..BatcherConfig::new(self.registry, 0)
         }
     }
@@ -192,7 +201,7 @@ impl World {
     }
 
     /// The keeper account's transactions: `confirmStorage` per id, and each `finalizeRegistrations` id list.
-    async fn sent(&self) -> (Vec<U256>, Vec<Vec<U256>>) {
+    pub(crate) async fn sent(&self) -> (Vec<U256>, Vec<Vec<U256>>) {
         let mut attested = Vec::new();
         let mut batches = Vec::new();
         for (calldata, n) in self.env.sent_by_calldata().await {
