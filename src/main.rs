@@ -161,7 +161,7 @@ fn build(no_wasm_opt: bool, max_fragments: Option<u8>) -> Result<()> {
         Some(max) => {
             artifacts.ensure_within_fragment_limits(max)?;
             for c in &artifacts.contracts {
-                println!("{:<12} {} fragment(s)", c.name, c.fragment_count());
+                println!("{:<20} {} fragment(s)", c.name, c.fragment_count());
             }
         }
         None => artifacts.ensure_within_limits()?,
