@@ -241,14 +241,20 @@ fn activate(
         }
     }
     let max_fragments = state::load_max_fragments(ctx);
-    let compiled = match fragments::program_wasm(ctx, &code, Some((&mut meter, max_fragments)))
-        .and_then(|wasm| programs.compile_wasm(hash, &wasm))
-    {
-        Ok(compiled) => compiled,
+    // Reading the wasm (decompression, a root's fragments) fails keeping the unspent gas; validating it fails
+    // taking all gas — Nitro's `ActivateProgram` returns `takeAllGas` false for `getWasm` errors, true after.
+    let wasm = match fragments::program_wasm(ctx, &code, Some((&mut meter, max_fragments))) {
+        Ok(wasm) => wasm,
         Err(ActivationError::OutOfGas) => return Meter::out_of_gas(inputs.gas_limit),
         Err(err) => {
+            tracing::debug!(target: "devnode::arbwasm", %program, %err, "activation failed reading the wasm");
+            return meter.revert(activation_error(&err));
+        }
+    };
+    let compiled = match programs.compile_wasm(hash, &wasm) {
+        Ok(compiled) => compiled,
+        Err(err) => {
             tracing::debug!(target: "devnode::arbwasm", %program, %err, "activation failed");
-            // Nitro takes all gas when activation fails.
             meter.gas.spend_all();
             return meter.revert(activation_error(&err));
         }
