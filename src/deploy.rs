@@ -31,6 +31,8 @@ pub struct DeployArgs {
     pub artifacts_dir: PathBuf,
     /// Roles and genesis supply.
     pub params: VerityParams,
+    /// Deploy as ArbOS 60 fragments and roots ([`DeployOptions::fragments`]).
+    pub fragments: bool,
 }
 
 /// Deploys Verity as described by `args` and returns the record (also written to disk).
@@ -53,7 +55,8 @@ pub async fn deploy(args: &DeployArgs) -> Result<Deployment> {
             args.artifacts_dir.display()
         )
     })?;
-    let options = DeployOptions::new(&args.network, &args.out_dir);
+    let mut options = DeployOptions::new(&args.network, &args.out_dir);
+    options.fragments = args.fragments;
     let deployment = deploy_all(&provider, &artifacts, &plan(&args.params), &options)
         .await
         .with_context(|| format!("deploying to {} ({})", args.network, args.rpc_url))?;

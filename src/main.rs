@@ -23,6 +23,13 @@ enum Command {
         /// Skip `wasm-opt` even when it is installed.
         #[arg(long)]
         no_wasm_opt: bool,
+        /// Check sizes for a fragmented deployment (ArbOS 60 or later): the compressed code may span up to
+        /// `--max-fragments` fragments of 24,573 bytes instead of one 24,576-byte contract.
+        #[arg(long)]
+        fragments: bool,
+        /// The chain's maximum fragments per program, for `--fragments` (Nitro's default at ArbOS 60 is 2).
+        #[arg(long, default_value_t = verity_script::build::code::DEFAULT_MAX_FRAGMENTS, requires = "fragments")]
+        max_fragments: u8,
     },
     /// Deploy Verity (CREATE, activate, constructors, wiring) and write `deployments/<network>.json`.
     Deploy {
@@ -40,6 +47,10 @@ enum Command {
         /// Network name for the deployment record.
         #[arg(long, default_value = "devnode")]
         network: String,
+        /// Deploy each contract as ArbOS 60 fragments and a root (chains at ArbOS 60 or later); the default is one
+        /// contract each.
+        #[arg(long)]
+        fragments: bool,
     },
     /// Benchmark ERC-20 transfers over JSON-RPC: BR on devnode vs the same token in Solidity on anvil.
     Bench(verity::bench::BenchArgs),
@@ -105,7 +116,11 @@ fn main() -> Result<()> {
             runtime.block_on(verity::dev::run(&options))?;
             Ok(())
         }
-        Command::Build { no_wasm_opt } => build(no_wasm_opt),
+        Command::Build {
+            no_wasm_opt,
+            fragments,
+            max_fragments,
+        } => build(no_wasm_opt, fragments.then_some(max_fragments)),
         Command::Abi { write } => abi(write),
         Command::Wallet(command) => std::process::exit(verity::wallet::main(command)),
         Command::Bench(args) => verity::bench::main(&args, workspace_root()),
@@ -120,6 +135,7 @@ fn main() -> Result<()> {
             rpc_url,
             private_key,
             network,
+            fragments,
         } => {
             let root = workspace_root();
             let args = verity::deploy::DeployArgs {
@@ -129,6 +145,7 @@ fn main() -> Result<()> {
                 out_dir: root.join("deployments"),
                 artifacts_dir: verity_script::build::Artifacts::default_dir(&root),
                 params: Default::default(),
+                fragments,
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let deployment = runtime.block_on(verity::deploy::deploy(&args))?;
@@ -144,7 +161,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn build(no_wasm_opt: bool) -> Result<()> {
+fn build(no_wasm_opt: bool, max_fragments: Option<u8>) -> Result<()> {
     use verity_script::build::{build_all, BuildOptions, WasmOpt};
     let mut options = BuildOptions::new(workspace_root());
     if no_wasm_opt {
@@ -152,7 +169,15 @@ fn build(no_wasm_opt: bool) -> Result<()> {
     }
     let artifacts = build_all(&options, verity_script::CONTRACTS)?;
     print!("{}", artifacts.size_table());
-    artifacts.ensure_within_limits()?;
+    match max_fragments {
+        Some(max) => {
+            artifacts.ensure_within_fragment_limits(max)?;
+            for c in &artifacts.contracts {
+                println!("{:<20} {} fragment(s)", c.name, c.fragment_count());
+            }
+        }
+        None => artifacts.ensure_within_limits()?,
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 
 use crate::{
     precompiles::ArbPrecompiles,
-    stylus::{exec, is_stylus_program, ProgramCache},
+    stylus::{exec, is_stylus_component, is_stylus_program, ProgramCache},
 };
 use revm::{
     context::{BlockEnv, CfgEnv, ContextError, ContextTr, Evm, FrameStack, JournalTr, TxEnv},
@@ -260,7 +260,7 @@ impl<'db> EvmTr for StylusEvm<'db> {
             {
                 if result.result.is_ok()
                     && result.output.first() == Some(&0xEF)
-                    && !is_stylus_program(&result.output)
+                    && !is_stylus_component(&result.output)
                 {
                     result.result = InstructionResult::CreateContractStartingWithEF;
                 }

@@ -83,9 +83,10 @@ async fn main() -> anyhow::Result<()> {
             nitro.private_key_hex()
         );
         println!(
-            "\nPredeploys: StylusDeployer {}, CREATE2 factory {}\n",
+            "\nPredeploys: StylusDeployer {}, CREATE2 factory {}, CacheManager {}\nChain owner: the Nitro dev account (ArbDebug.becomeChainOwner() adds the caller); ArbOS 60\n",
             devnode::chain::predeploys::STYLUS_DEPLOYER,
-            devnode::chain::predeploys::CREATE2_FACTORY
+            devnode::chain::predeploys::CREATE2_FACTORY,
+            devnode::chain::predeploys::CACHE_MANAGER
         );
     }
     println!("Listening on {}", node.addr());

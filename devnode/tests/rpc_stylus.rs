@@ -268,20 +268,31 @@ fn predeploys_match_their_sources() {
         );
         return;
     }
-    let out = std::process::Command::new("node")
-        .arg(root.join("predeploys/compile.cjs"))
-        .arg(&solc)
-        .arg(root.join("predeploys/StylusDeployer.sol"))
-        .output()
-        .expect("node runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        devnode::chain::predeploys::STYLUS_DEPLOYER_CODE.trim(),
-        "regenerate devnode/predeploys/StylusDeployer.hex with compile.cjs"
-    );
+    for (source, committed) in [
+        (
+            "StylusDeployer",
+            devnode::chain::predeploys::STYLUS_DEPLOYER_CODE,
+        ),
+        (
+            "CacheManager",
+            devnode::chain::predeploys::CACHE_MANAGER_CODE,
+        ),
+    ] {
+        let out = std::process::Command::new("node")
+            .arg(root.join("predeploys/compile.cjs"))
+            .arg(&solc)
+            .arg(root.join(format!("predeploys/{source}.sol")))
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            committed.trim(),
+            "regenerate devnode/predeploys/{source}.hex with compile.cjs"
+        );
+    }
 }

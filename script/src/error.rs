@@ -19,6 +19,8 @@ pub enum SizeLimit {
     Compressed,
     /// The processed WASM against Nitro's 128 KiB decompression limit.
     Uncompressed,
+    /// The brotli stream against what the chain's maximum number of fragments holds (ArbOS 60 fragments).
+    Fragmented,
 }
 
 impl fmt::Display for SizeLimit {
@@ -26,6 +28,7 @@ impl fmt::Display for SizeLimit {
         f.write_str(match self {
             Self::Compressed => "deployed code (compressed)",
             Self::Uncompressed => "uncompressed wasm",
+            Self::Fragmented => "brotli stream (fragmented)",
         })
     }
 }
@@ -310,6 +313,16 @@ pub enum Error {
         recorded: u64,
         /// The provider's chain id.
         actual: u64,
+    },
+    /// A fragmented deployment was asked of a chain without fragments (before ArbOS 60:
+    /// `ArbOwnerPublic.getMaxStylusContractFragments` fails there).
+    #[error("{contract}: the chain does not support fragmented programs (ArbOS < 60): {source}")]
+    FragmentsUnsupported {
+        /// The contract.
+        contract: String,
+        /// The failed `getMaxStylusContractFragments` call.
+        #[source]
+        source: TransportError,
     },
 }
 

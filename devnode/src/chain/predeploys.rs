@@ -1,6 +1,7 @@
 //! What a Nitro dev chain has at genesis besides the dev accounts, so tools written for nitro-devnode work here
 //! unchanged: the CREATE2 factory, a StylusDeployer (create + activate + constructor in one transaction — the only
-//! deployment a constructor cannot be front-run in), and Nitro's funded dev account.
+//! deployment a constructor cannot be front-run in), a Stylus cache manager (`cargo stylus cache`), and Nitro's
+//! funded dev account.
 //!
 //! # Decisions
 //! - **Our own StylusDeployer** (`devnode/predeploys/StylusDeployer.sol`), with the ABI and behaviour of
@@ -40,6 +41,12 @@ const CREATE2_FACTORY_CODE: &str = "7fffffffffffffffffffffffffffffffffffffffffff
 /// StylusDeployer's runtime code, compiled from `devnode/predeploys/StylusDeployer.sol`.
 pub const STYLUS_DEPLOYER_CODE: &str = include_str!("../../predeploys/StylusDeployer.hex");
 
+/// nitro-devnode's Stylus cache manager address; devnode's own `CacheManager` (`devnode/predeploys/`) lives here.
+pub const CACHE_MANAGER: Address = address!("2F8Bd4EaB69764c105aDd7dE7CB0402557a44E6f");
+
+/// CacheManager's runtime code, compiled from `devnode/predeploys/CacheManager.sol`.
+pub const CACHE_MANAGER_CODE: &str = include_str!("../../predeploys/CacheManager.hex");
+
 /// Nitro's dev account (`nitro-devnode`'s funded account; its key is published in Nitro's documentation).
 pub const NITRO_DEV_ADDRESS: Address = address!("3f1Eae7D46d88F08fc2F8ed27FCb2AB183EB2d0E");
 
@@ -47,10 +54,11 @@ pub const NITRO_DEV_ADDRESS: Address = address!("3f1Eae7D46d88F08fc2F8ed27FCb2AB
 const NITRO_DEV_KEY: &str = "b6b15c8cb491557369f3c7d2c287b053eb229daa9c22138887752191c9520659";
 
 /// Every predeployed contract: its address and runtime code.
-pub fn contracts() -> [(Address, Bytes); 2] {
+pub fn contracts() -> [(Address, Bytes); 3] {
     [
         (CREATE2_FACTORY, code(CREATE2_FACTORY_CODE)),
         (STYLUS_DEPLOYER, code(STYLUS_DEPLOYER_CODE)),
+        (CACHE_MANAGER, code(CACHE_MANAGER_CODE)),
     ]
 }
 
@@ -67,7 +75,7 @@ pub fn nitro_dev_account() -> DevAccount {
 }
 
 fn code(hex_text: &str) -> Bytes {
-    // Invariant: both constants are hex (checked by the tests).
+    // Invariant: every constant is hex (checked by the tests).
     hex::decode(hex_text.trim())
         .unwrap_or_else(|_| unreachable!("predeploy code is hex"))
         .into()

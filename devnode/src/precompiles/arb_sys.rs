@@ -16,7 +16,7 @@ use revm::{
 };
 
 /// The ArbOS version reported (`arbOSVersion()` returns 55 + this, as Nitro does).
-pub const ARBOS_VERSION: u64 = 40;
+pub const ARBOS_VERSION: u64 = 60;
 
 /// Runs one `ArbSys` call.
 pub(crate) fn run(ctx: &mut EvmContext<'_>, inputs: &CallInputs) -> InterpreterResult {

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     evm::EvmContext,
-    stylus::{ink, is_stylus_program, ActivationError, ProgramCache, STYLUS_VERSION},
+    stylus::{fragments, ink, is_stylus_component, ActivationError, ProgramCache, STYLUS_VERSION},
 };
 use alloy::{
     primitives::{keccak256, Address, Log, B256, U256},
@@ -52,6 +52,33 @@ pub fn activation_error(err: &ActivationError) -> Vec<u8> {
         ActivationError::MemoryTooLarge { pages, limit } => {
             W::ProgramMemoryTooLarge { pages, limit }.abi_encode()
         }
+        ActivationError::FragmentNotActivatable => W::ProgramFragmentNotActivatable {}.abi_encode(),
+        ActivationError::RootTooShort { size } => W::ProgramRootTooShort {
+            size: U256::from(size),
+        }
+        .abi_encode(),
+        ActivationError::RootBadAddresses { length } => W::ProgramRootBadAddresses {
+            length: U256::from(length),
+        }
+        .abi_encode(),
+        ActivationError::NoFragments => W::ProgramNoFragments {}.abi_encode(),
+        ActivationError::TooManyFragments { count, limit } => W::ProgramTooManyFragments {
+            count: U256::from(count),
+            limit,
+        }
+        .abi_encode(),
+        ActivationError::NotAFragment { index, address } => W::ProgramNotAFragment {
+            index: U256::from(index),
+            fragment: address,
+        }
+        .abi_encode(),
+        ActivationError::SizeMismatch { declared, actual } => W::ProgramSizeMismatch {
+            declared: U256::from(declared),
+            actual: U256::from(actual),
+        }
+        .abi_encode(),
+        // Never encoded: activation turns it into an out-of-gas halt.
+        ActivationError::OutOfGas => Vec::new(),
     }
 }
 
@@ -204,7 +231,7 @@ fn activate(
     }
     let Ok(code) = ctx.journal_mut().code(program);
     let code = code.data;
-    if !is_stylus_program(&code) {
+    if !is_stylus_component(&code) {
         return revert(meter, IArbWasm::ProgramNotWasm {});
     }
     let hash = code_hash(ctx, program);
@@ -213,11 +240,21 @@ fn activate(
             return revert(meter, IArbWasm::ProgramUpToDate {});
         }
     }
-    let compiled = match programs.compile(hash, &code) {
+    let max_fragments = state::load_max_fragments(ctx);
+    // Reading the wasm (decompression, a root's fragments) fails keeping the unspent gas; validating it fails
+    // taking all gas — Nitro's `ActivateProgram` returns `takeAllGas` false for `getWasm` errors, true after.
+    let wasm = match fragments::program_wasm(ctx, &code, Some((&mut meter, max_fragments))) {
+        Ok(wasm) => wasm,
+        Err(ActivationError::OutOfGas) => return Meter::out_of_gas(inputs.gas_limit),
+        Err(err) => {
+            tracing::debug!(target: "devnode::arbwasm", %program, %err, "activation failed reading the wasm");
+            return meter.revert(activation_error(&err));
+        }
+    };
+    let compiled = match programs.compile_wasm(hash, &wasm) {
         Ok(compiled) => compiled,
         Err(err) => {
             tracing::debug!(target: "devnode::arbwasm", %program, %err, "activation failed");
-            // Nitro takes all gas when activation fails.
             meter.gas.spend_all();
             return meter.revert(activation_error(&err));
         }

@@ -1,12 +1,16 @@
 //! Arbitrum precompiles on top of revm's Ethereum set: `ArbWasm` (0x71: Stylus activation and
-//! parameters) and `ArbSys` (0x64: block number, chain id, ArbOS version).
+//! parameters), `ArbSys` (0x64: block number, chain id, ArbOS version), and chain ownership —
+//! `ArbOwner` (0x70), `ArbOwnerPublic` (0x6b), `ArbDebug` (0xff) — as far as dev tooling uses it, and
+//! `ArbWasmCache` (0x72, the program cache behind `cargo stylus cache`).
 //!
 //! Their interfaces (with Nitro's error definitions plus the activation errors this engine adds)
 //! are the `sol!` blocks [`IArbWasm`] and [`IArbSys`]; a revert of `ArbWasm` is one of
 //! [`IArbWasm::IArbWasmErrors`], ABI-encoded.
 
+pub mod arb_owner;
 pub mod arb_sys;
 pub mod arb_wasm;
+pub mod arb_wasm_cache;
 pub(crate) mod state;
 
 use crate::{evm::EvmContext, stylus::ProgramCache};
@@ -24,6 +28,18 @@ pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071
 
 /// Address of the `ArbSys` precompile.
 pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
+
+/// Address of the `ArbWasmCache` precompile (the program cache, changed by cache managers).
+pub const ARB_WASM_CACHE: Address = address!("0000000000000000000000000000000000000072");
+
+/// Address of the `ArbOwner` precompile (chain-owner-only setters).
+pub const ARB_OWNER: Address = address!("0000000000000000000000000000000000000070");
+
+/// Address of the `ArbOwnerPublic` precompile (the owner getters anyone may call).
+pub const ARB_OWNER_PUBLIC: Address = address!("000000000000000000000000000000000000006b");
+
+/// Address of the `ArbDebug` precompile (enabled on dev chains).
+pub const ARB_DEBUG: Address = address!("00000000000000000000000000000000000000ff");
 
 sol! {
     /// Nitro's `ArbWasm` precompile (as in stylus-tools' `ArbWasm.sol`), plus the activation
@@ -80,6 +96,62 @@ sol! {
         error ProgramMemoryTooLarge(uint64 pages, uint16 limit);
         /// Devnode: a state-changing method called in a static context.
         error ProgramWriteProtection();
+        /// Devnode: the code is a fragment (`EF F0 01`); activate its root instead.
+        error ProgramFragmentNotActivatable();
+        /// Devnode: a root shorter than its 8-byte header.
+        error ProgramRootTooShort(uint256 size);
+        /// Devnode: a root's address section is not a multiple of 20 bytes.
+        error ProgramRootBadAddresses(uint256 length);
+        /// Devnode: a root naming no fragment.
+        error ProgramNoFragments();
+        /// Devnode: a root naming more fragments than the chain's maximum.
+        error ProgramTooManyFragments(uint256 count, uint8 limit);
+        /// Devnode: a root's fragment address holds no fragment code.
+        error ProgramNotAFragment(uint256 index, address fragment);
+        /// Devnode: the joined fragments decompress to another size than the root declares.
+        error ProgramSizeMismatch(uint256 declared, uint256 actual);
+    }
+
+    /// Nitro's `ArbWasmCache` precompile, plus its typed access error.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IArbWasmCache {
+        function isCacheManager(address manager) external view returns (bool);
+        function allCacheManagers() external view returns (address[] memory managers);
+        function cacheProgram(address addr) external;
+        function evictCodehash(bytes32 codehash) external;
+        function codehashIsCached(bytes32 codehash) external view returns (bool);
+
+        event UpdateProgramCache(address indexed manager, bytes32 indexed codehash, bool cached);
+
+        /// Devnode: the caller is neither a cache manager nor a chain owner.
+        error NotCacheManager(address caller);
+    }
+
+    /// The parts of Nitro's `ArbOwner` precompile devnode implements, plus its typed access error.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IArbOwner {
+        function addChainOwner(address newOwner) external;
+        function removeChainOwner(address ownerToRemove) external;
+        function isChainOwner(address addr) external view returns (bool);
+        function getAllChainOwners() external view returns (address[] memory);
+        function setMaxStylusContractFragments(uint8 maxFragments) external;
+
+        /// Devnode: the caller is not a chain owner (Nitro: "unauthorized caller to access-controlled method").
+        error NotChainOwner(address caller);
+    }
+
+    /// The parts of Nitro's `ArbOwnerPublic` precompile devnode implements.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IArbOwnerPublic {
+        function isChainOwner(address addr) external view returns (bool);
+        function getAllChainOwners() external view returns (address[] memory);
+        function getMaxStylusContractFragments() external view returns (uint8);
+    }
+
+    /// The part of Nitro's `ArbDebug` precompile dev tooling uses.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IArbDebug {
+        function becomeChainOwner() external;
     }
 
     /// The parts of Nitro's `ArbSys` precompile tools use.
@@ -94,7 +166,7 @@ sol! {
     }
 }
 
-/// Ethereum's precompiles plus `ArbWasm` and `ArbSys`.
+/// Ethereum's precompiles plus the Arbitrum ones above.
 #[derive(Debug)]
 pub struct ArbPrecompiles {
     eth: EthPrecompiles,
@@ -116,8 +188,14 @@ impl ArbPrecompiles {
 
     fn addresses_for(eth: &EthPrecompiles) -> AddressSet {
         let mut set = eth.warm_addresses().clone();
-        set.insert(ARB_WASM);
-        set.insert(ARB_SYS);
+        set.extend([
+            ARB_WASM,
+            ARB_WASM_CACHE,
+            ARB_SYS,
+            ARB_OWNER,
+            ARB_OWNER_PUBLIC,
+            ARB_DEBUG,
+        ]);
         set
     }
 }
@@ -143,6 +221,8 @@ impl<'db> PrecompileProvider<EvmContext<'db>> for ArbPrecompiles {
         match inputs.bytecode_address {
             ARB_WASM => Ok(Some(arb_wasm::run(context, inputs, &self.programs))),
             ARB_SYS => Ok(Some(arb_sys::run(context, inputs))),
+            ARB_WASM_CACHE => Ok(Some(arb_wasm_cache::run(context, inputs))),
+            ARB_OWNER | ARB_OWNER_PUBLIC | ARB_DEBUG => Ok(Some(arb_owner::run(context, inputs))),
             _ => self.eth.run(context, inputs),
         }
     }

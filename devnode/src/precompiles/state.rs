@@ -4,6 +4,8 @@
 //! - `keccak256("verity.arbwasm.program" ‖ codehash)` → `version u16 ‖ footprint u16 ‖
 //!   asm_kb u32 ‖ activated_at u64` (big-endian, left-aligned; zero = not activated).
 //! - `keccak256("verity.arbwasm.data_pricer")` → `demand u32 ‖ last_update u64`.
+//! - `keccak256("verity.arbwasm.cached" ‖ codehash)` → 1 when `ArbWasmCache` holds the program.
+//! - `keccak256("verity.arbwasm.max_fragments")` → `set u8 (1) ‖ max u8` (unset = Nitro's default, 2).
 
 use super::ARB_WASM;
 use crate::evm::EvmContext;
@@ -44,6 +46,44 @@ fn program_slot(code_hash: B256) -> U256 {
 
 fn pricer_slot() -> U256 {
     keccak256(b"verity.arbwasm.data_pricer").into()
+}
+
+fn cached_slot(code_hash: B256) -> U256 {
+    let mut preimage = b"verity.arbwasm.cached".to_vec();
+    preimage.extend_from_slice(code_hash.as_slice());
+    keccak256(preimage).into()
+}
+
+/// Whether the program with `code_hash` is in ArbOS's cache (`ArbWasmCache.codehashIsCached`).
+pub(crate) fn is_cached(ctx: &mut EvmContext<'_>, code_hash: B256) -> bool {
+    !sload(ctx, cached_slot(code_hash)).is_zero()
+}
+
+/// Puts the program with `code_hash` in ArbOS's cache or takes it out.
+pub(crate) fn set_cached(ctx: &mut EvmContext<'_>, code_hash: B256, cached: bool) {
+    sstore(ctx, cached_slot(code_hash), U256::from(u8::from(cached)));
+}
+
+fn max_fragments_slot() -> U256 {
+    keccak256(b"verity.arbwasm.max_fragments").into()
+}
+
+/// The chain's maximum fragment count per program (`ArbOwnerPublic.getMaxStylusContractFragments`).
+pub(crate) fn load_max_fragments(ctx: &mut EvmContext<'_>) -> u8 {
+    let word = sload(ctx, max_fragments_slot()).to_be_bytes::<32>();
+    if word[0] == 1 {
+        word[1]
+    } else {
+        crate::stylus::fragments::DEFAULT_MAX_FRAGMENTS
+    }
+}
+
+/// Sets the chain's maximum fragment count per program (`ArbOwner.setMaxStylusContractFragments`).
+pub(crate) fn store_max_fragments(ctx: &mut EvmContext<'_>, max: u8) {
+    let mut word = [0u8; 32];
+    word[0] = 1;
+    word[1] = max;
+    sstore(ctx, max_fragments_slot(), U256::from_be_bytes(word));
 }
 
 fn sload(ctx: &mut EvmContext<'_>, slot: U256) -> U256 {

@@ -10,6 +10,7 @@
 //! floating point: those are rejected by an operator scan.
 
 use super::{code::MAX_WASM_SIZE, host, ink::PAGE_LIMIT};
+use alloy::primitives::Address;
 use wasmparser::{
     ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
@@ -68,6 +69,53 @@ pub enum ActivationError {
         /// Limit.
         limit: u16,
     },
+    /// The code is a fragment (`EF F0 01`): only its root can be activated.
+    #[error("fragmented stylus programs cannot be activated directly; activate the root program instead")]
+    FragmentNotActivatable,
+    /// A root shorter than its 8-byte header (prefix, dictionary, uncompressed size).
+    #[error("stylus program root too short: need at least 8 bytes, got {size}")]
+    RootTooShort {
+        /// Root code size.
+        size: usize,
+    },
+    /// A root whose address section is not a whole number of 20-byte addresses.
+    #[error(
+        "stylus program root address data has invalid length: {length} (must be multiple of 20)"
+    )]
+    RootBadAddresses {
+        /// Length of the address section.
+        length: usize,
+    },
+    /// A root naming no fragment.
+    #[error("fragment count cannot be zero")]
+    NoFragments,
+    /// A root naming more fragments than the chain allows.
+    #[error("fragment count {count} exceeds limit of {limit}")]
+    TooManyFragments {
+        /// Fragments named.
+        count: usize,
+        /// The chain's maximum (`ArbOwner.setMaxStylusContractFragments`).
+        limit: u8,
+    },
+    /// A root's fragment address holds no fragment code (no code, or other code).
+    #[error("fragment {index} at {address} is not a Stylus program fragment")]
+    NotAFragment {
+        /// Position in the root.
+        index: usize,
+        /// The address named.
+        address: Address,
+    },
+    /// The joined fragments do not decompress to the size the root declares.
+    #[error("decompressed length {actual} does not match expected length {declared}")]
+    SizeMismatch {
+        /// Size the root declares.
+        declared: usize,
+        /// Bytes decompressed (at most `declared + 1`).
+        actual: usize,
+    },
+    /// Reading fragments ran out of gas.
+    #[error("out of gas reading fragments")]
+    OutOfGas,
 }
 
 /// Facts about a validated program.

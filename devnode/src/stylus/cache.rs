@@ -108,9 +108,24 @@ impl ProgramCache {
         if let Some(program) = self.get(&code_hash) {
             return Ok(program);
         }
-        let wasm = decompress_program(code)?;
-        let info = validate_wasm(&wasm)?;
-        let module = Module::new(&self.engine, &wasm)
+        self.compile_wasm(code_hash, &decompress_program(code)?)
+    }
+
+    /// Validates and compiles `wasm` (already decompressed or assembled from fragments) under `code_hash`, or
+    /// returns the cached module.
+    ///
+    /// # Errors
+    /// The [`ActivationError`] that makes the wasm unacceptable.
+    pub fn compile_wasm(
+        &self,
+        code_hash: B256,
+        wasm: &[u8],
+    ) -> Result<Arc<CompiledProgram>, ActivationError> {
+        if let Some(program) = self.get(&code_hash) {
+            return Ok(program);
+        }
+        let info = validate_wasm(wasm)?;
+        let module = Module::new(&self.engine, wasm)
             .map_err(|e| ActivationError::InvalidWasm(e.to_string()))?;
         let program = Arc::new(CompiledProgram { module, info });
         if let Ok(mut modules) = self.modules.write() {

@@ -121,7 +121,13 @@ pub(crate) fn run_program(evm: &mut StylusEvm<'_>) -> Result<InterpreterResult, 
         Some(r) => r,
     };
     // Activated programs were validated; recompiling only happens for state built elsewhere.
-    let program = match evm.programs.compile(code_hash, &code) {
+    let program = match evm.programs.get(&code_hash).map_or_else(
+        || {
+            super::fragments::program_wasm(&mut evm.inner.ctx, &code, None)
+                .and_then(|wasm| evm.programs.compile_wasm(code_hash, &wasm))
+        },
+        Ok,
+    ) {
         Ok(program) => program,
         Err(err) => return Ok(fail_all(gas_limit, activation_error(&err))),
     };

@@ -2,7 +2,8 @@
 //! price table ([`ink`]), the compiled-module cache ([`ProgramCache`]), the `vm_hooks` host functions
 //! and the frame executor that runs a program inside a revm call frame.
 //!
-//! A program is an account whose code is `EF F0 00 ‖ dictionary ‖ brotli(wasm)`. It runs only after
+//! A program is an account whose code is `EF F0 00 ‖ dictionary ‖ brotli(wasm)`, or the root of a fragmented
+//! program ([`fragments`], ArbOS 60). It runs only after
 //! `ArbWasm.activateProgram` has validated it (see [`crate::precompiles`]).
 //!
 //! # Calls out of a program
@@ -17,12 +18,17 @@ pub mod activation;
 pub mod cache;
 pub mod code;
 pub(crate) mod exec;
+pub mod fragments;
 pub(crate) mod host;
 pub mod ink;
 
 pub use activation::{validate_wasm, ActivationError, WasmInfo};
 pub use cache::{CompiledProgram, ProgramCache};
-pub use code::{decompress_program, is_stylus_program, STYLUS_PREFIX};
+pub use code::{
+    decompress_program, is_fragment, is_root_program, is_stylus_component, is_stylus_program,
+    FRAGMENT_PREFIX, ROOT_PREFIX, STYLUS_PREFIX,
+};
+pub use fragments::RootProgram;
 pub use host::vm_hooks;
 
 thread_local! {

@@ -44,7 +44,14 @@ fn alternative_initcode_returning_same_code_deploys_an_equal_program() {
 #[test]
 fn eip3541_still_rejects_other_ef_code() {
     let mut chain = Chain::new();
-    for code in [&[0xEF][..], &[0xEF, 0x00, 0x01], &[0xEF, 0xF0, 0x01, 0x00]] {
+    // ArbOS 60 allows `EF F0 00` programs, `EF F0 01` fragments and `EF F0 02` roots, each with a payload.
+    for code in [
+        &[0xEF][..],
+        &[0xEF, 0x00, 0x01],
+        &[0xEF, 0xF0, 0x03, 0x00],
+        &[0xEF, 0xF0, 0x01],
+        &[0xEF, 0xF0, 0x02],
+    ] {
         let result = chain.send(ALICE, TxKind::Create, U256::ZERO, standard_initcode(code));
         assert!(
             matches!(

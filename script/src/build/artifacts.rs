@@ -10,7 +10,7 @@ use std::{
 use alloy::primitives::{keccak256, B256};
 use serde::{Deserialize, Serialize};
 
-use super::code::{MAX_CODE_SIZE, MAX_WASM_SIZE};
+use super::code::{FRAGMENT_CHUNK, MAX_CODE_SIZE, MAX_WASM_SIZE};
 use crate::{error::SizeLimit, Error, Result};
 
 /// The manifest's file name inside the artifacts directory.
@@ -72,6 +72,34 @@ impl ContractArtifact {
         check(SizeLimit::Compressed, self.code.len(), MAX_CODE_SIZE)?;
         check(SizeLimit::Uncompressed, self.wasm.len(), MAX_WASM_SIZE)
     }
+
+    /// How many fragments a fragmented deployment of this contract takes ([`super::code::fragment_codes`]).
+    pub fn fragment_count(&self) -> usize {
+        self.brotli_size().div_ceil(FRAGMENT_CHUNK).max(1)
+    }
+
+    /// Like [`Self::ensure_within_limits`] for a fragmented deployment (ArbOS 60): the brotli stream must fit in
+    /// `max_fragments` fragments instead of one contract.
+    pub fn ensure_within_fragment_limits(&self, max_fragments: u8) -> Result<()> {
+        let max = usize::from(max_fragments) * FRAGMENT_CHUNK;
+        if self.brotli_size() > max {
+            return Err(Error::TooLarge {
+                contract: self.name.clone(),
+                limit: SizeLimit::Fragmented,
+                size: self.brotli_size(),
+                max,
+            });
+        }
+        if self.wasm.len() > MAX_WASM_SIZE {
+            return Err(Error::TooLarge {
+                contract: self.name.clone(),
+                limit: SizeLimit::Uncompressed,
+                size: self.wasm.len(),
+                max: MAX_WASM_SIZE,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Every built contract, in build order, and the directory they live in.
@@ -118,6 +146,14 @@ impl Artifacts {
         self.contracts
             .iter()
             .try_for_each(ContractArtifact::ensure_within_limits)
+    }
+
+    /// Fails with [`Error::TooLarge`] naming the first contract a fragmented deployment with at most
+    /// `max_fragments` fragments cannot hold.
+    pub fn ensure_within_fragment_limits(&self, max_fragments: u8) -> Result<()> {
+        self.contracts
+            .iter()
+            .try_for_each(|c| c.ensure_within_fragment_limits(max_fragments))
     }
 
     /// The size table `verity build` prints (see [`SizeTable`]).
@@ -293,6 +329,26 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn fragment_limits_replace_the_code_limit() {
+        let big = artifact("big", MAX_CODE_SIZE, 100_000);
+        assert!(big.ensure_within_limits().is_err());
+        assert_eq!(big.fragment_count(), 2);
+        assert!(big.ensure_within_fragment_limits(2).is_ok());
+        assert!(matches!(
+            big.ensure_within_fragment_limits(1),
+            Err(Error::TooLarge { limit: SizeLimit::Fragmented, max, .. }) if max == FRAGMENT_CHUNK
+        ));
+        assert!(matches!(
+            artifact("wide", 100, MAX_WASM_SIZE + 1).ensure_within_fragment_limits(2),
+            Err(Error::TooLarge {
+                limit: SizeLimit::Uncompressed,
+                ..
+            })
+        ));
+        assert_eq!(artifact("small", 10, 100).fragment_count(), 1);
     }
 
     #[test]

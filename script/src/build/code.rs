@@ -1,4 +1,6 @@
-//! From Nitro-valid wasm to chain bytes: brotli, the deployed code and cargo-stylus's CREATE initcode.
+//! From Nitro-valid wasm to chain bytes: brotli, the deployed code and cargo-stylus's CREATE initcode — and, for
+//! chains at ArbOS 60 or later, the same brotli stream as fragments plus a root ([`fragment_codes`],
+//! [`root_code`]), cut as cargo-stylus 0.10.10 cuts it.
 
 use std::io::Cursor;
 
@@ -18,6 +20,14 @@ pub const DICTIONARY_NONE: u8 = 0x00;
 pub const MAX_CODE_SIZE: usize = 24_576;
 /// The largest wasm Nitro decompresses (128 KiB).
 pub const MAX_WASM_SIZE: usize = 128 * 1024;
+/// The prefix of a fragment's code (ArbOS 60): `EF F0 01` ‖ a chunk of the brotli stream.
+pub const FRAGMENT_PREFIX: [u8; 3] = [0xEF, 0xF0, 0x01];
+/// The prefix of a root's code (ArbOS 60): `EF F0 02` ‖ dictionary ‖ wasm size (u32 BE) ‖ fragment addresses.
+pub const ROOT_PREFIX: [u8; 3] = [0xEF, 0xF0, 0x02];
+/// Brotli bytes per fragment: the code limit less the fragment prefix.
+pub const FRAGMENT_CHUNK: usize = MAX_CODE_SIZE - FRAGMENT_PREFIX.len();
+/// Nitro's default maximum number of fragments per program at ArbOS 60 (chain owners may change it).
+pub const DEFAULT_MAX_FRAGMENTS: u8 = 2;
 /// Length of cargo-stylus's EVM prelude: 42 bytes of EVM code and one version byte.
 pub const PRELUDE_LENGTH: usize = 43;
 
@@ -45,6 +55,44 @@ pub fn deployed_code(compressed: &[u8]) -> Vec<u8> {
     code.push(DICTIONARY_NONE);
     code.extend_from_slice(compressed);
     code
+}
+
+/// The fragments carrying the brotli stream of deployed `code` (`EF F0 00 00` ‖ brotli): chunks of
+/// [`FRAGMENT_CHUNK`] bytes, each prefixed with [`FRAGMENT_PREFIX`] (one fragment when the stream fits in one).
+pub fn fragment_codes(code: &[u8]) -> Vec<Vec<u8>> {
+    let stream = code.get(4..).unwrap_or_default();
+    stream
+        .chunks(FRAGMENT_CHUNK)
+        .map(|chunk| {
+            let mut fragment = Vec::with_capacity(FRAGMENT_PREFIX.len() + chunk.len());
+            fragment.extend_from_slice(&FRAGMENT_PREFIX);
+            fragment.extend_from_slice(chunk);
+            fragment
+        })
+        .collect()
+}
+
+/// A root's code: [`ROOT_PREFIX`] ‖ dictionary `00` ‖ `wasm_len` (u32 big-endian) ‖ the fragments' addresses.
+pub fn root_code(wasm_len: u32, fragments: &[alloy::primitives::Address]) -> Vec<u8> {
+    let mut code = Vec::with_capacity(8 + 20 * fragments.len());
+    code.extend_from_slice(&ROOT_PREFIX);
+    code.push(DICTIONARY_NONE);
+    code.extend_from_slice(&wasm_len.to_be_bytes());
+    for fragment in fragments {
+        code.extend_from_slice(fragment.as_slice());
+    }
+    code
+}
+
+/// The fragment addresses a root's code names, or `None` when `code` is not a well-formed root.
+pub fn root_fragments(code: &[u8]) -> Option<Vec<alloy::primitives::Address>> {
+    let addresses = code.strip_prefix(&ROOT_PREFIX)?.get(5..)?;
+    addresses.len().is_multiple_of(20).then(|| {
+        addresses
+            .chunks_exact(20)
+            .map(alloy::primitives::Address::from_slice)
+            .collect()
+    })
 }
 
 /// cargo-stylus's CREATE initcode: an EVM prelude that returns the `code` appended to it.
@@ -91,6 +139,29 @@ mod tests {
         };
         assert_eq!(&init[..PRELUDE_LENGTH], expected_prefix.as_slice());
         assert_eq!(&init[PRELUDE_LENGTH..], [0xef, 0xf0, 0x00, 0x00, 1, 2, 3]);
+    }
+
+    #[test]
+    fn fragments_cut_the_stream_as_cargo_stylus_does() {
+        let code = deployed_code(&vec![9u8; FRAGMENT_CHUNK + 10]);
+        let fragments = fragment_codes(&code);
+        assert_eq!(fragments.len(), 2);
+        assert_eq!(fragments[0].len(), MAX_CODE_SIZE);
+        assert_eq!(&fragments[1][..3], &FRAGMENT_PREFIX);
+        assert_eq!(fragments[1].len(), 13);
+        assert_eq!(
+            fragment_codes(&deployed_code(&[1, 2])),
+            vec![vec![0xEF, 0xF0, 0x01, 1, 2]]
+        );
+        let addresses = [
+            alloy::primitives::Address::repeat_byte(1),
+            alloy::primitives::Address::repeat_byte(2),
+        ];
+        let root = root_code(0x0102_0304, &addresses);
+        assert_eq!(&root[..8], &[0xEF, 0xF0, 0x02, 0x00, 1, 2, 3, 4]);
+        assert_eq!(root_fragments(&root), Some(addresses.to_vec()));
+        assert_eq!(root_fragments(&root[..root.len() - 1]), None);
+        assert_eq!(root_fragments(&code), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! initializer that reverts with its "already done" error can be accepted with [`PlannedCall::done_if_reverts_with`]).
 
 pub mod atomic;
+pub mod fragments;
 pub mod plan;
 pub mod record;
 pub mod verity;
@@ -65,6 +66,8 @@ pub struct DeployOptions {
     pub receipt_poll_interval: Duration,
     /// How long to wait for a receipt before failing.
     pub receipt_timeout: Duration,
+    /// Deploy every contract as ArbOS 60 fragments and a root ([`fragments`]); off by default (one contract each).
+    pub fragments: bool,
 }
 
 impl DeployOptions {
@@ -76,6 +79,7 @@ impl DeployOptions {
             data_fee_bump_percent: 20,
             receipt_poll_interval: Duration::from_millis(100),
             receipt_timeout: Duration::from_secs(120),
+            fragments: false,
         }
     }
 }
@@ -109,7 +113,14 @@ where
     let atomic = deployer.has_stylus_deployer().await?;
     for deployable in &plan.contracts {
         let artifact = artifacts.get(&deployable.contract)?;
-        artifact.ensure_within_limits()?;
+        let fragmented;
+        let artifact = if options.fragments {
+            fragmented = deployer.fragmented(artifact).await?;
+            &fragmented
+        } else {
+            artifact.ensure_within_limits()?;
+            artifact
+        };
         if let Some(call) = deployable
             .init
             .as_ref()
