@@ -11,15 +11,18 @@ use alloy::{
 };
 use verity_abi::{
     registry::{
-        FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited, RefundWithdrawn,
-        RegistryAlreadyFinal, RegistryAlreadyStored, RegistryInsufficientFee, RegistryNotExpired,
-        RegistryNotNameOwner, RegistryNothingToWithdraw, RegistryUnauthorized,
+        storage_item, FeesWithdrawn, Format, NameTransferred, Reason, RefundCredited,
+        RefundWithdrawn, RegistryAlreadyFinal, RegistryAlreadyStored, RegistryInsufficientFee,
+        RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw, RegistryUnauthorized,
         RegistryVersionNotIncreasing, Relation, Role, RoleChanged, Status, StorageConfirmed,
         VersionFinalized, VersionSubmitted, YankChanged,
     },
     rpc::IModelRegistry::{self, IModelRegistryInstance},
 };
-use verity_script::deploy::verity::RegistryParams;
+use verity_script::deploy::{
+    mapping_slot,
+    verity::{registry_layout, RegistryParams},
+};
 
 use crate::support::{events, expect_error, now, tx, Harness};
 
@@ -158,6 +161,19 @@ impl<P: Provider + Clone> World<P> {
         Status::try_from(info.status).expect("status code")
     }
 
+    /// Refunds credited to `account` and not withdrawn, read from the registry's storage (the contract has no
+    /// view for it: size; wallets learn it from `RefundCredited` / `RefundWithdrawn`).
+    pub(crate) async fn refundable(&self, account: Address) -> U256 {
+        let slot = mapping_slot(account.into_word(), registry_layout::ACCOUNTS_SLOT);
+        let word = self
+            .h
+            .wallet(0)
+            .get_storage_at(self.at, slot)
+            .await
+            .unwrap();
+        word & U256::from(u128::MAX)
+    }
+
     pub(crate) async fn balance(&self, account: Address) -> U256 {
         self.h.wallet(0).get_balance(account).await.unwrap()
     }
@@ -180,7 +196,7 @@ impl<P: Provider + Clone> World<P> {
         }
         let mut refunds = U256::ZERO;
         for i in 0..6 {
-            refunds += registry.refundable(self.h.account(i)).call().await.unwrap();
+            refunds += self.refundable(self.h.account(i)).await;
         }
         assert_eq!(
             self.balance(self.at).await,
@@ -341,11 +357,8 @@ async fn lifecycle_as_wallet_attester_and_keeper() {
     assert_eq!(w.r[ADMIN].pendingCount().call().await.unwrap(), 1);
     w.assert_conservation(U256::ZERO).await;
 
-    // Reads: usable, lineage, latest.
+    // Reads: usable (lineage is indexed from `VersionSubmitted`'s parents; no on-chain walk).
     assert!(w.r[ADMIN].isUsable(id2).call().await.unwrap());
-    assert_eq!(w.r[ADMIN].lineage(id2, 5).call().await.unwrap(), vec![id1]);
-    assert!(w.r[ADMIN].lineage(id1, 5).call().await.unwrap().is_empty());
-    assert_eq!(w.r[ADMIN].latest(llama).call().await.unwrap(), id2);
     let info = w.r[ADMIN].version(id2).call().await.unwrap();
     assert_eq!(
         (info.version, info.parentCount, info.submitter),
@@ -363,13 +376,12 @@ async fn lifecycle_as_wallet_attester_and_keeper() {
         .await
         .unwrap());
 
-    // Yank by the owner: latest() skips it, usableAt keeps the past; unyank restores it.
+    // Yank by the owner: usableAt keeps the past; unyank restores it.
     w.h.advance(100).await;
     let receipt = tx!(w.r[ALICE].setYanked(id2, true));
     assert!(events::<YankChanged>(&receipt)[0].yanked);
     let yanked_at = now(&w.h).await;
     assert_eq!(w.status(id2).await, Status::Yanked);
-    assert_eq!(w.r[ADMIN].latest(llama).call().await.unwrap(), id1);
     assert!(!w.r[ADMIN].isUsable(id2).call().await.unwrap());
     assert!(!w.r[ADMIN].usableAt(id2, yanked_at).call().await.unwrap());
     assert!(w.r[ADMIN]
@@ -389,7 +401,7 @@ async fn lifecycle_as_wallet_attester_and_keeper() {
     );
     w.h.advance(100).await;
     tx!(w.r[ALICE].setYanked(id2, false));
-    assert_eq!(w.r[ADMIN].latest(llama).call().await.unwrap(), id2);
+    assert!(w.r[ADMIN].isUsable(id2).call().await.unwrap());
     assert!(w.r[ADMIN]
         .usableAt(id2, now(&w.h).await)
         .call()
@@ -399,7 +411,7 @@ async fn lifecycle_as_wallet_attester_and_keeper() {
     w.assert_conservation(U256::ZERO).await;
 
     // Withdrawals: Alice's refunds (v3, v4, v6) leave exactly once; the admin takes the earned fees (v1, v2).
-    let owed = w.r[ADMIN].refundable(alice).call().await.unwrap();
+    let owed = w.refundable(alice).await;
     assert_eq!(owed, min_fee() * U256::from(3));
     let before = w.balance(alice).await;
     let receipt = tx!(w.r[ALICE].withdrawRefund());
@@ -413,7 +425,7 @@ async fn lifecycle_as_wallet_attester_and_keeper() {
     let earned = v1.fee + min_fee();
     let sink = w.h.account(OUTSIDER);
     let before = w.balance(sink).await;
-    let receipt = tx!(w.r[ADMIN].withdrawFees(sink, earned));
+    let receipt = tx!(w.r[ADMIN].withdrawFees(sink));
     let fees = &events::<FeesWithdrawn>(&receipt)[0];
     assert_eq!((fees.to, fees.amount), (sink, earned));
     assert_eq!(w.balance(sink).await, before + earned);
@@ -514,6 +526,27 @@ async fn outsider_is_rejected_by_every_gated_function() {
     );
     assert_eq!(by_keeper.role, Role::Attester.code());
 
+    // Attester: confirmStorageBatch — by call, and as a mined transaction that reverts.
+    let items: Vec<B256> = storage_item(id.to(), CONTENT.0, SIZE, expiry).to_vec();
+    unauthorized(
+        expect_error(r.confirmStorageBatch(items.clone()).call().await),
+        Role::Attester,
+    );
+    let receipt = r
+        .confirmStorageBatch(items)
+        .gas(1_000_000)
+        .send()
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(
+        !receipt.status(),
+        "an outsider's confirmStorageBatch must revert"
+    );
+    assert_eq!(w.status(id).await, Status::Submitted);
+
     // Admin: setRole, setConfig, withdrawFees.
     unauthorized(
         expect_error(r.setRole(outsider, Role::Admin.code(), true).call().await),
@@ -524,7 +557,7 @@ async fn outsider_is_rejected_by_every_gated_function() {
         Role::Admin,
     );
     unauthorized(
-        expect_error(r.withdrawFees(outsider, U256::from(1)).call().await),
+        expect_error(r.withdrawFees(outsider).call().await),
         Role::Admin,
     );
 
@@ -605,4 +638,152 @@ async fn finalize_registrations_gas_per_item() {
         "per-item gas ratio {:.3} over the goal {REGISTRY_PER_ITEM_RATIO_GOAL}",
         gas.per_item_ratio().unwrap()
     );
+}
+
+impl<P: Provider + Clone> World<P> {
+    /// `confirmStorageBatch` from the attester, each item `(id, content hash, size, storage expiry)`.
+    pub(crate) async fn confirm_batch(
+        &self,
+        items: &[(U256, B256, u64, u64)],
+    ) -> TransactionReceipt {
+        let words: Vec<B256> = items
+            .iter()
+            .flat_map(|(id, hash, size, expiry)| storage_item(id.to(), hash.0, *size, *expiry))
+            .collect();
+        tx!(self.r[ATTESTER].confirmStorageBatch(words))
+    }
+}
+
+/// One `confirmStorageBatch` mixing a valid item with every kind of bad one: the transaction succeeds, the valid
+/// version is Stored, mismatches are rejected and refunded, and unknown / already-stored / already-final items
+/// are reported unchanged — one bad item never reverts the batch.
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_batch_mixes_valid_and_invalid_items_without_reverting() {
+    let w = world().await;
+    let phi = name("phi");
+    let (done, _) = w.submit(ALICE, &Sub::original(phi, 1)).await;
+    w.confirm(done).await;
+    w.finalize(KEEPER, &[done]).await;
+    let (stored, _) = w.submit(ALICE, &Sub::original(phi, 2)).await;
+    w.confirm(stored).await;
+    let (good, _) = w.submit(ALICE, &Sub::original(phi, 3)).await;
+    let (bad_hash, _) = w.submit(ALICE, &Sub::original(phi, 4)).await;
+    let (bad_size, _) = w.submit(BOB, &Sub::original(name("bob"), 1)).await;
+    let expiry = now(&w.h).await + 365 * 86_400;
+    let unknown = U256::from(1_000);
+    let receipt = w
+        .confirm_batch(&[
+            (good, CONTENT, SIZE, expiry),
+            (bad_hash, B256::repeat_byte(0xee), SIZE, expiry),
+            (unknown, CONTENT, SIZE, expiry),
+            (stored, CONTENT, SIZE, expiry),
+            (done, CONTENT, SIZE, expiry),
+            (bad_size, CONTENT, SIZE + 1, expiry),
+        ])
+        .await;
+    assert!(receipt.status());
+
+    let confirmed = events::<StorageConfirmed>(&receipt);
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(
+        (confirmed[0].id, confirmed[0].storageExpiry),
+        (good, expiry)
+    );
+    let outcomes: Vec<_> = events::<VersionFinalized>(&receipt)
+        .iter()
+        .map(|e| (e.id, e.status, e.reason, e.changed))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (
+                bad_hash,
+                Status::Rejected.code(),
+                Reason::ContentHashMismatch.code(),
+                true
+            ),
+            (
+                unknown,
+                Status::None.code(),
+                Reason::UnknownVersion.code(),
+                false
+            ),
+            (
+                stored,
+                Status::Stored.code(),
+                Reason::AlreadyStored.code(),
+                false
+            ),
+            (
+                done,
+                Status::Registered.code(),
+                Reason::AlreadyFinal.code(),
+                false
+            ),
+            (
+                bad_size,
+                Status::Rejected.code(),
+                Reason::SizeMismatch.code(),
+                true
+            ),
+        ]
+    );
+    let refunds: Vec<_> = events::<RefundCredited>(&receipt)
+        .iter()
+        .map(|e| (e.account, e.amount))
+        .collect();
+    assert_eq!(
+        refunds,
+        vec![
+            (w.h.account(ALICE), min_fee()),
+            (w.h.account(BOB), min_fee())
+        ]
+    );
+    assert_eq!(w.status(good).await, Status::Stored);
+    assert_eq!(
+        w.r[ADMIN].version(good).call().await.unwrap().storageExpiry,
+        expiry
+    );
+    // The stored item registers as usual.
+    let report = w.finalize(KEEPER, &[good]).await;
+    assert_eq!(report[0].status, Status::Registered.code());
+    w.assert_conservation(U256::ZERO).await;
+}
+
+/// Amortized `confirmStorageBatch` gas per item in a batch of 100 against a lone `confirmStorage` (gas is
+/// deterministic on devnode). Measured 0.304 (12,264 per item vs 40,397 lone): issue 16's goal of 0.25 is NOT met
+/// yet — per item the batch still pays three cold reads (core, info, content hash), one write (info) and one
+/// `StorageConfirmed` log, ≈12k gas of floor. This asserts the measured figure as a regression bound; the goal
+/// needs one fewer cold slot per item or a summary event instead of per-item logs (README, registrations).
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_batch_gas_per_item_stays_at_the_measured_ratio() {
+    const ITEMS: usize = 100;
+    let w = world().await;
+    let gem = name("gem");
+    let mut ids = Vec::with_capacity(ITEMS + 1);
+    for version in 1..=(ITEMS as u64 + 1) {
+        ids.push(w.submit(ALICE, &Sub::original(gem, version)).await.0);
+    }
+    let expiry = now(&w.h).await + 365 * 86_400;
+    let lone = tx!(w.r[ATTESTER].confirmStorage(ids[0], CONTENT, SIZE, expiry)).gas_used;
+    let items: Vec<_> = ids[1..]
+        .iter()
+        .map(|id| (*id, CONTENT, SIZE, expiry))
+        .collect();
+    let receipt = w.confirm_batch(&items).await;
+    assert_eq!(events::<StorageConfirmed>(&receipt).len(), ITEMS);
+    let per_item = receipt.gas_used as f64 / ITEMS as f64;
+    let ratio = per_item / lone as f64;
+    eprintln!(
+        "confirmStorage {lone} gas; confirmStorageBatch of {ITEMS}: {} gas, {per_item:.0} per item, {ratio:.3} of a lone one",
+        receipt.gas_used
+    );
+    assert!(
+        ratio <= 0.31,
+        "per-item gas ratio {ratio:.3} regressed past the measured 0.304 (lone {lone}, batch {})",
+        receipt.gas_used
+    );
+    for id in &ids {
+        assert_eq!(w.status(*id).await, Status::Stored);
+    }
 }

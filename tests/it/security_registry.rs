@@ -70,11 +70,7 @@ async fn rejected_squatter_releases_the_name() {
     tx!(w.r[ATTESTER].confirmStorage(squat, B256::repeat_byte(0xbb), SIZE, expiry));
     assert_eq!(w.status(squat).await, Status::Rejected);
     assert_eq!(
-        w.r[ALICE]
-            .refundable(w.h.account(ALICE))
-            .call()
-            .await
-            .unwrap(),
+        w.refundable(w.h.account(ALICE)).await,
         crate::registry::min_fee(),
         "the squatter's fee is refunded"
     );

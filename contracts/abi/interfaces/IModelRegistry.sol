@@ -11,6 +11,8 @@ interface IModelRegistry {
 
     function confirmStorage(uint256 id, bytes32 content_hash, uint64 size, uint64 storage_expiry) external;
 
+    function confirmStorageBatch(bytes32[] memory items) external;
+
     function finalizeRegistrations(uint256[] memory ids) external;
 
     function expire(uint256 id) external;
@@ -23,7 +25,7 @@ interface IModelRegistry {
 
     function withdrawRefund() external;
 
-    function withdrawFees(address to, uint256 amount) external;
+    function withdrawFees(address to) external;
 
     function setRole(address account, uint8 role, bool granted) external;
 
@@ -35,15 +37,9 @@ interface IModelRegistry {
 
     function usableAt(uint256 id, uint64 t) external view returns (bool);
 
-    function latest(bytes32 name) external view returns (uint256);
-
-    function lineage(uint256 id, uint64 max_depth) external view returns (uint256[] memory);
-
     function pendingCount() external view returns (uint64);
 
     function oldestPendingAge() external view returns (uint64);
-
-    function refundable(address account) external view returns (uint256);
 
     error RegistryUnauthorized(address, uint8);
 
@@ -82,8 +78,6 @@ interface IModelRegistry {
     error RegistryNotExpired(uint256, uint64);
 
     error RegistryNothingToWithdraw(address);
-
-    error RegistryInsufficientFees(uint256, uint256);
 
     error RegistryTransferFailed(address, uint256);
 

@@ -35,10 +35,8 @@ use alloc::vec::Vec;
 use alloy_primitives::aliases::{U128, U64};
 use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
-use stylus_sdk::call::{call, static_call};
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{StorageAddress, StorageBool, StorageMap, StorageU128, StorageU64};
-use stylus_sdk::stylus_core::calls::{errors::Error as CallError, Call};
 use verity_abi::escrow::week_floor;
 use verity_abi::gauge::{
     calls, AdminChanged, Claimed, EpochFinalized, GaugeAdded, GaugeAlreadyAdded, GaugeAlreadyAlive,
@@ -601,11 +599,8 @@ impl GaugeController {
                 reason: reason.into(),
             })
         };
-        let ret = match static_call(self.vm(), Call::new(), escrow, &data) {
-            Ok(ret) => ret,
-            Err(CallError::Revert(reason)) => return Err(failed(reason)),
-            Err(_) => return Err(failed(Vec::new())),
-        };
+        let ret =
+            verity_contract_support::host_call(self.vm(), escrow, &data, None).map_err(failed)?;
         let decoded =
             calls::powerAtCall::abi_decode_returns(&ret).map_err(|_| failed(ret.clone()))?;
         Ok((
@@ -869,18 +864,15 @@ impl GaugeController {
     /// Calls BR; with `returns_bool`, success also needs a return of nothing or of ABI `true`.
     fn _call_token(&mut self, data: Vec<u8>, returns_bool: bool) -> Result<(), Error> {
         let token = self.token.get();
-        let context = Call::new_mutating(self);
         let failed = |reason: Vec<u8>| {
             Error::CallFailed(GaugeCallFailed {
                 target: token,
                 reason: reason.into(),
             })
         };
-        match call(self.vm(), context, token, &data) {
+        match verity_contract_support::host_call(self.vm(), token, &data, Some(U256::ZERO)) {
             Ok(ret) if !returns_bool || ret.is_empty() || is_true(&ret) => Ok(()),
-            Ok(ret) => Err(failed(ret)),
-            Err(CallError::Revert(reason)) => Err(failed(reason)),
-            Err(_) => Err(failed(Vec::new())),
+            Ok(ret) | Err(ret) => Err(failed(ret)),
         }
     }
 }

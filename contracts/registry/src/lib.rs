@@ -36,7 +36,14 @@
 //!   (storage expiry, each parent Registered and not yanked). `submit` itself only reverts for what would corrupt
 //!   state or can never become valid: unknown parents, too many parents/tags, a wrong version, a foreign name.
 //! - **Acyclic by construction**: a parent must exist when its child is submitted, so every lineage edge goes from a
-//!   larger id to a smaller one; `lineage` terminates and never contains the version itself (property-tested).
+//!   larger id to a smaller one; a lineage walk terminates and never meets the version itself (property-tested).
+//! - **Lineage and listings are served from events** (issue 14, size): `VersionSubmitted` carries the parents and the
+//!   keeper's index walks them (`GET /api/versions/<id>`); the on-chain `lineage`, `latest` and `refundable` views
+//!   were dropped (−955 and −110 bytes brotli), and `withdrawFees(to)` sends all earned fees (no amount argument).
+//! - **Storage attestation writes one slot**: `Stored` is never written to the core word; a Submitted version whose
+//!   info word holds a storage expiry is Stored (`_status_of`). `confirmStorageBatch(bytes32[])` attests many
+//!   versions per transaction with per-item outcomes (items packed as two words each:
+//!   [`verity_abi::registry::storage_item`]; a struct array's decoder cost ≈1.1 KB).
 //! - **Refunds are pulled**: a rejection or expiry credits the submitter (`refundable(account)`); `withdrawRefund()` sends it.
 //!   A batch never calls out, so one recipient cannot make a batch fail or run out of gas, and credits are zeroed
 //!   before the transfer (checks-effects-interactions; stylus-sdk also refuses reentrant calls by default).
@@ -55,7 +62,8 @@
 //!   `queue_head` is the smallest id that may still be pending; every finalizing call moves it past final ids by a
 //!   bounded number of steps (items finalized + [`QUEUE_SLACK`]), so no call pays for an unbounded skip and
 //!   `oldestPendingAge()` scans only the short run the last moves left (amortized O(1)).
-//! - **Yank history** is a list of toggle timestamps per version, so `usableAt(id, t)` answers for any past `t` even
+//! - **Yank history** is a list of toggle timestamps per version (kept in the `accounts` map under keccak-derived
+//!   keys, like fork approvals, which saves a storage type's code), so `usableAt(id, t)` answers for any past `t` even
 //!   after yank/unyank cycles (binary search: an odd number of toggles at or before `t` means yanked at `t`).
 //! - **Liveness**: past `submittedAt + ttl` anyone may `expire` a pending version (refund), and any finalizing call
 //!   that touches it expires it; past `submittedAt + maxWait` anyone may finalize it.
@@ -84,19 +92,18 @@ pub use blob::Blob;
 use alloc::vec::Vec;
 use alloy_primitives::{Address, B256, U256};
 use alloy_sol_types::{SolError, SolEvent};
-use stylus_sdk::call::transfer::transfer_eth;
 use stylus_sdk::prelude::*;
 use stylus_sdk::storage::{StorageArray, StorageB256, StorageMap};
 use verity_abi::registry::{
     license_allows_derivatives, ConfigChanged, FeesWithdrawn, ForkApproved, Format,
     NameTransferred, Reason, RefundCredited, RefundWithdrawn, RegistryAlreadyFinal,
-    RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee, RegistryInsufficientFees,
-    RegistryInvalidAccount, RegistryInvalidConfig, RegistryInvalidName, RegistryInvalidRole,
-    RegistryInvalidStatus, RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw,
-    RegistryPaused, RegistryTooManyParents, RegistryTooManyTags, RegistryTransferFailed,
-    RegistryUnauthorized, RegistryUnknownParent, RegistryUnknownVersion,
-    RegistryVersionNotIncreasing, Relation, Role, RoleChanged, Status, StorageConfirmed,
-    VersionFinalized, VersionSubmitted, YankChanged, MAX_PARENTS, MAX_TAGS,
+    RegistryAlreadyStored, RegistryFeeTooLarge, RegistryInsufficientFee, RegistryInvalidAccount,
+    RegistryInvalidConfig, RegistryInvalidName, RegistryInvalidRole, RegistryInvalidStatus,
+    RegistryNotExpired, RegistryNotNameOwner, RegistryNothingToWithdraw, RegistryPaused,
+    RegistryTooManyParents, RegistryTooManyTags, RegistryTransferFailed, RegistryUnauthorized,
+    RegistryUnknownParent, RegistryUnknownVersion, RegistryVersionNotIncreasing, Relation, Role,
+    RoleChanged, Status, StorageConfirmed, VersionFinalized, VersionSubmitted, YankChanged,
+    MAX_PARENTS, MAX_TAGS, STORAGE_ITEM_WORDS,
 };
 
 use log::{address, boolean, u256, uint, Field};
@@ -146,6 +153,15 @@ alloy_sol_types::sol! {
         uint64 submittedAt;
         uint64 registeredAt;
     }
+
+    /// One item of `confirmStorageBatch`: what the attester found at version `id`'s storage URI.
+    #[derive(Debug, PartialEq, Eq, AbiType)]
+    struct StorageAttestation {
+        uint256 id;
+        bytes32 contentHash;
+        uint64 size;
+        uint64 storageExpiry;
+    }
 }
 
 /// Every way a registry call can fail; each variant is the Solidity error of the same name in `verity-abi`.
@@ -193,8 +209,6 @@ pub enum Error {
     NotExpired(RegistryNotExpired),
     /// No refund credited to the caller.
     NothingToWithdraw(RegistryNothingToWithdraw),
-    /// More than the earned fees requested.
-    InsufficientFees(RegistryInsufficientFees),
     /// The ether transfer failed.
     TransferFailed(RegistryTransferFailed),
 }
@@ -251,10 +265,6 @@ impl Error {
             Error::NothingToWithdraw(e) => {
                 (RegistryNothingToWithdraw::SELECTOR, &[address(e.account)])
             }
-            Error::InsufficientFees(e) => (
-                RegistryInsufficientFees::SELECTOR,
-                &[u256(e.requested), u256(e.available)],
-            ),
             Error::TransferFailed(e) => (
                 RegistryTransferFailed::SELECTOR,
                 &[address(e.to), u256(e.amount)],
@@ -275,13 +285,11 @@ impl From<Error> for Vec<u8> {
     }
 }
 
-/// One version: its words (see [`CORE`] … [`METADATA_HASH`]; one array keeps the storage code small) and its yank
-/// history.
+/// One version: its words (see [`CORE`] … [`METADATA_HASH`]; one array keeps the storage code small). Its yank
+/// history lives in the `accounts` map under derived keys ([`ModelRegistry::_toggle_key`]).
 #[storage]
 pub struct VersionRecord {
     words: StorageArray<StorageB256, { WORDS }>,
-    /// Yank and unyank timestamps, alternating (even index = yank); `Core::yank_toggles` of them are set.
-    yank_toggles: StorageMap<u64, StorageB256>,
 }
 
 /// Index of each registry-wide word in `globals`.
@@ -290,8 +298,8 @@ const COUNTERS: usize = 1;
 const FUNDS: usize = 2;
 const REFUNDS_OWED: usize = 3;
 
-/// Index of each word of a name: its owner; the highest version ever submitted (limb 0), the newest id (limb 1)
-/// and how many of its versions are not Rejected or Expired (limb 2: pending, Registered or Yanked ones).
+/// Index of each word of a name: its owner; the highest version ever submitted (limb 0) and how many of its
+/// versions are not Rejected or Expired (limb 2: pending, Registered or Yanked ones; limb 1 is unused).
 const OWNER: usize = 0;
 const NAME_VERSIONS: usize = 1;
 
@@ -419,7 +427,7 @@ impl ModelRegistry {
         let parent_ids = &parent_ids[..parents.len()];
         // Overflow not possible: one id per transaction, far below 2^64.
         let id = counters.count + 1;
-        let prev_same_name = self._claim(name, sender, version, id)?;
+        self._claim(name, sender, version)?;
 
         let reason = submission_reason(
             relation,
@@ -454,7 +462,6 @@ impl ModelRegistry {
             version,
             size,
             storage_expiry: 0,
-            prev_same_name,
         };
         let mut parent_words = [[0u64; 4]; 2];
         for (k, parent) in parent_ids.iter().enumerate() {
@@ -540,6 +547,38 @@ impl ModelRegistry {
         let config = self._config()?;
         self._only_role(Role::Attester)?;
         self._confirm_storage(config, id, content_hash, size, storage_expiry)
+    }
+
+    /// Attests the storage of each item's version, in order, as [`Self::confirm_storage`] would; one item never
+    /// reverts the batch: unknown, already-stored and already-final items are reported unchanged. Each item is
+    /// two words, `id | size << 64 | storageExpiry << 128` then the content hash
+    /// ([`verity_abi::registry::storage_item`]); a trailing odd word is ignored.
+    ///
+    /// # Errors
+    /// [`Error::Paused`], [`Error::Unauthorized`] (attester role).
+    ///
+    /// # Events
+    /// Per item: [`StorageConfirmed`], or [`VersionFinalized`] (Rejected / Expired, and [`RefundCredited`]), or
+    /// [`VersionFinalized`] with `changed` false and reason `UnknownVersion`, `AlreadyStored` or `AlreadyFinal`.
+    pub fn confirm_storage_batch(&mut self, items: Vec<B256>) -> Result<(), Error> {
+        let config = self._config()?;
+        self._only_role(Role::Attester)?;
+        for item in items.chunks_exact(STORAGE_ITEM_WORDS) {
+            let [id, size, expiry, _] = pack::limbs(item[0].into());
+            let id = U256::from(id);
+            if let Err(error) = self._confirm_storage(config, id, item[1], size, expiry) {
+                let (status, reason) = match error {
+                    Error::AlreadyStored(_) => (Status::Stored, Reason::AlreadyStored),
+                    Error::AlreadyFinal(e) => (
+                        Status::try_from(e.status).unwrap_or(Status::None),
+                        Reason::AlreadyFinal,
+                    ),
+                    _ => (Status::None, Reason::UnknownVersion),
+                };
+                self._report(id, status, reason, false);
+            }
+        }
+        Ok(())
     }
 
     /// Finalizes the registration of each version in `ids`, in order: `Registered`, or `Rejected(reason)` with its
@@ -630,11 +669,8 @@ impl ModelRegistry {
                 ..core
             },
         );
-        self.versions
-            .setter(index)
-            .yank_toggles
-            .setter(u64::from(core.yank_toggles))
-            .set(U256::from(now).into());
+        self.accounts
+            .insert(self._toggle_key(index, core.yank_toggles), uint(now));
         self._emit(
             &[YankChanged::SIGNATURE_HASH, u256(id)],
             &[Field::Word(boolean(yanked))],
@@ -751,7 +787,7 @@ impl ModelRegistry {
     ///
     /// # Events
     /// [`FeesWithdrawn`].
-    pub fn withdraw_fees(&mut self, to: Address, amount: U256) -> Result<(), Error> {
+    pub fn withdraw_fees(&mut self, to: Address) -> Result<(), Error> {
         self._only_role(Role::Admin)?;
         if to.is_zero() {
             return Err(Error::InvalidAccount(RegistryInvalidAccount {
@@ -759,18 +795,8 @@ impl ModelRegistry {
             }));
         }
         let (escrowed, earned) = pack::pair(self._global(FUNDS));
-        let available = U256::from(earned);
-        if amount > available {
-            return Err(Error::InsufficientFees(RegistryInsufficientFees {
-                requested: amount,
-                available,
-            }));
-        }
-        // Underflow not possible: amount <= earned, so amount also fits 128 bits.
-        self._set_global(
-            FUNDS,
-            pack::from_pair(escrowed, earned - pack::pair(amount).0),
-        );
+        self._set_global(FUNDS, pack::from_pair(escrowed, 0));
+        let amount = U256::from(earned);
         self._send(to, amount)?;
         self._emit(
             &[FeesWithdrawn::SIGNATURE_HASH, address(to)],
@@ -825,7 +851,7 @@ impl ModelRegistry {
             name: hash(NAME),
             version: info.version,
             submitter: Address::from_word(hash(SUBMITTER)),
-            status: core.status,
+            status: self._status_of(index, &core).code(),
             reason: core.reason,
             relation: core.relation,
             parentCount: core.parent_count,
@@ -862,59 +888,16 @@ impl ModelRegistry {
             return false;
         }
         // Toggles are appended at non-decreasing block times: count those at or before `t`.
-        let record = self.versions.getter(index);
-        let toggles = &record.yank_toggles;
-        let (mut lo, mut hi) = (0u64, u64::from(core.yank_toggles));
+        let (mut lo, mut hi) = (0u32, core.yank_toggles);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if pack::limbs(toggles.get(mid).into())[0] <= t {
+            if pack::limbs(self.accounts.get(self._toggle_key(index, mid)).into())[0] <= t {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         lo % 2 == 0
-    }
-
-    /// The newest Registered, not yanked version of `name` (highest version number), or 0.
-    pub fn latest(&self, name: B256) -> U256 {
-        let mut index = pack::limbs(self._name_word(name, NAME_VERSIONS).into())[1];
-        while index != 0 {
-            if self._status(index) == Status::Registered {
-                return U256::from(index);
-            }
-            index = self._info(index).prev_same_name;
-        }
-        U256::ZERO
-    }
-
-    /// The ancestors of version `id` up to `max_depth` generations, breadth first, each once (`lineage(id, 1)` is
-    /// its parents). Every ancestor's id is below its descendant's, so the walk ends and `id` never appears.
-    ///
-    /// # Errors
-    /// [`Error::UnknownVersion`].
-    pub fn lineage(&self, id: U256, max_depth: u64) -> Result<Vec<U256>, Error> {
-        self._known(id)?;
-        // `found[level_start..]` is the last generation found; the walk starts from the version itself.
-        let mut found: Vec<U256> = vec![id];
-        let mut level_start = 0;
-        let mut depth = 0u64;
-        while depth < max_depth && level_start < found.len() {
-            let level_end = found.len();
-            for k in level_start..level_end {
-                let (parents, n) = self._parents(found[k].as_limbs()[0]);
-                for &parent in &parents[..n] {
-                    let parent = U256::from(parent);
-                    if !found.contains(&parent) {
-                        found.push(parent);
-                    }
-                }
-            }
-            level_start = level_end;
-            depth += 1;
-        }
-        found.remove(0);
-        Ok(found)
     }
 
     /// Versions waiting for storage or registration.
@@ -940,11 +923,6 @@ impl ModelRegistry {
             index += 1;
         }
         0
-    }
-
-    /// Refunds credited to `account` and not yet withdrawn.
-    pub fn refundable(&self, account: Address) -> U256 {
-        U256::from(pack::pair(self.accounts.get(account).into()).0)
     }
 }
 
@@ -1011,6 +989,17 @@ impl ModelRegistry {
 
     fn _status(&self, index: u64) -> Status {
         status_of(&self._core(index))
+    }
+
+    /// Version `index`'s status as the ABI reports it. The core word (`core`) never holds `Stored`: a version whose
+    /// core says Submitted is Stored once its info word holds a storage expiry (always in the future when set, so
+    /// never zero), which lets `confirmStorage` write one slot instead of two. Only pending versions read the
+    /// info word here; [`Self::_status`] is enough wherever Submitted and Stored need not be told apart.
+    fn _status_of(&self, index: u64, core: &Core) -> Status {
+        match status_of(core) {
+            Status::Submitted if self._info(index).storage_expiry != 0 => Status::Stored,
+            status => status,
+        }
     }
 
     /// The parents of version `index`: the first `n` entries of the array.
@@ -1105,13 +1094,13 @@ impl ModelRegistry {
 
     /// Claims `name` for `sender` if unowned or released (every version of it Rejected or Expired: the first
     /// submitter keeps a name only by getting a version registered), checks ownership and that `version` is new,
-    /// and records `version` and the new version `id`; returns the name's previous newest id.
-    fn _claim(&mut self, name: B256, sender: Address, version: u64, id: u64) -> Result<u64, Error> {
+    /// and records `version`.
+    fn _claim(&mut self, name: B256, sender: Address, version: u64) -> Result<(), Error> {
         if name.is_zero() {
             return Err(Error::InvalidName(RegistryInvalidName { name }));
         }
         let owner = self._name_owner(name);
-        let [highest, previous, live, _] = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
+        let [highest, _, live, _] = pack::limbs(self._name_word(name, NAME_VERSIONS).into());
         // An unowned name has no versions, so `live == 0` also covers it.
         let claims = owner != sender;
         if claims && live != 0 {
@@ -1132,7 +1121,7 @@ impl ModelRegistry {
         self._set_name_word(
             name,
             NAME_VERSIONS,
-            pack::word([version, id, live + 1, 0]).into(),
+            pack::word([version, 0, live + 1, 0]).into(),
         );
         if claims {
             self._set_name_word(name, OWNER, sender.into_word());
@@ -1146,16 +1135,31 @@ impl ModelRegistry {
                 &[],
             );
         }
-        Ok(previous)
+        Ok(())
     }
 
-    /// Where the approval of `forker`'s forks of version `parent` is kept: an `accounts` key derived as
-    /// `keccak256(parent ‖ forker)`'s last 20 bytes.
-    fn _fork_key(&self, parent: u64, forker: Address) -> Address {
+    /// `keccak256(uint256(index) ‖ word)`, whose last 20 bytes key extra per-version values in the `accounts` map
+    /// (fork approvals, yank toggles), reusing its code instead of adding storage types. Nobody holds the key of
+    /// such an address, and steering one onto a real account's needs a 160-bit preimage. (Never key the `names`
+    /// map this way: its keys are chosen by submitters.)
+    fn _derived_key(&self, index: u64, word: B256) -> B256 {
         let mut input = [0u8; 64];
-        input[..32].copy_from_slice(&U256::from(parent).to_be_bytes::<32>());
-        input[32..].copy_from_slice(forker.into_word().as_slice());
-        Address::from_word(self.vm().native_keccak256(&input))
+        input[..32].copy_from_slice(uint(index).as_slice());
+        input[32..].copy_from_slice(word.as_slice());
+        self.vm().native_keccak256(&input)
+    }
+
+    /// Where the approval of `forker`'s forks of version `parent` is kept: the `accounts` key made of the last 20
+    /// bytes of `_derived_key(parent, forker)`.
+    fn _fork_key(&self, parent: u64, forker: Address) -> Address {
+        Address::from_word(self._derived_key(parent, forker.into_word()))
+    }
+
+    /// Where yank toggle `k` of version `index` is kept: the `accounts` key made of the last 20 bytes of
+    /// `_derived_key(index, ~k)` (the complement starts with `0xff` bytes, which no address word does, so toggle
+    /// keys never equal fork keys).
+    fn _toggle_key(&self, index: u64, k: u32) -> Address {
+        Address::from_word(self._derived_key(index, !uint(k.into())))
     }
 
     /// Whether version `index`'s submitter may derive from `parent`: the parent's name owner is the submitter, the
@@ -1190,7 +1194,7 @@ impl ModelRegistry {
     ) -> Result<(), Error> {
         let index = self._known(id)?;
         let core = self._core(index);
-        match status_of(&core) {
+        match self._status_of(index, &core) {
             Status::Submitted => {}
             Status::Stored => return Err(Error::AlreadyStored(RegistryAlreadyStored { id })),
             other => return Err(already_final(id, other)),
@@ -1213,15 +1217,10 @@ impl ModelRegistry {
             self._advance_queue(1 + QUEUE_SLACK);
             return Ok(());
         }
+        // `Stored` is not written to the core word: a Submitted version with a storage expiry is Stored
+        // ([`Self::_status_of`]), so attestation writes one slot.
         info.storage_expiry = storage_expiry;
         self._set_word(index, INFO, info.store().into());
-        self._set_core(
-            index,
-            Core {
-                status: Status::Stored.code(),
-                ..core
-            },
-        );
         self._emit(
             &[StorageConfirmed::SIGNATURE_HASH, u256(id)],
             &[Field::Word(uint(storage_expiry))],
@@ -1239,7 +1238,7 @@ impl ModelRegistry {
                 continue;
             };
             let core = self._core(index);
-            let status = status_of(&core);
+            let status = self._status_of(index, &core);
             let (to, reason) = if status.is_final() {
                 (status, Reason::AlreadyFinal)
             } else if now >= core.submitted_at.saturating_add(config.ttl) {
@@ -1371,9 +1370,12 @@ impl ModelRegistry {
         self._set_global(COUNTERS, counters.store());
     }
 
+    /// Sends `amount` wei to `to` with all gas.
     fn _send(&mut self, to: Address, amount: U256) -> Result<(), Error> {
-        transfer_eth(self.vm(), to, amount)
-            .map_err(|_| Error::TransferFailed(RegistryTransferFailed { to, amount }))
+        if !verity_contract_support::transfer(self.vm(), to, amount) {
+            return Err(Error::TransferFailed(RegistryTransferFailed { to, amount }));
+        }
+        Ok(())
     }
 }
 

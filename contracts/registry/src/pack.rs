@@ -86,35 +86,28 @@ impl Core {
     }
 }
 
-/// The second slot of a version: limb 0 version, 1 size, 2 storage expiry, 3 previous id of the same name.
+/// The second slot of a version: limb 0 version, 1 size, 2 storage expiry (limb 3 unused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Info {
     pub(crate) version: u64,
     pub(crate) size: u64,
     pub(crate) storage_expiry: u64,
-    pub(crate) prev_same_name: u64,
 }
 
 impl Info {
     /// Unpacks a stored word.
     pub(crate) fn load(stored: U256) -> Self {
-        let [version, size, storage_expiry, prev_same_name] = limbs(stored);
+        let [version, size, storage_expiry, _] = limbs(stored);
         Self {
             version,
             size,
             storage_expiry,
-            prev_same_name,
         }
     }
 
     /// Packs into a word.
     pub(crate) fn store(&self) -> U256 {
-        word([
-            self.version,
-            self.size,
-            self.storage_expiry,
-            self.prev_same_name,
-        ])
+        word([self.version, self.size, self.storage_expiry, 0])
     }
 }
 
@@ -198,7 +191,6 @@ mod tests {
             version: 1,
             size: u64::MAX,
             storage_expiry: 3,
-            prev_same_name: 4,
         };
         assert_eq!(Info::load(info.store()), info);
         let config = Config {

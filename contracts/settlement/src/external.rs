@@ -41,8 +41,8 @@ impl InferenceSettlement {
     #[cfg(not(test))]
     pub(crate) fn _slash(&mut self, node: Address, amount: U256, to: Address) -> U256 {
         let call = ISettlementNodesCalls::slashCall { node, amount, to };
-        let context = stylus_sdk::stylus_core::calls::Call::new_mutating(self);
-        match stylus_sdk::call::call(self.vm(), context, self.nodes.get(), &call.abi_encode()) {
+        let nodes = self.nodes.get();
+        match host_call(self.vm(), nodes, &call.abi_encode(), Some(U256::ZERO)) {
             Ok(out) if out.len() == 32 => U256::from_be_slice(&out),
             _ => U256::ZERO,
         }
@@ -104,8 +104,10 @@ impl InferenceSettlement {
     /// Sends `amount` wei to `to`.
     #[cfg(not(test))]
     pub(crate) fn _send(&mut self, to: Address, amount: U256) -> Result<(), Error> {
-        stylus_sdk::call::transfer::transfer_eth(self.vm(), to, amount)
-            .map_err(|_| Error::TransferFailed(SettlementTransferFailed { to }))
+        if !transfer(self.vm(), to, amount) {
+            return Err(Error::TransferFailed(SettlementTransferFailed { to }));
+        }
+        Ok(())
     }
 
     #[cfg(test)]
@@ -176,17 +178,11 @@ impl InferenceSettlement {
 /// A static call's return data, `None` if it reverted.
 #[cfg(not(test))]
 fn static_call(this: &InferenceSettlement, to: Address, data: &[u8]) -> Option<Vec<u8>> {
-    stylus_sdk::call::static_call(
-        this.vm(),
-        stylus_sdk::stylus_core::calls::Call::new(),
-        to,
-        data,
-    )
-    .ok()
+    host_call(this.vm(), to, data, None).ok()
 }
 
 #[cfg(not(test))]
-use verity_contract_support::is_true;
+use verity_contract_support::{host_call, is_true, transfer};
 
 /// Per-thread stand-ins for SettlementNodes, ReceiptBatches, the registry, verifiers and native transfers in
 /// native unit tests. Tests set the public fields through [`mock::with`].

@@ -60,6 +60,8 @@ enum Op {
         by_attester: bool,
         good: bool,
         expiry_in: u64,
+        /// Through `confirmStorageBatch` (the item twice: the second is reported, never reverts).
+        batch: bool,
     },
     Finalize {
         ids: Vec<usize>,
@@ -79,8 +81,6 @@ enum Op {
     },
     WithdrawFees {
         by_admin: bool,
-        /// Per mille of the earned fees; above 1000 asks for more than there is.
-        share: u64,
     },
     Transfer {
         name: usize,
@@ -108,14 +108,14 @@ fn op() -> impl Strategy<Value = Op> {
                 fee,
             }),
         4 => (id.clone(), prop_oneof![5 => Just(true), 1 => Just(false)], prop_oneof![5 => Just(true), 1 => Just(false)],
-              prop_oneof![5 => TTL..TTL * 10, 1 => 0..MAX_WAIT])
-            .prop_map(|(id, by_attester, good, expiry_in)| Op::Confirm { id, by_attester, good, expiry_in }),
+              prop_oneof![5 => TTL..TTL * 10, 1 => 0..MAX_WAIT], any::<bool>())
+            .prop_map(|(id, by_attester, good, expiry_in, batch)| Op::Confirm { id, by_attester, good, expiry_in, batch }),
         4 => (prop::collection::vec(id.clone(), 1..6), prop_oneof![4 => Just(true), 1 => Just(false)])
             .prop_map(|(ids, by_keeper)| Op::Finalize { ids, by_keeper }),
         1 => (id.clone(), 0..4usize).prop_map(|(id, who)| Op::Expire { id, who }),
         2 => (id.clone(), 0..4usize, any::<bool>()).prop_map(|(id, who, yanked)| Op::Yank { id, who, yanked }),
         1 => (0..4usize).prop_map(|who| Op::Withdraw { who }),
-        1 => (any::<bool>(), 0u64..1_200).prop_map(|(by_admin, share)| Op::WithdrawFees { by_admin, share }),
+        1 => any::<bool>().prop_map(|by_admin| Op::WithdrawFees { by_admin }),
         1 => (0..3usize, 0..4usize, 0..4usize).prop_map(|(name, who, to)| Op::Transfer { name, who, to }),
         2 => prop_oneof![1u64..MAX_WAIT, MAX_WAIT..MAX_WAIT * 2, TTL / 2..TTL + 1]
             .prop_map(|secs| Op::Advance { secs }),
@@ -226,6 +226,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 by_attester,
                 good,
                 expiry_in,
+                batch,
             } => {
                 let id = pick(id, m.count);
                 vm.set_sender(if by_attester { ATTESTER } else { ACTORS[H] });
@@ -234,9 +235,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 } else {
                     B256::repeat_byte(0xee)
                 };
-                let result = registry.confirm_storage(id, content, 4_096, m.now + expiry_in);
+                let item = (id, content, 4_096, m.now + expiry_in);
+                let result = if batch {
+                    registry.confirm_storage_batch(super::storage_items(&[item, item]))
+                } else {
+                    registry.confirm_storage(id, content, 4_096, m.now + expiry_in)
+                };
                 if !by_attester {
                     prop_assert!(matches!(result, Err(Error::Unauthorized(_))));
+                } else if batch {
+                    prop_assert!(
+                        result.is_ok(),
+                        "a batch never reverts for an item: {:?}",
+                        result
+                    );
                 } else if id > U256::from(m.count) {
                     prop_assert!(matches!(result, Err(Error::UnknownVersion(_))));
                 }
@@ -299,14 +311,14 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     prop_assert!(registry.refundable(ACTORS[who]).is_zero());
                 }
             }
-            Op::WithdrawFees { by_admin, share } => {
+            Op::WithdrawFees { by_admin } => {
                 let earned = accounting(&registry).1;
-                let amount = earned * u128::from(share) / 1_000;
                 vm.set_sender(if by_admin { ADMIN } else { ACTORS[H] });
-                let result = registry.withdraw_fees(BOB, U256::from(amount));
-                prop_assert_eq!(result.is_ok(), by_admin && amount <= earned);
+                let result = registry.withdraw_fees(BOB);
+                prop_assert_eq!(result.is_ok(), by_admin);
                 if result.is_ok() {
-                    m.fees_withdrawn += amount;
+                    m.fees_withdrawn += earned;
+                    prop_assert_eq!(accounting(&registry).1, 0);
                 }
             }
             Op::Transfer { name, who, to } => {
