@@ -4,7 +4,7 @@
 //! ([`errors`]) and `--json` / `--dry-run` on every command.
 //!
 //! The calls used, by deployment-record contract (so a contract split is a small change here):
-//! - `registry`: `submit`, `version`, `lineage`, `approveFork`, `refundable`, `withdrawRefund`, storage slot 0
+//! - `registry`: `submit`, `version`, `approveFork`, `withdrawRefund`; lineage and refunds owed from its events, storage slot 0
 //!   (the packed config: minimum fee); events `VersionSubmitted`, `VersionFinalized`, `NameTransferred`,
 //!   `ForkApproved`;
 //! - `token`: `balanceOf`, `allowance`, `approve`;

@@ -711,9 +711,11 @@ async fn tree(
         if generation >= depth {
             continue;
         }
-        let parents = c
-            .view(registry.lineage(node, 1), "reading the lineage")
-            .await?;
+        // The registry keeps no lineage view: a version's parents are in its `VersionSubmitted` event.
+        let parents = submission(c, node)
+            .await?
+            .map(|e| e.parents)
+            .unwrap_or_default();
         let n = parents.len();
         let mut children = Vec::new();
         for (i, parent) in parents.iter().enumerate() {

@@ -260,10 +260,8 @@ impl Source {
         let at = c.address(self.contract())?;
         let p = c.provider.clone();
         match self {
-            Source::Registry => {
-                c.view(IModelRegistry::new(at, p).refundable(me), "refundable")
-                    .await
-            }
+            // The registry keeps no refund view: credited − withdrawn, from its events.
+            Source::Registry => registry_refund_owed(c, at, me).await,
             Source::Settlement => {
                 c.view(IInferenceSettlement::new(at, p).credit(me), "credit")
                     .await
@@ -415,4 +413,32 @@ pub async fn withdraw(a: WithdrawArgs, ui: Ui) -> Result<Report, WalletError> {
             "withdrawn": done,
         }),
     })
+}
+
+/// What the registry owes `me` in refunds: Σ `RefundCredited` − Σ `RefundWithdrawn` for `me` (the registry keeps no
+/// refund view; both events index the account).
+async fn registry_refund_owed(c: &Client, at: Address, me: Address) -> Result<U256, WalletError> {
+    use alloy::rpc::types::Filter;
+    use alloy::sol_types::SolEvent;
+    use verity_abi::registry::{RefundCredited, RefundWithdrawn};
+    let credited = Filter::new()
+        .address(at)
+        .event_signature(RefundCredited::SIGNATURE_HASH)
+        .topic1(me.into_word());
+    let withdrawn = Filter::new()
+        .address(at)
+        .event_signature(RefundWithdrawn::SIGNATURE_HASH)
+        .topic1(me.into_word());
+    let mut owed = U256::ZERO;
+    for log in c.logs(credited, "registry").await? {
+        if let Ok(e) = RefundCredited::decode_log_data(log.data()) {
+            owed += e.amount;
+        }
+    }
+    for log in c.logs(withdrawn, "registry").await? {
+        if let Ok(e) = RefundWithdrawn::decode_log_data(log.data()) {
+            owed = owed.saturating_sub(e.amount);
+        }
+    }
+    Ok(owed)
 }

@@ -108,10 +108,7 @@ async fn an_outsider_is_rejected_by_every_gated_function_as_a_mined_transaction(
             Role::Admin,
         ),
         (
-            rejected!(
-                registry.withdrawFees(outsider, U256::from(1)),
-                RegistryUnauthorized
-            ),
+            rejected!(registry.withdrawFees(outsider), RegistryUnauthorized),
             Role::Admin,
         ),
         (
