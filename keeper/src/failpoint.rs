@@ -2,6 +2,10 @@
 //! [`crate::config::Config`] and passed down. When a named step is reached the transaction manager stops with
 //! [`crate::outbox::OutboxError::Failpoint`]; the binary exits at once (code [`FAILPOINT_EXIT_CODE`]), as a kill
 //! at that exact step would. Tests restart and check that nothing was lost or sent twice.
+//!
+//! With the extra token `wait` (`VERITY_FAILPOINT=after_sign,wait`) the step instead prints
+//! [`WAITING_MARKER`] and the failpoint's name to stderr and blocks right there, so a test can end the process with
+//! a real `SIGKILL` at that exact step (nothing after it runs in that task, no shutdown path either).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,6 +13,9 @@ use std::str::FromStr;
 
 /// Exit code of the binary when a failpoint fires.
 pub const FAILPOINT_EXIT_CODE: i32 = 86;
+
+/// What a waiting failpoint prints to stderr (followed by its name) before it blocks for the test's `SIGKILL`.
+pub const WAITING_MARKER: &str = "failpoint reached, waiting to be killed:";
 
 /// A step of the transaction manager at which a test can kill the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,7 +55,7 @@ impl fmt::Display for Failpoint {
 
 /// A name that is not a [`Failpoint`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown failpoint {0:?} (known: after_sign, after_broadcast, after_receipt)")]
+#[error("unknown failpoint {0:?} (known: after_sign, after_broadcast, after_receipt; plus `wait`)")]
 pub struct UnknownFailpoint(pub String);
 
 impl FromStr for Failpoint {
@@ -62,9 +69,12 @@ impl FromStr for Failpoint {
     }
 }
 
-/// The armed failpoints (none in production).
+/// The armed failpoints (none in production), and whether they wait for a kill instead of stopping.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Failpoints(BTreeSet<Failpoint>);
+pub struct Failpoints {
+    points: BTreeSet<Failpoint>,
+    wait: bool,
+}
 
 impl Failpoints {
     /// No failpoint armed.
@@ -74,24 +84,33 @@ impl Failpoints {
 
     /// Exactly these failpoints armed.
     pub fn of(points: impl IntoIterator<Item = Failpoint>) -> Self {
-        Self(points.into_iter().collect())
+        Self {
+            points: points.into_iter().collect(),
+            wait: false,
+        }
     }
 
-    /// `Err(point)` when `point` is armed: the caller stops right there.
+    /// `Err(point)` when `point` is armed: the caller stops right there. In `wait` mode an armed point never
+    /// returns: it prints [`WAITING_MARKER`] and blocks its thread until the process is killed.
     ///
     /// # Errors
     /// The armed failpoint itself.
     pub fn check(&self, point: Failpoint) -> Result<(), Failpoint> {
-        if self.0.contains(&point) {
-            Err(point)
-        } else {
-            Ok(())
+        if !self.points.contains(&point) {
+            return Ok(());
         }
+        if self.wait {
+            eprintln!("{WAITING_MARKER} {point}");
+            loop {
+                std::thread::park();
+            }
+        }
+        Err(point)
     }
 
     /// Whether any failpoint is armed.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.points.is_empty()
     }
 }
 
@@ -99,11 +118,13 @@ impl FromStr for Failpoints {
     type Err = UnknownFailpoint;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(',')
-            .filter(|p| !p.trim().is_empty())
+        let tokens = s.split(',').map(str::trim).filter(|p| !p.is_empty());
+        let wait = tokens.clone().any(|t| t == "wait");
+        let points = tokens
+            .filter(|t| *t != "wait")
             .map(Failpoint::from_str)
-            .collect::<Result<BTreeSet<_>, _>>()
-            .map(Failpoints)
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(Failpoints { points, wait })
     }
 }
 
@@ -124,5 +145,9 @@ mod tests {
         for p in Failpoint::ALL {
             assert_eq!(p.name().parse::<Failpoint>(), Ok(p));
         }
+        let waiting: Failpoints = "after_broadcast,wait".parse().unwrap();
+        assert!(waiting.wait && !waiting.is_empty());
+        assert_eq!(waiting.check(Failpoint::AfterSign), Ok(()));
+        assert!(!"after_sign".parse::<Failpoints>().unwrap().wait);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 use verity_abi::rpc::IGaugeController;
-use verity_keeper::failpoint::{Failpoint, Failpoints, FAILPOINT_EXIT_CODE};
+use verity_keeper::failpoint::{Failpoint, Failpoints};
 use verity_keeper::http::Metrics;
 use verity_keeper::jobs::finalizer::{key, EpochState, JOB_NAME};
 use verity_keeper::jobs::EpochFinalizer;
@@ -303,18 +303,14 @@ async fn binary_killed_at_each_failpoint_finalizes_exactly_once_and_status_repor
     for (e, point) in (0u64..).zip(Failpoint::ALL) {
         let due_at = state(&env, gauge).await.due_at;
         env.mine_at(due_at).await;
-        let killed = output(keeper_bin(
-            &env,
-            gauge,
-            &["--exit-when-idle", "run"],
-            Some(point),
-        ))
-        .await;
-        assert_eq!(
-            killed.status.code(),
-            Some(FAILPOINT_EXIT_CODE),
-            "{point}: {killed:?}"
-        );
+        // A real SIGKILL from this test, the moment the binary reports the step reached.
+        let mut cmd = keeper_bin(&env, gauge, &["--exit-when-idle", "run"], Some(point));
+        cmd.env("VERITY_FAILPOINT", format!("{},wait", point.name()));
+        let reached =
+            tokio::task::spawn_blocking(move || crate::support::sigkill_at_failpoint(cmd))
+                .await
+                .unwrap();
+        assert_eq!(reached, point.name());
 
         // Killed mid-way: the backlog shows the epoch's open intent.
         let status = output(keeper_bin(&env, gauge, &["status"], None)).await;

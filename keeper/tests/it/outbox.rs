@@ -213,20 +213,16 @@ async fn killed_binary_at_each_failpoint_restarts_without_loss_or_duplicates() {
         .await
         .unwrap();
         assert!(status.success());
-        let killed = tokio::task::spawn_blocking({
-            let mut cmd = run(
-                vec!["--exit-when-idle".into(), "run".into()],
-                Some(point.name()),
-            );
-            move || cmd.status().unwrap()
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            killed.code(),
-            Some(verity_keeper::failpoint::FAILPOINT_EXIT_CODE),
-            "{point}"
+        // A real SIGKILL from this test, the moment the binary reports the step reached.
+        let cmd = run(
+            vec!["--exit-when-idle".into(), "run".into()],
+            Some(&format!("{},wait", point.name())),
         );
+        let reached =
+            tokio::task::spawn_blocking(move || crate::support::sigkill_at_failpoint(cmd))
+                .await
+                .unwrap();
+        assert_eq!(reached, point.name());
         let restarted = tokio::task::spawn_blocking({
             let mut cmd = run(vec!["--exit-when-idle".into(), "run".into()], None);
             move || cmd.status().unwrap()

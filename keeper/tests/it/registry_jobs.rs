@@ -459,7 +459,7 @@ fn keeper_bin(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_killed_at_each_failpoint_attests_and_registers_each_version_once() {
-    use verity_keeper::failpoint::{Failpoint, FAILPOINT_EXIT_CODE};
+    use verity_keeper::failpoint::Failpoint;
     let w = world().await;
     let mut ids = Vec::new();
     for (i, point) in Failpoint::ALL.into_iter().enumerate() {
@@ -473,24 +473,16 @@ async fn binary_killed_at_each_failpoint_attests_and_registers_each_version_once
         // Killed at the point each time it is reached, restarted on the same database with the failpoint still
         // set, twice: after_sign and after_broadcast die at the attestation, then at the batch; after_receipt
         // dies at the attestation's receipt both times (its final status is never recorded before the kill).
-        let mut kills = 0;
+        // Each kill is a real SIGKILL sent by this test the moment the binary reports the step reached.
         for _ in 0..2 {
-            let cmd = keeper_bin(&w, Some(point));
-            let out = tokio::task::spawn_blocking(move || {
-                let mut cmd = cmd;
-                cmd.output().unwrap()
-            })
-            .await
-            .unwrap();
-            match out.status.code() {
-                Some(FAILPOINT_EXIT_CODE) => kills += 1,
-                other => panic!(
-                    "{point}: exit {other:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            }
+            let mut cmd = keeper_bin(&w, Some(point));
+            cmd.env("VERITY_FAILPOINT", format!("{},wait", point.name()));
+            let reached =
+                tokio::task::spawn_blocking(move || crate::support::sigkill_at_failpoint(cmd))
+                    .await
+                    .unwrap();
+            assert_eq!(reached, point.name());
         }
-        assert_eq!(kills, 2, "{point}: killed twice");
         // Then a clean restart finishes the work.
         let cmd = keeper_bin(&w, None);
         let out = tokio::task::spawn_blocking(move || {

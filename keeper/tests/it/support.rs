@@ -262,3 +262,38 @@ fn skip_or_fail<T>(reason: &str) -> Option<T> {
     println!("SKIPPED: postgres unavailable ({reason})");
     None
 }
+
+/// Runs the keeper binary `cmd` with a failpoint armed in `wait` mode, sends it a real `SIGKILL` (from this test,
+/// not the process's own exit) as soon as it reports the failpoint reached, and returns the failpoint's name.
+/// Panics when the process ends without reaching it.
+pub(crate) fn sigkill_at_failpoint(mut cmd: std::process::Command) -> String {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the keeper binary starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut seen = Vec::new();
+    let mut reached = None;
+    for line in BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Some(rest) = line.split(verity_keeper::failpoint::WAITING_MARKER).nth(1) {
+            reached = Some(rest.trim().to_string());
+            break;
+        }
+        seen.push(line);
+    }
+    let Some(point) = reached else {
+        let status = child.wait().expect("wait");
+        panic!(
+            "ended ({status}) without reaching its failpoint:\n{}",
+            seen.join("\n")
+        );
+    };
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.signal(), Some(9), "ended by the test's SIGKILL");
+    point
+}
