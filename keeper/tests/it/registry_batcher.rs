@@ -9,46 +9,15 @@ use verity_abi::registry::{Reason, Status};
 use verity_keeper::failpoint::Failpoints;
 use verity_keeper::http::Metrics;
 use verity_keeper::jobs::batcher::{self, BatcherConfig, ManualClock};
-use verity_keeper::jobs::{run_jobs, Job, RegistrationBatcher, StorageAttester};
-use verity_keeper::keeper::{Keeper, LoopConfig};
-use verity_keeper::lease::Leadership;
-use verity_keeper::outbox::TxManager;
-use verity_keeper::store::{IntentStatus, OutboxStore, SqliteStore};
+use verity_keeper::jobs::{run_jobs, Job, RegistrationBatcher};
+use verity_keeper::store::{IntentStatus, OutboxStore};
 
 use crate::registry_jobs::{world, World};
 
 /// A keeper with only the storage attester, run until its outbox is idle: attests what was submitted and sends
 /// whatever intent is open (a batch the test planned).
 async fn run_attester(w: &World) {
-    let store = w.env.store().await;
-    let metrics = Metrics::new().unwrap();
-    let tx = TxManager::new(
-        store.clone(),
-        w.env.provider.clone(),
-        w.env.signer.clone(),
-        w.env.tx_config(),
-        Failpoints::none(),
-    );
-    let leadership = Leadership::new(
-        store.clone(),
-        "verity-keeper",
-        "test",
-        Duration::from_secs(15),
-    );
-    let config = LoopConfig {
-        poll_interval: Duration::from_millis(5),
-        exit_when_idle: true,
-        dry_run: false,
-        shutdown_grace: Duration::from_secs(5),
-        low_balance_wei: 0,
-    };
-    let a = StorageAttester::new(store.clone(), w.attester_config(), metrics.clone());
-    let mut k: Keeper<SqliteStore, DynProvider> =
-        Keeper::new(store, tx, leadership, metrics, config).with_job(a);
-    tokio::time::timeout(Duration::from_secs(120), k.run(std::future::pending()))
-        .await
-        .expect("keeper goes idle")
-        .expect("keeper runs");
+    w.run_jobs(w.attester_config(), None).await;
 }
 
 /// A flood of higher-fee Stored versions — 3 new each round, batches of 2, so more than a batch holds waits at

@@ -165,6 +165,16 @@ impl World {
 
     /// [`World::run_keeper`] with the attester configured as given.
     async fn run_keeper_with(&self, batch: BatcherConfig, attester: AttesterConfig) -> Metrics {
+        self.run_jobs(attester, Some(batch)).await
+    }
+
+    /// A keeper with the storage attester (configured as given) and, when `batch` is set, the registration
+    /// batcher, on the test's database, run until its outbox is idle.
+    pub(crate) async fn run_jobs(
+        &self,
+        attester: AttesterConfig,
+        batch: Option<BatcherConfig>,
+    ) -> Metrics {
         let store = self.env.store().await;
         let metrics = Metrics::new().unwrap();
         let tx = TxManager::new(
@@ -188,11 +198,11 @@ impl World {
             low_balance_wei: 0,
         };
         let a = StorageAttester::new(store.clone(), attester, metrics.clone());
-        let b = RegistrationBatcher::new(store.clone(), batch, metrics.clone());
         let mut k: Keeper<SqliteStore, DynProvider> =
-            Keeper::new(store, tx, leadership, metrics.clone(), config)
-                .with_job(a)
-                .with_job(b);
+            Keeper::new(store.clone(), tx, leadership, metrics.clone(), config).with_job(a);
+        if let Some(batch) = batch {
+            k = k.with_job(RegistrationBatcher::new(store, batch, metrics.clone()));
+        }
         tokio::time::timeout(Duration::from_secs(120), k.run(std::future::pending()))
             .await
             .expect("keeper goes idle")
