@@ -196,7 +196,7 @@ pub struct Config {
     /// This instance's id in the lease (default: host name and process id).
     #[arg(long, env = "VERITY_INSTANCE_ID")]
     pub instance_id: Option<String>,
-    /// Armed failpoints (tests): `after_sign,after_broadcast,after_receipt`.
+    /// Armed failpoints (tests): names of [`crate::failpoint::Failpoint::ALL`], comma-separated, plus `wait`.
     #[arg(long, env = "VERITY_FAILPOINT", default_value = "")]
     pub failpoint: Failpoints,
     /// Exit once the outbox is empty (tests, one-shot runs).

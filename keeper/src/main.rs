@@ -183,6 +183,7 @@ async fn build<S: Store + ReceiptStore>(
         rc.batch_max = config.receipt_batch_max;
         rc.batch_max_age = std::time::Duration::from_millis(config.receipt_batch_age_ms);
         rc.fetch = config.batch_fetch_policy();
+        rc.failpoints = config.failpoint.clone();
         let receipts = Receipts::connect(store, keeper.tx().provider().clone(), rc, &metrics)
             .await
             .with_context(|| {

@@ -20,6 +20,7 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use tracing::{debug, error, info, warn};
 
 use crate::http::Metrics;
+use crate::keeper::KeeperError;
 use crate::outbox::TxManager;
 use crate::receipts;
 use crate::store::{Enqueued, IntentStatus, NewIntent, OutboxStore, StoreError};
@@ -55,6 +56,9 @@ pub enum JobError {
     /// A log with a known event signature does not decode (the ABI drifted): the stream stops here, never skips.
     #[error(transparent)]
     Decode(#[from] crate::chain::events::DecodeError),
+    /// A failpoint fired (tests): the pass stops as if the process were killed right there.
+    #[error("failpoint {0} reached")]
+    Failpoint(crate::failpoint::Failpoint),
     /// The contract reports a configuration the job cannot work with.
     #[error("{contract} at {address}: {what}")]
     BadContract {
@@ -94,7 +98,7 @@ impl JobError {
             JobError::Store(e) => e.is_transient(),
             JobError::Chain(e) => e.is_transient(),
             JobError::NoLatestBlock => true,
-            JobError::Decode(_) | JobError::BadContract { .. } => false,
+            JobError::Decode(_) | JobError::BadContract { .. } | JobError::Failpoint(_) => false,
         }
     }
 }
@@ -216,13 +220,14 @@ pub struct JobsReport {
 /// publish the per-job metrics.
 ///
 /// # Errors
-/// A permanent store error (the loop stops); a job's own failure is logged, counted and retried next pass.
+/// A permanent store error or a job's failpoint (the loop stops); a job's own failure is logged, counted and
+/// retried next pass.
 pub async fn run_jobs<S, P>(
     jobs: &[Box<dyn Job<P>>],
     tx: &TxManager<S, P>,
     metrics: &Metrics,
     dry_run: bool,
-) -> std::result::Result<JobsReport, StoreError>
+) -> std::result::Result<JobsReport, KeeperError>
 where
     S: OutboxStore + Clone,
     P: Provider + Clone + 'static,
@@ -232,7 +237,8 @@ where
         let name = job.name();
         let plan = match job.plan(tx.provider()).await {
             Ok(plan) => plan,
-            Err(JobError::Store(e)) if !e.is_transient() => return Err(e),
+            Err(JobError::Store(e)) if !e.is_transient() => return Err(e.into()),
+            Err(JobError::Failpoint(p)) => return Err(KeeperError::Failpoint(p)),
             Err(e) => {
                 if e.is_transient() {
                     warn!(target: "keeper::jobs", job = name, ?e, "planning failed; retried next pass");
@@ -272,7 +278,7 @@ where
                     stuck += 1;
                     report.stuck += 1;
                 }
-                Err(e) if !e.is_transient() => return Err(e),
+                Err(e) if !e.is_transient() => return Err(e.into()),
                 Err(e) => {
                     warn!(target: "keeper::jobs", job = name, key = %intent.key, ?e, "persisting the intent failed; retried next pass");
                     report.failed += 1;

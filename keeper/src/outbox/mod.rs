@@ -397,7 +397,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         debug!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "signed");
         report.signed += 1;
         self.failpoints
-            .check(Failpoint::AfterSign)
+            .check_at(Failpoint::AfterSign, &intent.key)
             .map_err(OutboxError::Failpoint)?;
         Ok(())
     }
@@ -456,7 +456,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             },
         }
         self.failpoints
-            .check(Failpoint::AfterBroadcast)
+            .check_at(Failpoint::AfterBroadcast, &intent.key)
             .map_err(OutboxError::Failpoint)?;
         self.store.mark_sent(latest.id, now_ms()).await?;
         report.broadcast += 1;
@@ -621,7 +621,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             return Ok(());
         }
         self.failpoints
-            .check(Failpoint::AfterReceipt)
+            .check_at(Failpoint::AfterReceipt, &intent.key)
             .map_err(OutboxError::Failpoint)?;
         let (to, error) = if receipt.status() {
             (IntentStatus::Confirmed, None)

@@ -21,7 +21,8 @@ use verity_abi::rpc::IReceiptBatches;
 use verity_abi::settlement::StandardMerkleTree;
 
 use super::store::{BatchStatus, ReceiptState, ReceiptStore};
-use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
+use crate::failpoint::{Failpoint, Failpoints};
+use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
 use crate::store::{IntentStatus, OutboxStore};
 
 /// The job's name.
@@ -63,6 +64,8 @@ pub struct ReceiptBatcherConfig {
     pub nodes: Option<Address>,
     /// A receipt is expired rather than anchored when less than this many seconds of its age budget remain.
     pub anchor_margin_secs: u64,
+    /// Armed failpoints (tests): [`Failpoint::AfterBatchBuilt`] stops right after a batch is committed.
+    pub failpoints: Failpoints,
 }
 
 impl ReceiptBatcherConfig {
@@ -76,6 +79,7 @@ impl ReceiptBatcherConfig {
             max_receipt_age,
             nodes: None,
             anchor_margin_secs: 600,
+            failpoints: Failpoints::none(),
         }
     }
 
@@ -213,6 +217,10 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
         let ids: Vec<B256> = ready.iter().map(|r| r.request_id).collect();
         let id = self.store.build_batch(root, &ids, now_ms).await?;
         info!(target: "keeper::receipts::batcher", batch = id, %root, count = ids.len(), full, "batch built");
+        self.config
+            .failpoints
+            .check_at(Failpoint::AfterBatchBuilt, &key(root))
+            .map_err(JobError::Failpoint)?;
         plan.intents
             .push(self.intent(root, ids.len() as u64, bond).await);
         Ok(plan)

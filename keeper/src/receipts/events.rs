@@ -25,6 +25,7 @@ use verity_abi::settlement::{
 use super::store::{Anchored, ReceiptStore, RequestView};
 use crate::chain::cursor::{LogReader, StreamConfig};
 use crate::chain::events::decode;
+use crate::failpoint::{Failpoint, Failpoints};
 use crate::jobs::{Job, JobError, Plan, PlanFuture, Result};
 use crate::store::CursorStore;
 
@@ -51,6 +52,9 @@ pub struct EventsConfig {
     pub lookback: u64,
     /// Most blocks per `eth_getLogs` call.
     pub max_range: u64,
+    /// Armed failpoints (tests): [`Failpoint::AfterEventsApplied`] stops after a range is applied, before the
+    /// cursor moves.
+    pub failpoints: Failpoints,
 }
 
 /// The events job.
@@ -100,10 +104,21 @@ impl<S: ReceiptStore + CursorStore + Clone> ReceiptEvents<S> {
             if batch.rewound {
                 self.rewind(provider, batch.from).await?;
             }
+            let mut in_range = 0;
             for log in &batch.logs {
                 if self.apply(provider, log, &mut times).await? {
-                    applied += 1;
+                    in_range += 1;
                 }
+            }
+            applied += in_range;
+            if in_range > 0 {
+                self.config
+                    .failpoints
+                    .check_at(
+                        Failpoint::AfterEventsApplied,
+                        &format!("blocks:{}-{}", batch.from, batch.to.block),
+                    )
+                    .map_err(JobError::Failpoint)?;
             }
             reader.commit(&batch).await?;
         }
@@ -284,6 +299,7 @@ mod tests {
                 start_block: 0,
                 lookback: 8,
                 max_range: 100,
+                failpoints: Failpoints::none(),
             },
         );
         // The mock transport answers nothing: decoding must fail before any RPC call.

@@ -95,6 +95,8 @@ pub struct ReceiptsConfig {
     /// What the challenge watcher may fetch (others' batch data: each read is also capped at `count × 384`
     /// bytes) and its per-batch deadline.
     pub fetch: crate::fetch::FetchPolicy,
+    /// Armed failpoints (tests; none by default): the jobs' steps of [`crate::failpoint::Failpoint::RECEIPTS`].
+    pub failpoints: crate::failpoint::Failpoints,
 }
 
 impl ReceiptsConfig {
@@ -115,6 +117,7 @@ impl ReceiptsConfig {
                 max_bytes: 128 << 20,
                 ..crate::fetch::FetchPolicy::default()
             },
+            failpoints: crate::failpoint::Failpoints::none(),
         }
     }
 }
@@ -241,6 +244,7 @@ where
                 start_block: self.config.start_block,
                 lookback: self.config.lookback,
                 max_range: 5_000,
+                failpoints: self.config.failpoints.clone(),
             },
         )
     }
@@ -255,6 +259,7 @@ where
         c.max_size = self.config.batch_max;
         c.max_age = self.config.batch_max_age;
         c.nodes = Some(self.contracts.nodes);
+        c.failpoints = self.config.failpoints.clone();
         batcher::ReceiptBatcher::new(self.store.clone(), c)
     }
 
@@ -277,6 +282,7 @@ where
             self.contracts.nodes,
             self.config.fetch.clone(),
         )
+        .with_failpoints(self.config.failpoints.clone())
     }
 
     /// Adds every receipts job to `keeper`, the events job first.

@@ -36,8 +36,9 @@ use verity_abi::settlement::{
 use super::api::TreeCache;
 use super::judge::{reason_name, Judge};
 use super::store::{BatchRow, BatchStatus, Checked, LeafRow, ReceiptStore};
+use crate::failpoint::{Failpoint, Failpoints};
 use crate::fetch::{FetchError, FetchPolicy, Fetcher};
-use crate::jobs::{IntentSpec, Job, Plan, PlanFuture, Result};
+use crate::jobs::{IntentSpec, Job, JobError, Plan, PlanFuture, Result};
 
 /// The job's name.
 pub const JOB_NAME: &str = "challenge-watcher";
@@ -75,6 +76,7 @@ pub struct ChallengeWatcher<S, P> {
     fetcher: Fetcher,
     fetches: Mutex<Fetches>,
     trees: TreeCache,
+    failpoints: Failpoints,
 }
 
 impl<S, P> std::fmt::Debug for ChallengeWatcher<S, P> {
@@ -107,7 +109,15 @@ impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S,
             fetcher: Fetcher::new(fetch).expect("the HTTP client builds"),
             fetches: Mutex::new(Fetches::default()),
             trees: TreeCache::default(),
+            failpoints: Failpoints::none(),
         }
+    }
+
+    /// Arms `failpoints` (tests): [`Failpoint::AfterBatchChecked`] stops right after a verdict is stored.
+    #[must_use]
+    pub fn with_failpoints(mut self, failpoints: Failpoints) -> Self {
+        self.failpoints = failpoints;
+        self
     }
 
     /// The batch's data if its fetch finished (`None`: started or still running).
@@ -273,6 +283,9 @@ impl<S: ReceiptStore + Clone, P: Provider + Clone + 'static> ChallengeWatcher<S,
                         self.store
                             .set_checked(b.id, checked, challenge.as_ref())
                             .await?;
+                        self.failpoints
+                            .check_at(Failpoint::AfterBatchChecked, &key(id))
+                            .map_err(JobError::Failpoint)?;
                         (checked, challenge)
                     }
                     None => (b.checked, None),

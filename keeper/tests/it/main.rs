@@ -7,6 +7,7 @@ mod index;
 mod lease;
 mod outbox;
 mod receipts;
+mod receipts_kill;
 mod registry_batcher;
 mod registry_jobs;
 mod support;

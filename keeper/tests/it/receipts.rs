@@ -31,30 +31,30 @@ use verity_keeper::store::{IntentStatus, OutboxStore, PgStore, Store};
 use crate::support::{pg_schema, verity_env, wallet, Env, DEPLOYER};
 
 /// Dev account that runs a node (TEE key approved by governance).
-const NODE: usize = 3;
+pub(crate) const NODE: usize = 3;
 /// Dev account that pays for requests.
-const PAYER: usize = 4;
+pub(crate) const PAYER: usize = 4;
 /// Another batch keeper (anchors batches of its own).
-const OTHER: usize = 1;
+pub(crate) const OTHER: usize = 1;
 /// A challenger that is not the keeper.
 const CHALLENGER: usize = 5;
 
-const HOUR: u64 = 3_600;
-const WINDOW: u64 = 6 * HOUR;
-const DEADLINE: u64 = 24 * HOUR;
+pub(crate) const HOUR: u64 = 3_600;
+pub(crate) const WINDOW: u64 = 6 * HOUR;
+pub(crate) const DEADLINE: u64 = 24 * HOUR;
 const FEE: u64 = 5_000_000_000_000_000;
 
-struct World {
-    env: Env,
-    settlement: Address,
-    batches: Address,
-    model: U256,
-    tee: PrivateKeySigner,
-    domain: B256,
-    dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) env: Env,
+    pub(crate) settlement: Address,
+    pub(crate) batches: Address,
+    pub(crate) model: U256,
+    pub(crate) tee: PrivateKeySigner,
+    pub(crate) domain: B256,
+    pub(crate) dir: tempfile::TempDir,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let (env, deployment) = verity_env().await;
     let settlement = deployment.contracts["settlement"].address;
     let batches = deployment.contracts["settlement-batches"].address;
@@ -196,19 +196,19 @@ fn env_account(env: &Env, i: usize) -> Address {
 }
 
 /// The receipts part of a keeper (routes served, jobs ready to add) as `main` wires it.
-struct Running<S> {
-    receipts: Receipts<S, DynProvider>,
-    metrics: Metrics,
-    addr: SocketAddr,
+pub(crate) struct Running<S> {
+    pub(crate) receipts: Receipts<S, DynProvider>,
+    pub(crate) metrics: Metrics,
+    pub(crate) addr: SocketAddr,
     _server: tokio::task::JoinHandle<()>,
 }
 
 impl World {
-    fn account(&self, i: usize) -> Address {
+    pub(crate) fn account(&self, i: usize) -> Address {
         env_account(&self.env, i)
     }
 
-    fn receipt(&self, id: B256, output: &str, signed_at: u64) -> Receipt {
+    pub(crate) fn receipt(&self, id: B256, output: &str, signed_at: u64) -> Receipt {
         Receipt {
             requestId: id,
             modelVersion: self.model,
@@ -222,7 +222,7 @@ impl World {
         }
     }
 
-    fn sign_with(&self, key: &PrivateKeySigner, r: &Receipt) -> Bytes {
+    pub(crate) fn sign_with(&self, key: &PrivateKeySigner, r: &Receipt) -> Bytes {
         let sig = key.sign_hash_sync(&signing_hash(self.domain, r)).unwrap();
         let signed = SignedReceipt {
             receipt: r.clone(),
@@ -233,12 +233,12 @@ impl World {
         encode_signed_receipt(&signed).to_vec().into()
     }
 
-    fn sign(&self, r: &Receipt) -> Bytes {
+    pub(crate) fn sign(&self, r: &Receipt) -> Bytes {
         self.sign_with(&self.tee, r)
     }
 
     /// The payer opens request `id` (mode TEE, the prompt every receipt names).
-    async fn request(&self, id: B256) {
+    pub(crate) async fn request(&self, id: B256) {
         let s = IInferenceSettlement::new(self.settlement, wallet(&self.env.node, PAYER));
         let r = s
             .request(
@@ -258,7 +258,7 @@ impl World {
         assert!(r.status(), "request");
     }
 
-    async fn answer(&self, id: B256, output: &str) {
+    pub(crate) async fn answer(&self, id: B256, output: &str) {
         let s = IInferenceSettlement::new(self.settlement, wallet(&self.env.node, NODE));
         let r = s
             .answer(id, keccak256(output))
@@ -271,7 +271,7 @@ impl World {
         assert!(r.status(), "answer");
     }
 
-    async fn request_status(&self, id: B256) -> u8 {
+    pub(crate) async fn request_status(&self, id: B256) -> u8 {
         IInferenceSettlement::new(self.settlement, &self.env.provider)
             .getRequest(id)
             .call()
@@ -280,7 +280,7 @@ impl World {
             ._6
     }
 
-    async fn batch_status(&self, id: u64) -> u8 {
+    pub(crate) async fn batch_status(&self, id: u64) -> u8 {
         IReceiptBatches::new(self.batches, &self.env.provider)
             .batch(U256::from(id))
             .call()
@@ -290,7 +290,7 @@ impl World {
     }
 
     /// The receipts part on `store`, its routes served on an ephemeral port (the data URIs point there).
-    async fn start<S: Store + ReceiptStore>(&self, store: S) -> Running<S> {
+    pub(crate) async fn start<S: Store + ReceiptStore>(&self, store: S) -> Running<S> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let metrics = Metrics::new().unwrap();
@@ -364,7 +364,7 @@ impl World {
     }
 
     /// The keeper's transactions to the settlement contracts, by function, each calldata with its count.
-    async fn sent(&self) -> BTreeMap<&'static str, Vec<(Bytes, usize)>> {
+    pub(crate) async fn sent(&self) -> BTreeMap<&'static str, Vec<(Bytes, usize)>> {
         let mut out: BTreeMap<&'static str, Vec<(Bytes, usize)>> = BTreeMap::new();
         for (calldata, n) in self.env.sent_by_calldata().await {
             let name = match calldata.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
@@ -384,7 +384,9 @@ impl World {
 }
 
 /// Every transaction of `sent` was sent exactly once; returns how many per function.
-fn once_each(sent: &BTreeMap<&'static str, Vec<(Bytes, usize)>>) -> BTreeMap<&'static str, usize> {
+pub(crate) fn once_each(
+    sent: &BTreeMap<&'static str, Vec<(Bytes, usize)>>,
+) -> BTreeMap<&'static str, usize> {
     for (name, txs) in sent {
         for (calldata, n) in txs {
             assert_eq!(*n, 1, "{name} sent {n} times: {calldata}");
@@ -432,7 +434,7 @@ async fn on_chain_status(w: &World, served: &serde_json::Value) -> u8 {
         .unwrap()
 }
 
-async fn key_status<S: OutboxStore>(store: &S, key: String) -> Option<IntentStatus> {
+pub(crate) async fn key_status<S: OutboxStore>(store: &S, key: String) -> Option<IntentStatus> {
     store.intent_by_key(&key).await.unwrap().map(|i| i.status)
 }
 
@@ -633,7 +635,7 @@ async fn receipts_taken_in_anchored_finalized_proven_settled_refunded_once_postg
 }
 
 /// Anchors `leaves` as dev account [`OTHER`], publishing them as a file; returns the on-chain batch id.
-async fn anchor_as_other(w: &World, name: &str, leaves: &[&Bytes]) -> u64 {
+pub(crate) async fn anchor_as_other(w: &World, name: &str, leaves: &[&Bytes]) -> u64 {
     let path = w.dir.path().join(name);
     let data: Vec<u8> = leaves.iter().flat_map(|l| l.to_vec()).collect();
     std::fs::write(&path, data).unwrap();
@@ -641,7 +643,7 @@ async fn anchor_as_other(w: &World, name: &str, leaves: &[&Bytes]) -> u64 {
 }
 
 /// Anchors `leaves` as dev account [`OTHER`] naming `data_uri` as their data; returns the on-chain batch id.
-async fn anchor_as_other_at(w: &World, data_uri: String, leaves: &[&Bytes]) -> u64 {
+pub(crate) async fn anchor_as_other_at(w: &World, data_uri: String, leaves: &[&Bytes]) -> u64 {
     let hashes: Vec<B256> = leaves.iter().map(|l| encoded_leaf_hash(l)).collect();
     let tree = StandardMerkleTree::new(&hashes).unwrap();
     let other = IReceiptBatches::new(w.batches, wallet(&w.env.node, OTHER));

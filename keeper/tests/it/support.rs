@@ -266,7 +266,27 @@ fn skip_or_fail<T>(reason: &str) -> Option<T> {
 /// Runs the keeper binary `cmd` with a failpoint armed in `wait` mode, sends it a real `SIGKILL` (from this test,
 /// not the process's own exit) as soon as it reports the failpoint reached, and returns the failpoint's name.
 /// Panics when the process ends without reaching it.
-pub(crate) fn sigkill_at_failpoint(mut cmd: std::process::Command) -> String {
+pub(crate) fn sigkill_at_failpoint(cmd: std::process::Command) -> String {
+    match run_or_sigkill_at_failpoint(cmd) {
+        Ok(reached) => reached.point,
+        Err((status, stderr)) => {
+            panic!("ended ({status}) without reaching its failpoint:\n{stderr}")
+        }
+    }
+}
+
+/// Where a waiting failpoint stopped the binary: its name and what it was working on (an intent's key, a batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reached {
+    pub(crate) point: String,
+    pub(crate) what: String,
+}
+
+/// As [`sigkill_at_failpoint`], but a process that ends by itself without reaching its failpoint is an answer too:
+/// `Err` with its exit status and stderr (nothing was due at that step).
+pub(crate) fn run_or_sigkill_at_failpoint(
+    mut cmd: std::process::Command,
+) -> Result<Reached, (std::process::ExitStatus, String)> {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::ExitStatusExt;
     let mut child = cmd
@@ -280,20 +300,21 @@ pub(crate) fn sigkill_at_failpoint(mut cmd: std::process::Command) -> String {
     for line in BufReader::new(stderr).lines() {
         let Ok(line) = line else { break };
         if let Some(rest) = line.split(verity_keeper::failpoint::WAITING_MARKER).nth(1) {
-            reached = Some(rest.trim().to_string());
+            let (point, what) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+            reached = Some(Reached {
+                point: point.to_string(),
+                what: what.trim().to_string(),
+            });
             break;
         }
         seen.push(line);
     }
-    let Some(point) = reached else {
+    let Some(reached) = reached else {
         let status = child.wait().expect("wait");
-        panic!(
-            "ended ({status}) without reaching its failpoint:\n{}",
-            seen.join("\n")
-        );
+        return Err((status, seen.join("\n")));
     };
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("wait");
     assert_eq!(status.signal(), Some(9), "ended by the test's SIGKILL");
-    point
+    Ok(reached)
 }
