@@ -205,6 +205,11 @@ async fn binary_killed_at_every_receipts_step_anchors_proves_settles_and_refunds
         events_kills >= 3,
         "a range of events in each phase: {killed:?}"
     );
+    println!(
+        "killed {} times ({} intents, {events_kills} event ranges)",
+        killed.len(),
+        intents.len()
+    );
 
     // From the chain: one anchor of one batch holding each receipt, final; one challenge; each request proven,
     // settled or refunded once; the keeper's nonce moved by exactly the transactions it sent.

@@ -5,6 +5,7 @@ use verity_abi::settlement::{request_status, void_reason};
 
 use super::*;
 use crate::store::testing::store_suite;
+use crate::store::StoreError;
 
 const US: Address = Address::with_last_byte(0xaa);
 const THEM: Address = Address::with_last_byte(0xbb);
