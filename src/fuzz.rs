@@ -19,6 +19,10 @@ pub struct FuzzArgs {
     /// Only this contract (deployment name: token, escrow, gauge, registry, settlement-nodes, …).
     #[arg(long)]
     pub contract: Option<String>,
+    /// Fuzz the freshly deployed contracts only, without first building the deep state (locks and votes,
+    /// registered models and a fork, staked nodes, requests in each live status, an anchored batch).
+    #[arg(long)]
+    pub shallow: bool,
     /// Also send this many malformed JSON-RPC requests to a fresh devnode.
     #[arg(long, default_value_t = 0)]
     pub rpc: u64,
@@ -47,11 +51,12 @@ pub async fn run(args: &FuzzArgs, root: &Path) -> Result<()> {
         inputs: args.inputs,
         contract: args.contract.clone(),
         sequence: 64,
+        deep: !args.shallow,
     };
     let report = tokio::task::spawn_blocking(move || {
         let mut chain = lock(&chain);
-        let target = Target::new(&chain, contracts);
-        calldata::run(&mut chain, &target, &config)
+        let mut target = Target::new(&chain, contracts);
+        calldata::run(&mut chain, &mut target, &config)
     })
     .await?;
     print!("{}", report.table());

@@ -2,7 +2,8 @@
 //!
 //! Every input is executed as `eth_call` first and classified ([`Verdict`]); a successful call to a function
 //! that is not a view is then mined as a transaction, so a sequence of inputs evolves the state. After each
-//! sequence the cross-contract invariants are checked ([`check_invariants`]).
+//! sequence the INVARIANTS.md rows of [`crate::invariants`] are checked; [`Config::deep`] first builds the deep
+//! state of [`crate::state`] so random calls meet real locks, models, nodes, requests and batches.
 //!
 //! A *finding* is: a program trap (`unreachable`, out-of-bounds memory, stack overflow — read from
 //! [`devnode::stylus::take_traps`]), a revert whose data is not empty and does not start with an error selector
@@ -17,7 +18,6 @@
 //!   BR `Transfer` log of a mined transaction adds its recipient to the tracked set, so Σ balances over the
 //!   tracked set must equal `totalSupply` exactly, even when a mutated argument names an unknown address.
 
-use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -33,6 +33,7 @@ use verity_abi::rpc::{
     IModelRegistry, IReceiptBatches, ISettlementNodes, IVotingEscrow,
 };
 
+use crate::invariants::{self, Tracked};
 use crate::Rng;
 
 /// Gas of every fuzzed call and transaction: the whole block. Running out of it is a finding.
@@ -232,6 +233,10 @@ pub struct Target {
     pub pool: Vec<Address>,
     /// How many of `pool`'s first entries are dev accounts the chain can sign for.
     pub accounts: usize,
+    /// Words the generator draws `bytes32` arguments from first (ids, names, roots of the deep state).
+    pub words: Vec<B256>,
+    /// Byte strings the generator draws `bytes` arguments from at times (signed receipts of the deep state).
+    pub blobs: Vec<Bytes>,
 }
 
 impl Target {
@@ -246,10 +251,13 @@ impl Target {
             contracts,
             pool,
             accounts,
+            words: Vec::new(),
+            blobs: Vec::new(),
         }
     }
 
-    fn address(&self, name: &str) -> Option<Address> {
+    /// The address of the contract deployed as `name`.
+    pub fn address(&self, name: &str) -> Option<Address> {
         self.contracts
             .iter()
             .find(|(n, _)| n == name)
@@ -268,6 +276,8 @@ pub struct Config {
     pub contract: Option<String>,
     /// Inputs between two invariant checks.
     pub sequence: u64,
+    /// Build the deep state ([`crate::state`]) before the first input.
+    pub deep: bool,
 }
 
 /// The outcome of a run.
@@ -339,7 +349,8 @@ impl Generator<'_> {
                     .wrapping_add(self.rng.below(2_000_000))
                     .wrapping_sub(1_000_000),
             ),
-            7 | 8 => U256::from(self.rng.below(1_000)),
+            7 => U256::from(self.rng.below(8)),
+            8 => U256::from(self.rng.below(1_000)),
             9 => U256::from(self.rng.next_u64()),
             _ => U256::from_be_bytes(B256::from_slice(&self.rng.bytes(32)).0),
         };
@@ -383,6 +394,14 @@ impl Generator<'_> {
                 let mut w = self.word();
                 w.0[*n..].fill(0);
                 DynSolValue::FixedBytes(w, *n)
+            }
+            DynSolType::Bytes if !self.target.blobs.is_empty() && self.rng.chance(25) => {
+                let mut blob = self.rng.pick(&self.target.blobs).to_vec();
+                if self.rng.chance(50) {
+                    let at = self.rng.below(blob.len() as u64) as usize;
+                    blob[at] ^= 1 << self.rng.below(8);
+                }
+                DynSolValue::Bytes(blob)
             }
             DynSolType::Bytes => {
                 let len = *self.rng.pick(&[0usize, 1, 31, 32, 33, 64, 65, 200]);
@@ -469,7 +488,7 @@ pub fn execute(
     target: &Target,
     input: &Input,
     send: bool,
-    tracked: &mut BTreeSet<Address>,
+    tracked: &mut Tracked,
 ) -> (Result<Verdict, String>, bool) {
     let Some(to) = target.address(&input.contract) else {
         return (Err(format!("unknown contract {}", input.contract)), false);
@@ -526,77 +545,11 @@ pub fn execute(
         Ok(Err(_)) => (Ok(verdict), false),
         Ok(Ok(hash)) => {
             if let Some(receipt) = chain.receipt(hash) {
-                for log in receipt.inner.logs() {
-                    if let Ok(t) = log.log_decode::<IBrToken::Transfer>() {
-                        tracked.insert(t.inner.data.to);
-                    }
-                }
+                tracked.record(&receipt);
             }
             (Ok(verdict), true)
         }
     }
-}
-
-fn view_call(chain: &mut Chain, to: Address, data: Vec<u8>) -> Result<Bytes, String> {
-    let request = TransactionRequest::default()
-        .to(to)
-        .input(data.into())
-        .gas_limit(GAS);
-    chain.call(&request, None, None).map_err(|e| e.to_string())
-}
-
-/// The invariants every sequence must keep (INVARIANTS.md, "Fuzzing"):
-/// * BR: Σ `balanceOf` over every address that ever held BR == `totalSupply` ≤ `cap`;
-/// * every argument-less view of every contract still answers (no input bricks a contract).
-pub fn check_invariants(
-    chain: &mut Chain,
-    target: &Target,
-    tracked: &BTreeSet<Address>,
-) -> Vec<String> {
-    let mut broken = Vec::new();
-    if let Some(token) = target.address("token") {
-        let word = |r: Result<Bytes, String>| {
-            r.ok()
-                .filter(|b| b.len() == 32)
-                .map(|b| U256::from_be_slice(&b))
-        };
-        let supply = word(view_call(
-            chain,
-            token,
-            IBrToken::totalSupplyCall {}.abi_encode(),
-        ));
-        let cap = word(view_call(chain, token, IBrToken::capCall {}.abi_encode()));
-        let mut sum = U256::ZERO;
-        for holder in target
-            .pool
-            .iter()
-            .chain(tracked.iter())
-            .collect::<BTreeSet<_>>()
-        {
-            let call = IBrToken::balanceOfCall { account: *holder }.abi_encode();
-            sum += word(view_call(chain, token, call)).unwrap_or_default();
-        }
-        match (supply, cap) {
-            (Some(s), Some(c)) if s == sum && s <= c => {}
-            other => broken.push(format!(
-                "BR books: Σ balances {sum} vs (totalSupply, cap) {other:?}"
-            )),
-        }
-    }
-    broken.extend(check_books(chain, target));
-    for iface in interfaces() {
-        let Some(to) = target.address(iface.name) else {
-            continue;
-        };
-        for (selector, signature) in iface.selectors.iter().zip(iface.signatures) {
-            if signature.ends_with("()") && iface.is_view(signature) {
-                if let Err(e) = view_call(chain, to, selector.to_vec()) {
-                    broken.push(format!("{}.{signature} no longer answers: {e}", iface.name));
-                }
-            }
-        }
-    }
-    broken
 }
 
 /// Chain time after which the fuzzer renews every program's activation: well inside Stylus's 365-day expiry
@@ -634,100 +587,23 @@ fn keep_programs_alive(chain: &mut Chain, target: &Target) -> Result<(), String>
     Ok(())
 }
 
-/// The books of the contracts that hold value (INVARIANTS.md, Escrow, Gauge and Settlement). The fuzzer's callers
-/// may give a contract BR by a plain `transfer` (a donation no contract can refuse), so what is held is checked
-/// against what is owed as solvency (≥), and the internal accounting as an equality:
-/// * veBR: the escrow's BR balance ≥ `supply()`;
-/// * GaugeController: minted − claimed == carried + Σ claimable over its gauges, and its BR balance ≥ that;
-/// * InferenceSettlement, SettlementNodes, ReceiptBatches: the contract's ETH balance ≥ `escrowed()`.
-fn check_books(chain: &mut Chain, target: &Target) -> Vec<String> {
-    let mut broken = Vec::new();
-    let Some(token) = target.address("token") else {
-        return broken;
-    };
-    let br_balance = |chain: &mut Chain, of: Address| {
-        view_call(
-            chain,
-            token,
-            IBrToken::balanceOfCall { account: of }.abi_encode(),
-        )
-        .ok()
-        .and_then(|b| IBrToken::balanceOfCall::abi_decode_returns(&b).ok())
-    };
-    if let Some(escrow) = target.address("escrow") {
-        let supply = view_call(chain, escrow, IVotingEscrow::supplyCall {}.abi_encode())
-            .ok()
-            .and_then(|b| IVotingEscrow::supplyCall::abi_decode_returns(&b).ok());
-        let held = br_balance(chain, escrow);
-        if !matches!((supply, held), (Some(owed), Some(held)) if held >= owed) {
-            broken.push(format!("veBR books: supply {supply:?} vs BR held {held:?}"));
-        }
-    }
-    if let Some(gauge) = target.address("gauge") {
-        let totals = view_call(chain, gauge, IGaugeController::totalsCall {}.abi_encode())
-            .ok()
-            .and_then(|b| IGaugeController::totalsCall::abi_decode_returns(&b).ok());
-        let gauges = view_call(chain, gauge, IGaugeController::gaugesCall {}.abi_encode())
-            .ok()
-            .and_then(|b| IGaugeController::gaugesCall::abi_decode_returns(&b).ok())
-            .unwrap_or_default();
-        let mut claimable = U256::ZERO;
-        for g in gauges {
-            let info = view_call(
-                chain,
-                gauge,
-                IGaugeController::gaugeInfoCall { gauge: g }.abi_encode(),
-            )
-            .ok()
-            .and_then(|b| IGaugeController::gaugeInfoCall::abi_decode_returns(&b).ok());
-            claimable += info.map(|i| i._2).unwrap_or_default();
-        }
-        let held = br_balance(chain, gauge);
-        match totals {
-            Some(t)
-                if t._1 >= t._2 && held.is_some_and(|h| h >= t._1 - t._2) && t._1 - t._2 == t._3 + claimable => {
-            }
-            other => broken.push(format!(
-                "gauge books: (minted, claimed, carried) {:?}, Σ claimable {claimable}, BR held {held:?}",
-                other.map(|t| (t._1, t._2, t._3))
-            )),
-        }
-    }
-    for (name, call) in [
-        (
-            "settlement",
-            IInferenceSettlement::escrowedCall {}.abi_encode(),
-        ),
-        (
-            "settlement-nodes",
-            ISettlementNodes::escrowedCall {}.abi_encode(),
-        ),
-        (
-            "settlement-batches",
-            IReceiptBatches::escrowedCall {}.abi_encode(),
-        ),
-    ] {
-        let Some(at) = target.address(name) else {
-            continue;
-        };
-        let escrowed = view_call(chain, at, call)
-            .ok()
-            .filter(|b| b.len() == 32)
-            .map(|b| U256::from_be_slice(&b));
-        let balance = chain.balance(at, None).ok();
-        if !matches!((escrowed, balance), (Some(owed), Some(held)) if held >= owed) {
-            broken.push(format!(
-                "{name} books: escrowed() {escrowed:?} vs ETH balance {balance:?}"
-            ));
-        }
-    }
-    broken
-}
-
 /// Runs the fuzzer against `target` on `chain`.
-pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
+pub fn run(chain: &mut Chain, target: &mut Target, config: &Config) -> Report {
     let mut report = Report::default();
-    let mut tracked = BTreeSet::new();
+    let mut tracked = Tracked::default();
+    if config.deep {
+        if let Err(what) = crate::state::build(chain, target, &mut tracked) {
+            report.findings.push(Finding { input: None, what });
+            return report;
+        }
+        for what in invariants::check(chain, target, &mut tracked) {
+            report.findings.push(Finding {
+                input: None,
+                what: format!("after the deep state: {what}"),
+            });
+        }
+    }
+    let target = &*target;
     // Chain time the fuzzer moved since the programs' last activation or keepalive.
     let mut since_keepalive = 0u64;
     for (k, iface) in interfaces().into_iter().enumerate() {
@@ -737,7 +613,7 @@ pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
         let mut generator = Generator {
             rng: Rng::new(config.seed ^ (k as u64).wrapping_mul(0x1000_0000_01b3)),
             target,
-            words: Vec::new(),
+            words: target.words.clone(),
             now: chain.pending_timestamp(),
         };
         let mut stats = Stats {
@@ -790,7 +666,7 @@ pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
                 }
             }
             if (n + 1) % config.sequence == 0 || n + 1 == config.inputs {
-                for what in check_invariants(chain, target, &tracked) {
+                for what in invariants::check(chain, target, &mut tracked) {
                     stats.findings += 1;
                     report.findings.push(Finding { input: None, what });
                 }
@@ -804,7 +680,7 @@ pub fn run(chain: &mut Chain, target: &Target, config: &Config) -> Report {
 
 /// Replays corpus inputs (each as call, then as transaction when it succeeds); returns the findings.
 pub fn replay(chain: &mut Chain, target: &Target, inputs: &[Input]) -> Vec<Finding> {
-    let mut tracked = BTreeSet::new();
+    let mut tracked = Tracked::default();
     let mut findings = Vec::new();
     for input in inputs {
         if let (Err(what), _) = execute(chain, target, input, true, &mut tracked) {
@@ -814,7 +690,7 @@ pub fn replay(chain: &mut Chain, target: &Target, inputs: &[Input]) -> Vec<Findi
             });
         }
     }
-    for what in check_invariants(chain, target, &tracked) {
+    for what in invariants::check(chain, target, &mut tracked) {
         findings.push(Finding { input: None, what });
     }
     findings

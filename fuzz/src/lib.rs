@@ -18,7 +18,9 @@
 
 pub mod activation;
 pub mod calldata;
+pub mod invariants;
 pub mod rpc;
+pub mod state;
 
 /// Deterministic pseudo-random numbers (splitmix64).
 #[derive(Debug, Clone)]

@@ -37,14 +37,15 @@ async fn random_calldata_never_traps_and_keeps_the_invariants() {
     println!("seed {seed}");
     let report = tokio::task::spawn_blocking(move || {
         let mut chain = lock(&chain);
-        let target = Target::new(&chain, contracts);
+        let mut target = Target::new(&chain, contracts);
         let config = Config {
             seed,
             inputs: 1_000,
             contract: None,
             sequence: 64,
+            deep: true,
         };
-        calldata::run(&mut chain, &target, &config)
+        calldata::run(&mut chain, &mut target, &config)
     })
     .await
     .unwrap();
@@ -173,4 +174,52 @@ fn mutated_programs_are_rejected_with_a_typed_error() {
     println!("{report:?}");
     assert!(report.rejected > 300, "{report:?}");
     assert!(report.panics.is_empty(), "panics: {:#?}", report.panics);
+}
+
+/// The fuzzer's invariant checks can fail: the deep state passes them, then a tampered balance (ETH taken from
+/// InferenceSettlement) and a tampered history (a Registered version remembered as Rejected, which is final) are
+/// each reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_invariant_checks_catch_broken_books_and_lifecycles() {
+    use alloy::primitives::U256;
+    use verity_abi::registry::Status;
+    use verity_fuzz::invariants::{self, Tracked};
+    let (node, contracts) = deployed().await;
+    let chain = node.chain();
+    tokio::task::spawn_blocking(move || {
+        let mut chain = lock(&chain);
+        let mut target = Target::new(&chain, contracts);
+        let mut tracked = Tracked::default();
+        verity_fuzz::state::build(&mut chain, &mut target, &mut tracked).expect("deep state");
+        assert_eq!(
+            invariants::check(&mut chain, &target, &mut tracked),
+            Vec::<String>::new(),
+            "the deep state keeps every invariant"
+        );
+        assert!(tracked.versions.len() >= 4 && tracked.requests.len() == 3);
+        assert!(tracked.batches.len() == 1 && tracked.nodes.len() == 2);
+
+        let (id, version) = tracked
+            .versions
+            .iter_mut()
+            .find(|(_, v)| v.status == Some(Status::Registered.code()))
+            .expect("a registered version");
+        version.status = Some(Status::Rejected.code());
+        let id = *id;
+        let settlement = target.address("settlement").unwrap();
+        chain.set_balance(settlement, U256::ZERO);
+        let broken = invariants::check(&mut chain, &target, &mut tracked);
+        assert!(
+            broken
+                .iter()
+                .any(|b| b.contains(&format!("version {id} moved from status 4 to 3"))),
+            "{broken:#?}"
+        );
+        assert!(
+            broken.iter().any(|b| b.starts_with("settlement books")),
+            "{broken:#?}"
+        );
+    })
+    .await
+    .unwrap();
 }
