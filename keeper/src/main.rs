@@ -217,7 +217,9 @@ async fn run<S: Store>(
         .await
         .context("starting the indexer (reading the contracts' configuration)")?
         .with_metrics(&metrics)?;
-        app = app.merge(web::router(follower.index()));
+        let (chain_id, contracts) = follower.contracts();
+        let wallet = web::WalletInfo::new(chain_id, &contracts, follower.calendar());
+        app = app.merge(web::router(follower.index(), wallet));
         indexer = Some(tokio::spawn(follower.run(async {
             let _ = index_stopped.await;
         })));
