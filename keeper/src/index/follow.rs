@@ -166,7 +166,6 @@ pub struct Follower<P> {
     addresses: Vec<Address>,
     escrow: Option<Address>,
     token: Option<Address>,
-    chain_id: u64,
     calendar: Option<Calendar>,
     last: Option<(u64, B256)>,
     index: Arc<RwLock<Index>>,
@@ -175,8 +174,8 @@ pub struct Follower<P> {
 }
 
 impl<P: Provider + Clone> Follower<P> {
-    /// Reads the chain id and the contracts' configuration (batches address, calendar, escrow and its token) and
-    /// returns a follower with an empty index.
+    /// Reads the contracts' configuration (batches address, calendar, escrow and its token) and returns a
+    /// follower with an empty index.
     ///
     /// # Errors
     /// A configuration view failed (wrong address, node down).
@@ -190,7 +189,6 @@ impl<P: Provider + Clone> Follower<P> {
             addresses.push(settlement);
             addresses.push(c._3);
         }
-        let chain_id = provider.get_chain_id().await?;
         let (mut calendar, mut escrow, mut token) = (None, None, None);
         if let Some(gauge) = config.gauge {
             let c = IGaugeController::new(gauge, provider.clone())
@@ -212,7 +210,6 @@ impl<P: Provider + Clone> Follower<P> {
             addresses,
             escrow,
             token,
-            chain_id,
             calendar,
             last: None,
             index: Arc::new(RwLock::new(Index::new(calendar))),
@@ -235,9 +232,9 @@ impl<P: Provider + Clone> Follower<P> {
         self.rebuilds
     }
 
-    /// The chain id and the contracts a wallet talks to, by deployment name (`token`, `escrow`, `gauge`,
-    /// `registry`, `settlement`), as configured or read from their `config()` views.
-    pub fn contracts(&self) -> (u64, Vec<(&'static str, Address)>) {
+    /// The contracts a wallet talks to, by deployment name (`token`, `escrow`, `gauge`, `registry`,
+    /// `settlement`), as configured or read from their `config()` views.
+    pub fn contracts(&self) -> Vec<(&'static str, Address)> {
         let named = [
             ("token", self.token),
             ("escrow", self.escrow),
@@ -245,13 +242,10 @@ impl<P: Provider + Clone> Follower<P> {
             ("registry", self.config.registry),
             ("settlement", self.config.settlement),
         ];
-        (
-            self.chain_id,
-            named
-                .into_iter()
-                .filter_map(|(n, a)| a.map(|a| (n, a)))
-                .collect(),
-        )
+        named
+            .into_iter()
+            .filter_map(|(n, a)| a.map(|a| (n, a)))
+            .collect()
     }
 
     /// The gauge controller's calendar (`None` without a gauge).

@@ -98,20 +98,16 @@ fn types(params: &[Param]) -> Vec<String> {
 }
 
 fn functions(abi: &JsonAbi) -> BTreeMap<String, FunctionInfo> {
-    // Overloads (none today) would keep the first; the page calls functions by name.
-    abi.functions()
-        .map(|f| {
-            (
-                f.name.clone(),
-                FunctionInfo {
-                    selector: f.selector().to_string(),
-                    inputs: types(&f.inputs),
-                    outputs: types(&f.outputs),
-                },
-            )
-        })
-        .rev()
-        .collect()
+    // Overloads (none today) keep the first; the page calls functions by name.
+    let mut out = BTreeMap::new();
+    for f in abi.functions() {
+        out.entry(f.name.clone()).or_insert_with(|| FunctionInfo {
+            selector: f.selector().to_string(),
+            inputs: types(&f.inputs),
+            outputs: types(&f.outputs),
+        });
+    }
+    out
 }
 
 impl WalletInfo {
@@ -141,7 +137,7 @@ impl WalletInfo {
             );
         }
         let mut errors = BTreeMap::new();
-        for (interface, abi) in &abis {
+        for &(interface, ref abi) in &abis {
             for e in abi.errors() {
                 errors
                     .entry(e.selector().to_string())
