@@ -196,7 +196,12 @@ impl<P: Provider + Clone> Follower<P> {
                 .call()
                 .await?;
             escrow = Some(c._1);
-            token = Some(IVotingEscrow::new(c._1, provider.clone()).token().call().await?);
+            token = Some(
+                IVotingEscrow::new(c._1, provider.clone())
+                    .token()
+                    .call()
+                    .await?,
+            );
             calendar = Some(Calendar {
                 genesis: c._2,
                 epoch_len: c._3,

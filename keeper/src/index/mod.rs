@@ -633,17 +633,14 @@ impl Index {
             // The controller emits one `GaugeVote` per allocation, then the vote's `VoteCast`.
             gauge::GaugeVote::SIGNATURE_HASH => {
                 let e = decode::<gauge::GaugeVote>(log)?;
-                self.allocations
-                    .entry(e.voter)
-                    .or_default()
-                    .push((
-                        e.epoch,
-                        Allocation {
-                            gauge: e.gauge,
-                            bps: e.bps,
-                            slope: e.slope,
-                        },
-                    ));
+                self.allocations.entry(e.voter).or_default().push((
+                    e.epoch,
+                    Allocation {
+                        gauge: e.gauge,
+                        bps: e.bps,
+                        slope: e.slope,
+                    },
+                ));
             }
             gauge::VoteCast::SIGNATURE_HASH => {
                 let e = decode::<gauge::VoteCast>(log)?;

@@ -462,7 +462,10 @@ fn voter_view_gives_the_live_allocation_and_the_weight_given_each_epoch() {
     finalize_epoch(&mut index, 1, &[(GAUGE_2, 3_600)]);
     let v = index.voter(ALICE);
     assert_eq!(v.epochs.len(), 2);
-    assert_eq!((v.epochs[1].epoch, v.epochs[1].weight.as_str()), (1, "3600"));
+    assert_eq!(
+        (v.epochs[1].epoch, v.epochs[1].weight.as_str()),
+        (1, "3600")
+    );
     // A new season (epoch 2) voids the vote; a stranger has nothing.
     index.advance(11, 250);
     assert!(index.voter(ALICE).current.is_none());

@@ -94,7 +94,10 @@ pub struct ErrorInfo {
 }
 
 fn types(params: &[Param]) -> Vec<String> {
-    params.iter().map(|p| p.selector_type().into_owned()).collect()
+    params
+        .iter()
+        .map(|p| p.selector_type().into_owned())
+        .collect()
 }
 
 fn functions(abi: &JsonAbi) -> BTreeMap<String, FunctionInfo> {
@@ -113,18 +116,15 @@ fn functions(abi: &JsonAbi) -> BTreeMap<String, FunctionInfo> {
 impl WalletInfo {
     /// The tables for `contracts` (deployment name, address; names other than the five the page acts on are
     /// ignored) on chain `chain_id`.
-    pub fn new(
-        chain_id: u64,
-        contracts: &[(&str, Address)],
-        calendar: Option<Calendar>,
-    ) -> Self {
+    pub fn new(chain_id: u64, contracts: &[(&str, Address)], calendar: Option<Calendar>) -> Self {
         let abis = verity_abi::rpc::json_abis();
         let abi_of = |interface: &str| abis.iter().find(|(n, _)| *n == interface).map(|(_, a)| a);
         let mut out = BTreeMap::new();
         for (name, interface) in CONTRACTS {
-            let (Some((_, address)), Some(abi)) =
-                (contracts.iter().find(|(n, _)| *n == name), abi_of(interface))
-            else {
+            let (Some((_, address)), Some(abi)) = (
+                contracts.iter().find(|(n, _)| *n == name),
+                abi_of(interface),
+            ) else {
                 continue;
             };
             out.insert(
@@ -192,7 +192,11 @@ mod tests {
             &[("gauge", gauge), ("nodes", Address::repeat_byte(2))],
             None,
         );
-        assert_eq!(info.contracts.len(), 1, "only the contracts given and acted on");
+        assert_eq!(
+            info.contracts.len(),
+            1,
+            "only the contracts given and acted on"
+        );
         let vote = &info.contracts["gauge"].functions["vote"];
         assert_eq!(
             vote.selector,
@@ -203,7 +207,10 @@ mod tests {
         let e = &info.errors[&alloy::primitives::hex::encode_prefixed(
             IVotingEscrow::EscrowUnlockTooEarly::SELECTOR,
         )];
-        assert_eq!((e.name.as_str(), e.interface), ("EscrowUnlockTooEarly", "IVotingEscrow"));
+        assert_eq!(
+            (e.name.as_str(), e.interface),
+            ("EscrowUnlockTooEarly", "IVotingEscrow")
+        );
         assert_eq!(e.inputs, ["uint64", "uint64"]);
         assert_eq!(info.errors["0x08c379a0"].name, "Error");
     }
