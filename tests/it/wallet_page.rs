@@ -132,13 +132,14 @@ pub(crate) async fn wallet_page_locks_votes_and_withdraws(session: &DevSession) 
     // The vote: exactly one, in e1, all on the gauge the form named.
     assert_eq!(text(&page["vote"]["state"]), "mined", "{page}");
     let voted: Address = text(&page["votedGauge"]).parse().unwrap();
+    let gauge_at = *gauge.address();
     let logs = |sig: B256| {
         let chain = &chain;
         async move {
             chain
                 .get_logs(
                     &Filter::new()
-                        .address(*gauge.address())
+                        .address(gauge_at)
                         .event_signature(sig)
                         .topic1(me.into_word())
                         .from_block(0),
