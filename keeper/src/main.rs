@@ -218,7 +218,17 @@ async fn run<S: Store>(
         .await
         .context("starting the indexer (reading the contracts' configuration)")?
         .with_metrics(&metrics)?;
-        app = app.merge(web::router(follower.index()));
+        let chain_id = match config.chain_id {
+            Some(id) => id,
+            None => keeper
+                .tx()
+                .provider()
+                .get_chain_id()
+                .await
+                .context("reading the chain id for the status page")?,
+        };
+        let wallet = web::WalletInfo::new(chain_id, &follower.contracts(), follower.calendar());
+        app = app.merge(web::router(follower.index(), wallet));
         indexer = Some(tokio::spawn(follower.run(async {
             let _ = index_stopped.await;
         })));

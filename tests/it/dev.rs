@@ -33,6 +33,8 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     let summary = run_with(&options, |session| async move {
         api_models_filters_match_the_chain(&session).await;
         status_page_matches_the_chain(&session).await;
+        // Last: it moves the chain two epochs on.
+        crate::wallet_page::wallet_page_locks_votes_and_withdraws(&session).await;
         Ok(())
     })
     .await
@@ -212,7 +214,7 @@ async fn api_models_filters_match_the_chain(session: &DevSession) {
 }
 
 /// Where playwright-core and Chromium are, or why the browser check cannot run here.
-fn browser() -> Result<(PathBuf, PathBuf), String> {
+pub(crate) fn browser() -> Result<(PathBuf, PathBuf), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let module = root.join(".tools/node_modules/playwright-core");
     if !module.is_dir() {

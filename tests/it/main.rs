@@ -18,4 +18,5 @@ mod settlement;
 mod support;
 mod token;
 mod wallet;
+mod wallet_page;
 mod zk;

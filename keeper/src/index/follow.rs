@@ -165,6 +165,7 @@ pub struct Follower<P> {
     config: FollowerConfig,
     addresses: Vec<Address>,
     escrow: Option<Address>,
+    token: Option<Address>,
     calendar: Option<Calendar>,
     last: Option<(u64, B256)>,
     index: Arc<RwLock<Index>>,
@@ -173,8 +174,8 @@ pub struct Follower<P> {
 }
 
 impl<P: Provider + Clone> Follower<P> {
-    /// Reads the contracts' configuration (batches address, calendar, escrow) and returns a follower with an
-    /// empty index.
+    /// Reads the contracts' configuration (batches address, calendar, escrow and its token) and returns a
+    /// follower with an empty index.
     ///
     /// # Errors
     /// A configuration view failed (wrong address, node down).
@@ -188,13 +189,19 @@ impl<P: Provider + Clone> Follower<P> {
             addresses.push(settlement);
             addresses.push(c._3);
         }
-        let (mut calendar, mut escrow) = (None, None);
+        let (mut calendar, mut escrow, mut token) = (None, None, None);
         if let Some(gauge) = config.gauge {
             let c = IGaugeController::new(gauge, provider.clone())
                 .config()
                 .call()
                 .await?;
             escrow = Some(c._1);
+            token = Some(
+                IVotingEscrow::new(c._1, provider.clone())
+                    .token()
+                    .call()
+                    .await?,
+            );
             calendar = Some(Calendar {
                 genesis: c._2,
                 epoch_len: c._3,
@@ -207,6 +214,7 @@ impl<P: Provider + Clone> Follower<P> {
             config,
             addresses,
             escrow,
+            token,
             calendar,
             last: None,
             index: Arc::new(RwLock::new(Index::new(calendar))),
@@ -227,6 +235,27 @@ impl<P: Provider + Clone> Follower<P> {
     /// How often a reorg under the last applied block made the index start over.
     pub fn rebuilds(&self) -> u64 {
         self.rebuilds
+    }
+
+    /// The contracts a wallet talks to, by deployment name (`token`, `escrow`, `gauge`, `registry`,
+    /// `settlement`), as configured or read from their `config()` views.
+    pub fn contracts(&self) -> Vec<(&'static str, Address)> {
+        let named = [
+            ("token", self.token),
+            ("escrow", self.escrow),
+            ("gauge", self.config.gauge),
+            ("registry", self.config.registry),
+            ("settlement", self.config.settlement),
+        ];
+        named
+            .into_iter()
+            .filter_map(|(n, a)| a.map(|a| (n, a)))
+            .collect()
+    }
+
+    /// The gauge controller's calendar (`None` without a gauge).
+    pub fn calendar(&self) -> Option<Calendar> {
+        self.calendar
     }
 
     /// The shared index (what the HTTP API reads).

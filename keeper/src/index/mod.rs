@@ -19,6 +19,7 @@ use verity_abi::{gauge, registry, settlement};
 
 pub mod follow;
 pub mod stats;
+pub mod voter;
 
 pub use follow::{Follower, FollowerConfig};
 
@@ -354,7 +355,15 @@ struct Batch {
 struct Vote {
     epoch: u64,
     end: u64,
-    slopes: Vec<(Address, U256)>,
+    slopes: Vec<Allocation>,
+}
+
+/// One gauge of a vote: its basis points and the slope they gave it.
+#[derive(Debug, Clone, Copy)]
+struct Allocation {
+    gauge: Address,
+    bps: U256,
+    slope: U256,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -384,7 +393,7 @@ pub struct Index {
     batches: BTreeMap<U256, Batch>,
     votes: HashMap<Address, Vec<Vote>>,
     /// `GaugeVote`s of a vote whose `VoteCast` has not been applied yet.
-    allocations: HashMap<Address, Vec<(u64, Address, U256)>>,
+    allocations: HashMap<Address, Vec<(u64, Allocation)>>,
     epochs: BTreeMap<u64, Epoch>,
 }
 
@@ -624,10 +633,14 @@ impl Index {
             // The controller emits one `GaugeVote` per allocation, then the vote's `VoteCast`.
             gauge::GaugeVote::SIGNATURE_HASH => {
                 let e = decode::<gauge::GaugeVote>(log)?;
-                self.allocations
-                    .entry(e.voter)
-                    .or_default()
-                    .push((e.epoch, e.gauge, e.slope));
+                self.allocations.entry(e.voter).or_default().push((
+                    e.epoch,
+                    Allocation {
+                        gauge: e.gauge,
+                        bps: e.bps,
+                        slope: e.slope,
+                    },
+                ));
             }
             gauge::VoteCast::SIGNATURE_HASH => {
                 let e = decode::<gauge::VoteCast>(log)?;
@@ -636,8 +649,8 @@ impl Index {
                     .remove(&e.voter)
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|(epoch, _, _)| *epoch == e.epoch)
-                    .map(|(_, g, s)| (g, s))
+                    .filter(|(epoch, _)| *epoch == e.epoch)
+                    .map(|(_, a)| a)
                     .collect();
                 let votes = self.votes.entry(e.voter).or_default();
                 // A re-vote in the same epoch replaces the earlier one.
@@ -947,15 +960,10 @@ impl Index {
     /// gauge's slope × (end − start) while the lock runs. Also returns how many voters cast in `e`.
     fn voter_weights(&self, e: u64, cal: &Calendar) -> (Vec<U256>, u64) {
         let start = cal.epoch_start(e);
-        let season = cal.season(e);
         let mut weights = Vec::new();
         let mut cast = 0;
         for votes in self.votes.values() {
-            let Some(vote) = votes
-                .iter()
-                .rev()
-                .find(|v| v.epoch <= e && cal.season(v.epoch) == season)
-            else {
+            let Some(vote) = voter::live_vote(votes, e, cal) else {
                 continue;
             };
             cast += u64::from(vote.epoch == e);
@@ -963,8 +971,8 @@ impl Index {
                 continue;
             }
             let remaining = U256::from(vote.end - start);
-            let w = vote.slopes.iter().fold(U256::ZERO, |acc, (_, s)| {
-                acc.saturating_add(s.saturating_mul(remaining))
+            let w = vote.slopes.iter().fold(U256::ZERO, |acc, a| {
+                acc.saturating_add(a.slope.saturating_mul(remaining))
             });
             if w > U256::ZERO {
                 weights.push(w);

@@ -431,6 +431,49 @@ fn epoch_figures_follow_votes_with_decay_and_reset_each_season() {
 }
 
 #[test]
+fn voter_view_gives_the_live_allocation_and_the_weight_given_each_epoch() {
+    let cal = Calendar {
+        genesis: 0,
+        epoch_len: 100,
+        season_len: 2,
+    };
+    let mut index = Index::new(Some(cal));
+    // Alice votes in epoch 0 (slopes 3 and 2 until t = 1000); epoch 0 is finalized; she re-votes in epoch 1.
+    vote(&mut index, ALICE, 0, 1_000, &[(GAUGE_1, 3), (GAUGE_2, 2)]);
+    finalize_epoch(&mut index, 0, &[(GAUGE_1, 3_000), (GAUGE_2, 2_000)]);
+    vote(&mut index, ALICE, 1, 1_000, &[(GAUGE_2, 4)]);
+    index.advance(10, 150);
+    let v = index.voter(ALICE);
+    assert_eq!(v.epoch, Some(1));
+    let current = v.current.expect("the epoch 1 vote counts now");
+    assert_eq!((current.epoch, current.end), (1, 1_000));
+    assert_eq!(current.allocations.len(), 1);
+    assert_eq!(current.allocations[0].gauge, GAUGE_2);
+    assert_eq!(current.allocations[0].slope, "4");
+    // Only finalized epochs are listed: epoch 0 with 3 × 1000 + 2 × 1000.
+    assert_eq!(v.epochs.len(), 1);
+    assert_eq!(v.epochs[0].weight, "5000");
+    assert_eq!(v.epochs[0].cast_in, 0);
+    assert_eq!(
+        v.epochs[0].gauges,
+        [(GAUGE_1, "3000".to_string()), (GAUGE_2, "2000".to_string())]
+    );
+    // Epoch 1 finalized: 4 × (1000 − 100).
+    finalize_epoch(&mut index, 1, &[(GAUGE_2, 3_600)]);
+    let v = index.voter(ALICE);
+    assert_eq!(v.epochs.len(), 2);
+    assert_eq!(
+        (v.epochs[1].epoch, v.epochs[1].weight.as_str()),
+        (1, "3600")
+    );
+    // A new season (epoch 2) voids the vote; a stranger has nothing.
+    index.advance(11, 250);
+    assert!(index.voter(ALICE).current.is_none());
+    let bob = index.voter(BOB);
+    assert!(bob.current.is_none() && bob.epochs.is_empty());
+}
+
+#[test]
 fn labels_round_trip_and_fall_back_to_hex() {
     assert_eq!(label(&label_word("llama-3").unwrap()), "llama-3");
     assert!(label(&B256::repeat_byte(0xff)).starts_with("0x"));

@@ -115,6 +115,9 @@ function renderEpochs(list) {
       const r = document.createElementNS(ns, "rect");
       r.setAttribute("x", x); r.setAttribute("y", y - h); r.setAttribute("width", bar); r.setAttribute("height", h);
       r.setAttribute("fill", color(g.gauge));
+      r.dataset.epoch = e.epoch;
+      r.dataset.gauge = g.gauge;
+      r.dataset.weight = g.weight;
       const title = document.createElementNS(ns, "title");
       title.textContent = `epoch ${e.epoch} ${g.gauge}: ${(100 * Number(g.weight) / total).toFixed(1)}%`;
       r.appendChild(title);
@@ -134,6 +137,8 @@ function renderEpochs(list) {
     span.prepend(i);
     return span;
   }));
+  // The wallet panel (wallet.js) marks the connected account's votes on the fresh chart.
+  document.dispatchEvent(new CustomEvent("verity:epochs", { detail: list }));
 }
 
 async function lookupVersion(ev) {

@@ -8,6 +8,9 @@
 //! - `GET /api/batches` — receipt batches, newest first.
 //! - `GET /api/nodes` — the node scoreboard.
 //! - `GET /api/epochs` — finalized epochs: gauge weights, turnout, voters, concentration.
+//! - `GET /api/wallet` — chain id, contract addresses, calendar and ABI selectors for the wallet panel
+//!   ([`wallet`]); `GET /wallet.js` the panel's script.
+//! - `GET /api/voters/<0x address>` — one voter's current allocation and the weight it gave each epoch.
 //!
 //! Bad input answers `400` with a one-line JSON error; an unknown id `404`.
 
@@ -24,10 +27,15 @@ use tokio::sync::RwLock;
 
 use crate::index::{label_word, Index};
 
+pub mod wallet;
+pub use wallet::WalletInfo;
+
 /// The page.
 const PAGE: &str = include_str!("page.html");
 /// The page's script.
 const SCRIPT: &str = include_str!("app.js");
+/// The wallet panel's script (connect, lock, vote, withdraw through EIP-1193).
+const WALLET_SCRIPT: &str = include_str!("wallet.js");
 /// Requests and batches listed when no id is given.
 const LIST: usize = 50;
 
@@ -103,8 +111,19 @@ async fn request(State(index): State<Shared>, Path(id): Path<String>) -> Respons
     }
 }
 
-/// The page and the API over `index`.
-pub fn router(index: Arc<RwLock<Index>>) -> Router {
+async fn voter(State(index): State<Shared>, Path(addr): Path<String>) -> Response {
+    let Ok(addr) = addr.parse::<Address>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("not an address (0x + 40 hex digits): {addr}"),
+        );
+    };
+    Json(index.read().await.voter(addr)).into_response()
+}
+
+/// The page and the API over `index`; `wallet` answers `/api/wallet`.
+pub fn router(index: Arc<RwLock<Index>>, wallet: WalletInfo) -> Router {
+    let wallet = Arc::new(wallet);
     Router::new()
         .route(
             "/",
@@ -119,6 +138,23 @@ pub fn router(index: Arc<RwLock<Index>>) -> Router {
                 )
             }),
         )
+        .route(
+            "/wallet.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    WALLET_SCRIPT,
+                )
+            }),
+        )
+        .route(
+            "/api/wallet",
+            get(move || {
+                let wallet = wallet.clone();
+                async move { Json(wallet.as_ref().clone()) }
+            }),
+        )
+        .route("/api/voters/{addr}", get(voter))
         .route(
             "/api/summary",
             get(|State(i): State<Shared>| async move { Json(i.read().await.summary()) }),
