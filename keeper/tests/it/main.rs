@@ -7,6 +7,7 @@ mod index;
 mod lease;
 mod outbox;
 mod receipts;
+mod registry_attest;
 mod registry_batcher;
 mod registry_jobs;
 mod support;
