@@ -135,6 +135,13 @@ pub struct Config {
     /// Storage expiry the attester confirms: chain time plus this many seconds.
     #[arg(long, env = "VERITY_STORAGE_TTL_SECS", default_value_t = 365 * 86_400)]
     pub storage_ttl_secs: u64,
+    /// Most versions per storage attestation (`confirmStorageBatch`).
+    #[arg(long, env = "VERITY_ATTEST_BATCH_MAX", default_value_t = 100)]
+    pub attest_batch_max: usize,
+    /// A storage attestation batch that is not full is sent once its oldest fetched version has waited this many
+    /// milliseconds.
+    #[arg(long, env = "VERITY_ATTEST_BATCH_WAIT_MS", default_value_t = 500)]
+    pub attest_batch_wait_ms: u64,
     /// Most versions per registration batch.
     #[arg(long, env = "VERITY_BATCH_MAX", default_value_t = 100)]
     pub batch_max: usize,
@@ -396,6 +403,10 @@ mod tests {
                 cli.config.batch_aging_wei_per_sec
             ),
             (100, 3_000_000, 60, 1_000_000_000_000)
+        );
+        assert_eq!(
+            (cli.config.attest_batch_max, cli.config.attest_batch_wait_ms),
+            (100, 500)
         );
         assert_eq!(
             (

@@ -75,6 +75,9 @@ pub struct Metrics {
     pub job_stuck: IntGaugeVec,
     /// Storage fetches of the attester, by outcome (`match`, `mismatch`, `unreachable`).
     pub attest_fetches: IntCounterVec,
+    /// Items of the attester's `confirmStorageBatch` transactions by outcome read from the receipt (`stored`,
+    /// `rejected`, `expired`, `unchanged`, `missing`, `other`).
+    pub attest_items: IntCounterVec,
     /// Per-item registration outcomes read from `VersionFinalized` (`registered`, `rejected`, `expired`,
     /// `unchanged`, `other`).
     pub registrations: IntCounterVec,
@@ -194,6 +197,13 @@ impl Metrics {
             ),
             &["outcome"],
         )?;
+        let attest_items = IntCounterVec::new(
+            Opts::new(
+                "keeper_attest_items_total",
+                "Items of the attester's confirmStorageBatch transactions by outcome (receipt events)",
+            ),
+            &["outcome"],
+        )?;
         let registrations = IntCounterVec::new(
             Opts::new(
                 "keeper_registrations_total",
@@ -202,6 +212,7 @@ impl Metrics {
             &["outcome"],
         )?;
         registry.register(Box::new(attest_fetches.clone()))?;
+        registry.register(Box::new(attest_items.clone()))?;
         registry.register(Box::new(registrations.clone()))?;
         registry.register(Box::new(intents.clone()))?;
         registry.register(Box::new(passes.clone()))?;
@@ -229,6 +240,7 @@ impl Metrics {
             job_lag,
             job_stuck,
             attest_fetches,
+            attest_items,
             registrations,
             ready: Arc::new(AtomicBool::new(false)),
             last_pass_ms: Arc::new(AtomicI64::new(crate::lease::now_ms())),

@@ -154,6 +154,8 @@ async fn build<S: Store + ReceiptStore>(
         attester.storage_ttl_secs = config.storage_ttl_secs;
         attester.fetch = config.fetch_policy();
         attester.watch.lookback = config.lookback;
+        attester.max_batch = config.attest_batch_max;
+        attester.batch_wait = std::time::Duration::from_millis(config.attest_batch_wait_ms);
         let mut batcher = BatcherConfig::new(registry, config.start_block);
         batcher.max_count = config.batch_max;
         batcher.gas_budget = config.batch_gas;

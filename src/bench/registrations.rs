@@ -1,8 +1,13 @@
 //! Keeper registration throughput: model owners submit versions at a steady rate for a while (weights files on
 //! disk, named by `file://` URI) while the keeper's storage attester and registration batcher run in-process on
 //! SQLite; every version's time from submission (its block) to registration (the block of its
-//! `VersionFinalized`) is measured. Goal (issue 7): sustained ≥ 1,000 registrations/min with p99
-//! pending → registered ≤ 2 batch intervals (the batcher's max wait).
+//! `VersionFinalized`) is measured. Goals (issue 16): the keeper keeps up with the offered rate (≥ 5,000/min is the
+//! target rate) with p99 pending → registered ≤ 10 s.
+//!
+//! The owners send without waiting for each receipt (their nonces in order, receipts collected at the end), so the
+//! offered rate is set by the pacing, not by a receipt round trip. The gas per registration is measured from the
+//! receipts: a submission, plus its share of the attestation and finalization transactions that carried it (a
+//! keeper transaction with a `StorageConfirmed` log counts as an attestation, the others as finalizations).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +17,9 @@ use alloy::rpc::types::Filter;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
 use anyhow::{ensure, Context, Result};
-use verity_abi::registry::{Format, Relation, Status, VersionFinalized, VersionSubmitted};
+use verity_abi::registry::{
+    Format, Relation, Status, StorageConfirmed, VersionFinalized, VersionSubmitted,
+};
 use verity_abi::rpc::IModelRegistry;
 use verity_keeper::failpoint::Failpoints;
 use verity_keeper::http::Metrics;
@@ -30,12 +37,17 @@ use super::nodes::{start_devnode, DevnodeKind};
 use super::{deploy_verity, GasReport};
 use crate::client::{send_with_headroom, wallet};
 
-/// Registrations per minute the keeper must sustain.
-pub const REGISTRATIONS_GOAL_PER_MIN: f64 = 1_000.0;
+/// The submission rate (per minute) the keeper must keep up with (issue 16).
+pub const REGISTRATIONS_GOAL_PER_MIN: f64 = 5_000.0;
 /// The batcher's max wait in the benchmark: one batch interval, seconds.
 pub const REGISTRATION_BATCH_INTERVAL_SECS: u64 = 5;
+/// p99 pending → registered goal, seconds.
+pub const REGISTRATION_P99_GOAL_SECS: u64 = 10;
+/// Arbitrum One's sustained gas rate used for the on-paper ceiling: the 7 Mgas/s speed limit
+/// (docs.arbitrum.io, "Guidance for Arbitrum chains gas speed limit").
+pub const ARBITRUM_GAS_PER_SEC: f64 = 7_000_000.0;
 /// Submitting accounts (each sends its own sequence).
-const SUBMITTERS: usize = 8;
+const SUBMITTERS: usize = 16;
 
 /// What the run measured.
 #[derive(Debug, Clone)]
@@ -52,12 +64,39 @@ pub struct RegistrationBench {
     pub p99_secs: u64,
     /// The batcher's max wait (one batch interval), seconds.
     pub batch_interval_secs: u64,
+    /// Submissions per minute actually offered (first to last submission).
+    pub offered_per_min: f64,
+    /// First to last registration, chain seconds.
+    pub registering_secs: u64,
+    /// Mean gasUsed of a submission.
+    pub gas_submit: f64,
+    /// Attestation gas per version attested (gasUsed of the attestation transactions / versions they carried).
+    pub gas_attest_per_item: f64,
+    /// Finalization gas per version finalized.
+    pub gas_finalize_per_item: f64,
+    /// Keeper transactions: attestations and finalizations.
+    pub keeper_txs: (usize, usize),
 }
 
 impl RegistrationBench {
-    /// Registrations per minute over the run.
+    /// Registrations per minute over the run (first submission to last registration).
     pub fn per_min(&self) -> f64 {
         self.registered as f64 * 60.0 / self.span_secs.max(1) as f64
+    }
+
+    /// Registrations per minute while the keeper registered (first to last registration).
+    pub fn sustained_per_min(&self) -> f64 {
+        self.registered as f64 * 60.0 / self.registering_secs.max(1) as f64
+    }
+
+    /// Gas of one registration: its submission plus its attestation and finalization shares.
+    pub fn gas_per_registration(&self) -> f64 {
+        self.gas_submit + self.gas_attest_per_item + self.gas_finalize_per_item
+    }
+
+    /// Registrations per second Arbitrum's sustained gas rate allows at [`Self::gas_per_registration`].
+    pub fn chain_ceiling_per_sec(&self) -> f64 {
+        ARBITRUM_GAS_PER_SEC / self.gas_per_registration().max(1.0)
     }
 
     /// The goals table rows.
@@ -65,19 +104,41 @@ impl RegistrationBench {
         let mut report = GasReport::default();
         report.goals.push(GasGoal {
             goal: format!(
-                "keeper registrations sustained >= {REGISTRATIONS_GOAL_PER_MIN:.0}/min ({} submitted, {} registered)",
-                self.submitted, self.registered
+                "keeper keeps up with the offered {:.0}/min ({} submitted, {} registered; sustained >= 95% of offered; first submission → last registration {:.0}/min)",
+                self.offered_per_min,
+                self.submitted,
+                self.registered,
+                self.per_min()
             ),
-            figure: format!("{:.0}/min", self.per_min()),
-            met: self.per_min() >= REGISTRATIONS_GOAL_PER_MIN && self.registered == self.submitted,
+            figure: format!("{:.0}/min", self.sustained_per_min()),
+            met: self.sustained_per_min() >= 0.95 * self.offered_per_min
+                && self.registered == self.submitted,
         });
         report.goals.push(GasGoal {
             goal: format!(
-                "keeper p99 pending → registered <= 2 batch intervals (2 × {} s; p50 {} s)",
+                "keeper p99 pending → registered <= {REGISTRATION_P99_GOAL_SECS} s (batch max wait {} s; p50 {} s)",
                 self.batch_interval_secs, self.p50_secs
             ),
             figure: format!("{} s", self.p99_secs),
-            met: self.p99_secs <= 2 * self.batch_interval_secs,
+            met: self.p99_secs <= REGISTRATION_P99_GOAL_SECS,
+        });
+        report.goals.push(GasGoal {
+            goal: format!(
+                "on paper: registrations/s at Arbitrum's {:.0} Mgas/s ({:.0} gas each: submit {:.0} + attestation {:.0} + finalization {:.0}; keeper txs {} + {})",
+                ARBITRUM_GAS_PER_SEC / 1e6,
+                self.gas_per_registration(),
+                self.gas_submit,
+                self.gas_attest_per_item,
+                self.gas_finalize_per_item,
+                self.keeper_txs.0,
+                self.keeper_txs.1
+            ),
+            figure: format!(
+                "{:.0}/s = {:.0}/min",
+                self.chain_ceiling_per_sec(),
+                self.chain_ceiling_per_sec() * 60.0
+            ),
+            met: self.chain_ceiling_per_sec() * 60.0 >= REGISTRATIONS_GOAL_PER_MIN,
         });
         report
     }
@@ -213,6 +274,9 @@ pub async fn bench_registrations(
         tasks.push(tokio::spawn(async move {
             let registry = IModelRegistry::new(registry, provider);
             let started = Instant::now();
+            let mut gas_limit = None;
+            let mut pending = Vec::new();
+            let mut gas_used = Vec::new();
             for v in 1..=n as u64 {
                 let weights: Vec<u8> = format!("bench weights {s}/{v}\n")
                     .into_bytes()
@@ -240,18 +304,35 @@ pub async fn bench_registrations(
                         vec![],
                     )
                     .value(fee);
-                send_with_headroom(call, "submit").await?;
+                match gas_limit {
+                    // The first (it claims the name) is sent and mined alone; its estimate bounds the rest.
+                    None => {
+                        let receipt = send_with_headroom(call, "submit").await?;
+                        gas_used.push(receipt.gas_used);
+                        gas_limit = Some(receipt.gas_used * 3 / 2 + 20_000);
+                    }
+                    Some(gas) => {
+                        let sent = call.gas(gas).send().await.context("sending submit")?;
+                        pending.push(tokio::spawn(async move {
+                            crate::client::mined(Ok(sent), "submit").await
+                        }));
+                    }
+                }
                 // A steady rate: the v-th submission not before v × pause.
                 let due = pause * v as u32;
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
             }
-            anyhow::Ok(())
+            for p in pending {
+                gas_used.push(p.await.context("a receipt task panicked")??.gas_used);
+            }
+            anyhow::Ok(gas_used)
         }));
     }
+    let mut submit_gas = Vec::new();
     for t in tasks {
-        t.await.context("a submitter panicked")??;
+        submit_gas.extend(t.await.context("a submitter panicked")??);
     }
     let chain = wallet(&node.url, &node.accounts[0])?;
     let registry_view = IModelRegistry::new(registry, chain.clone());
@@ -283,6 +364,10 @@ pub async fn bench_registrations(
     }
     let mut latencies = Vec::new();
     let (mut first, mut last) = (u64::MAX, 0u64);
+    let (mut first_reg, mut last_sub) = (u64::MAX, 0u64);
+    for t in submitted_at.values() {
+        last_sub = last_sub.max(*t);
+    }
     for log in chain
         .get_logs(&logs(VersionFinalized::SIGNATURE_HASH))
         .await?
@@ -296,8 +381,11 @@ pub async fn bench_registrations(
             latencies.push(t.saturating_sub(*s));
             first = first.min(*s);
             last = last.max(t);
+            first_reg = first_reg.min(t);
         }
     }
+    let (gas_attest, gas_finalize, keeper_txs) =
+        keeper_gas(&chain, registry, from_block, node.accounts[0].address()).await?;
     ensure!(!latencies.is_empty(), "nothing was registered");
     latencies.sort_unstable();
     let pct = |p: usize| latencies[(latencies.len() * p).div_ceil(100).max(1) - 1];
@@ -308,5 +396,65 @@ pub async fn bench_registrations(
         p50_secs: pct(50),
         p99_secs: pct(99),
         batch_interval_secs,
+        offered_per_min: submitted_at.len() as f64 * 60.0
+            / last_sub.saturating_sub(first).max(1) as f64,
+        registering_secs: last.saturating_sub(first_reg),
+        gas_submit: mean(&submit_gas),
+        gas_attest_per_item: gas_attest,
+        gas_finalize_per_item: gas_finalize,
+        keeper_txs,
     })
+}
+
+fn mean(xs: &[u64]) -> f64 {
+    xs.iter().map(|x| *x as f64).sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// Gas per item of the keeper's attestation and finalization transactions since `from_block` (read from the
+/// receipts of the transactions that emitted the registry's `StorageConfirmed` / `VersionFinalized` logs), and how
+/// many of each there were.
+async fn keeper_gas(
+    chain: &DynProvider,
+    registry: Address,
+    from_block: u64,
+    keeper: Address,
+) -> Result<(f64, f64, (usize, usize))> {
+    use std::collections::BTreeMap;
+    let filter = Filter::new()
+        .address(registry)
+        .event_signature(vec![
+            StorageConfirmed::SIGNATURE_HASH,
+            VersionFinalized::SIGNATURE_HASH,
+        ])
+        .from_block(from_block);
+    // Per transaction: (items, has a StorageConfirmed).
+    let mut txs: BTreeMap<B256, (u64, bool)> = BTreeMap::new();
+    for log in chain.get_logs(&filter).await? {
+        let hash = log
+            .transaction_hash
+            .context("log without a transaction hash")?;
+        let e = txs.entry(hash).or_default();
+        e.0 += 1;
+        e.1 |= log.topic0() == Some(&StorageConfirmed::SIGNATURE_HASH);
+    }
+    let (mut attest, mut finalize) = ((0u64, 0u64, 0usize), (0u64, 0u64, 0usize));
+    for (hash, (items, attestation)) in txs {
+        let receipt = chain
+            .get_transaction_receipt(hash)
+            .await?
+            .context("receipt missing")?;
+        if receipt.from != keeper {
+            continue;
+        }
+        let sum = if attestation {
+            &mut attest
+        } else {
+            &mut finalize
+        };
+        sum.0 += receipt.gas_used;
+        sum.1 += items;
+        sum.2 += 1;
+    }
+    let per = |(gas, items, _): (u64, u64, usize)| gas as f64 / items.max(1) as f64;
+    Ok((per(attest), per(finalize), (attest.2, finalize.2)))
 }

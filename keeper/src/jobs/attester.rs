@@ -1,7 +1,18 @@
 //! The storage attester: for each version in `Submitted` state it fetches the bytes at the version's storage URI,
-//! computes their keccak256 and length, and submits `confirmStorage(id, hash, size, now + storage_ttl)` under the
-//! key `attest:<id>` with what it *found* — the contract compares with the submission and decides (`Stored`, or
-//! `Rejected` with the refund on a hash or size mismatch).
+//! computes their keccak256 and length, and attests what it *found* — the contract compares with the submission
+//! and decides (`Stored`, or `Rejected` with the refund on a hash or size mismatch).
+//!
+//! **Batches** (issue 16): fetched versions go into `confirmStorageBatch(items)` transactions
+//! ([`attest_batch`]): a full batch of [`AttesterConfig::max_batch`] at once, a partial one once its oldest
+//! version has waited [`AttesterConfig::batch_wait`] after its fetch. The contract judges each item on its own (a
+//! bad item — unknown, already stored, already final — is reported unchanged and never reverts the batch); each
+//! item's outcome is read from the batch's receipt (`keeper_attest_items_total{outcome}`, logs). A version is in at
+//! most one of the attester's batches: every pass reads the attester's open intents back from the outbox and
+//! their calldata names the versions they carry, so neither a restart nor a change of leader puts a version in a
+//! second batch while the first is open; a batch is kept in memory (and its versions excluded) while one of
+//! its versions is still `Submitted`. A finished batch the chain still calls for (reverted, or reorged and
+//! confirmed again) is re-planned under its key and reported stuck by the job runner, never re-sent. Open
+//! batches are not re-planned every pass.
 //!
 //! Which versions: the `VersionSubmitted` logs (the only place the storage URI is) read through a persisted
 //! cursor that never moves past the oldest version still `Submitted` ([`super::versions`]): a crash or restart
@@ -22,7 +33,7 @@
 //! `expire(id)` simulates without a revert) the attester submits `expire(id)` under `expire:<id>` (permissionless:
 //! the submitter is refunded) instead of re-reading it for ever.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Bytes, U256};
@@ -34,11 +45,12 @@ use tracing::{info, warn};
 use verity_abi::registry::Status;
 use verity_abi::rpc::IModelRegistry;
 
+use super::attest_batch::{self, Item, ItemOutcome};
 use super::versions::{VersionWatch, WatchConfig};
 use super::{IntentSpec, Job, Plan, PlanFuture};
 use crate::fetch::{FetchPolicy, Fetcher};
 use crate::http::Metrics;
-use crate::store::CursorStore;
+use crate::store::{CursorStore, IntentStatus, OutboxStore};
 
 /// The job's name.
 pub const JOB_NAME: &str = "storage-attester";
@@ -74,11 +86,16 @@ pub struct AttesterConfig {
     pub fetch: FetchPolicy,
     /// Most fetches in flight at once.
     pub max_fetches_per_pass: usize,
+    /// Most versions per `confirmStorageBatch` (100 items ≈ 1.23 M gas as measured).
+    pub max_batch: usize,
+    /// A partial batch is sent once its oldest fetched version has waited this long (keeper clock).
+    pub batch_wait: Duration,
 }
 
 impl AttesterConfig {
     /// Defaults for `registry` (deployed at `start_block`): storage attested for 365 days, retries from 2 s to
-    /// 5 min, the default [`FetchPolicy`], 64 fetches in flight.
+    /// 5 min, the default [`FetchPolicy`], 64 fetches in flight, batches of up to 100 versions sent at the latest
+    /// 500 ms after their oldest fetch.
     pub fn new(registry: Address, start_block: u64) -> Self {
         Self {
             watch: WatchConfig::new("registry-attester", registry, start_block),
@@ -87,6 +104,8 @@ impl AttesterConfig {
             retry_max: Duration::from_secs(300),
             fetch: FetchPolicy::default(),
             max_fetches_per_pass: 64,
+            max_batch: 100,
+            batch_wait: Duration::from_millis(500),
         }
     }
 }
@@ -99,36 +118,56 @@ struct Retry {
     next_at: Option<Instant>,
 }
 
+/// A batch the attester decided (or read back from the outbox after a restart).
+#[derive(Debug)]
+struct Batch {
+    ids: Vec<U256>,
+    spec: IntentSpec,
+    /// Its per-item outcomes were read from the receipt (or it finished without one to read).
+    accounted: bool,
+}
+
 #[derive(Debug, Default)]
 struct Memory {
-    /// Intents decided (re-planned unchanged while the version stays `Submitted`: no second fetch).
-    decided: BTreeMap<U256, IntentSpec>,
+    /// Fetched versions waiting for a batch, with what was found and when.
+    ready: BTreeMap<U256, (Found, Instant)>,
+    /// Batches decided, by key: kept while one of their versions is Submitted, while their intent is open, or
+    /// until their outcomes are read. A version in one of them is never put in another.
+    batches: BTreeMap<String, Batch>,
+    /// Expiry intents decided (re-planned unchanged while the version stays `Submitted`).
+    expires: BTreeMap<U256, IntentSpec>,
     /// Backoff of unreachable URIs.
     retries: BTreeMap<U256, Retry>,
     /// Fetches in flight, by version.
-    in_flight: std::collections::BTreeSet<U256>,
+    in_flight: BTreeSet<U256>,
     /// Their tasks (dropping the job aborts them).
     tasks: JoinSet<(U256, Result<Found, FetchError>)>,
 }
 
+/// Most open intents read per pass to find the attester's open batches.
+const OPEN_LIMIT: i64 = 100_000;
+
 /// The storage attester for one ModelRegistry.
 pub struct StorageAttester<S> {
     config: AttesterConfig,
+    store: S,
     watch: VersionWatch<S>,
     fetcher: Fetcher,
     metrics: Metrics,
     memory: Mutex<Memory>,
 }
 
-impl<S: CursorStore + Clone> StorageAttester<S> {
-    /// The attester, persisting its cursor in `store` and counting fetch outcomes in `metrics`.
+impl<S: CursorStore + OutboxStore + Clone> StorageAttester<S> {
+    /// The attester, persisting its cursor in `store` (whose outbox it reads for its open batches) and counting
+    /// fetch and item outcomes in `metrics`.
     ///
     /// # Panics
     /// When the HTTP client cannot be built (no TLS backend: a build problem).
     pub fn new(store: S, config: AttesterConfig, metrics: Metrics) -> Self {
         let fetcher = Fetcher::new(config.fetch.clone()).expect("the HTTP client builds");
         Self {
-            watch: VersionWatch::new(store, config.watch.clone()),
+            watch: VersionWatch::new(store.clone(), config.watch.clone()),
+            store,
             config,
             fetcher,
             metrics,
@@ -136,7 +175,8 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         }
     }
 
-    /// The calldata of `confirmStorage(id, found.content_hash, found.size, storage_expiry)`.
+    /// The calldata of `confirmStorage(id, found.content_hash, found.size, storage_expiry)` (one version; the
+    /// attester itself sends [`attest_batch::calldata`]).
     pub fn calldata(id: U256, found: Found, storage_expiry: u64) -> Bytes {
         IModelRegistry::confirmStorageCall {
             id,
@@ -158,19 +198,131 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         }
     }
 
+    /// The attester's open intents in the outbox (its batches, and single attestations of an older keeper), by key.
+    async fn open_batches(&self) -> super::Result<BTreeMap<String, Batch>> {
+        let prefix = format!("{KEY_PREFIX}:");
+        let mut open = BTreeMap::new();
+        for i in self
+            .store
+            .intents_in(&IntentStatus::OPEN, OPEN_LIMIT)
+            .await?
+        {
+            if !i.key.starts_with(&prefix) || i.target != self.watch.registry() {
+                continue;
+            }
+            let Some(ids) = attest_batch::attested_ids(&i.calldata) else {
+                continue;
+            };
+            let spec = IntentSpec {
+                key: i.key.clone(),
+                target: i.target,
+                calldata: i.calldata,
+                value: i.value,
+            };
+            open.insert(
+                i.key,
+                Batch {
+                    ids,
+                    spec,
+                    accounted: false,
+                },
+            );
+        }
+        Ok(open)
+    }
+
+    /// Reads a finished batch's per-item outcomes from its receipt (metrics and logs). `false` when there is
+    /// nothing to read yet (tried again next pass); a batch never persisted is done once none of its versions is
+    /// `Submitted` (`any_live` false).
+    async fn account<P: Provider>(
+        &self,
+        provider: &P,
+        batch: &Batch,
+        any_live: bool,
+    ) -> super::Result<bool> {
+        let Some(intent) = self.store.intent_by_key(&batch.spec.key).await? else {
+            return Ok(!any_live);
+        };
+        match (intent.status, intent.tx_hash) {
+            (IntentStatus::Confirmed, Some(hash)) => {
+                let Some(receipt) = provider.get_transaction_receipt(hash).await? else {
+                    return Ok(false);
+                };
+                for (id, outcome) in attest_batch::item_outcomes(&batch.ids, receipt.inner.logs())?
+                {
+                    self.metrics
+                        .attest_items
+                        .with_label_values(&[outcome.label()])
+                        .inc();
+                    match outcome {
+                        ItemOutcome::Stored | ItemOutcome::Finalized(..) => {
+                            info!(target: "keeper::jobs::attester", %id, ?outcome, tx_hash = %hash, "attestation applied")
+                        }
+                        ItemOutcome::Unchanged(_) | ItemOutcome::Missing => {
+                            warn!(target: "keeper::jobs::attester", %id, ?outcome, tx_hash = %hash, key = %batch.spec.key, "batch item reported unchanged")
+                        }
+                    }
+                }
+                Ok(true)
+            }
+            (status, _) if status.is_final() => {
+                if status != IntentStatus::AlreadyDone {
+                    warn!(target: "keeper::jobs::attester", key = %batch.spec.key, ?status, error = ?intent.error, items = batch.ids.len(), "attestation batch finished without applying");
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn plan_with<P: Provider + Clone + 'static>(&self, provider: &P) -> super::Result<Plan> {
         let (versions, chain_now, _) = self
             .watch
             .observe(provider, |s| s != Status::Submitted)
             .await?;
+        let open = self.open_batches().await?;
         let mut memory = self.memory.lock().await;
-        let live: std::collections::BTreeSet<U256> =
-            versions.iter().map(|v| v.submitted.id).collect();
-        memory.decided.retain(|id, _| live.contains(id));
-        memory.retries.retain(|id, _| live.contains(id));
-
         let memory = &mut *memory;
+        let live: BTreeSet<U256> = versions.iter().map(|v| v.submitted.id).collect();
+        for (key, batch) in open.iter().map(|(k, b)| (k.clone(), b)) {
+            memory.batches.entry(key).or_insert_with(|| Batch {
+                ids: batch.ids.clone(),
+                spec: batch.spec.clone(),
+                accounted: false,
+            });
+        }
+        // Finished batches: their outcomes from the receipt, once.
+        let mut finished = Vec::new();
+        for (key, batch) in &memory.batches {
+            let any_live = batch.ids.iter().any(|id| live.contains(id));
+            if !batch.accounted
+                && !open.contains_key(key)
+                && self.account(provider, batch, any_live).await?
+            {
+                finished.push(key.clone());
+            }
+        }
+        for key in finished {
+            if let Some(b) = memory.batches.get_mut(&key) {
+                b.accounted = true;
+            }
+        }
+        memory.batches.retain(|key, b| {
+            open.contains_key(key) || !b.accounted || b.ids.iter().any(|id| live.contains(id))
+        });
+        memory.expires.retain(|id, _| live.contains(id));
+        memory.retries.retain(|id, _| live.contains(id));
         memory.in_flight.retain(|id| live.contains(id));
+        let mut covered: BTreeSet<U256> = memory
+            .batches
+            .values()
+            .flat_map(|b| b.ids.iter().copied())
+            .chain(memory.expires.keys().copied())
+            .collect();
+        memory
+            .ready
+            .retain(|id, _| live.contains(id) && !covered.contains(id));
+
         let now = Instant::now();
         // Collect the fetches that finished (never waiting for one that did not).
         let mut results = BTreeMap::new();
@@ -191,6 +343,9 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
         let registry = IModelRegistry::new(self.watch.registry(), provider);
         for v in &versions {
             let id = v.submitted.id;
+            if covered.contains(&id) {
+                continue;
+            }
             match results.remove(&id) {
                 Some(Ok(found)) => {
                     let declared = Found {
@@ -208,15 +363,7 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
                         .inc();
                     info!(target: "keeper::jobs::attester", %id, hash = %found.content_hash, size = found.size, outcome, "storage fetched");
                     memory.retries.remove(&id);
-                    memory.decided.insert(
-                        id,
-                        IntentSpec {
-                            key: key(id),
-                            target: self.watch.registry(),
-                            calldata: Self::calldata(id, found, storage_expiry),
-                            value: U256::ZERO,
-                        },
-                    );
+                    memory.ready.insert(id, (found, now));
                 }
                 Some(Err(e)) => {
                     let retry = memory.retries.entry(id).or_default();
@@ -234,17 +381,62 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
                     warn!(target: "keeper::jobs::attester", %id, attempts = retry.attempts, retry_in = ?delay, %e, "storage unreachable; retried later (not reported as a mismatch)");
                     if registry.expire(id).call().await.is_ok() {
                         info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
-                        memory.decided.insert(id, self.expire_intent(id));
+                        memory.expires.insert(id, self.expire_intent(id));
                     }
                 }
                 None => {}
             }
         }
+        // New batches from the fetched versions (id order): full ones at once, the rest after the batch wait.
+        let waiting: Vec<(Item, Instant)> = versions
+            .iter()
+            .filter_map(|v| {
+                let id = v.submitted.id;
+                let (found, at) = memory.ready.get(&id)?;
+                Some((
+                    Item {
+                        id,
+                        found: *found,
+                        storage_expiry,
+                    },
+                    *at,
+                ))
+            })
+            .collect();
+        let mut intents = Vec::new();
+        for items in
+            attest_batch::split(&waiting, self.config.max_batch, self.config.batch_wait, now)
+        {
+            let ids: Vec<U256> = items.iter().map(|i| i.id).collect();
+            let calldata = attest_batch::calldata(&items);
+            let spec = IntentSpec {
+                key: attest_batch::key(&ids, &calldata),
+                target: self.watch.registry(),
+                calldata,
+                value: U256::ZERO,
+            };
+            info!(target: "keeper::jobs::attester", key = %spec.key, items = ids.len(), "attestation batch decided");
+            for id in &ids {
+                memory.ready.remove(id);
+                covered.insert(*id);
+            }
+            memory.batches.insert(
+                spec.key.clone(),
+                Batch {
+                    ids,
+                    spec,
+                    accounted: false,
+                },
+            );
+        }
         // Start the fetches that are due, up to the in-flight limit; an unreachable version past the TTL is
         // expired instead.
         for v in &versions {
             let id = v.submitted.id;
-            if memory.decided.contains_key(&id) || memory.in_flight.contains(&id) {
+            if covered.contains(&id)
+                || memory.ready.contains_key(&id)
+                || memory.in_flight.contains(&id)
+            {
                 continue;
             }
             let retry = memory.retries.get(&id);
@@ -253,7 +445,7 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
             }
             if retry.is_some() && registry.expire(id).call().await.is_ok() {
                 info!(target: "keeper::jobs::attester", %id, "unreachable version past the registry's TTL; expiring it");
-                memory.decided.insert(id, self.expire_intent(id));
+                memory.expires.insert(id, self.expire_intent(id));
                 continue;
             }
             if memory.in_flight.len() >= self.config.max_fetches_per_pass.max(1) {
@@ -266,18 +458,33 @@ impl<S: CursorStore + Clone> StorageAttester<S> {
                 .tasks
                 .spawn(async move { (id, fetcher.hash(&uri).await) });
         }
-        let intents = versions
-            .iter()
-            .filter_map(|v| memory.decided.get(&v.submitted.id).cloned())
-            .collect();
+        // Batches not open in the outbox while a version of theirs is still Submitted: new ones, one whose enqueue
+        // failed, and final ones the chain still calls for (reported stuck, never re-sent). Open batches are not
+        // re-planned every pass.
+        intents.extend(
+            memory
+                .batches
+                .iter()
+                .filter(|(key, b)| {
+                    !open.contains_key(*key) && b.ids.iter().any(|id| live.contains(id))
+                })
+                .map(|(_, b)| b.spec.clone()),
+        );
+        intents.extend(
+            versions
+                .iter()
+                .filter_map(|v| memory.expires.get(&v.submitted.id).cloned()),
+        );
         Ok(Plan {
             intents,
-            // First fetches only: a re-fetch of an unreachable URI is not waited for.
+            // First fetches only (a re-fetch of an unreachable URI is not waited for), and fetched versions
+            // waiting for their batch.
             in_flight: memory
                 .in_flight
                 .iter()
                 .filter(|id| !memory.retries.contains_key(id))
-                .count() as u64,
+                .count() as u64
+                + memory.ready.len() as u64,
             due: versions.len() as u64,
             lag_secs: versions
                 .iter()
@@ -300,7 +507,7 @@ impl<S> std::fmt::Debug for StorageAttester<S> {
 impl<P, S> Job<P> for StorageAttester<S>
 where
     P: Provider + Clone + 'static,
-    S: CursorStore + Clone,
+    S: CursorStore + OutboxStore + Clone,
 {
     fn name(&self) -> &'static str {
         JOB_NAME

@@ -25,6 +25,7 @@ use crate::outbox::TxManager;
 use crate::receipts;
 use crate::store::{Enqueued, IntentStatus, NewIntent, OutboxStore, StoreError};
 
+pub mod attest_batch;
 pub mod attester;
 pub mod batcher;
 pub mod finalizer;

@@ -9,6 +9,12 @@
 //! re-derives its intents from the chain; the outbox's idempotency keys make a repeated intent a no-op). A
 //! reorg under the in-memory position rewinds it `lookback` blocks ([`LogReader`]); a version whose submission a
 //! reorg removed no longer answers `version(id)` and is dropped.
+//!
+//! **Event-driven** (issue 16): a version's record is read with `version(id)` once, when its submission is first
+//! seen; after that the `StorageConfirmed` and `VersionFinalized` events the same log stream carries move its
+//! status forward (never backward: an event older than the record read is a no-op, and `changed == false`
+//! reports change nothing). Every tracked record is read again after a reorg rewound the stream, and at least
+//! every [`FULL_READ_EVERY`] as a safety net, so the chain's `version(id)` stays the truth.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -32,6 +38,8 @@ use crate::store::{Cursor, CursorStore, StoreError};
 const MAX_RANGES_PER_PASS: usize = 64;
 /// `version(id)` reads in flight at once.
 const CONCURRENT_READS: usize = 32;
+/// Longest time between two reads of every tracked record.
+pub const FULL_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A submitted version as its `VersionSubmitted` log describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,10 +132,38 @@ impl CursorStore for MemCursor {
     }
 }
 
+/// A version's record as last read or moved by its events.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    status: Status,
+    submitted_at: u64,
+    content_hash: alloy::primitives::B256,
+    size: u64,
+}
+
+impl Record {
+    /// Applies a status event: forward only (Submitted → Stored → final).
+    fn apply(&mut self, to: Status) {
+        let rank = |s: Status| match s {
+            Status::Submitted => 1,
+            Status::Stored => 2,
+            Status::None => 0,
+            _ => 3,
+        };
+        if rank(to) > rank(self.status) {
+            self.status = to;
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     loaded: bool,
     versions: BTreeMap<U256, Submitted>,
+    records: BTreeMap<U256, Record>,
+    full_read_at: Option<std::time::Instant>,
+    /// A reorg rewound the stream since the last full read.
+    stale: bool,
     persisted: Option<Cursor>,
 }
 
@@ -196,10 +232,12 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
             },
         );
         let mut others = Vec::new();
+        let mut rewound = false;
         for _ in 0..MAX_RANGES_PER_PASS {
             let Some(batch) = reader.poll().await? else {
                 break;
             };
+            rewound |= batch.rewound;
             for log in &batch.logs {
                 // A known event that does not decode stops the stream here (the cursor does not move past it):
                 // skipping it could lose a submission for ever.
@@ -220,7 +258,21 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
                             },
                         );
                     }
-                    other => others.push(other),
+                    other => {
+                        let moved = match &other {
+                            KeeperEvent::StorageConfirmed(e) => Some((e.id, Status::Stored)),
+                            KeeperEvent::VersionFinalized(e) if e.changed => {
+                                Status::try_from(e.status).ok().map(|s| (e.id, s))
+                            }
+                            _ => None,
+                        };
+                        if let Some((id, to)) = moved {
+                            if let Some(r) = state.records.get_mut(&id) {
+                                r.apply(to);
+                            }
+                        }
+                        others.push(other);
+                    }
                 }
             }
             reader.commit(&batch).await?;
@@ -231,10 +283,22 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
             .await?
             .ok_or(JobError::NoLatestBlock)?;
         let at = BlockId::number(latest.header.number);
-        // Every tracked version's record, read concurrently (a backlog of hundreds must not cost hundreds of
-        // round trips one after another each pass), then folded in id order.
+        // Records to read: new versions only, or every tracked one after a rewind or when the last full read is
+        // old; read concurrently (a backlog of hundreds must not cost hundreds of round trips one after another),
+        // then folded in id order.
+        state.stale |= rewound;
+        let full = state.stale
+            || state
+                .full_read_at
+                .is_none_or(|at| at.elapsed() >= FULL_READ_EVERY);
+        let started = std::time::Instant::now();
         let mut records = BTreeMap::new();
-        let ids: Vec<U256> = state.versions.keys().copied().collect();
+        let ids: Vec<U256> = state
+            .versions
+            .keys()
+            .filter(|id| full || !state.records.contains_key(id))
+            .copied()
+            .collect();
         for chunk in ids.chunks(CONCURRENT_READS) {
             let mut set = tokio::task::JoinSet::new();
             for id in chunk {
@@ -249,18 +313,14 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
                 records.insert(id, record);
             }
         }
-        let mut observed = Vec::with_capacity(state.versions.len());
         let mut gone = Vec::new();
-        for v in state.versions.values() {
-            let Some(record) = records.remove(&v.id) else {
-                continue;
-            };
+        for (id, record) in records {
             let info = match record {
                 Ok(info) => info,
                 Err(alloy::contract::Error::TransportError(e)) if is_unknown_version(&e) => {
                     // `RegistryUnknownVersion`: a reorg removed the submission.
-                    debug!(target: "keeper::jobs::registry", id = %v.id, "version unknown; dropped");
-                    gone.push(v.id);
+                    debug!(target: "keeper::jobs::registry", %id, "version unknown; dropped");
+                    gone.push(id);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -271,20 +331,40 @@ impl<S: CursorStore + Clone> VersionWatch<S> {
                     address: self.config.registry,
                     what: "version() returns an unknown status code",
                 })?;
-            if done(status) {
-                gone.push(v.id);
-            } else {
-                observed.push(Observed {
-                    submitted: v.clone(),
+            state.records.insert(
+                id,
+                Record {
                     status,
                     submitted_at: info.submittedAt,
                     content_hash: info.contentHash,
                     size: info.size,
+                },
+            );
+        }
+        if full {
+            state.stale = false;
+            state.full_read_at = Some(started);
+        }
+        let mut observed = Vec::with_capacity(state.versions.len());
+        for v in state.versions.values() {
+            let Some(r) = state.records.get(&v.id) else {
+                continue;
+            };
+            if done(r.status) {
+                gone.push(v.id);
+            } else {
+                observed.push(Observed {
+                    submitted: v.clone(),
+                    status: r.status,
+                    submitted_at: r.submitted_at,
+                    content_hash: r.content_hash,
+                    size: r.size,
                 });
             }
         }
         for id in gone {
             state.versions.remove(&id);
+            state.records.remove(&id);
         }
 
         // The low-water mark: just below the oldest version still cared about, else where the reader is.
@@ -327,6 +407,26 @@ mod tests {
     use alloy::rpc::types::{Block, Log};
     use alloy::sol_types::SolEvent;
     use alloy::transports::mock::Asserter;
+
+    /// Events move a record forward only: an event older than the record read (read at a later block than the
+    /// logs) never takes its status back.
+    #[test]
+    fn events_move_a_record_forward_only() {
+        let mut r = Record {
+            status: Status::Submitted,
+            submitted_at: 0,
+            content_hash: B256::ZERO,
+            size: 0,
+        };
+        r.apply(Status::Stored);
+        assert_eq!(r.status, Status::Stored);
+        r.apply(Status::Registered);
+        assert_eq!(r.status, Status::Registered);
+        for older in [Status::Stored, Status::Submitted, Status::Rejected] {
+            r.apply(older);
+            assert_eq!(r.status, Status::Registered);
+        }
+    }
 
     /// A `VersionSubmitted` log that does not decode stops the watch with [`JobError::Decode`] and the persisted
     /// cursor does not move past it (skipping it would lose the submission for ever).

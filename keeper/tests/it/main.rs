@@ -8,6 +8,7 @@ mod lease;
 mod outbox;
 mod receipts;
 mod receipts_kill;
+mod registry_attest;
 mod registry_batcher;
 mod registry_jobs;
 mod support;

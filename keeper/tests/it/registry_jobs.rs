@@ -16,6 +16,7 @@ use verity_abi::rpc::IModelRegistry;
 use verity_keeper::chain::events::{decode_log, KeeperEvent};
 use verity_keeper::failpoint::Failpoints;
 use verity_keeper::http::Metrics;
+use verity_keeper::jobs::attest_batch;
 use verity_keeper::jobs::attester::{self, AttesterConfig};
 use verity_keeper::jobs::batcher::{self, BatcherConfig};
 use verity_keeper::jobs::{run_jobs, Job, RegistrationBatcher, StorageAttester};
@@ -30,7 +31,7 @@ use crate::support::{verity_env, wallet, Env, DEPLOYER};
 /// Dev account that submits versions.
 const ALICE: usize = 3;
 /// Dev account without roles that finalizes behind the keeper's back.
-const OTHER: usize = 1;
+pub(crate) const OTHER: usize = 1;
 /// The registry's minimum fee on the dev chain.
 const MIN_FEE: u64 = 1_000_000_000_000_000;
 
@@ -68,7 +69,7 @@ fn name(text: &str) -> B256 {
     B256::from(word)
 }
 
-fn uri(path: &Path) -> Bytes {
+pub(crate) fn uri(path: &Path) -> Bytes {
     Bytes::from(format!("file://{}", path.display()).into_bytes())
 }
 
@@ -85,7 +86,7 @@ impl World {
     }
 
     /// Alice submits `label` v1 declaring `declared` at storage URI `storage`.
-    async fn submit_uri(
+    pub(crate) async fn submit_uri(
         &self,
         label: &str,
         storage: Bytes,
@@ -210,14 +211,15 @@ impl World {
         metrics
     }
 
-    /// The keeper account's transactions: `confirmStorage` per id, and each `finalizeRegistrations` id list.
+    /// The keeper account's transactions: every id it attested (each item of each `confirmStorageBatch`, or a
+    /// `confirmStorage`'s id), and each `finalizeRegistrations` id list.
     pub(crate) async fn sent(&self) -> (Vec<U256>, Vec<Vec<U256>>) {
         let mut attested = Vec::new();
         let mut batches = Vec::new();
         for (calldata, n) in self.env.sent_by_calldata().await {
             for _ in 0..n {
-                if let Ok(c) = IModelRegistry::confirmStorageCall::abi_decode(&calldata) {
-                    attested.push(c.id);
+                if let Some(ids) = attest_batch::attested_ids(&calldata) {
+                    attested.extend(ids);
                 } else if let Ok(c) =
                     IModelRegistry::finalizeRegistrationsCall::abi_decode(&calldata)
                 {
@@ -248,9 +250,25 @@ fn submitted_id(receipt: &TransactionReceipt) -> U256 {
         .expect("VersionSubmitted")
 }
 
-fn count(metrics: &Metrics, family: &str, outcome: &str) -> u64 {
+/// The attester's intents in the outbox: the versions each carries and its status.
+pub(crate) async fn attest_intents(store: &SqliteStore) -> Vec<(Vec<U256>, IntentStatus)> {
+    store
+        .latest_intents(100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.key.starts_with(&format!("{}:", attester::KEY_PREFIX)))
+        .map(|i| {
+            let ids = attest_batch::attested_ids(&i.calldata).expect("an attestation");
+            (ids, i.status)
+        })
+        .collect()
+}
+
+pub(crate) fn count(metrics: &Metrics, family: &str, outcome: &str) -> u64 {
     let m = match family {
         "attest" => &metrics.attest_fetches,
+        "items" => &metrics.attest_items,
         _ => &metrics.registrations,
     };
     m.with_label_values(&[outcome]).get()
@@ -289,20 +307,20 @@ async fn attests_what_it_finds_and_registers_the_stored_in_one_batch_exactly_onc
     assert_eq!(attested, vec![a, b, c]);
     assert_eq!(batches, vec![vec![c, a]]);
     let store = w.env.store().await;
-    for k in [
-        attester::key(a),
-        attester::key(b),
-        attester::key(c),
-        batcher::key(&[c, a]),
-    ] {
-        let intent = store.intent_by_key(&k).await.unwrap().expect("intent");
-        assert_eq!(intent.status, IntentStatus::Confirmed, "{k}");
-    }
-    assert!(store
-        .intent_by_key(&attester::key(d))
+    let intent = store
+        .intent_by_key(&batcher::key(&[c, a]))
         .await
         .unwrap()
-        .is_none());
+        .expect("intent");
+    assert_eq!(intent.status, IntentStatus::Confirmed);
+    // The attestations: confirmStorageBatch intents, all confirmed, carrying a, b and c once each, never d.
+    let mut carried = Vec::new();
+    for (ids, status) in attest_intents(&store).await {
+        assert_eq!(status, IntentStatus::Confirmed, "{ids:?}");
+        carried.extend(ids);
+    }
+    carried.sort();
+    assert_eq!(carried, vec![a, b, c]);
     // `verity-keeper status` shows the registry's backlog: d is the one version still pending.
     let mut report = StatusReport::collect(
         &store,
