@@ -42,10 +42,10 @@ pub const REGISTRATIONS_GOAL_PER_MIN: f64 = 5_000.0;
 /// The batcher's max wait in the benchmark: one batch interval, seconds.
 pub const REGISTRATION_BATCH_INTERVAL_SECS: u64 = 5;
 /// p99 pending → registered goal, seconds.
-pub const REGISTRATION_P99_GOAL_SECS: u64 = 10;
+pub(crate) const REGISTRATION_P99_GOAL_SECS: u64 = 10;
 /// Arbitrum One's sustained gas rate used for the on-paper ceiling: the 7 Mgas/s speed limit
 /// (docs.arbitrum.io, "Guidance for Arbitrum chains gas speed limit").
-pub const ARBITRUM_GAS_PER_SEC: f64 = 7_000_000.0;
+pub(crate) const ARBITRUM_GAS_PER_SEC: f64 = 7_000_000.0;
 /// Submitting accounts (each sends its own sequence).
 const SUBMITTERS: usize = 16;
 
