@@ -97,17 +97,11 @@ pub fn sign_receipt(
     settlement: alloy::primitives::Address,
     receipt: &verity_abi::settlement::Receipt,
 ) -> Result<alloy::primitives::Bytes> {
-    use alloy::signers::SignerSync;
-    use verity_abi::settlement::{domain_separator, encode_signed_receipt, signing_hash};
-    let hash = signing_hash(domain_separator(chain_id, settlement), receipt);
-    let sig = key.sign_hash_sync(&hash).context("signing a receipt")?;
-    let signed = verity_abi::settlement::SignedReceipt {
-        receipt: receipt.clone(),
-        v: 27 + u8::from(sig.v()),
-        r: alloy::primitives::B256::from(sig.r()),
-        s: alloy::primitives::B256::from(sig.s()),
-    };
-    Ok(encode_signed_receipt(&signed).to_vec().into())
+    let signed = verity_abi::rpc::signed_receipt(key, chain_id, settlement, receipt.clone())
+        .context("signing a receipt")?;
+    Ok(verity_abi::settlement::encode_signed_receipt(&signed)
+        .to_vec()
+        .into())
 }
 
 /// Submits a complete model version (name `name`, version 1, declared `content` hash, 4,096 bytes) as `gov` and,

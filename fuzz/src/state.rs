@@ -17,18 +17,15 @@
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::signers::SignerSync;
 use alloy::sol_types::SolCall;
 use devnode::chain::Chain;
 use verity_abi::registry::{Format, Relation, LICENSE_DERIVATIVES_FLAG};
+use verity_abi::rpc::{key_registration_proof, signed_receipt};
 use verity_abi::rpc::{
     IBrToken, IGaugeController, IInferenceSettlement, IModelRegistry, IReceiptBatches,
     ISettlementNodes, IVotingEscrow,
 };
-use verity_abi::settlement::{
-    domain_separator, encode_signed_receipt, key_registration_hash, mode, signed_leaf_hash,
-    signing_hash, Receipt, SignedReceipt, KEY_PROOF_LEN,
-};
+use verity_abi::settlement::{encode_signed_receipt, mode, signed_leaf_hash, Receipt};
 
 use crate::calldata::{Target, GAS};
 use crate::invariants::Tracked;
@@ -87,19 +84,6 @@ fn at(target: &Target, name: &str) -> Result<Address, String> {
 fn tee_key(account: usize) -> Result<PrivateKeySigner, String> {
     PrivateKeySigner::from_bytes(&keccak256(format!("verity fuzz tee key {account}")))
         .map_err(|e| format!("deep state: tee key: {e}"))
-}
-
-/// A signed receipt for `receipt` by `key` under settlement's EIP-712 domain, encoded as the contracts take it.
-fn sign(key: &PrivateKeySigner, domain: B256, receipt: Receipt) -> Result<SignedReceipt, String> {
-    let sig = key
-        .sign_hash_sync(&signing_hash(domain, &receipt))
-        .map_err(|e| format!("deep state: signing: {e}"))?;
-    Ok(SignedReceipt {
-        receipt,
-        v: 27 + u8::from(sig.v()),
-        r: B256::from(sig.r()),
-        s: B256::from(sig.s()),
-    })
 }
 
 /// Builds the deep state on `chain`, adds its ids and blobs to `target`, records what it mined in `tracked`.
@@ -221,7 +205,7 @@ fn submit(
     let mut license = B256::repeat_byte(0x33);
     license.0[31] &= !LICENSE_DERIVATIVES_FLAG;
     let content = keccak256(name);
-    let receipt = send(
+    send(
         chain,
         target,
         tracked,
@@ -251,7 +235,6 @@ fn submit(
         .rev()
         .find(|(_, v)| v.name == name)
         .map(|(id, _)| *id)
-        .filter(|_| receipt.status())
         .ok_or_else(|| "deep state: submit emitted no VersionSubmitted".into())
 }
 
@@ -348,13 +331,8 @@ fn requests(
     for account in [6usize, 7] {
         let key = tee_key(account)?;
         let node = target.pool[account];
-        let sig = key
-            .sign_hash_sync(&key_registration_hash(chain_id, nodes, node))
+        let proof = key_registration_proof(&key, chain_id, nodes, node)
             .map_err(|e| format!("deep state: key proof: {e}"))?;
-        let mut proof = Vec::with_capacity(KEY_PROOF_LEN);
-        proof.extend_from_slice(&sig.r().to_be_bytes::<32>());
-        proof.extend_from_slice(&sig.s().to_be_bytes::<32>());
-        proof.push(27 + u8::from(sig.v()));
         send(
             chain,
             target,
@@ -362,7 +340,7 @@ fn requests(
             (account, nodes),
             ISettlementNodes::registerNodeCall {
                 signing_key: key.address(),
-                key_proof: proof.into(),
+                key_proof: proof,
             },
             stake,
         )?;
@@ -378,7 +356,6 @@ fn requests(
             U256::ZERO,
         )?;
     }
-    let domain = domain_separator(chain_id, settlement);
     let fee = U256::from(ETHER / 1_000);
     // (request id, payer, node): requested only; answered and batched; proven by its receipt.
     let plan = [(1u8, 9usize, 7usize), (2, 8, 6), (3, 9, 6)];
@@ -426,7 +403,8 @@ fn requests(
             mode: mode::TEE,
             signedAt: chain.pending_timestamp(),
         };
-        let signed = sign(&tee_key(node)?, domain, receipt)?;
+        let signed = signed_receipt(&tee_key(node)?, chain_id, settlement, receipt)
+            .map_err(|e| format!("deep state: signing: {e}"))?;
         let encoded: Bytes = encode_signed_receipt(&signed).to_vec().into();
         target.blobs.push(encoded.clone());
         if n == 2 {
