@@ -34,7 +34,7 @@ pub struct BuildOptions {
     pub out_dir: PathBuf,
     /// Whether to run `wasm-opt`.
     pub wasm_opt: WasmOpt,
-    /// The `wasm-opt` program (default `wasm-opt`, looked up on `PATH`).
+    /// The `wasm-opt` program (default: [`wasm_opt::default_program`], npm's binaryen in `.tools/` or `PATH`'s).
     pub wasm_opt_program: OsString,
 }
 
@@ -44,9 +44,9 @@ impl BuildOptions {
         let cargo = CargoOptions::new(workspace);
         Self {
             out_dir: Artifacts::default_dir(&cargo.workspace),
+            wasm_opt_program: wasm_opt::default_program(&cargo.workspace),
             cargo,
             wasm_opt: WasmOpt::Auto,
-            wasm_opt_program: "wasm-opt".into(),
         }
     }
 }
