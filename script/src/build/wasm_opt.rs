@@ -2,8 +2,8 @@
 //!
 //! # Decisions
 //! - **Binaryen 132 from npm, not Debian's 108.** `script/test` installs `binaryen@132.0.0` into `.tools/`
-//!   ([`default_program`] prefers it). Measured on this wave's contracts (brotli bytes): gauge 19,324 → 18,659,
-//!   settlement 19,437 → 18,673 with `--converge`, registry unchanged; Debian's 108 left two contracts over 75 %
+//!   ([`default_program`] prefers it). Measured on this wave's contracts (brotli bytes): gauge 19,324 → 18,693,
+//!   settlement 19,437 → 18,686 with `--converge` (`verity build`), every other contract smaller too; Debian's 108 left two contracts over 75 %
 //!   of the limit. npm's build runs binaryen compiled to JS/wasm under node (≈4 s a contract), so outputs are
 //!   cached by content ([`WasmOptTool::optimize`]).
 //! - **`--converge`**: repeats the passes while they still shrink the module (≈90–200 bytes brotli here); other
