@@ -335,3 +335,35 @@ fn estimate_gas_runs_in_the_block_the_transaction_will_be_mined_in() {
         "the estimate covers the mined transaction"
     );
 }
+
+/// Arbitrum's sequencer orders transactions first come, first served and ignores the priority fee; devnode mines
+/// the same way, so tipped traffic cannot push a zero-tip sender (the keeper signs with tip 0) out of block after
+/// block. Here the zero-tip transfer arrives first and is first in the block although the second one tips.
+#[test]
+fn a_block_orders_transactions_by_arrival_not_by_tip() {
+    let mut chain = chain();
+    chain.set_automine(false).unwrap();
+    let to = Address::repeat_byte(0x42);
+    let mut zero_tip = TxParams::transfer(chain.chain_id(), 0, to);
+    zero_tip.tip = 0;
+    let first = chain
+        .send_raw_transaction(&raw(&sign_1559(&signer(KEY0), &zero_tip)))
+        .unwrap();
+    let tipped = TxParams::transfer(chain.chain_id(), 0, to);
+    assert!(tipped.tip > 0);
+    let second = chain
+        .send_raw_transaction(&raw(&sign_1559(&signer(KEY1), &tipped)))
+        .unwrap();
+    chain.mine(1, None).unwrap();
+    let (r1, r2) = (
+        chain.receipt(first).unwrap(),
+        chain.receipt(second).unwrap(),
+    );
+    assert_eq!(r1.block_number, Some(1));
+    assert_eq!(r2.block_number, Some(1));
+    assert_eq!(
+        (r1.transaction_index, r2.transaction_index),
+        (Some(0), Some(1)),
+        "arrival order, not tip order"
+    );
+}

@@ -373,17 +373,19 @@ impl Chain {
         let mut cumulative = 0u64;
         let mut log_index = 0u64;
         loop {
-            // Highest effective tip first, then arrival order.
+            // First come, first served, as Arbitrum's sequencer orders: the priority fee buys no place (a
+            // zero-tip keeper is never pushed out block after block by tipped traffic). A transaction whose max
+            // fee is below the base fee is not includable and waits.
             let best = queues
                 .iter()
                 .enumerate()
                 .filter_map(|(i, q)| {
                     let p = q.front()?;
-                    let tip = p.tx.inner().effective_tip_per_gas(base_fee)?;
-                    Some((i, tip, p.seq))
+                    p.tx.inner().effective_tip_per_gas(base_fee)?;
+                    Some((i, p.seq))
                 })
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)));
-            let Some((i, _, _)) = best else { break };
+                .min_by_key(|&(_, seq)| seq);
+            let Some((i, _)) = best else { break };
             let Some(p) = queues[i].pop_front() else {
                 break;
             };

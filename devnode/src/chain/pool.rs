@@ -13,7 +13,7 @@ use alloy::primitives::{Address, B256};
 pub(crate) struct PoolTx {
     pub(crate) tx: Recovered<TxEnvelope>,
     pub(crate) hash: B256,
-    /// Arrival order, for first-come-first-served among equal tips.
+    /// Arrival order: blocks take transactions first come, first served (Arbitrum's sequencer order).
     pub(crate) seq: u64,
 }
 
