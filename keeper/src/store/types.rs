@@ -5,25 +5,57 @@ use alloy::primitives::{Address, Bytes, B256, U256};
 
 use super::StoreError;
 
-/// Where an outbox intent stands. Stored as `SMALLINT`; decoded with [`TryFrom<i16>`], never a panicking `From`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i16)]
-#[non_exhaustive]
-pub enum IntentStatus {
-    /// Persisted, no nonce yet.
-    Pending = 0,
-    /// A nonce is assigned and the raw signed transaction is stored; maybe not broadcast yet.
-    Signed = 1,
-    /// Broadcast at least once; waiting for a receipt with enough confirmations.
-    Sent = 2,
-    /// Included and confirmed with status success (final).
-    Confirmed = 3,
-    /// Included and confirmed, but the transaction reverted for a reason that is not "already done" (final).
-    Reverted = 4,
-    /// Failed before a nonce was assigned (simulation reverted, bad intent) (final).
-    Failed = 5,
-    /// The contract answered with a typed `Already…` error: someone did the work (final, counts as success).
-    AlreadyDone = 6,
+/// Declares a status enum stored as `SMALLINT` (`#[repr(i16)]`, each variant's code written once) and its
+/// `TryFrom<i16>`, which maps any other code to the given error (`fn(i16) -> StoreError`): never a panicking
+/// `From`. One definition for every status the keeper stores.
+macro_rules! smallint_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($unknown:expr) {
+            $($(#[$vmeta:meta])* $variant:ident = $code:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(i16)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $code,)+
+        }
+
+        impl TryFrom<i16> for $name {
+            type Error = StoreError;
+
+            fn try_from(code: i16) -> std::result::Result<Self, StoreError> {
+                let unknown: fn(i16) -> StoreError = $unknown;
+                match code {
+                    $($code => Ok(Self::$variant),)+
+                    other => Err(unknown(other)),
+                }
+            }
+        }
+    };
+}
+pub(crate) use smallint_enum;
+
+smallint_enum! {
+    /// Where an outbox intent stands. Stored as `SMALLINT`; decoded with [`TryFrom<i16>`], never a panicking `From`.
+    pub enum IntentStatus (StoreError::UnknownStatus) {
+        /// Persisted, no nonce yet.
+        Pending = 0,
+        /// A nonce is assigned and the raw signed transaction is stored; maybe not broadcast yet.
+        Signed = 1,
+        /// Broadcast at least once; waiting for a receipt with enough confirmations.
+        Sent = 2,
+        /// Included and confirmed with status success (final).
+        Confirmed = 3,
+        /// Included and confirmed, but the transaction reverted for a reason that is not "already done" (final).
+        Reverted = 4,
+        /// Failed before a nonce was assigned (simulation reverted, bad intent) (final).
+        Failed = 5,
+        /// The contract answered with a typed `Already…` error: someone did the work (final, counts as success).
+        AlreadyDone = 6,
+    }
 }
 
 impl IntentStatus {
@@ -82,23 +114,6 @@ impl IntentStatus {
         } else {
             Err(StoreError::InvalidTransition { from: self, to })
         }
-    }
-}
-
-impl TryFrom<i16> for IntentStatus {
-    type Error = StoreError;
-
-    fn try_from(code: i16) -> Result<Self, StoreError> {
-        Ok(match code {
-            0 => IntentStatus::Pending,
-            1 => IntentStatus::Signed,
-            2 => IntentStatus::Sent,
-            3 => IntentStatus::Confirmed,
-            4 => IntentStatus::Reverted,
-            5 => IntentStatus::Failed,
-            6 => IntentStatus::AlreadyDone,
-            other => return Err(StoreError::UnknownStatus(other)),
-        })
     }
 }
 

@@ -3,56 +3,38 @@
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 
-use crate::store::{Result, StoreError};
+use crate::store::types::smallint_enum;
+use crate::store::StoreError;
 
-/// Where one of our receipts stands in the keeper (the batch it is in says the rest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i16)]
-#[non_exhaustive]
-pub enum ReceiptState {
-    /// Persisted and acknowledged; waiting for a batch (off-chain status `Answered`).
-    Answered = 0,
-    /// In batch `batch_id` (built, anchored, final — or voided until it is released).
-    Batched = 1,
-    /// Never (re-)anchored: proven invalid by a challenge, or its request id is already included elsewhere.
-    Excluded = 2,
-    /// Too old to anchor before the maximum receipt age (never anchored).
-    Expired = 3,
-}
-
-impl TryFrom<i16> for ReceiptState {
-    type Error = StoreError;
-
-    fn try_from(code: i16) -> Result<Self> {
-        Ok(match code {
-            0 => Self::Answered,
-            1 => Self::Batched,
-            2 => Self::Excluded,
-            3 => Self::Expired,
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "receipts.state",
-                })
-            }
-        })
+smallint_enum! {
+    /// Where one of our receipts stands in the keeper (the batch it is in says the rest).
+    pub enum ReceiptState (|_| StoreError::Corrupt { what: "receipts.state" }) {
+        /// Persisted and acknowledged; waiting for a batch (off-chain status `Answered`).
+        Answered = 0,
+        /// In batch `batch_id` (built, anchored, final — or voided until it is released).
+        Batched = 1,
+        /// Never (re-)anchored: proven invalid by a challenge, or its request id is already included elsewhere.
+        Excluded = 2,
+        /// Too old to anchor before the maximum receipt age (never anchored).
+        Expired = 3,
     }
 }
 
-/// Where a batch stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i16)]
-#[non_exhaustive]
-pub enum BatchStatus {
-    /// Ours: built and persisted with its leaves, the anchor intent persisted or about to be; not yet seen on chain.
-    Built = 0,
-    /// Anchored on chain (`BatchAnchored` read); the challenge window runs.
-    Anchored = 1,
-    /// Finalized on chain (final).
-    Final = 2,
-    /// Voided on chain by a challenge (final).
-    Voided = 3,
-    /// Ours: the anchor intent failed; its receipts went back to waiting (final).
-    Abandoned = 4,
+smallint_enum! {
+    /// Where a batch stands.
+    pub enum BatchStatus (|_| StoreError::Corrupt { what: "receipt_batches.status" }) {
+        /// Ours: built and persisted with its leaves, the anchor intent persisted or about to be; not yet seen on
+        /// chain.
+        Built = 0,
+        /// Anchored on chain (`BatchAnchored` read); the challenge window runs.
+        Anchored = 1,
+        /// Finalized on chain (final).
+        Final = 2,
+        /// Voided on chain by a challenge (final).
+        Voided = 3,
+        /// Ours: the anchor intent failed; its receipts went back to waiting (final).
+        Abandoned = 4,
+    }
 }
 
 impl BatchStatus {
@@ -68,58 +50,19 @@ impl BatchStatus {
     }
 }
 
-impl TryFrom<i16> for BatchStatus {
-    type Error = StoreError;
-
-    fn try_from(code: i16) -> Result<Self> {
-        Ok(match code {
-            0 => Self::Built,
-            1 => Self::Anchored,
-            2 => Self::Final,
-            3 => Self::Voided,
-            4 => Self::Abandoned,
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "receipt_batches.status",
-                })
-            }
-        })
-    }
-}
-
-/// What the challenge watcher found in another submitter's batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(i16)]
-#[non_exhaustive]
-pub enum Checked {
-    /// Not looked at yet.
-    Unchecked = 0,
-    /// Every leaf valid, no duplicate request id: nothing to challenge.
-    Clean = 1,
-    /// The data URI could not be read (retried while the window is open).
-    Unavailable = 2,
-    /// The data does not build the anchored root (nothing provable; logged).
-    Mismatch = 3,
-    /// A fault was found; the challenge calldata is stored with the batch.
-    Faulty = 4,
-}
-
-impl TryFrom<i16> for Checked {
-    type Error = StoreError;
-
-    fn try_from(code: i16) -> Result<Self> {
-        Ok(match code {
-            0 => Self::Unchecked,
-            1 => Self::Clean,
-            2 => Self::Unavailable,
-            3 => Self::Mismatch,
-            4 => Self::Faulty,
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "receipt_batches.checked",
-                })
-            }
-        })
+smallint_enum! {
+    /// What the challenge watcher found in another submitter's batch.
+    pub enum Checked (|_| StoreError::Corrupt { what: "receipt_batches.checked" }) {
+        /// Not looked at yet.
+        Unchecked = 0,
+        /// Every leaf valid, no duplicate request id: nothing to challenge.
+        Clean = 1,
+        /// The data URI could not be read (retried while the window is open).
+        Unavailable = 2,
+        /// The data does not build the anchored root (nothing provable; logged).
+        Mismatch = 3,
+        /// A fault was found; the challenge calldata is stored with the batch.
+        Faulty = 4,
     }
 }
 
@@ -263,4 +206,57 @@ pub struct PaidRow {
     pub deadline: u64,
     /// When it was proven.
     pub proven_at: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_round_trip_and_unknown_codes_name_their_column() {
+        for s in [
+            ReceiptState::Answered,
+            ReceiptState::Batched,
+            ReceiptState::Excluded,
+            ReceiptState::Expired,
+        ] {
+            assert_eq!(ReceiptState::try_from(s as i16).unwrap(), s);
+        }
+        for s in [
+            BatchStatus::Built,
+            BatchStatus::Anchored,
+            BatchStatus::Final,
+            BatchStatus::Voided,
+            BatchStatus::Abandoned,
+        ] {
+            assert_eq!(BatchStatus::try_from(s as i16).unwrap(), s);
+        }
+        for s in [
+            Checked::Unchecked,
+            Checked::Clean,
+            Checked::Unavailable,
+            Checked::Mismatch,
+            Checked::Faulty,
+        ] {
+            assert_eq!(Checked::try_from(s as i16).unwrap(), s);
+        }
+        assert!(matches!(
+            ReceiptState::try_from(4),
+            Err(StoreError::Corrupt {
+                what: "receipts.state"
+            })
+        ));
+        assert!(matches!(
+            BatchStatus::try_from(5),
+            Err(StoreError::Corrupt {
+                what: "receipt_batches.status"
+            })
+        ));
+        assert!(matches!(
+            Checked::try_from(-1),
+            Err(StoreError::Corrupt {
+                what: "receipt_batches.checked"
+            })
+        ));
+    }
 }
