@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use alloy::primitives::{Address, Bytes, B256, U256};
-use alloy::signers::{local::PrivateKeySigner, SignerSync};
+use alloy::signers::local::PrivateKeySigner;
 use verity_abi::registry::{Format, Status};
 use verity_abi::settlement::{
-    decode_signed_receipt, domain_separator, encode_signed_receipt, mode, request_status,
-    signing_hash, Receipt, SignedReceipt,
+    decode_signed_receipt, encode_signed_receipt, mode, request_status, Receipt,
 };
 use verity_zk::field::word_of;
 use verity_zk::model::{input_hash, output_hash, Model, Shape};
@@ -316,20 +315,14 @@ impl Node {
 
     fn sign(&self, receipt: &Receipt) -> Result<Bytes, NodeError> {
         let chain = &self.parts.chain;
-        let digest = signing_hash(domain_separator(chain.chain_id, chain.settlement), receipt);
-        let sig = self
-            .parts
-            .signing_key
-            .sign_hash_sync(&digest)
-            .map_err(|e| NodeError::Unavailable(format!("signing: {e}")))?;
-        Ok(encode_signed_receipt(&SignedReceipt {
-            receipt: receipt.clone(),
-            v: 27 + u8::from(sig.v()),
-            r: B256::from(sig.r()),
-            s: B256::from(sig.s()),
-        })
-        .to_vec()
-        .into())
+        let signed = verity_abi::rpc::signed_receipt(
+            &self.parts.signing_key,
+            chain.chain_id,
+            chain.settlement,
+            receipt.clone(),
+        )
+        .map_err(|e| NodeError::Unavailable(format!("signing: {e}")))?;
+        Ok(encode_signed_receipt(&signed).to_vec().into())
     }
 }
 
