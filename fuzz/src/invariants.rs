@@ -9,7 +9,7 @@
 //!   registration; statuses move only along the lifecycle (Rejected and Expired are final, Yanked only from and
 //!   back to Registered); `pendingCount()` == Submitted + Stored versions; every parent id is below its child's
 //!   (lineage acyclic); per name, registered versions strictly increase in id order.
-//! * **InferenceSettlement**: `escrowed()` == Σ fees of open requests + dispute bonds of disputed ones + Σ
+//! * **InferenceSettlement**: `config().escrowed` == Σ fees of open requests + dispute bonds of disputed ones + Σ
 //!   credits, and ETH held ≥ that; `openRequests(node)` == the node's open requests; Settled and Refunded are
 //!   final, and no request goes back to "none".
 //! * **SettlementNodes**: `escrowed()` == Σ stakes + Σ credits ≤ ETH held.
@@ -206,7 +206,7 @@ fn check_gauge(chain: &mut Chain, target: &Target) -> Vec<String> {
     let gauges = view(chain, gauge, IGaugeController::gaugesCall {}).unwrap_or_default();
     let mut claimable = U256::ZERO;
     for g in gauges {
-        claimable += view(chain, gauge, IGaugeController::gaugeInfoCall { gauge: g })
+        claimable += view(chain, gauge, IGaugeController::gaugeInfoCall { gauge: g, e: 0 })
             .map(|i| i._2)
             .unwrap_or_default();
     }
@@ -366,11 +366,11 @@ fn check_settlement(
         )
         .unwrap_or_default();
     }
-    let escrowed = view(chain, settlement, IInferenceSettlement::escrowedCall {});
+    let escrowed = view(chain, settlement, IInferenceSettlement::configCall {}).map(|c| c._10);
     let held = chain.balance(settlement, None).ok();
     if escrowed != Some(owed) || held.is_none_or(|h| h < owed) {
         broken.push(format!(
-            "settlement books: escrowed() {escrowed:?}, open fees + bonds + credits {owed}, ETH held {held:?}"
+            "settlement books: config().escrowed {escrowed:?}, open fees + bonds + credits {owed}, ETH held {held:?}"
         ));
     }
     for node in tracked

@@ -10,7 +10,7 @@
 //! - `token`: `balanceOf`, `allowance`, `approve`;
 //! - `escrow`: `createLock`, `increaseAmount`, `increaseUnlockTime`, `withdraw`, `locked`, `balanceOf`,
 //!   `balanceOfAt`, `totalSupplyAt`;
-//! - `gauge`: `vote`, `config`, `gauges`, `gaugeInfo`, `gaugeWeight`, `epochStats`, `claim`; events `VoteCast`,
+//! - `gauge`: `vote`, `config`, `gauges`, `gaugeInfo`, `epochStats`, `claim`; events `VoteCast`,
 //!   `GaugeVote`;
 //! - `settlement`: `request`, `refund`, `getRequest`, `credit`, `withdraw`; `settlement-batches` and
 //!   `settlement-nodes`: `credit`, `withdraw`; `settlement-nodes`: `nodeActive`.

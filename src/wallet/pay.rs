@@ -283,7 +283,7 @@ impl Source {
             }
             Source::Gauge => {
                 let info = c
-                    .view(IGaugeController::new(at, p).gaugeInfo(me), "gaugeInfo")
+                    .view(IGaugeController::new(at, p).gaugeInfo(me, 0), "gaugeInfo")
                     .await?;
                 Ok(info._2)
             }

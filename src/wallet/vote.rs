@@ -284,18 +284,24 @@ pub async fn gauges(a: GaugesArgs, _ui: Ui) -> Result<Report, WalletError> {
     let start = schedule.epoch_start(epoch);
     let season = schedule.season_of(epoch);
     let stats = c.view(gauge.epochStats(epoch), "epochStats").await?;
-    let (voters_this_epoch, total_weight, largest) = (stats._0, stats._1, stats._2);
+    let (voters_this_epoch, recorded_total, largest) = (stats._0, stats._1, stats._2);
     let totals = c.view(gauge.totals(), "totals").await?;
     let finalized = totals._0 > epoch;
     let emission = U256::from(schedule.emission(epoch));
     let list = c.view(gauge.gauges(), "gauges").await?;
     let mut rows = Vec::new();
     for g in &list {
-        let info = c.view(gauge.gaugeInfo(*g), "gaugeInfo").await?;
-        let weight = c.view(gauge.gaugeWeight(*g, epoch), "gaugeWeight").await?;
-        rows.push((*g, info._1, info._2, weight));
+        let info = c.view(gauge.gaugeInfo(*g, epoch), "gaugeInfo").await?;
+        rows.push((*g, info._1, info._2, info._3));
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.3));
+    // The controller records an epoch's total at finalization; before, it is the sum of the gauges' weights
+    // (killed gauges included: their shares are carried, not redistributed).
+    let total_weight = if finalized {
+        recorded_total
+    } else {
+        rows.iter().map(|r| r.3).sum()
+    };
 
     // Turnout and concentration from events.
     let ballots = ballots(&c, &schedule, season, epoch, None).await?;

@@ -244,7 +244,7 @@ impl<P: Provider + Clone> World<P> {
             b_credits += self.batches[GOV].credit(a).call().await.unwrap();
             stakes += self.nodes[GOV].node(a).call().await.unwrap()._1;
         }
-        let escrowed = s.escrowed().call().await.unwrap();
+        let escrowed = s.config().call().await.unwrap()._10;
         assert_eq!(
             escrowed,
             open + s_credits,

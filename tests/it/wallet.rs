@@ -575,8 +575,8 @@ async fn ve_lock_vote_gauges_and_withdraw_with_decoded_refusals() {
     assert_eq!(voted["seasonEnd"], s.next_season_start(e1));
     assert!(voted["previous"].is_null());
     let (w1, w2) = (
-        gauge.gaugeWeight(g1, e1).call().await.unwrap(),
-        gauge.gaugeWeight(g2, e1).call().await.unwrap(),
+        gauge.gaugeInfo(g1, e1).call().await.unwrap()._3,
+        gauge.gaugeInfo(g2, e1).call().await.unwrap()._3,
     );
     assert!(!w1.is_zero() && !w2.is_zero());
     let (x, y) = (w1 * U256::from(4), w2 * U256::from(6));
@@ -596,7 +596,7 @@ async fn ve_lock_vote_gauges_and_withdraw_with_decoded_refusals() {
         2,
         "{revote:#}"
     );
-    assert_eq!(gauge.gaugeWeight(g2, e1).call().await.unwrap(), U256::ZERO);
+    assert_eq!(gauge.gaugeInfo(g2, e1).call().await.unwrap()._3, U256::ZERO);
 
     // gauges: the chain's weights, with turnout and concentration.
     let shown = w.ok(&h, voter, &["gauges"]).await;
@@ -618,7 +618,7 @@ async fn ve_lock_vote_gauges_and_withdraw_with_decoded_refusals() {
     };
     assert_eq!(
         weight_of(g1),
-        gauge.gaugeWeight(g1, e1).call().await.unwrap().to_string()
+        gauge.gaugeInfo(g1, e1).call().await.unwrap()._3.to_string()
     );
     assert_eq!(shown["turnout"]["liveVoters"], 1);
     assert_eq!(shown["turnout"]["holders"], 1);

@@ -198,7 +198,7 @@ pub(crate) async fn wallet_page_locks_votes_and_withdraws(session: &DevSession) 
         let w: U256 = text(&bar["weight"]).parse().unwrap();
         assert_eq!(
             w,
-            gauge.gaugeWeight(g, e1).call().await.unwrap(),
+            gauge.gaugeInfo(g, e1).call().await.unwrap()._3,
             "gauge {g} in epoch {e1}"
         );
         if g == voted {

@@ -15,9 +15,7 @@ interface IGaugeController {
 
     function gauges() external view returns (address[] memory);
 
-    function gaugeInfo(address gauge) external view returns (bool, bool, uint256);
-
-    function gaugeWeight(address gauge, uint64 e) external view returns (uint256);
+    function gaugeInfo(address gauge, uint64 e) external view returns (bool, bool, uint256, uint256);
 
     function epochStats(uint64 e) external view returns (uint64, uint256, uint256);
 

@@ -7,7 +7,7 @@
 pragma solidity ^0.8.23;
 
 interface IInferenceSettlement {
-    function config() external view returns (address, address, address, address, bool, uint64, uint64, uint256, uint256, uint64);
+    function config() external view returns (address, address, address, address, bool, uint64, uint64, uint256, uint256, uint64, uint256);
 
     function openRequests(address node) external view returns (uint64);
 
@@ -16,8 +16,6 @@ interface IInferenceSettlement {
     function getRequest(bytes32 request_id) external view returns (address, address, uint256, uint256, bytes32, bytes32, uint8, uint8, uint64, uint64, uint256);
 
     function credit(address account) external view returns (uint256);
-
-    function escrowed() external view returns (uint256);
 
     function setVerifier(uint256 model_version, address verifier) external;
 

@@ -274,33 +274,27 @@ impl GaugeController {
             .collect()
     }
 
-    /// `gauge`'s status: registered, killed, and BR claimable.
-    pub fn gauge_info(&self, gauge: Address) -> (bool, bool, U256) {
+    /// `gauge`'s status — registered, killed, BR claimable — and its weight at epoch `e` (the current tally for
+    /// the running epoch; later epochs assume no new votes). One view, so a wallet reads a gauge in one call.
+    pub fn gauge_info(&self, gauge: Address, e: u64) -> (bool, bool, U256, U256) {
+        let weight = self._weight_at(gauge, e, &self._schedule());
         let g = self.gauges.getter(gauge);
-        (g.added.get(), g.killed.get(), U256::from(g.claimable.get()))
-    }
-
-    /// `gauge`'s weight at epoch `e` (the current tally for the running epoch; later epochs assume no new votes).
-    pub fn gauge_weight(&self, gauge: Address, e: u64) -> U256 {
-        U256::from(self._weight_at(gauge, e, &self._schedule()))
+        (
+            g.added.get(),
+            g.killed.get(),
+            U256::from(g.claimable.get()),
+            U256::from(weight),
+        )
     }
 
     /// Epoch `e`'s transparency figures: voters who cast or refreshed a vote in it, total weight (recorded at
-    /// finalization, the live sum before), and the largest weight one vote cast in it used.
+    /// finalization; zero before — the live total is Σ [`Self::gauge_info`] weights), and the largest weight one
+    /// vote cast in it used.
     pub fn epoch_stats(&self, e: u64) -> (u64, U256, U256) {
         let stats = self.epochs.getter(e);
-        let total = if e < self.next_epoch.get().native() {
-            stats.total.get().native()
-        } else {
-            let s = self._schedule();
-            self.gauges()
-                .into_iter()
-                .map(|g| self._weight_at(g, e, &s))
-                .fold(0u128, u128::saturating_add)
-        };
         (
             stats.voters.get().native(),
-            U256::from(total),
+            U256::from(stats.total.get()),
             U256::from(stats.largest.get()),
         )
     }

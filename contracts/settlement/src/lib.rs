@@ -215,7 +215,8 @@ impl InferenceSettlement {
     }
 
     /// `(governance, registry, nodes, batches, paused, challengeWindow, answerDeadline, slashAmount, disputeBond,
-    /// disputeTimeout)`.
+    /// disputeTimeout, escrowed)`. `escrowed` is the ETH the contract owes: escrowed fees of open requests + dispute
+    /// bonds of disputed ones + credits; the contract's balance equals it (more only if someone force-sends ETH).
     #[allow(clippy::type_complexity)]
     pub fn config(
         &self,
@@ -230,6 +231,7 @@ impl InferenceSettlement {
         U256,
         U256,
         u64,
+        U256,
     ) {
         (
             self.governance.get(),
@@ -242,6 +244,7 @@ impl InferenceSettlement {
             self.slash_amount.get(),
             self.dispute_bond.get(),
             u64_of(self.dispute_timeout.get()),
+            self.escrowed.get(),
         )
     }
 
@@ -295,12 +298,6 @@ impl InferenceSettlement {
     /// ETH credited to `account`, withdrawable with [`Self::withdraw`].
     pub fn credit(&self, account: Address) -> U256 {
         self.credits.get(account)
-    }
-
-    /// ETH the contract owes: escrowed fees of open requests + dispute bonds of disputed ones + credits. The
-    /// contract's balance equals it (more only if someone force-sends ETH).
-    pub fn escrowed(&self) -> U256 {
-        self.escrowed.get()
     }
 
     // ----- governance -----

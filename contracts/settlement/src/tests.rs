@@ -127,7 +127,7 @@ fn assert_escrow(s: &InferenceSettlement, ids: &[u8], accounts: &[Address]) {
         })
         .sum();
     let credits: U256 = accounts.iter().map(|a| s.credit(*a)).sum();
-    assert_eq!(s.escrowed(), open + credits);
+    assert_eq!(s.config().10, open + credits);
 }
 
 #[test]
@@ -145,7 +145,8 @@ fn constructor_sets_config_and_rejects_zero_addresses() {
             DEFAULT_ANSWER_DEADLINE,
             DEFAULT_SLASH_AMOUNT,
             DEFAULT_DISPUTE_BOND,
-            DEFAULT_DISPUTE_TIMEOUT
+            DEFAULT_DISPUTE_TIMEOUT,
+            U256::ZERO
         )
     );
     assert_eq!(last_topic(&vm), ParamsSet::SIGNATURE_HASH);
@@ -204,7 +205,7 @@ fn request_escrows_the_fee_and_checks_everything() {
         )
     );
     assert_eq!(s.open_requests(NODE), 1);
-    assert_eq!(s.escrowed(), fee());
+    assert_eq!(s.config().10, fee());
     assert_eq!(last_topic(&vm), Requested::SIGNATURE_HASH);
     assert!(matches!(
         open(&vm, &mut s, 1, mode::TEE),
@@ -291,7 +292,7 @@ fn prove_with_receipt_then_settle_after_the_window() {
     assert!(matches!(s.refund(id(1)), Err(Error::AlreadySettled(_))));
     assert_eq!(call(&vm, NODE, U256::ZERO, || s.withdraw()).unwrap(), fee());
     assert_eq!(mock::with(|m| m.sent.clone()), vec![(NODE, fee())]);
-    assert_eq!(s.escrowed(), U256::ZERO);
+    assert_eq!(s.config().10, U256::ZERO);
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! - **no request settled twice**: at most one `Settled`/`Refunded` event per request id, and the final status
 //!   never changes again;
 //! - **a voided batch pays nothing**: `proveByBatch` against an `Anchored` or `Voided` batch always fails;
-//! - **escrow == open obligations**: `escrowed()` == Σ fees of open requests + Σ bonds of disputed ones + Σ
+//! - **escrow == open obligations**: `config().escrowed` == Σ fees of open requests + Σ bonds of disputed ones + Σ
 //!   credits == Σ fees and bonds in − Σ paid out, and `openRequests(node)` == the number of open requests.
 
 use super::*;
@@ -331,12 +331,12 @@ fn check(
     );
     let credits: U256 = actors.iter().map(|a| s.credit(*a)).sum();
     prop_assert_eq!(
-        s.escrowed(),
+        s.config().10,
         open_fees + credits,
         "escrow == open fees + dispute bonds + credits"
     );
     prop_assert_eq!(
-        s.escrowed(),
+        s.config().10,
         model.paid_in - model.paid_out,
         "escrow == in - out"
     );
