@@ -206,9 +206,13 @@ fn check_gauge(chain: &mut Chain, target: &Target) -> Vec<String> {
     let gauges = view(chain, gauge, IGaugeController::gaugesCall {}).unwrap_or_default();
     let mut claimable = U256::ZERO;
     for g in gauges {
-        claimable += view(chain, gauge, IGaugeController::gaugeInfoCall { gauge: g, e: 0 })
-            .map(|i| i._2)
-            .unwrap_or_default();
+        claimable += view(
+            chain,
+            gauge,
+            IGaugeController::gaugeInfoCall { gauge: g, e: 0 },
+        )
+        .map(|i| i._2)
+        .unwrap_or_default();
     }
     let held = br_balance(chain, token, gauge);
     match totals {

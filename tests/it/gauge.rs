@@ -141,7 +141,10 @@ async fn season_of_votes_finalization_and_claims() {
             .expect("EpochFinalized");
         assert_eq!(fin.epoch, e);
         assert_eq!(fin.emission, U256::from(s.emission(e)));
-        assert_eq!(admin.epochStats(e).call().await.unwrap()._1, fin.totalWeight);
+        assert_eq!(
+            admin.epochStats(e).call().await.unwrap()._1,
+            fin.totalWeight
+        );
         if e == e1 {
             assert_eq!(fin.totalWeight, w1 + w2, "total = Σ gauge weights");
         }

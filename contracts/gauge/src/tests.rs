@@ -258,7 +258,10 @@ fn add_gauge_rules() {
         Err(Error::TooMany(_))
     ));
     assert_eq!(gauge.gauges().len() as u64, MAX_GAUGES);
-    assert_eq!(gauge.gauge_info(G2, 0), (true, false, U256::ZERO, U256::ZERO));
+    assert_eq!(
+        gauge.gauge_info(G2, 0),
+        (true, false, U256::ZERO, U256::ZERO)
+    );
     assert_eq!(
         gauge.gauge_info(OUTSIDER, 0),
         (false, false, U256::ZERO, U256::ZERO)
@@ -273,7 +276,10 @@ fn kill_and_revive_rules() {
     assert!(matches!(gauge.revive_gauge(G1), Err(Error::AlreadyAlive(e)) if e.gauge == G1));
     gauge.kill_gauge(G1).unwrap();
     assert!(matches!(gauge.kill_gauge(G1), Err(Error::AlreadyKilled(e)) if e.gauge == G1));
-    assert_eq!(gauge.gauge_info(G1, 0), (true, true, U256::ZERO, U256::ZERO));
+    assert_eq!(
+        gauge.gauge_info(G1, 0),
+        (true, true, U256::ZERO, U256::ZERO)
+    );
     gauge.revive_gauge(G1).unwrap();
     assert!(!gauge.gauge_info(G1, 0).1);
     assert_eq!(
