@@ -4,14 +4,18 @@
 //! read back from the chain.
 //!
 //! Traffic, round by round (`--rate` rounds per second, for `--duration`):
-//! - **registry**: model owners write weights files and submit versions naming them by `file://` URI, with
+//! - **registry**: model owners write real `VZK1` models (verity-zk's quantized MLP) and submit versions naming
+//!   them by `file://` URI, with
 //!   lineage; the keeper service (granted the attester and keeper roles) fetches and hashes each file, attests
 //!   storage and registers versions in batches. Every fourth lacks its license (rejected at registration), every
 //!   seventh claims a wrong content hash (rejected at the storage attestation);
-//! - **settlement** ([`settlement`]): two staked inference nodes post signed receipts to the keeper, which
-//!   anchors them in Merkle batches and finalizes them; paid requests are answered, proven by batch and settled
-//!   by the keeper — or, every third round, never answered and refunded by the keeper at the deadline; once,
-//!   another batch keeper anchors forged receipts and the keeper's challenge watcher voids the batch;
+//! - **inference and settlement** ([`settlement`], [`nodes`]): three real `verity-node` processes (one near but
+//!   flaky) run the latest registered model; the `verity infer` client ranks them by delivered consistency and
+//!   routes paid and unpaid requests (retries under one request id, fallback); the nodes answer on chain and post
+//!   their signed receipts to the keeper, which anchors them in Merkle batches, finalizes them, proves the paid
+//!   requests by batch and settles them — or, every third round, refunds a request to a node that went offline;
+//!   once, another batch keeper anchors forged receipts and the keeper's challenge watcher voids the batch; the
+//!   client's routing report feeds the status page's routing table;
 //! - **veBR** ([`voters`]): ~50 holders with heavy-tailed balances and lock lengths lock BR once; a few large
 //!   holders vote every epoch, the rest only early in each season (turnout thins as a season goes on and comes
 //!   back after the reset), over three gauges, with the GaugeController's per-voter cap binding the largest;
@@ -38,6 +42,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use crate::client::{chain_time, send_with_headroom, travel, wallet};
 
+mod nodes;
 mod settlement;
 mod voters;
 use devnode::{
@@ -61,8 +66,9 @@ use verity_script::{
     },
 };
 
-/// Dev accounts: 0 deploys (admin, attester, registry keeper role, BR treasury), 1–3 own models, 8 runs the keeper
-/// service; the veBR holders are derived after them ([`voters`]).
+/// Dev accounts: 0 deploys (admin, attester, registry keeper role, BR treasury), 1–3 own models, 4–6 run the
+/// inference nodes ([`nodes`]), 7 pays for requests, 8 runs the keeper service, 9 is the node that goes offline
+/// ([`settlement`]); the veBR holders are derived after them ([`voters`]).
 const OWNERS: [usize; 3] = [1, 2, 3];
 const KEEPER_ACCOUNT: usize = 8;
 const ACCOUNTS: u32 = 10;
@@ -90,6 +96,8 @@ pub struct DevOptions {
     pub record_dir: PathBuf,
     /// The `verity-keeper` binary (default: next to this executable, built with cargo when missing).
     pub keeper_bin: Option<PathBuf>,
+    /// The `verity-node` binary (default: next to this executable, built with cargo when missing).
+    pub node_bin: Option<PathBuf>,
     /// Draw the live view (one line, redrawn) even when stdout is not a terminal.
     pub live: bool,
     /// Stop after this many rounds (before `duration` if it comes first).
@@ -112,6 +120,7 @@ impl DevOptions {
             mnemonic: DEFAULT_MNEMONIC.into(),
             port: 8547,
             keeper_bin: None,
+            node_bin: None,
             live: false,
             rounds: None,
             keeper_port: 9464,
@@ -119,8 +128,9 @@ impl DevOptions {
     }
 }
 
-/// The end state, read from the chain (not from the driver's counters).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The end state, read from the chain (not from the driver's counters), with the inference client's routing record
+/// and the nodes' own metrics per node.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DevSummary {
     /// Versions submitted (`VersionSubmitted` events).
     pub submitted: u64,
@@ -159,6 +169,59 @@ pub struct DevSummary {
     /// Settlement transactions (proofs, settlements, refunds, batch finalizations, challenges) sent by the
     /// keeper service's account.
     pub settlement_txs_by_keeper: u64,
+    /// Per inference node: what the client routed to it, what it ran (its metrics) and what the chain says.
+    pub nodes: Vec<NodeOutcome>,
+    /// Requests answered for the client during its warm-up (the first [`WARMUP_ROUNDS`] rounds).
+    pub warmup_requests: u64,
+    /// The client's retries per round during the warm-up and after it.
+    pub retries_per_round: (f64, f64),
+    /// Wall time from sending a request to its verified answer, p50 and p99, milliseconds (client-measured).
+    pub answer_ms: (u64, u64),
+}
+
+/// The `q`-quantile (0..=1) of `sorted` (nearest rank; 0 when empty).
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Rounds counted as the client's warm-up in [`NodeOutcome::routed_after_warmup`].
+pub const WARMUP_ROUNDS: u64 = 2;
+
+/// One inference node at the end of `verity dev`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeOutcome {
+    /// Its name in the dev output (`near-flaky`, `near`, `far`).
+    pub name: String,
+    /// Its SettlementNodes address.
+    pub node: Address,
+    /// Requests it answered for the dev client (paid and unpaid).
+    pub routed: u64,
+    /// Of which after the warm-up.
+    pub routed_after_warmup: u64,
+    /// The client's attempts to it (first tries and retries).
+    pub attempts: u64,
+    /// Of which retries under the same request id.
+    pub retries: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Inferences it ran (its `/metrics`).
+    pub inferences: u64,
+    /// Receipts it signed (its `/metrics`).
+    pub receipts_signed: u64,
+    /// Paid requests addressed to it (`Requested`).
+    pub requests: u64,
+    /// Answered on chain (`Answered`).
+    pub answered: u64,
+    /// Proven (`Proven`).
+    pub proven: u64,
+    /// Settled: it was paid (`Settled`).
+    pub settled: u64,
+    /// Refunded to the payer at the deadline: it was slashed (`Refunded` of its requests).
+    pub refunded: u64,
 }
 
 /// The driver's counters for the live view.
@@ -176,15 +239,21 @@ struct Progress {
 
 type Wallet = DynProvider;
 
-/// The `verity-keeper` binary: `--keeper-bin` or `VERITY_KEEPER_BIN` (`script/test` passes the one its workspace
-/// build made, so no second feature set is compiled); else, inside the workspace, cargo builds it (a no-op when it is
-/// fresh, so a stale binary is never started) with this executable's profile; else the one next to this executable.
-fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
-    let from_env = std::env::var_os("VERITY_KEEPER_BIN").map(PathBuf::from);
-    if let Some(path) = options.keeper_bin.as_ref().or(from_env.as_ref()) {
+/// A workspace binary (`verity-keeper`, `verity-node`): the `explicit` flag or the `env` variable
+/// (`script/test` passes the ones its workspace build made, so no second feature set is compiled); else, inside
+/// the workspace, cargo builds it (a no-op when it is fresh, so a stale binary is never started) with this
+/// executable's profile; else the one next to this executable.
+fn workspace_binary(
+    options: &DevOptions,
+    package: &str,
+    explicit: Option<&PathBuf>,
+    env: &str,
+) -> Result<PathBuf> {
+    let from_env = std::env::var_os(env).map(PathBuf::from);
+    if let Some(path) = explicit.or(from_env.as_ref()) {
         ensure!(
             path.is_file(),
-            "--keeper-bin {} does not exist",
+            "{package} binary {} does not exist",
             path.display()
         );
         return Ok(path.clone());
@@ -192,29 +261,24 @@ fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let dir = exe.parent().context("executable has no directory")?;
     let release = dir.ends_with("release");
-    if options.workspace.join("keeper/Cargo.toml").is_file() {
+    let folder = package.trim_start_matches("verity-");
+    if options.workspace.join(folder).join("Cargo.toml").is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(&options.workspace).args([
-            "build",
-            "-q",
-            "-p",
-            "verity-keeper",
-            "--bin",
-            "verity-keeper",
-        ]);
+        cmd.current_dir(&options.workspace)
+            .args(["build", "-q", "-p", package, "--bin", package]);
         if release {
             cmd.arg("--release");
         }
         let status = cmd
             .status()
-            .context("running cargo build -p verity-keeper")?;
-        ensure!(status.success(), "cargo build -p verity-keeper failed");
+            .with_context(|| format!("running cargo build -p {package}"))?;
+        ensure!(status.success(), "cargo build -p {package} failed");
         let built = options
             .workspace
             .join("target")
             .join(if release { "release" } else { "debug" })
-            .join("verity-keeper");
+            .join(package);
         ensure!(
             built.is_file(),
             "{} missing after the build",
@@ -222,13 +286,13 @@ fn keeper_binary(options: &DevOptions) -> Result<PathBuf> {
         );
         return Ok(built);
     }
-    for candidate in [dir.join("verity-keeper"), dir.join("../verity-keeper")] {
+    for candidate in [dir.join(package), dir.join("..").join(package)] {
         if candidate.is_file() {
             return Ok(candidate);
         }
     }
     bail!(
-        "verity-keeper not found next to {} (pass --keeper-bin)",
+        "{package} not found next to {} (pass its --*-bin flag or {env})",
         exe.display()
     )
 }
@@ -261,6 +325,21 @@ pub struct DevSession {
     pub deployment: Deployment,
     /// The end state read from the chain.
     pub summary: DevSummary,
+    /// The inference node processes, still serving.
+    pub nodes: Vec<DevNode>,
+    /// The model version the last round's inference ran (registered, `VZK1`).
+    pub model: Option<U256>,
+}
+
+/// One inference node process of `verity dev`.
+#[derive(Debug, Clone)]
+pub struct DevNode {
+    /// Its name (`near-flaky`, `near`, `far`).
+    pub name: String,
+    /// Its SettlementNodes address.
+    pub node: Address,
+    /// Its base URL (`POST /infer`, `/metrics`).
+    pub url: String,
 }
 
 impl KeeperProcess {
@@ -307,6 +386,8 @@ impl KeeperProcess {
             // The dev traffic's weights are local files and its batch data is served on loopback: the keeper's
             // fetch policy refuses both by default (production must never read local files or private hosts).
             .args(["--allow-file-uris", "--allow-private-fetch"])
+            // The dev client reports where it routed inference requests (status page: routing share per node).
+            .arg("--accept-routing-reports")
             .env("VERITY_KEEPER_KEY", format!("{}", key.to_bytes()))
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -451,7 +532,12 @@ where
         deployment,
         travels,
     };
-    let keeper_bin = keeper_binary(options)?;
+    let keeper_bin = workspace_binary(
+        options,
+        "verity-keeper",
+        options.keeper_bin.as_ref(),
+        "VERITY_KEEPER_BIN",
+    )?;
     // The keeper service attests storage and finalizes registrations: the admin grants its account both roles.
     let admin_registry = IModelRegistry::new(world.address("registry")?, world.wallets[0].clone());
     let keeper_address = world.accounts[KEEPER_ACCOUNT].address();
@@ -497,12 +583,28 @@ where
     let round_every = Duration::from_secs_f64(1.0 / options.rate);
     let mut traffic =
         Traffic::new(&world, &options.mnemonic, options.data_dir.join("models")).await?;
+    let node_bin = workspace_binary(
+        options,
+        "verity-node",
+        options.node_bin.as_ref(),
+        "VERITY_NODE_BIN",
+    )?;
     let mut settlement = SettlementTraffic::new(
         &world,
         keeper.url.clone(),
+        &node_bin,
         options.data_dir.join("settlement"),
     )
     .await?;
+    for n in &settlement.fleet().nodes {
+        println!(
+            "node       {:<10} {} at {} (log {})",
+            n.name,
+            n.node,
+            n.url,
+            n.log.display()
+        );
+    }
     let interrupted = loop {
         if started.elapsed() >= options.duration
             || options.rounds.is_some_and(|r| progress.rounds >= r)
@@ -514,6 +616,7 @@ where
             .round(&world, &mut progress, &mut settlement)
             .await?;
         keeper.check_alive()?;
+        settlement.check_alive()?;
         let line = view(&world, &progress, started.elapsed()).await?;
         if live {
             print!("\r{line}\x1b[K");
@@ -543,13 +646,49 @@ where
         keeper.check_alive()?;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let summary = summary(&world, start_block).await?;
+    let mut summary = summary(&world, start_block).await?;
+    summary.warmup_requests = settlement
+        .answered_by
+        .iter()
+        .filter(|(round, _)| *round <= WARMUP_ROUNDS)
+        .count() as u64;
+    summary.nodes = node_outcomes(&world, start_block, &settlement).await?;
+    let mean = |rounds: &[u64]| {
+        if rounds.is_empty() {
+            0.0
+        } else {
+            rounds.iter().sum::<u64>() as f64 / rounds.len() as f64
+        }
+    };
+    let warm = (WARMUP_ROUNDS as usize).min(settlement.retries_by_round.len());
+    summary.retries_per_round = (
+        mean(&settlement.retries_by_round[..warm]),
+        mean(&settlement.retries_by_round[warm..]),
+    );
+    let mut ms: Vec<u64> = settlement
+        .answer_times
+        .iter()
+        .map(|d| d.as_millis() as u64)
+        .collect();
+    ms.sort_unstable();
+    summary.answer_ms = (quantile(&ms, 0.5), quantile(&ms, 0.99));
     print_summary(&summary, started.elapsed());
     let session = DevSession {
         rpc_url: world.url.clone(),
         keeper_url: keeper.url.clone(),
         deployment: world.deployment.clone(),
         summary: summary.clone(),
+        nodes: settlement
+            .fleet()
+            .nodes
+            .iter()
+            .map(|n| DevNode {
+                name: n.name.to_string(),
+                node: n.node,
+                url: n.url.clone(),
+            })
+            .collect(),
+        model: traffic.usable_model(&world).await?,
     };
     let inspected = inspect(session).await;
     keeper.check_alive()?;
@@ -616,12 +755,13 @@ impl Traffic {
         settlement: &mut SettlementTraffic,
     ) -> Result<()> {
         self.registry_round(world, progress).await?;
+        let mut travelled = 0;
         if let Some(model) = self.usable_model(world).await? {
-            settlement.round(world, progress, model).await?;
+            travelled = settlement.round(world, progress, model).await?;
         }
         self.vebr_round(world, progress).await?;
         if world.travels {
-            travel(&world.wallets[0], WEEK).await?;
+            travel(&world.wallets[0], WEEK.saturating_sub(travelled)).await?;
             progress.weeks += 1;
         }
         progress.rounds += 1;
@@ -655,13 +795,9 @@ impl Traffic {
                 Some(parent) => (vec![parent], Relation::Finetune),
                 None => (vec![], Relation::Original),
             };
-            let weights: Vec<u8> = format!("verity dev weights, version {v}\n")
-                .into_bytes()
-                .into_iter()
-                .cycle()
-                .take(4_096 + v as usize)
-                .collect();
-            let path = self.models_dir.join(format!("{v}.safetensors"));
+            // A real `VZK1` model (the quantized MLP of verity-zk) that the inference nodes run.
+            let weights = verity_zk::model::Model::example(4, 8, 3, v).to_bytes();
+            let path = self.models_dir.join(format!("{v}.vzk1"));
             std::fs::write(&path, &weights)
                 .with_context(|| format!("writing {}", path.display()))?;
             let missing_license = v.is_multiple_of(4);
@@ -687,8 +823,8 @@ impl Traffic {
                     content,
                     weights.len() as u64,
                     Bytes::from(format!("file://{}", path.display()).into_bytes()),
-                    Format::Safetensors.code(),
-                    word("onnxruntime-1.20"),
+                    Format::VerityZk.code(),
+                    word("verity-zk-vzk1"),
                     word("io-schema-v1"),
                     license,
                     word("model-card"),
@@ -938,6 +1074,88 @@ async fn settlement_summary(
     Ok(())
 }
 
+/// Per inference node: the client's routing record, the node's own metrics, and its paid requests' outcomes
+/// from the chain's events.
+async fn node_outcomes(
+    world: &World,
+    from_block: u64,
+    traffic: &SettlementTraffic,
+) -> Result<Vec<NodeOutcome>> {
+    use verity_abi::settlement::{Answered, Proven, Refunded, Requested, Settled};
+    let p = &world.wallets[0];
+    let logs = p
+        .get_logs(
+            &Filter::new()
+                .address(world.address("settlement")?)
+                .from_block(from_block),
+        )
+        .await?;
+    let mut node_of = std::collections::HashMap::new();
+    let mut outcomes = Vec::new();
+    for n in &traffic.fleet().nodes {
+        let metrics = alloy::transports::http::reqwest::get(format!("{}/metrics", n.url))
+            .await
+            .with_context(|| format!("reading node {}'s metrics", n.name))?
+            .text()
+            .await?;
+        let metric = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        let (attempts, retries, failures) = traffic.observed(n.node);
+        let routed = |after: u64| {
+            traffic
+                .answered_by
+                .iter()
+                .filter(|(round, by)| *by == n.node && *round > after)
+                .count() as u64
+        };
+        outcomes.push(NodeOutcome {
+            name: n.name.to_string(),
+            node: n.node,
+            routed: routed(0),
+            routed_after_warmup: routed(WARMUP_ROUNDS),
+            attempts,
+            retries,
+            failures,
+            inferences: metric("verity_node_inferences_total"),
+            receipts_signed: metric("verity_node_receipts_signed_total"),
+            ..NodeOutcome::default()
+        });
+    }
+    for log in &logs {
+        let row = |node: Address, outcomes: &mut Vec<NodeOutcome>| {
+            outcomes.iter_mut().position(|o| o.node == node)
+        };
+        if let Ok(e) = Requested::decode_log_data(log.data()) {
+            node_of.insert(e.requestId, e.node);
+            if let Some(i) = row(e.node, &mut outcomes) {
+                outcomes[i].requests += 1;
+            }
+        } else if let Ok(e) = Answered::decode_log_data(log.data()) {
+            if let Some(i) = row(e.node, &mut outcomes) {
+                outcomes[i].answered += 1;
+            }
+        } else if let Ok(e) = Proven::decode_log_data(log.data()) {
+            if let Some(i) = row(e.node, &mut outcomes) {
+                outcomes[i].proven += 1;
+            }
+        } else if let Ok(e) = Settled::decode_log_data(log.data()) {
+            if let Some(i) = row(e.node, &mut outcomes) {
+                outcomes[i].settled += 1;
+            }
+        } else if let Ok(e) = Refunded::decode_log_data(log.data()) {
+            let node = node_of.get(&e.requestId).copied().unwrap_or_default();
+            if let Some(i) = row(node, &mut outcomes) {
+                outcomes[i].refunded += 1;
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
 fn print_summary(s: &DevSummary, elapsed: Duration) {
     println!(
         "\nsummary after {:.0}s (read from the chain):",
@@ -1009,4 +1227,49 @@ fn print_summary(s: &DevSummary, elapsed: Duration) {
         s.refunded,
         s.settlement_txs_by_keeper
     );
+    let routed: u64 = s.nodes.iter().map(|n| n.routed).sum();
+    let after: u64 = s.nodes.iter().map(|n| n.routed_after_warmup).sum();
+    println!(
+        "  inference {routed} requests answered through the client ({} in its warm-up of {WARMUP_ROUNDS} rounds); answered in p50 {} ms / p99 {} ms; retries per round {:.1} in the warm-up, {:.1} after; per node:",
+        s.warmup_requests, s.answer_ms.0, s.answer_ms.1, s.retries_per_round.0, s.retries_per_round.1
+    );
+    println!(
+        "    {:<10} {:>7} {:>13} {:>8} {:>7} {:>8} {:>10} {:>6} {:>9} {:>6} {:>7} {:>8}",
+        "node",
+        "routed",
+        "after warm-up",
+        "attempts",
+        "retries",
+        "failures",
+        "inferences",
+        "paid",
+        "answered",
+        "proven",
+        "settled",
+        "refunded"
+    );
+    for n in &s.nodes {
+        let share = |part: u64, whole: u64| {
+            if whole == 0 {
+                0.0
+            } else {
+                100.0 * part as f64 / whole as f64
+            }
+        };
+        println!(
+            "    {:<10} {:>6.1}% {:>12.1}% {:>8} {:>7} {:>8} {:>10} {:>6} {:>9} {:>6} {:>7} {:>8}",
+            n.name,
+            share(n.routed, routed),
+            share(n.routed_after_warmup, after),
+            n.attempts,
+            n.retries,
+            n.failures,
+            n.inferences,
+            n.requests,
+            n.answered,
+            n.proven,
+            n.settled,
+            n.refunded
+        );
+    }
 }

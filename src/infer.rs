@@ -11,12 +11,17 @@
 //!
 //! | term | cost |
 //! |---|---|
-//! | answer → proof latency | `p50 + (p99 − p50) / 2` from the keeper (unknown: [`PRIOR_LATENCY`]) |
+//! | answer → proof latency | `p50 + (p99 − p50) / 2` from the keeper (unknown: [`prior_latency`]) |
 //! | missed deadlines | share of its paid requests refunded × [`MISS_COST`] |
 //! | voided batches | (voided + duplicate-voided batches) per request × [`VOID_COST`] |
 //! | retries | this client's retries per attempt to it × [`RETRY_COST`] |
 //! | recent errors | this client's failures in its last [`RECENT`] attempts, share × [`ERROR_COST`] |
 //! | distance | `min(km / 20,000, 1)` × [`DISTANCE_CAP`] |
+//!
+//! A node without a record is assumed [`UNKNOWN_MARGIN`] (1 h) behind the best candidate with one, at most
+//! [`PRIOR_LATENCY`] (8 h, also the prior when no candidate has a record): it is tried after the consistent
+//! nodes and before any whose failures cost more than that hour, and a slow record never makes an unknown node
+//! look worse than it.
 //!
 //! Shares are Laplace-smoothed (`count / (n + 1)`) so one sample does not swing a new node. Distance is one
 //! input and never the deciding one: its whole range is [`DISTANCE_CAP`] (60 s), so it only orders nodes whose
@@ -48,22 +53,24 @@ use verity_abi::rpc::{IInferenceSettlement, ISettlementNodes};
 use verity_abi::settlement::{
     decode_signed_receipt, domain_separator, mode, request_status, signing_hash,
 };
+use verity_keeper::web::routing::{NodeRouting, RoutingReport};
 use verity_node::api::{ErrorBody, InferRequest, InferResponse, NodeInfo, Region};
 use verity_zk::field::word_of;
 use verity_zk::model::{input_hash, output_hash};
 
-/// Latency assumed for a node the keeper has no proof latency for, in seconds: 8 h, worse than a consistent node
-/// proven through batches (the 6 h challenge window plus anchoring), so an unknown node is tried after the known
-/// consistent ones and earns its score from fallback traffic.
+/// The most latency assumed for a node the keeper has no proof latency for, in seconds (8 h; also the prior when
+/// no candidate has a record): see [`prior_latency`].
 pub const PRIOR_LATENCY: f64 = 8.0 * 3_600.0;
 /// Cost of a missed deadline (a refunded paid request), per share of requests: one day.
 pub const MISS_COST: f64 = 86_400.0;
 /// Cost of voided batches per request: half a day.
 pub const VOID_COST: f64 = 43_200.0;
-/// Cost of the client's retries per attempt: one hour.
-pub const RETRY_COST: f64 = 3_600.0;
-/// Cost of recent errors, per share of recent attempts: one hour.
-pub const ERROR_COST: f64 = 3_600.0;
+/// Cost of the client's retries per attempt: six hours.
+pub const RETRY_COST: f64 = 6.0 * 3_600.0;
+/// Cost of recent errors, per share of recent attempts: six hours. With [`RETRY_COST`], a node that fails half
+/// its calls (≈ +6 h) ranks behind a node the client knows nothing about ([`prior_latency`]) whatever its own
+/// proof latency: a failed call costs the caller a timeout and a retry now, which a slower proof later does not.
+pub const ERROR_COST: f64 = 6.0 * 3_600.0;
 /// The whole range of the distance term: one minute.
 pub const DISTANCE_CAP: f64 = 60.0;
 /// Attempts remembered as "recent" per node.
@@ -105,12 +112,15 @@ pub struct Observed {
     pub recent: Vec<bool>,
     /// Requests it answered for this client.
     pub answered: u64,
+    /// Attempts that failed, over the client's life.
+    pub failures: u64,
 }
 
 impl Observed {
     fn record(&mut self, failed: bool, retry: bool) {
         self.attempts += 1;
         self.retries += u64::from(retry);
+        self.failures += u64::from(failed);
         self.recent.push(failed);
         if self.recent.len() > RECENT {
             self.recent.remove(0);
@@ -151,12 +161,28 @@ fn share(count: u64, n: u64) -> f64 {
     count as f64 / (n as f64 + 1.0)
 }
 
-/// The delivered-consistency cost of a node (see the module docs), in seconds.
-pub fn reliability_cost(score: Option<&KeeperScore>, observed: &Observed) -> f64 {
-    let latency = match score.and_then(|s| s.latency_p50.zip(s.latency_p99)) {
-        Some((p50, p99)) => p50 as f64 + (p99.saturating_sub(p50)) as f64 / 2.0,
-        None => PRIOR_LATENCY,
-    };
+/// How far behind the best candidate with a record a node without one is assumed to be: one hour.
+pub const UNKNOWN_MARGIN: f64 = 3_600.0;
+
+/// The latency term of a node with a record: `p50 + (p99 − p50) / 2`.
+fn recorded_latency(score: Option<&KeeperScore>) -> Option<f64> {
+    let (p50, p99) = score.and_then(|s| s.latency_p50.zip(s.latency_p99))?;
+    Some(p50 as f64 + (p99.saturating_sub(p50)) as f64 / 2.0)
+}
+
+/// The latency assumed for a node without a record: the best recorded latency among `candidates` plus
+/// [`UNKNOWN_MARGIN`], at most [`PRIOR_LATENCY`].
+pub fn prior_latency(candidates: &[Candidate]) -> f64 {
+    candidates
+        .iter()
+        .filter_map(|c| recorded_latency(c.score.as_ref()))
+        .fold(PRIOR_LATENCY, |best, l| best.min(l + UNKNOWN_MARGIN))
+}
+
+/// The delivered-consistency cost of a node (see the module docs), in seconds; `prior` is the latency assumed
+/// when the node has no record ([`prior_latency`]).
+pub fn reliability_cost(score: Option<&KeeperScore>, observed: &Observed, prior: f64) -> f64 {
+    let latency = recorded_latency(score).unwrap_or(prior);
     let (misses, voids) = score.map_or((0.0, 0.0), |s| {
         (
             share(s.missed_deadlines, s.requests) * MISS_COST,
@@ -187,10 +213,11 @@ pub fn distance_cost(origin: Option<Region>, node: Region) -> f64 {
 
 /// Orders `candidates` by cost, lowest first (ties: by address, so the order is stable).
 pub fn rank(candidates: Vec<Candidate>, origin: Option<Region>) -> Vec<Ranked> {
+    let prior = prior_latency(&candidates);
     let mut ranked: Vec<Ranked> = candidates
         .into_iter()
         .map(|c| Ranked {
-            reliability: reliability_cost(c.score.as_ref(), &c.observed),
+            reliability: reliability_cost(c.score.as_ref(), &c.observed, prior),
             distance: distance_cost(origin, c.info.region),
             candidate: c,
         })
@@ -482,6 +509,52 @@ impl Client {
             }
         }
         bail!("no node answered after {total} attempts; last: {last}")
+    }
+
+    /// This client's observations as a routing report (nodes in address order).
+    pub fn routing_report(&self, client: &str) -> RoutingReport {
+        let mut nodes: Vec<NodeRouting> = self
+            .observed
+            .iter()
+            .map(|(node, o)| NodeRouting {
+                node: *node,
+                answered: o.answered,
+                attempts: o.attempts,
+                retries: o.retries,
+                failures: o.failures,
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.node);
+        RoutingReport {
+            client: client.into(),
+            nodes,
+        }
+    }
+
+    /// Posts [`Self::routing_report`] to the keeper's `POST /api/routing` (its status page shows the routing
+    /// share per node); without a keeper, nothing.
+    ///
+    /// # Errors
+    /// The keeper is unreachable or refuses the report (e.g. it was not started with
+    /// `--accept-routing-reports`).
+    pub async fn report_routing(&self, client: &str) -> Result<()> {
+        let Some(url) = &self.network.keeper_url else {
+            return Ok(());
+        };
+        let res = self
+            .http
+            .post(format!("{url}/api/routing"))
+            .json(&self.routing_report(client))
+            .timeout(self.timeout)
+            .send()
+            .await
+            .context("posting the routing report to the keeper")?;
+        let status = res.status();
+        if !status.is_success() {
+            let body = res.text().await.unwrap_or_default();
+            bail!("the keeper refused the routing report ({status}): {body}");
+        }
+        Ok(())
     }
 
     /// The paid request `id`'s status on chain.
@@ -906,6 +979,64 @@ mod tests {
         );
         let order: Vec<u8> = ranked.iter().map(|r| r.candidate.info.node.0[0]).collect();
         assert_eq!(order, vec![2, 6, 5]);
+    }
+
+    #[test]
+    fn a_node_failing_half_its_calls_ranks_behind_an_unknown_one_despite_fast_proofs() {
+        let s = recorded();
+        // Node 2's proofs are the fastest known (≈ 6 h), but it failed every other call of this client, which
+        // then retried; node 7 is unknown (8 h prior) and farther away.
+        let mut flaky = candidate(2, BERLIN, Some(s[1].clone()));
+        for i in 0..RECENT {
+            let failed = i % 2 == 0;
+            flaky.observed.record(failed, !failed);
+        }
+        let ranked = rank(vec![flaky, candidate(7, SYDNEY, None)], Some(BERLIN));
+        let order: Vec<u8> = ranked.iter().map(|r| r.candidate.info.node.0[0]).collect();
+        assert_eq!(order, vec![7, 2], "{ranked:?}");
+    }
+
+    #[test]
+    fn an_unknown_node_is_assumed_an_hour_behind_the_best_record_and_never_behind_a_slow_one() {
+        let fast = KeeperScore {
+            node: Address::repeat_byte(1),
+            requests: 5,
+            answered: 5,
+            proven: 5,
+            latency_p50: Some(1),
+            latency_p99: Some(3),
+            ..KeeperScore::default()
+        };
+        let slow = KeeperScore {
+            node: Address::repeat_byte(2),
+            latency_p50: Some(7 * 86_400),
+            latency_p99: Some(7 * 86_400),
+            ..fast.clone()
+        };
+        let candidates = vec![
+            candidate(1, BERLIN, Some(fast)),
+            candidate(2, BERLIN, Some(slow)),
+            candidate(3, BERLIN, None),
+        ];
+        assert_eq!(prior_latency(&candidates), 2.0 + UNKNOWN_MARGIN);
+        assert_eq!(prior_latency(&candidates[1..]), PRIOR_LATENCY);
+        assert_eq!(prior_latency(&candidates[2..]), PRIOR_LATENCY);
+        let order: Vec<u8> = rank(candidates.clone(), None)
+            .iter()
+            .map(|r| r.candidate.info.node.0[0])
+            .collect();
+        assert_eq!(order, vec![1, 3, 2]);
+        // The fast node failing half its calls falls behind the unknown one (proofs in seconds, as in `verity dev`).
+        let mut flaky = candidates[0].clone();
+        for i in 0..RECENT {
+            let failed = i % 2 == 0;
+            flaky.observed.record(failed, !failed);
+        }
+        let order: Vec<u8> = rank(vec![flaky, candidates[2].clone()], Some(BERLIN))
+            .iter()
+            .map(|r| r.candidate.info.node.0[0])
+            .collect();
+        assert_eq!(order, vec![3, 1]);
     }
 
     #[test]

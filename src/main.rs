@@ -93,6 +93,9 @@ struct DevArgs {
     /// The verity-keeper binary (default: next to this one, built with cargo when missing).
     #[arg(long)]
     keeper_bin: Option<std::path::PathBuf>,
+    /// The verity-node binary (default: next to this one, built with cargo when missing).
+    #[arg(long)]
+    node_bin: Option<std::path::PathBuf>,
     /// Port of the keeper's status page and JSON API (0 = any free port).
     #[arg(long, default_value_t = 9464)]
     keeper_port: u16,
@@ -111,6 +114,7 @@ fn main() -> Result<()> {
             }
             options.port = args.port;
             options.keeper_bin = args.keeper_bin;
+            options.node_bin = args.node_bin;
             options.keeper_port = args.keeper_port;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(verity::dev::run(&options))?;

@@ -223,6 +223,10 @@ pub struct Config {
     /// tests; off in production so a URI cannot reach cloud metadata or internal services).
     #[arg(long, env = "VERITY_ALLOW_PRIVATE_FETCH")]
     pub allow_private_fetch: bool,
+    /// Accept inference clients' routing reports at `POST /api/routing` and show them on the status page
+    /// (labelled client-reported: the keeper cannot check them). Off by default.
+    #[arg(long, env = "VERITY_ACCEPT_ROUTING_REPORTS")]
+    pub accept_routing_reports: bool,
     /// Most bytes read from one storage URI (default 4 GiB).
     #[arg(long, env = "VERITY_FETCH_MAX_BYTES", default_value_t = 4 << 30)]
     pub fetch_max_bytes: u64,

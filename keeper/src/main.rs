@@ -205,7 +205,9 @@ async fn run<S: Store>(
 ) -> anyhow::Result<ExitCode> {
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let (stop_index, index_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut app = http::router(metrics.clone()).merge(routes.unwrap_or_default());
+    let mut app = http::router(metrics.clone())
+        .merge(routes.unwrap_or_default())
+        .merge(web::routing::router(config.accept_routing_reports));
     let mut indexer = None;
     if config.registry.is_some() || config.settlement.is_some() || config.gauge.is_some() {
         let follower = Follower::connect(

@@ -39,6 +39,19 @@ pub struct BenchArgs {
     /// Registrations submitted over one minute in the keeper registration benchmark; 0 skips it.
     #[arg(long, default_value_t = 1_000)]
     pub registrations: usize,
+    /// Run only the inference benchmark ([`super::inference`]): routing share with a flaky node, time to
+    /// Answered vs Proven, inferences/s through one node.
+    #[arg(long)]
+    pub inference_only: bool,
+    /// `verity dev` rounds of the inference benchmark.
+    #[arg(long, default_value_t = 8)]
+    pub inference_rounds: u64,
+    /// Unpaid inferences of its throughput run.
+    #[arg(long, default_value_t = 500)]
+    pub inference_load: usize,
+    /// Concurrent clients of its throughput run.
+    #[arg(long, default_value_t = 8)]
+    pub inference_concurrency: usize,
 }
 
 impl BenchArgs {
@@ -72,8 +85,27 @@ pub fn main(args: &BenchArgs, workspace: PathBuf) -> Result<()> {
             "note: a debug build; run `cargo run --release -p verity -- bench` for real figures"
         );
     }
-    let options = args.options(workspace);
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    if args.inference_only {
+        let report =
+            runtime.block_on(super::inference::run(&super::inference::InferenceOptions {
+                workspace,
+                rounds: args.inference_rounds,
+                load: args.inference_load,
+                concurrency: args.inference_concurrency,
+            }))?;
+        print!("{report}");
+        let t = &report.throughput;
+        if t.node_counted != t.answered as u64 {
+            bail!(
+                "the node counted {} inferences for {} answered requests",
+                t.node_counted,
+                t.answered
+            );
+        }
+        return Ok(());
+    }
+    let options = args.options(workspace);
     let report = runtime.block_on(run(&options))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);

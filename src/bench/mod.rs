@@ -16,6 +16,7 @@
 
 mod cli;
 mod gas;
+pub mod inference;
 mod keeper;
 mod load;
 mod nodes;

@@ -32,6 +32,9 @@ async function main() {
     out.epochs = await page.$$eval("#epochs tr", (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
     out.chartBars = await page.locator("#chart rect").count();
     out.nodeRows = await page.locator("#nodes tr").count();
+    // The routing table: per node, its address (row attribute) and cells (share, answered, attempts, retries, …).
+    out.routing = await page.$$eval("#routing tr", (rows) =>
+      rows.map((r) => [r.dataset.node, ...[...r.children].slice(1).map((c) => c.textContent)]));
     out.recentRows = await page.locator("#recent tr").count();
 
     // A lookup through the form, as a user types it.

@@ -67,23 +67,62 @@ async fn dev_runs_chain_deploy_keeper_and_traffic() {
     assert_eq!(summary.epochs_by_keeper, summary.epochs_finalized);
     assert!(summary.seasons >= 2, "{summary:?}");
     assert!(summary.minted > alloy::primitives::U256::ZERO);
-    // Settlement, all through the keeper service: 7 receipts a round (one paid, six unpaid) anchored and final;
-    // the forged batch voided by the keeper's challenge (signed by no registered enclave key); every answered
-    // request proven by batch and — but the last round's, still in its window — settled; every third round's
-    // unanswered request refunded at its deadline.
-    assert_eq!(summary.receipts_final, 14 * 7, "{summary:?}");
+    // Real inference through three node processes: every request answered through the client ran once on one
+    // node (the nodes' own metrics), and each signed receipt was anchored in a batch that became final.
+    let nodes = &summary.nodes;
+    assert_eq!(nodes.len(), 3, "{summary:?}");
+    let sum = |f: fn(&verity::dev::NodeOutcome) -> u64| nodes.iter().map(f).sum::<u64>();
+    let routed = sum(|n| n.routed);
+    assert!(
+        routed >= 14 * 6,
+        "six unpaid inferences a round at least: {summary:?}"
+    );
+    assert_eq!(
+        sum(|n| n.inferences),
+        routed,
+        "inference ran once per request: {summary:?}"
+    );
+    assert_eq!(sum(|n| n.receipts_signed), routed, "{summary:?}");
+    assert_eq!(
+        summary.receipts_final, routed,
+        "every receipt final: {summary:?}"
+    );
+    // The near but flaky node (half its calls fail) loses the traffic once the client has seen it fail: after the
+    // warm-up, at least 90% of the requests go to the stable nodes.
+    let flaky = nodes.iter().find(|n| n.name == "near-flaky").unwrap();
+    let after = sum(|n| n.routed_after_warmup);
+    assert!(
+        after > 0 && flaky.routed_after_warmup * 10 <= after,
+        "{summary:?}"
+    );
+    assert!(
+        flaky.failures > 0,
+        "the client tried the nearest node and saw it fail: {summary:?}"
+    );
+    // Settlement, all through the keeper service: the forged batch voided by the keeper's challenge (signed by
+    // no registered enclave key); every paid request the client routed proven by batch and — but the last
+    // round's, still in its window — settled; every third round's request to the offline node, and any paid
+    // request its node failed to answer, refunded at its deadline.
     assert_eq!(
         summary.batches_voided,
         [(void_reason::BAD_SIGNATURE, summary.keeper)],
         "{summary:?}"
     );
     assert_eq!(summary.requests, 14 + 14 / 3, "{summary:?}");
-    assert_eq!(summary.refunded, 14 / 3, "{summary:?}");
-    assert_eq!(summary.proven_by_batch, 14, "{summary:?}");
-    assert!(summary.settled >= 13, "{summary:?}");
+    let answered = sum(|n| n.answered);
+    assert_eq!(answered + summary.refunded, summary.requests, "{summary:?}");
+    assert_eq!(
+        summary.refunded,
+        14 / 3 + sum(|n| n.refunded),
+        "{summary:?}"
+    );
+    assert_eq!(summary.proven_by_batch, answered, "{summary:?}");
+    assert_eq!(sum(|n| n.proven), answered, "{summary:?}");
+    assert!(summary.settled + 1 >= answered, "{summary:?}");
     // Batch finalizations, proofs, settlements, refunds and the challenge: all sent by the keeper's account.
     assert!(
-        summary.settlement_txs_by_keeper >= summary.batches_final + 14 + 13 + 14 / 3,
+        summary.settlement_txs_by_keeper
+            >= summary.batches_final + answered + (answered - 1) + summary.refunded,
         "{summary:?}"
     );
 }
@@ -271,7 +310,8 @@ async fn status_page_matches_the_chain(session: &DevSession) {
         .get_logs(
             &alloy::rpc::types::Filter::new()
                 .address(session.deployment.contracts["settlement"].address)
-                .event_signature(verity_abi::settlement::Settled::SIGNATURE_HASH),
+                .event_signature(verity_abi::settlement::Settled::SIGNATURE_HASH)
+                .from_block(0),
         )
         .await
         .unwrap();
@@ -375,8 +415,31 @@ async fn status_page_matches_the_chain(session: &DevSession) {
     assert_eq!(number("refunded"), s.refunded);
     assert_eq!(number("batches-final"), s.batches_final);
     assert_eq!(number("batches-voided"), s.batches_voided.len() as u64);
+    // The scoreboard lists every node that had a paid request: the offline one and those the client paid.
+    let paid_nodes = s.nodes.iter().filter(|n| n.requests > 0).count() as u64;
     assert_eq!(
-        page["nodeRows"], 2,
-        "both inference nodes on the scoreboard"
+        page["nodeRows"].as_u64().unwrap(),
+        paid_nodes + 1,
+        "the offline node and every paid node on the scoreboard"
     );
+    // The routing table shows the client's report: per node, answered and attempts equal the dev summary's.
+    let routing = page["routing"].as_array().unwrap();
+    let tried = s.nodes.iter().filter(|n| n.attempts > 0).count();
+    assert_eq!(
+        routing.len(),
+        tried,
+        "one row per node the client tried: {page}"
+    );
+    for row in routing {
+        let node: alloy::primitives::Address = row[0].as_str().unwrap().parse().unwrap();
+        let n = s
+            .nodes
+            .iter()
+            .find(|n| n.node == node)
+            .expect("a fleet node");
+        assert_eq!(row[2].as_str().unwrap(), n.routed.to_string(), "{row}");
+        assert_eq!(row[3].as_str().unwrap(), n.attempts.to_string(), "{row}");
+        assert_eq!(row[4].as_str().unwrap(), n.retries.to_string(), "{row}");
+        assert_eq!(row[5].as_str().unwrap(), n.failures.to_string(), "{row}");
+    }
 }

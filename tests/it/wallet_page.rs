@@ -20,9 +20,10 @@ use verity_abi::rpc::{IBrToken, IGaugeController, IInferenceSettlement, IVotingE
 /// BR the page locks, and for how many weeks.
 const LOCK_BR: &str = "1000";
 const LOCK_WEEKS: u64 = 52;
-/// The dev account the page's wallet holds: one of the demo's inference nodes, so it has settlement fees to
-/// withdraw; it holds no lock (the demo's veBR holders are other accounts).
-const WALLET_ACCOUNT: usize = 9;
+/// The dev account the page's wallet holds: the demo's `near` inference node, the one the client routes to once it
+/// has seen the near node fail, so it has settlement fees to withdraw; it holds no lock (the demo's veBR holders
+/// are other accounts).
+const WALLET_ACCOUNT: usize = 4;
 
 fn text(v: &serde_json::Value) -> &str {
     v.as_str()

@@ -87,6 +87,20 @@ function renderNodes(list) {
   }));
 }
 
+function renderRouting(view) {
+  $("routing-note").textContent = view.accepting
+    ? `Where ${view.clients} inference client(s) sent requests: share of answers, attempts, retries under the same request id, failures.`
+    : "This keeper does not accept routing reports (--accept-routing-reports).";
+  fill("routing", view.nodes.map((n) => {
+    const tr = row([
+      [short(n.node), "mono"], [pct(n.share), "num"], [n.answered, "num"], [n.attempts, "num"],
+      [n.retries, "num"], [n.failures, "num"],
+    ]);
+    tr.dataset.node = n.node;
+    return tr;
+  }));
+}
+
 function renderEpochs(list) {
   fill("epochs", list.map((e) => {
     const tr = row([
@@ -183,12 +197,13 @@ async function lookupRequest(ev) {
 
 async function refresh() {
   try {
-    const [summary, batches, nodes, epochs] = await Promise.all([
-      api("/api/summary"), api("/api/batches"), api("/api/nodes"), api("/api/epochs"),
+    const [summary, batches, nodes, epochs, routing] = await Promise.all([
+      api("/api/summary"), api("/api/batches"), api("/api/nodes"), api("/api/epochs"), api("/api/routing"),
     ]);
     renderSummary(summary);
     renderBatches(batches);
     renderNodes(nodes);
+    renderRouting(routing);
     renderEpochs(epochs);
     $("status").textContent = "updated " + new Date().toLocaleTimeString();
     document.body.dataset.loaded = "1";

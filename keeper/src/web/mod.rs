@@ -11,6 +11,8 @@
 //! - `GET /api/wallet` — chain id, contract addresses, calendar and ABI selectors for the wallet panel
 //!   ([`wallet`]); `GET /wallet.js` the panel's script.
 //! - `GET /api/voters/<0x address>` — one voter's current allocation and the weight it gave each epoch.
+//! - `GET`/`POST /api/routing` — inference clients' routing reports ([`routing`]; accepted only with
+//!   `--accept-routing-reports`).
 //!
 //! Bad input answers `400` with a one-line JSON error; an unknown id `404`.
 
@@ -27,6 +29,7 @@ use tokio::sync::RwLock;
 
 use crate::index::{label_word, Index};
 
+pub mod routing;
 pub mod wallet;
 pub use wallet::WalletInfo;
 
