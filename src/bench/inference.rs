@@ -5,9 +5,10 @@
 //!    requests answered by the stable nodes after the client's warm-up (goal ≥ 90%), and the client's retries
 //!    per round in the warm-up and after it (they should fall).
 //! 2. **Answered vs Proven**: time to Answered is wall time, request sent → verified answer (client-measured,
-//!    retries included); time to Proven is the chain's answer → proof latency of the paid requests (the keeper's
-//!    scoreboard), which the batches' challenge window dominates. On devnode the chain's clock travels (a round
-//!    moves it past the window), so Proven is reported in chain seconds, not wall time.
+//!    retries included); time to Proven is chain time from a paid request's `Answered` block to its `Proven`
+//!    block, which the batches' challenge window dominates (devnode's clock travels past it, so it is reported in
+//!    chain seconds, not wall time). The keeper scoreboard's latency is shown too: answer → the anchoring time
+//!    the proof names (`provenAt`), i.e. how fast the node's receipt reached a batch.
 //! 3. **Throughput**: `--inference-load` unpaid inferences against the stable `near` node alone, from
 //!    `--inference-concurrency` concurrent clients, each a fresh request id; inferences/s = answered / wall time,
 //!    and the node's own `verity_node_inferences_total` must grow by exactly that many.
@@ -49,7 +50,7 @@ pub struct InferenceOptions {
 pub type ProvenLatency = (String, u64, u64);
 
 /// What the inspection of the running `verity dev` measures.
-type Measured = (Throughput, Vec<ProvenLatency>);
+type Measured = (Throughput, Vec<ProvenLatency>, (u64, u64, usize));
 
 /// The throughput run's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,6 +82,8 @@ pub struct InferenceReport {
     /// Answer → proof latency of paid requests (chain seconds), p50 / p99, from the keeper's scoreboard, per node
     /// that had paid requests proven.
     pub proven_s: Vec<ProvenLatency>,
+    /// Chain seconds from `Answered` to `Proven` of the paid requests, p50 / p99, and how many.
+    pub answered_to_proven: (u64, u64, usize),
     /// The throughput run.
     pub throughput: Throughput,
     /// Options it ran with.
@@ -121,12 +124,13 @@ pub async fn run(options: &InferenceOptions) -> Result<InferenceReport> {
     let load = (options.load, options.concurrency);
     let summary = run_with(&dev, |session| async move {
         let proven = proof_latency(&session).await?;
+        let to_proven = answered_to_proven(&session).await?;
         let throughput = throughput(&session, load.0, load.1).await?;
-        *out.lock().await = Some((throughput, proven));
+        *out.lock().await = Some((throughput, proven, to_proven));
         Ok(())
     })
     .await?;
-    let (throughput, proven_s) = measured
+    let (throughput, proven_s, answered_to_proven) = measured
         .lock()
         .await
         .take()
@@ -146,6 +150,7 @@ pub async fn run(options: &InferenceOptions) -> Result<InferenceReport> {
         },
         summary,
         proven_s,
+        answered_to_proven,
         throughput,
         options: options.clone(),
     })
@@ -167,6 +172,50 @@ async fn proof_latency(session: &DevSession) -> Result<Vec<ProvenLatency>> {
             Some((n.name.clone(), row.latency_p50?, row.latency_p99?))
         })
         .collect())
+}
+
+/// Chain seconds from each paid request's `Answered` block to its `Proven` block: p50, p99, count.
+async fn answered_to_proven(session: &DevSession) -> Result<(u64, u64, usize)> {
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::rpc::types::Filter;
+    use alloy::sol_types::SolEvent;
+    use verity_abi::settlement::{Answered, Proven};
+    let chain = ProviderBuilder::new().connect_http(session.rpc_url.parse()?);
+    let logs = chain
+        .get_logs(
+            &Filter::new()
+                .address(session.deployment.contracts["settlement"].address)
+                .from_block(0),
+        )
+        .await?;
+    let block_time = |n: Option<u64>| {
+        let chain = chain.clone();
+        async move {
+            let n = n.context("a log without a block")?;
+            let block = chain
+                .get_block_by_number(n.into())
+                .await?
+                .context("a log's block is missing")?;
+            anyhow::Ok(block.header.timestamp)
+        }
+    };
+    let mut answered = std::collections::HashMap::new();
+    let mut latencies = Vec::new();
+    for log in &logs {
+        if let Ok(e) = Answered::decode_log_data(log.data()) {
+            answered.insert(e.requestId, block_time(log.block_number).await?);
+        } else if let Ok(e) = Proven::decode_log_data(log.data()) {
+            if let Some(at) = answered.get(&e.requestId) {
+                latencies.push(block_time(log.block_number).await?.saturating_sub(*at));
+            }
+        }
+    }
+    latencies.sort_unstable();
+    Ok((
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.99),
+        latencies.len(),
+    ))
 }
 
 /// `load` unpaid inferences against the `near` node from `concurrency` tasks.
@@ -272,10 +321,15 @@ impl fmt::Display for InferenceReport {
             "| time to Answered (wall, client), p50 / p99 | {} / {} ms | |",
             s.answer_ms.0, s.answer_ms.1
         )?;
+        let (p50, p99, n) = self.answered_to_proven;
+        writeln!(
+            f,
+            "| time to Proven (chain s, `Answered` → `Proven` block, {n} paid requests), p50 / p99 | {p50} / {p99} s | |"
+        )?;
         for (name, p50, p99) in &self.proven_s {
             writeln!(
                 f,
-                "| time to Proven (chain s, answer → proof), {name}, p50 / p99 | {p50} / {p99} s | |"
+                "| keeper scoreboard, {name}: answer → receipt anchored (`provenAt`), p50 / p99 | {p50} / {p99} s | |"
             )?;
         }
         writeln!(
