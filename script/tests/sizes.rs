@@ -65,6 +65,22 @@ fn every_contract_fits_and_is_nitro_valid() {
         assert_raw_rejected_for_overlong_call_indirect(spec.name, &raw);
     }
     artifacts.ensure_within_limits().expect("limits");
+    // Room to grow (issue 14): with the pipeline script/test sets up (binaryen 132's wasm-opt), every contract's
+    // code is at most 75% of the limit. Deterministic for a given toolchain and wasm-opt, so asserted.
+    for artifact in &artifacts.contracts {
+        if artifact
+            .wasm_opt
+            .as_deref()
+            .is_some_and(|v| v.contains("version 132"))
+        {
+            assert!(
+                artifact.code.len() * 100 <= MAX_CODE_SIZE * 75,
+                "{}: {} bytes of code, over 75% of {MAX_CODE_SIZE}",
+                artifact.name,
+                artifact.code.len()
+            );
+        }
+    }
 
     // The same raw wasm without wasm-opt (what a machine without binaryen deploys) must fit as well.
     if artifacts.contracts.iter().any(|c| c.wasm_opt.is_some()) {

@@ -138,8 +138,8 @@ impl BenchOptions {
     }
 }
 
-/// Goal: every contract's deployed code at most this share of Stylus's 24,576-byte limit.
-pub const SIZE_GOAL_PERCENT: f64 = 60.0;
+/// Goal (issue 14, room to grow): every contract's deployed code at most this share of Stylus's 24,576-byte limit.
+pub const SIZE_GOAL_PERCENT: f64 = 75.0;
 
 /// One contract's deployed size.
 #[derive(Debug, Clone, PartialEq)]
