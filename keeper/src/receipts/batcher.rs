@@ -151,7 +151,8 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
             }
             return Ok(plan);
         }
-        if waiting == 0 {
+        // The summary decides whether a batch can be due at all; the rows are loaded only then.
+        if !may_be_due(waiting, oldest, now_ms, &self.config) {
             return Ok(plan);
         }
 
@@ -227,6 +228,21 @@ impl<S: ReceiptStore + OutboxStore + Clone> ReceiptBatcher<S> {
     }
 }
 
+/// Whether the waiting receipts (`waiting` of them, the oldest received at `oldest` ms) can make a batch due at
+/// `now_ms`: a full batch's worth, or the oldest waited [`ReceiptBatcherConfig::max_age`]. When not, no batch can
+/// be built this pass (a receipt old enough to expire is older than `max_age` too), so the rows are not loaded.
+pub fn may_be_due(
+    waiting: u64,
+    oldest: Option<i64>,
+    now_ms: i64,
+    config: &ReceiptBatcherConfig,
+) -> bool {
+    let full = waiting >= u64::try_from(config.max_size).unwrap_or(u64::MAX);
+    let max_age_ms = i64::try_from(config.max_age.as_millis()).unwrap_or(i64::MAX);
+    let old = oldest.is_some_and(|o| now_ms.saturating_sub(o) >= max_age_ms);
+    waiting > 0 && (full || old)
+}
+
 impl<P, S> Job<P> for ReceiptBatcher<S>
 where
     P: Provider + Clone + 'static,
@@ -244,6 +260,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_waiting_summary_decides_whether_rows_are_loaded() {
+        let mut c = ReceiptBatcherConfig::new(Address::ZERO, "http://k", 86_400);
+        c.max_size = 100;
+        c.max_age = Duration::from_secs(60);
+        let now = 1_000_000;
+        // Nothing waiting, or a young partial batch: no row is loaded.
+        assert!(!may_be_due(0, None, now, &c));
+        assert!(!may_be_due(99, Some(now - 59_999), now, &c));
+        // A full batch's worth, or the oldest aged: load and decide on the rows.
+        assert!(may_be_due(100, Some(now), now, &c));
+        assert!(may_be_due(1, Some(now - 60_000), now, &c));
+        // A clock that went back (oldest in the future) waits.
+        assert!(!may_be_due(1, Some(now + 5_000), now, &c));
+    }
 
     #[test]
     fn keys_and_data_uris() {

@@ -16,6 +16,11 @@
 //!   is used once either way.
 //!
 //! `SettlementAlreadySettled` (someone else settled or refunded first) counts as done.
+//!
+//! Reads per pass: the open requests from the store (kept by [`super::events`]), the settlement's `config` and
+//! the chain's clock — no `eth_call` per open request. The one per-request call, `getRequest` before a proof (our
+//! receipt must match the request on chain), is made once per answered request ([`Verified`]); only a request
+//! still unanswered on chain is read again on a later pass (its answer may yet change the output hash).
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
@@ -38,11 +43,48 @@ pub const REFUND_PREFIX: &str = "refund";
 /// Key prefix of settlements.
 pub const SETTLE_PREFIX: &str = "settle";
 
+/// Answered requests whose on-chain fields were read once and match our receipt: nothing that decides the match
+/// changes after the answer, so they are not read again. Forgotten once the request is no longer open.
+#[derive(Debug, Default)]
+pub struct Verified(std::sync::Mutex<std::collections::HashSet<B256>>);
+
+impl Verified {
+    /// Whether `id` was verified.
+    pub fn contains(&self, id: &B256) -> bool {
+        self.0.lock().is_ok_and(|s| s.contains(id))
+    }
+
+    /// Records `id` as answered and matching.
+    pub fn insert(&self, id: B256) {
+        if let Ok(mut s) = self.0.lock() {
+            s.insert(id);
+        }
+    }
+
+    /// Keeps only the ids in `open`.
+    pub fn retain_open(&self, open: &std::collections::HashSet<B256>) {
+        if let Ok(mut s) = self.0.lock() {
+            s.retain(|id| open.contains(id));
+        }
+    }
+
+    /// How many are remembered.
+    pub fn len(&self) -> usize {
+        self.0.lock().map_or(0, |s| s.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The paid-requests job.
 pub struct PaidRequests<S> {
     store: S,
     settlement: Address,
     trees: TreeCache,
+    verified: Verified,
 }
 
 impl<S> std::fmt::Debug for PaidRequests<S> {
@@ -60,6 +102,7 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
             store,
             settlement,
             trees: TreeCache::default(),
+            verified: Verified::default(),
         }
     }
 
@@ -123,22 +166,27 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
         if anchored_at > deadline || signed.receipt.mode != mode::TEE {
             return Ok(None);
         }
-        let r = IInferenceSettlement::new(self.settlement, provider)
-            .getRequest(request_id)
-            .call()
-            .await?;
-        let s = &signed.receipt;
-        let answered = r._6 == request_status::ANSWERED;
-        let matches = r._0 == s.payer
-            && r._1 == s.node
-            && r._2 == s.modelVersion
-            && r._3 == s.fee
-            && r._4 == s.inputHash
-            && (!answered || r._5 == s.outputHash)
-            && r._7 == s.mode;
-        if !matches {
-            debug!(target: "keeper::receipts::paid", %request_id, "our receipt does not match the request; not proven by us");
-            return Ok(None);
+        if !self.verified.contains(&request_id) {
+            let r = IInferenceSettlement::new(self.settlement, provider)
+                .getRequest(request_id)
+                .call()
+                .await?;
+            let s = &signed.receipt;
+            let answered = r._6 == request_status::ANSWERED;
+            let matches = r._0 == s.payer
+                && r._1 == s.node
+                && r._2 == s.modelVersion
+                && r._3 == s.fee
+                && r._4 == s.inputHash
+                && (!answered || r._5 == s.outputHash)
+                && r._7 == s.mode;
+            if !matches {
+                debug!(target: "keeper::receipts::paid", %request_id, "our receipt does not match the request; not proven by us");
+                return Ok(None);
+            }
+            if answered {
+                self.verified.insert(request_id);
+            }
         }
         let tree = self.trees.tree(&self.store, batch.id).await?;
         let Some(proof) = tree.proof(receipt.leaf) else {
@@ -165,6 +213,8 @@ impl<S: ReceiptStore + Clone> PaidRequests<S> {
                 request_status::DISPUTED,
             ])
             .await?;
+        self.verified
+            .retain_open(&open.iter().map(|r| r.request_id).collect());
         if open.is_empty() {
             return Ok(Plan::default());
         }
@@ -263,5 +313,24 @@ where
 
     fn plan<'a>(&'a self, provider: &'a P) -> PlanFuture<'a> {
         Box::pin(self.plan_with(provider))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_requests_are_forgotten_once_closed() {
+        let v = Verified::default();
+        let (a, b) = (B256::repeat_byte(1), B256::repeat_byte(2));
+        v.insert(a);
+        v.insert(b);
+        assert!(v.contains(&a) && v.contains(&b));
+        v.retain_open(&[b].into_iter().collect());
+        assert!(!v.contains(&a) && v.contains(&b));
+        assert_eq!(v.len(), 1);
+        v.retain_open(&Default::default());
+        assert!(v.is_empty());
     }
 }
