@@ -165,3 +165,31 @@ async fn registration_benchmark_registers_every_submitted_version() {
         "{r:?}"
     );
 }
+
+/// The inference benchmark, small: `verity dev` for three rounds with the three node processes, then 20 unpaid
+/// inferences through one node. Only counts are asserted: every load request answered and counted once by the
+/// node, the flaky node out of the traffic after the warm-up, and every paid request's `Answered` → `Proven`
+/// measured on chain. Never a timing assertion.
+#[tokio::test(flavor = "multi_thread")]
+async fn inference_benchmark_counts_every_inference_once() {
+    let report = verity::bench::inference::run(&verity::bench::inference::InferenceOptions {
+        workspace: root(),
+        rounds: 3,
+        load: 20,
+        concurrency: 4,
+    })
+    .await
+    .expect("the inference benchmark runs");
+    println!("{report}");
+    assert_eq!(report.throughput.answered, 20);
+    assert_eq!(
+        report.throughput.node_counted, 20,
+        "inference ran once per request"
+    );
+    assert!(
+        report.stable_share >= verity::bench::inference::ROUTING_GOAL,
+        "{report}"
+    );
+    let (_, _, proven) = report.answered_to_proven;
+    assert!(proven >= 2, "paid requests proven on chain: {report}");
+}
