@@ -129,6 +129,17 @@ pub trait ReceiptStore: Send + Sync + 'static {
     /// A batch that includes this exact leaf and is not voided or abandoned (the newest such), if any.
     fn inclusion_of(&self, leaf: B256) -> impl Future<Output = Result<Option<BatchRow>>> + Send;
 
+    /// The retention rule: deletes the leaves of batches that can prove, void or serve nothing any more — voided
+    /// batches anchored before `voided_anchored_before` (chain seconds) and abandoned ones created before
+    /// `abandoned_created_before_ms` (every inclusion query already skips both). Leaves of live and final batches
+    /// stay: `challengeDuplicate` accepts any earlier batch that is not voided, however old. Returns how many
+    /// leaves went.
+    fn prune_dead_leaves(
+        &self,
+        voided_anchored_before: u64,
+        abandoned_created_before_ms: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
     /// Applies `BatchAnchored`: links our Built batch with that root, or records another submitter's batch.
     /// Idempotent by on-chain id. Returns the local id.
     fn apply_anchored(

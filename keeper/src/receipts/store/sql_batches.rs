@@ -200,6 +200,23 @@ macro_rules! batch_methods {
             row.as_ref().map(Self::leaf_from_row).transpose()
         }
 
+        async fn prune_dead_leaves(&self, voided_anchored_before: u64, abandoned_created_before_ms: i64) -> Result<u64> {
+            let mut tx = self.begin_fenced().await?;
+            let gone = sqlx::query(
+                "DELETE FROM batch_leaves WHERE batch_id IN (SELECT id FROM receipt_batches \
+                 WHERE (status = $1 AND anchored_at < $2) OR (status = $3 AND created_at < $4))",
+            )
+            .bind(VOIDED)
+            .bind(i64_of(voided_anchored_before, "voided_anchored_before")?)
+            .bind(ABANDONED)
+            .bind(abandoned_created_before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(gone)
+        }
+
         async fn inclusion_of(&self, leaf: B256) -> Result<Option<BatchRow>> {
             let sql = format!(
                 "SELECT {} FROM batch_leaves l JOIN receipt_batches b ON b.id = l.batch_id \

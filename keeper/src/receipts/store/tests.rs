@@ -216,6 +216,26 @@ async fn a_voided_batch_of_ours_releases_its_honest_receipts<S: ReceiptStore>(s:
         BatchStatus::Abandoned
     );
     assert_eq!(s.waiting_summary().await.unwrap().0, 2);
+    // Retention: the voided batch (anchored at 5,000) and the abandoned one (created at 1 ms) lose their leaves
+    // once older than the cut-offs; nothing else does.
+    let leaves = |b: i64| async move { s.leaves(b).await.unwrap().len() };
+    assert_eq!((leaves(id).await, leaves(again).await), (3, 2));
+    assert_eq!(
+        s.prune_dead_leaves(5_000, 1).await.unwrap(),
+        0,
+        "not older than the cut-offs"
+    );
+    assert_eq!(
+        s.prune_dead_leaves(5_001, 1).await.unwrap(),
+        3,
+        "the voided batch's"
+    );
+    assert_eq!(
+        s.prune_dead_leaves(5_001, 2).await.unwrap(),
+        2,
+        "the abandoned batch's"
+    );
+    assert_eq!((leaves(id).await, leaves(again).await), (0, 0));
     // Expiry moves waiting receipts only.
     assert_eq!(
         s.set_receipt_state(&[a.request_id, b.request_id], ReceiptState::Expired, None)
@@ -324,6 +344,14 @@ async fn others_batches_duplicates_and_exclusion<S: ReceiptStore>(s: &S) {
         .unwrap();
     let row = s.batch(later).await.unwrap().unwrap();
     assert_eq!((row.checked, row.challenge), (Checked::Faulty, Some(call)));
+    // A live batch's leaves are never pruned, however old.
+    let live: usize = s.leaves(theirs).await.unwrap().len();
+    assert!(live > 0);
+    assert_eq!(
+        s.prune_dead_leaves(u64::MAX / 2, i64::MAX).await.unwrap(),
+        0
+    );
+    assert_eq!(s.leaves(theirs).await.unwrap().len(), live);
     // Once voided, an earlier batch no longer counts.
     s.apply_voided(1, void_reason::BAD_SIGNATURE, a.request_id, 60)
         .await
