@@ -26,7 +26,7 @@
 use std::{
     io::{IsTerminal, Write},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -43,6 +43,7 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::client::{chain_time, send_with_headroom, travel, wallet};
 
 mod nodes;
+mod process;
 mod settlement;
 mod voters;
 use devnode::{
@@ -299,8 +300,7 @@ fn workspace_binary(
 
 /// The keeper service as a child process; stopped (SIGTERM, then kill) on drop.
 struct KeeperProcess {
-    child: Child,
-    log: PathBuf,
+    service: process::Service,
     /// Base URL of its HTTP server (status page at `/`).
     url: String,
 }
@@ -395,38 +395,13 @@ impl KeeperProcess {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         Ok(Self {
-            child,
-            log,
+            service: process::Service::new("the keeper", child, log),
             url: format!("http://{listen}"),
         })
     }
 
     fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!(
-                "the keeper exited ({status}); its log: {}",
-                self.log.display()
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for KeeperProcess {
-    fn drop(&mut self) {
-        // SIGTERM lets it finish or persist in-flight work; then make sure it is gone.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.service.check_alive()
     }
 }
 
@@ -572,7 +547,7 @@ where
         "keeper     {} (SQLite in {}, log {})",
         keeper_bin.display(),
         options.data_dir.display(),
-        keeper.log.display()
+        keeper.service.log.display()
     );
     println!("status     {}/ (status page; JSON under /api/)", keeper.url);
 
@@ -602,7 +577,7 @@ where
             n.name,
             n.node,
             n.url,
-            n.log.display()
+            n.service.log.display()
         );
     }
     let interrupted = loop {

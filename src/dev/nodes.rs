@@ -9,16 +9,17 @@
 //!
 //! The client ([`crate::infer`]) starts out preferring the nearest node and learns from what it delivers.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{keccak256, Address};
 use alloy::signers::local::PrivateKeySigner;
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use verity_abi::rpc::ISettlementNodes;
 use verity_node::api::Region;
 
+use super::process::Service;
 use super::World;
 use crate::client::send_with_headroom;
 
@@ -44,7 +45,7 @@ const FLEET: [(&str, usize, &str, &str); 3] = [
     ("far", 5, "40.713,-74.006", ""),
 ];
 
-/// A running node process; SIGTERM (then kill) on drop.
+/// A running node process; stopped (SIGTERM, then kill) on drop.
 pub(super) struct NodeProcess {
     /// Its name in the dev output.
     pub name: &'static str,
@@ -52,39 +53,8 @@ pub(super) struct NodeProcess {
     pub node: Address,
     /// Its base URL.
     pub url: String,
-    /// Its log file.
-    pub log: PathBuf,
-    child: Child,
-}
-
-impl NodeProcess {
-    fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            bail!(
-                "node {} exited ({status}); its log: {}",
-                self.name,
-                self.log.display()
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..30 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    /// The process and its log.
+    pub service: Service,
 }
 
 /// The three node processes.
@@ -166,8 +136,7 @@ impl Fleet {
                 name,
                 node: world.accounts[account].address(),
                 url: format!("http://127.0.0.1:{port}"),
-                log,
-                child,
+                service: Service::new(format!("node {name}"), child, log),
             });
             keys.push(signing_key.address());
         }
@@ -177,7 +146,7 @@ impl Fleet {
         for (i, key) in keys.into_iter().enumerate() {
             let deadline = Instant::now() + STARTUP;
             loop {
-                fleet.nodes[i].check_alive()?;
+                fleet.nodes[i].service.check_alive()?;
                 let up = http
                     .get(format!("{}/health", fleet.nodes[i].url))
                     .send()
@@ -191,7 +160,7 @@ impl Fleet {
                     "node {} did not serve within {}s; its log: {}",
                     fleet.nodes[i].name,
                     STARTUP.as_secs(),
-                    fleet.nodes[i].log.display()
+                    fleet.nodes[i].service.log.display()
                 );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -217,6 +186,8 @@ impl Fleet {
 
     /// Fails when a node process has exited.
     pub(super) fn check_alive(&mut self) -> Result<()> {
-        self.nodes.iter_mut().try_for_each(NodeProcess::check_alive)
+        self.nodes
+            .iter_mut()
+            .try_for_each(|n| n.service.check_alive())
     }
 }

@@ -84,13 +84,8 @@ impl<S: ReceiptStore + OutboxStore + Clone> BatchFinalizer<S> {
         true
     }
 
-    async fn prune<P: Provider + Clone + 'static>(&self, provider: &P) -> Result<()> {
-        let window = IReceiptBatches::new(self.batches, provider)
-            .config()
-            .call()
-            .await?
-            ._3;
-        let chain_now = crate::jobs::latest_timestamp(provider).await?;
+    /// The retention rule at chain time `chain_now` with challenge window `window`.
+    async fn prune(&self, window: u64, chain_now: u64) -> Result<()> {
         let retention_ms = i64::try_from(DEAD_LEAF_RETENTION_SECS * 1_000).unwrap_or(i64::MAX);
         let gone = self
             .store
@@ -106,11 +101,9 @@ impl<S: ReceiptStore + OutboxStore + Clone> BatchFinalizer<S> {
     }
 
     async fn plan_with<P: Provider + Clone + 'static>(&self, provider: &P) -> Result<Plan> {
-        if self.prune_due() {
-            self.prune(provider).await?;
-        }
         let anchored = self.store.batches_in(BatchStatus::Anchored, true).await?;
-        if anchored.is_empty() {
+        let prune = self.prune_due();
+        if anchored.is_empty() && !prune {
             return Ok(Plan::default());
         }
         let window = IReceiptBatches::new(self.batches, provider)
@@ -119,6 +112,9 @@ impl<S: ReceiptStore + OutboxStore + Clone> BatchFinalizer<S> {
             .await?
             ._3;
         let chain_now = crate::jobs::latest_timestamp(provider).await?;
+        if prune {
+            self.prune(window, chain_now).await?;
+        }
         let mut plan = Plan::default();
         for b in anchored {
             let (Some(id), Some(at)) = (b.chain_batch, b.anchored_at) else {
