@@ -12,7 +12,7 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
-use futures::StreamExt;
+use std::future::IntoFuture;
 use tracing::{debug, info, warn};
 
 use super::classify::{describe_revert, is_already_done, is_unsupported_method, revert_data};
@@ -174,18 +174,24 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
     /// `false` when the node does not serve `eth_getBlockReceipts` (then per-transaction lookups for good).
     async fn scan_blocks(&self, from: u64, head: &Head) -> bool {
         let sender = self.sender();
-        let reads: Vec<_> = futures::stream::iter(from.saturating_add(1)..=head.number)
-            .map(|b| async move {
-                (
-                    b,
+        let blocks: Vec<u64> = (from.saturating_add(1)..=head.number).collect();
+        let mut reads = Vec::with_capacity(blocks.len());
+        for chunk in blocks.chunks(READS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|b| {
                     self.provider
-                        .get_block_receipts(BlockNumberOrTag::Number(b).into())
-                        .await,
-                )
-            })
-            .buffered(READS_IN_FLIGHT)
-            .collect()
-            .await;
+                        .get_block_receipts(BlockNumberOrTag::Number(*b).into())
+                        .into_future()
+                })
+                .collect();
+            let answers = futures::future::join_all(calls).await;
+            let failed = answers.iter().any(|a| !matches!(a, Ok(Some(_))));
+            reads.extend(chunk.iter().copied().zip(answers));
+            if failed {
+                break;
+            }
+        }
         let mut reached = from;
         let mut mine = Vec::new();
         for (block, read) in reads {
@@ -220,16 +226,19 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
     /// One `eth_getTransactionReceipt` per attempt (concurrently); receipts above the head are left for a later
     /// pass. When every open attempt was looked up without error, every block up to the head is accounted for.
     async fn look_up(&self, head: &Head, attempts: &[&Attempt], complete: bool) -> Receipts {
-        let reads: Vec<_> = futures::stream::iter(attempts)
-            .map(|a| async move {
-                (
-                    a.tx_hash,
-                    self.provider.get_transaction_receipt(a.tx_hash).await,
-                )
-            })
-            .buffered(READS_IN_FLIGHT)
-            .collect()
-            .await;
+        let mut reads = Vec::with_capacity(attempts.len());
+        for chunk in attempts.chunks(READS_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|a| {
+                    self.provider
+                        .get_transaction_receipt(a.tx_hash)
+                        .into_future()
+                })
+                .collect();
+            let answers = futures::future::join_all(calls).await;
+            reads.extend(chunk.iter().map(|a| a.tx_hash).zip(answers));
+        }
         let mut out = Receipts::default();
         for (hash, read) in reads {
             match read {

@@ -8,7 +8,7 @@ use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::primitives::TxKind;
 use alloy::providers::Provider;
-use futures::StreamExt;
+use std::future::IntoFuture;
 use tracing::{debug, info, warn};
 
 use super::classify::{describe_revert, is_already_done, is_retry_later, revert_data};
@@ -44,17 +44,21 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         if ours.is_empty() {
             return Ok(Vec::new());
         }
-        let estimates: Vec<_> = futures::stream::iter(&ours)
-            .map(|intent| async move {
-                self.provider
-                    .estimate_gas(self.request(intent))
-                    .await
-                    .map(|gas| (intent, gas))
-                    .map_err(|err| (intent, err))
-            })
-            .buffered(ESTIMATES_IN_FLIGHT)
-            .collect()
-            .await;
+        let mut estimates = Vec::with_capacity(ours.len());
+        for chunk in ours.chunks(ESTIMATES_IN_FLIGHT) {
+            let calls: Vec<_> = chunk
+                .iter()
+                .map(|intent| {
+                    self.provider
+                        .estimate_gas(self.request(intent))
+                        .into_future()
+                })
+                .collect();
+            let answers = futures::future::join_all(calls).await;
+            estimates.extend(chunk.iter().zip(answers).map(|(intent, answer)| {
+                answer.map(|gas| (intent, gas)).map_err(|err| (intent, err))
+            }));
+        }
         let mut ready = Vec::with_capacity(estimates.len());
         for estimate in estimates {
             match estimate {
