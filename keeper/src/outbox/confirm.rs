@@ -39,6 +39,12 @@ pub(super) struct Seen {
 }
 
 impl Seen {
+    /// Forgets the scan and its receipts: the next pass looks receipts up per transaction.
+    pub(super) fn reset(&mut self) {
+        self.scanned = None;
+        self.receipts.clear();
+    }
+
     /// Drops receipts whose intents are finished.
     pub(super) fn forget(&mut self, hashes: &[B256]) {
         for h in hashes {
@@ -85,11 +91,7 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             if checkpoint.is_some() {
                 warn!(target: "keeper::outbox", ?checkpoint, head = head.number, "the chain changed under the last head; receipts read again");
             }
-            {
-                let mut seen = lock(&self.seen);
-                seen.scanned = None;
-                seen.receipts.clear();
-            }
+            lock(&self.seen).reset();
             self.recheck_confirmed(head, report).await?;
         }
         lock(&self.seen).checkpoint = Some((head.number, head.hash));

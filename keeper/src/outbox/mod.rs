@@ -114,7 +114,8 @@ pub struct TxConfig {
     pub confirmations: u64,
     /// Rebroadcast the same bytes when no receipt appeared for this long.
     pub rebroadcast_after: Duration,
-    /// Intents handled per status per pass (and the largest signing batch).
+    /// Intents handled per status per pass: the largest signing batch, and `Signed` plus `Sent` intents
+    /// advanced together up to twice this.
     pub batch: i64,
     /// Attempts at one nonce after which the next replacement is a cancel (0-value self-send); 0 never cancels.
     pub cancel_after_attempts: usize,
@@ -146,6 +147,8 @@ pub struct PassReport {
     pub signed: usize,
     /// Broadcasts (first sends and rebroadcasts).
     pub broadcast: usize,
+    /// Of those, first sends (the intent moved `Signed` → `Sent`).
+    pub first_sends: usize,
     /// Intents that reached a final status.
     pub finished: usize,
     /// Intents sent back to `Pending` (nonce taken by another transaction).
@@ -163,10 +166,11 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    /// Whether an intent changed status (signed, finished, re-queued, reopened): the next pass may have work at
-    /// once, so the loop does not wait before it.
+    /// Whether an intent changed status (signed, sent for the first time, finished, re-queued, reopened): the
+    /// next pass may have work at once, so the loop does not wait before it. Rebroadcasts and deferrals are not
+    /// progress.
     pub const fn made_progress(&self) -> bool {
-        self.signed + self.finished + self.requeued + self.reorged > 0
+        self.signed + self.first_sends + self.finished + self.requeued + self.reorged > 0
     }
 }
 
@@ -289,6 +293,10 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             }
         };
         let checked = self.check_chain(&head, &mut report).await;
+        if checked.is_err() {
+            // Whether the chain changed is unknown: nothing read so far is trusted this pass.
+            lock(&self.seen).reset();
+        }
         self.step(checked, &mut report)?;
         let signed = match self.sign_pending(&head, &mut report).await {
             Ok(ids) => ids,

@@ -25,8 +25,8 @@ use crate::store::{Attempt, Finish, Intent, IntentStatus, OutboxStore, SignedTx,
 pub(super) struct Outcomes {
     /// Final statuses to record (one transaction).
     pub(super) finishes: Vec<Finish>,
-    /// Attempts broadcast (one transaction).
-    pub(super) sent: Vec<i64>,
+    /// Attempts broadcast (one transaction), and whether it was their intent's first send.
+    pub(super) sent: Vec<(i64, bool)>,
     /// Hashes of the receipts the finishes were decided by (dropped from the cache once recorded).
     pub(super) used: Vec<B256>,
     /// The highest block above the pass's head holding a receipt used to finish an intent, with its hash.
@@ -44,18 +44,17 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         signed_now: &[i64],
         report: &mut PassReport,
     ) -> Result<()> {
+        // `batch` per status: the intents signed this pass and as many sent ones waiting for their receipts.
+        let limit = self.config.batch.saturating_mul(2);
         let mut open = self
             .store
-            .intents_in(
-                &[IntentStatus::Signed, IntentStatus::Sent],
-                self.config.batch,
-            )
+            .intents_in(&[IntentStatus::Signed, IntentStatus::Sent], limit)
             .await?;
         if open.is_empty() {
             self.nothing_in_flight(head);
             return Ok(());
         }
-        let complete = i64::try_from(open.len()).unwrap_or(i64::MAX) < self.config.batch;
+        let complete = i64::try_from(open.len()).unwrap_or(i64::MAX) < limit;
         let ids: Vec<i64> = open.iter().map(|i| i.id).collect();
         let mut current: HashMap<i64, Vec<Attempt>> = HashMap::new();
         for a in self.store.attempts_of(&ids).await? {
@@ -145,8 +144,12 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             }
         }
         if !out.sent.is_empty() {
-            match self.store.mark_sent_batch(&out.sent, now_ms()).await {
-                Ok(()) => report.broadcast += out.sent.len(),
+            let ids: Vec<i64> = out.sent.iter().map(|(id, _)| *id).collect();
+            match self.store.mark_sent_batch(&ids, now_ms()).await {
+                Ok(()) => {
+                    report.broadcast += ids.len();
+                    report.first_sends += out.sent.iter().filter(|(_, first)| *first).count();
+                }
                 Err(e) => self.step(Err(e.into()), report)?,
             }
         }
@@ -233,7 +236,8 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         self.failpoints
             .check_at(Failpoint::AfterBroadcast, &intent.key)
             .map_err(OutboxError::Failpoint)?;
-        out.sent.push(latest.id);
+        out.sent
+            .push((latest.id, intent.status == IntentStatus::Signed));
         Ok(())
     }
     /// Signs and persists a replacement of `latest` at its nonce with both fees bumped by more than the node's
