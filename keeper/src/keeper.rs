@@ -151,7 +151,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         let mut ok = true;
         if leading {
             // The lease is renewed in the background while the pass works (a pass may outlast the TTL); a lost
-            // lease fences the outbox through the database (see `sign_next_fenced`), the work itself goes on.
+            // lease fences the outbox through the database (see `OutboxStore::sign_batch`), the work itself goes on.
             let mut renewer = self.leadership.clone();
             let every = renewer
                 .renew_every()
