@@ -24,7 +24,7 @@
 //! store says.
 //!
 //! **Pipeline** (issue 16): a pass reads the chain head (number, hash, base fee) once; signs every pending
-//! intent it can in one batch ([`sign`]); broadcasts and confirms every open intent ([`send`], [`confirm`]); and
+//! intent it can in one batch (`sign`); broadcasts and confirms every open intent (`send`, `confirm`); and
 //! records the broadcasts, then the final statuses, each in one database transaction.
 //!
 //! **Decisions**

@@ -1,5 +1,5 @@
 //! `Signed`/`Sent` for a whole pass: every open intent is finished by a confirmed receipt of any of its attempts
-//! ([`super::confirm`]), or its latest attempt is (re)broadcast — replaced first at the same nonce when the base
+//! (`confirm`), or its latest attempt is (re)broadcast — replaced first at the same nonce when the base
 //! fee outran it. The pass's broadcasts and final statuses are then recorded, one database transaction each.
 
 use std::collections::{HashMap, HashSet};
