@@ -781,3 +781,63 @@ async fn alloy_anvil_api_extension_works() {
         .unwrap()
         .is_some());
 }
+
+/// `eth_getBlockReceipts` (the keeper's outbox confirms by block): every receipt of the block, in block order, equal
+/// to what `eth_getTransactionReceipt` answers; `[]` for a block without transactions and `null` past the head.
+#[tokio::test]
+async fn block_receipts_are_the_blocks_transaction_receipts_in_order() {
+    let node = node().await;
+    let url = node.url().to_string();
+    let (a, b) = (wallet(&node, KEY0), wallet(&node, KEY1));
+    let to = Address::with_last_byte(0x42);
+    rpc(&url, "evm_setAutomine", json!([false])).await;
+    let mut hashes = Vec::new();
+    for p in [&a, &b] {
+        let pending = p
+            .send_transaction(
+                TransactionRequest::default()
+                    .with_to(to)
+                    .with_value(U256::from(1)),
+            )
+            .await
+            .unwrap();
+        hashes.push(*pending.tx_hash());
+    }
+    rpc(&url, "evm_mine", json!([])).await;
+    rpc(&url, "evm_setAutomine", json!([true])).await;
+    let head = a.get_block_number().await.unwrap();
+    let receipts = a
+        .get_block_receipts(BlockNumberOrTag::Number(head).into())
+        .await
+        .unwrap()
+        .expect("the head's receipts");
+    assert_eq!(receipts.len(), 2);
+    for (i, r) in receipts.iter().enumerate() {
+        assert_eq!(r.transaction_index, Some(i as u64));
+        assert_eq!(r.block_number, Some(head));
+        let single = a
+            .get_transaction_receipt(r.transaction_hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(single.transaction_hash, r.transaction_hash);
+        assert_eq!(single.block_hash, r.block_hash);
+        assert_eq!(single.gas_used, r.gas_used);
+        assert_eq!(single.from, r.from);
+    }
+    let mut got: Vec<B256> = receipts.iter().map(|r| r.transaction_hash).collect();
+    got.sort();
+    hashes.sort();
+    assert_eq!(got, hashes);
+    rpc(&url, "evm_mine", json!([])).await;
+    let empty = a
+        .get_block_receipts(BlockNumberOrTag::Latest.into())
+        .await
+        .unwrap();
+    assert_eq!(empty.map(|r| r.len()), Some(0));
+    assert!(a
+        .get_block_receipts(BlockNumberOrTag::Number(head + 100).into())
+        .await
+        .unwrap()
+        .is_none());
+}

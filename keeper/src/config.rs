@@ -179,7 +179,8 @@ pub struct Config {
     /// Give up on one JSON-RPC request (HTTP) after this many milliseconds; the pass is retried.
     #[arg(long, env = "VERITY_RPC_TIMEOUT_MS", default_value_t = 30_000)]
     pub rpc_timeout_ms: u64,
-    /// Pause between passes, in milliseconds.
+    /// The longest pause between passes, in milliseconds (a submitted intent wakes the loop earlier; after a pass
+    /// that moved an intent on there is no pause).
     #[arg(long, env = "VERITY_POLL_MS", default_value_t = 1_000)]
     pub poll_ms: u64,
     /// Fee cap: the highest `maxFeePerGas` signed, in wei.
@@ -314,7 +315,7 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
-    /// The pause between passes.
+    /// The longest pause between passes.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_ms)
     }

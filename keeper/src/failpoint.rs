@@ -4,7 +4,9 @@
 //! exits at once (code [`FAILPOINT_EXIT_CODE`]), as a kill at that exact step would. Tests restart and check that
 //! nothing was lost or sent twice.
 //!
-//! The transaction manager's steps ([`Failpoint::OUTBOX`]) are crossed by every job's intents; the receipts jobs'
+//! The transaction manager's steps ([`Failpoint::OUTBOX`]) are crossed by every job's intents (`after_sign` right
+//! before an intent's first broadcast, whether it was signed alone or in a batch), its batch steps
+//! ([`Failpoint::OUTBOX_BATCH`]) once per signed batch and once per pass that confirms something; the receipts jobs'
 //! steps ([`Failpoint::RECEIPTS`]) sit between a store write and what depends on it (the batch built but its anchor
 //! intent not persisted; a range of events applied but the cursor not moved; a batch's verdict stored but its
 //! challenge not persisted).
@@ -44,6 +46,13 @@ pub enum Failpoint {
     /// The challenge watcher stored its verdict on another submitter's batch (with the challenge calldata); the
     /// challenge intent is not persisted.
     AfterBatchChecked,
+    /// The transaction manager committed a signed batch (every intent's nonce, `Signed` status and raw
+    /// transaction in one database transaction); none of it is broadcast.
+    AfterBatchSign,
+    /// The transaction manager read the receipts of the new blocks (or looked them up) and found some of its
+    /// intents included with enough confirmations; no final status of the pass is recorded and the in-memory scan
+    /// position is lost with the process.
+    AfterBlockReceipts,
 }
 
 impl Failpoint {
@@ -54,6 +63,10 @@ impl Failpoint {
         Failpoint::AfterReceipt,
     ];
 
+    /// The transaction manager's batch steps (crossed once per signed batch and once per pass that confirms).
+    pub const OUTBOX_BATCH: [Failpoint; 2] =
+        [Failpoint::AfterBatchSign, Failpoint::AfterBlockReceipts];
+
     /// The receipts jobs' own steps.
     pub const RECEIPTS: [Failpoint; 3] = [
         Failpoint::AfterBatchBuilt,
@@ -62,13 +75,15 @@ impl Failpoint {
     ];
 
     /// Every failpoint.
-    pub const ALL: [Failpoint; 6] = [
+    pub const ALL: [Failpoint; 8] = [
         Failpoint::AfterSign,
         Failpoint::AfterBroadcast,
         Failpoint::AfterReceipt,
         Failpoint::AfterBatchBuilt,
         Failpoint::AfterEventsApplied,
         Failpoint::AfterBatchChecked,
+        Failpoint::AfterBatchSign,
+        Failpoint::AfterBlockReceipts,
     ];
 
     /// The name used in `VERITY_FAILPOINT`.
@@ -80,6 +95,8 @@ impl Failpoint {
             Failpoint::AfterBatchBuilt => "after_batch_built",
             Failpoint::AfterEventsApplied => "after_events_applied",
             Failpoint::AfterBatchChecked => "after_batch_checked",
+            Failpoint::AfterBatchSign => "after_batch_sign",
+            Failpoint::AfterBlockReceipts => "after_block_receipts",
         }
     }
 }
@@ -94,7 +111,7 @@ impl fmt::Display for Failpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown failpoint {0:?} (known: after_sign, after_broadcast, after_receipt, after_batch_built, \
-     after_events_applied, after_batch_checked; plus `wait`)"
+     after_events_applied, after_batch_checked, after_batch_sign, after_block_receipts; plus `wait`)"
 )]
 pub struct UnknownFailpoint(pub String);
 

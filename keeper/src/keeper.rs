@@ -47,7 +47,8 @@ pub enum KeeperError {
 /// How the loop behaves.
 #[derive(Debug, Clone)]
 pub struct LoopConfig {
-    /// Pause between passes.
+    /// The longest pause between passes (the loop wakes earlier when an intent is submitted, and does not pause
+    /// after a pass that moved an intent on).
     pub poll_interval: std::time::Duration,
     /// Return once the outbox has no open intent after a pass (and, with `dry_run`, after the first pass).
     pub exit_when_idle: bool,
@@ -71,6 +72,8 @@ pub struct Keeper<S, P> {
     jobs_clean: bool,
     /// Background work the jobs reported in flight in the last pass (idle exit waits for it).
     jobs_in_flight: u64,
+    /// Whether the last pass's transaction manager moved an intent on (then the next pass starts at once).
+    outbox_progress: bool,
     leadership: Leadership<S>,
     metrics: Metrics,
     config: LoopConfig,
@@ -91,6 +94,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
             jobs: Vec::new(),
             jobs_clean: true,
             jobs_in_flight: 0,
+            outbox_progress: false,
             leadership,
             metrics,
             config,
@@ -122,6 +126,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     }
 
     async fn pass(&mut self) -> Result<bool, KeeperError> {
+        self.outbox_progress = false;
         if self.config.dry_run {
             let report = run_jobs(&self.jobs, &self.tx, &self.metrics, true).await?;
             self.jobs_in_flight = report.in_flight;
@@ -146,7 +151,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
         let mut ok = true;
         if leading {
             // The lease is renewed in the background while the pass works (a pass may outlast the TTL); a lost
-            // lease fences the outbox through the database (see `sign_next_fenced`), the work itself goes on.
+            // lease fences the outbox through the database (see `OutboxStore::sign_batch`), the work itself goes on.
             let mut renewer = self.leadership.clone();
             let every = renewer
                 .renew_every()
@@ -255,6 +260,7 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     async fn outbox_pass(&mut self) -> Result<bool, KeeperError> {
         match self.tx.run_once().await {
             Ok(report) => {
+                self.outbox_progress |= report.made_progress();
                 self.metrics.broadcasts.inc_by(report.broadcast as u64);
                 self.metrics.requeued.inc_by(report.requeued as u64);
                 self.metrics.deferred.inc_by(report.deferred as u64);
@@ -274,12 +280,14 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
     }
 
     /// Runs passes until `shutdown` resolves (or the outbox is idle with `exit_when_idle`), then releases the
-    /// lease.
+    /// lease. The next pass starts at once when the transaction manager moved an intent on, or as soon as an
+    /// intent is submitted ([`TxManager::wake_handle`]); otherwise after [`LoopConfig::poll_interval`] at most.
     ///
     /// # Errors
     /// As [`Keeper::run_once`].
     pub async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), KeeperError> {
         tokio::pin!(shutdown);
+        let wake = self.tx.wake_handle();
         loop {
             let grace = self.config.shutdown_grace;
             let outcome = {
@@ -314,12 +322,18 @@ impl<S: Store, P: Provider + Clone + 'static> Keeper<S, P> {
                 info!(target: "keeper", "outbox idle; exiting");
                 break;
             }
+            let pause = if self.outbox_progress {
+                std::time::Duration::ZERO
+            } else {
+                self.config.poll_interval
+            };
             tokio::select! {
                 _ = &mut shutdown => {
                     info!(target: "keeper", "shutdown requested");
                     break;
                 }
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
+                () = wake.notified() => {}
             }
         }
         if let Err(e) = self.leadership.release().await {

@@ -43,6 +43,19 @@ pub struct BenchArgs {
     /// Answered vs Proven, inferences/s through one node.
     #[arg(long)]
     pub inference_only: bool,
+    /// Run only the outbox benchmark ([`super::outbox`]): intents through the keeper's outbox on devnode, time
+    /// until all are confirmed, and an idle keeper's pick-up time for single intents.
+    #[arg(long)]
+    pub outbox_only: bool,
+    /// Intents in the outbox benchmark's burst.
+    #[arg(long, default_value_t = 1_000)]
+    pub outbox_intents: usize,
+    /// The keeper loop's poll interval in the outbox benchmark (the keeper's default: 1,000 ms).
+    #[arg(long, default_value_t = 1_000)]
+    pub outbox_poll_ms: u64,
+    /// Single intents timed while the keeper idles (0 skips it).
+    #[arg(long, default_value_t = 5)]
+    pub outbox_singles: usize,
     /// `verity dev` rounds of the inference benchmark.
     #[arg(long, default_value_t = 8)]
     pub inference_rounds: u64,
@@ -86,6 +99,19 @@ pub fn main(args: &BenchArgs, workspace: PathBuf) -> Result<()> {
         );
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    if args.outbox_only {
+        let report = runtime.block_on(super::outbox::run(&super::outbox::OutboxOptions {
+            intents: args.outbox_intents,
+            poll_ms: args.outbox_poll_ms,
+            singles: args.outbox_singles,
+            devnode: args
+                .devnode_bin
+                .clone()
+                .map_or(DevnodeKind::InProcess, DevnodeKind::Binary),
+        }))?;
+        print!("{report}");
+        return Ok(());
+    }
     if args.inference_only {
         let report =
             runtime.block_on(super::inference::run(&super::inference::InferenceOptions {

@@ -20,6 +20,7 @@ pub mod inference;
 mod keeper;
 mod load;
 mod nodes;
+pub mod outbox;
 mod registrations;
 mod registry_gas;
 mod settlement_gas;

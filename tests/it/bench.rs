@@ -193,3 +193,22 @@ async fn inference_benchmark_counts_every_inference_once() {
     let (_, _, proven) = report.answered_to_proven;
     assert!(proven >= 2, "paid requests proven on chain: {report}");
 }
+
+/// `verity bench --outbox-only` small and untimed: every intent of the burst confirmed exactly once (the run checks
+/// each status and the sender's nonce itself and fails otherwise), every single intent timed.
+#[tokio::test(flavor = "multi_thread")]
+async fn outbox_benchmark_confirms_every_intent_once() {
+    use verity::bench::outbox::{run, OutboxOptions};
+    let report = run(&OutboxOptions {
+        intents: 40,
+        poll_ms: 50,
+        singles: 2,
+        devnode: DevnodeKind::InProcess,
+    })
+    .await
+    .expect("every intent confirmed once");
+    assert!(report.passes >= 2, "signed, then confirmed: {report:?}");
+    assert_eq!(report.singles.len(), 2);
+    assert!(report.tps() > 0.0);
+    assert!(report.to_string().contains("| 40 |"));
+}

@@ -87,6 +87,28 @@ pub fn classify_rpc(err: &RpcError<TransportErrorKind>) -> SendErrorKind {
     }
 }
 
+/// Whether a node refused a call because it does not serve that method (JSON-RPC `-32601`, or the texts geth,
+/// Nitro and the hosted providers use): the caller falls back to another method instead of retrying.
+pub fn is_unsupported_method(err: &RpcError<TransportErrorKind>) -> bool {
+    match err {
+        RpcError::ErrorResp(payload) => {
+            let m = payload.message.to_ascii_lowercase();
+            payload.code == -32601
+                || m.contains("method not found")
+                || m.contains("does not exist")
+                || m.contains("not supported")
+                || m.contains("unsupported method")
+                || m.contains("not available")
+        }
+        RpcError::UnsupportedFeature(_) => true,
+        RpcError::Transport(_)
+        | RpcError::NullResp
+        | RpcError::DeserError { .. }
+        | RpcError::SerError(_)
+        | RpcError::LocalUsageError(_) => false,
+    }
+}
+
 /// Revert data of an RPC error response (`code 3` with `data`), if it is one.
 pub fn revert_data(err: &RpcError<TransportErrorKind>) -> Option<alloy::primitives::Bytes> {
     match err {
@@ -249,6 +271,27 @@ mod tests {
         });
         assert_eq!(classify_rpc(&resp), SendErrorKind::NonceTooLow);
         assert!(!SendErrorKind::NonceTooLow.is_transient());
+    }
+
+    #[test]
+    fn a_missing_method_is_told_from_a_failing_one() {
+        let resp = |code: i64, message: &str| {
+            RpcError::ErrorResp(ErrorPayload {
+                code,
+                message: message.to_string().into(),
+                data: None,
+            })
+        };
+        assert!(is_unsupported_method(&resp(-32601, "whatever")));
+        assert!(is_unsupported_method(&resp(
+            -32000,
+            "the method eth_getBlockReceipts does not exist/is not available"
+        )));
+        assert!(is_unsupported_method(&resp(-32000, "Method not found")));
+        assert!(!is_unsupported_method(&resp(-32000, "header not found")));
+        assert!(!is_unsupported_method(&resp(-32603, "internal error")));
+        let transport: RpcError<TransportErrorKind> = TransportErrorKind::custom_str("refused");
+        assert!(!is_unsupported_method(&transport));
     }
 
     #[test]

@@ -22,27 +22,50 @@
 //!
 //! Each [`TxManager::run_once`] pass is safe to repeat and to kill at any point: every step starts from what the
 //! store says.
+//!
+//! **Pipeline** (issue 16): a pass reads the chain head (number, hash, base fee) once; signs every pending
+//! intent it can in one batch (`sign`); broadcasts and confirms every open intent (`send`, `confirm`); and
+//! records the broadcasts, then the final statuses, each in one database transaction.
+//!
+//! **Decisions**
+//! - One batch, one database transaction: gas is estimated for all pending intents concurrently, the base fee and
+//!   the chain's nonce floor are read once, and [`OutboxStore::sign_batch`] assigns consecutive nonces, stores
+//!   every raw transaction and checks the fence in one commit — still before anything is broadcast. Cost: one
+//!   intent that changed status underneath rolls back the whole batch (transient; the next pass re-reads).
+//! - Confirmation by block: `eth_getBlockReceipts` for each block since the last one read (when that is no more
+//!   calls than one `eth_getTransactionReceipt` per open attempt), keeping our sender's receipts in memory. That
+//!   position is never persisted: a fresh process (or a suspected reorg) looks receipts up per transaction once,
+//!   as before, and a node without `eth_getBlockReceipts` keeps doing so. Only receipts in blocks at or below the
+//!   pass's head are used, and the head's hash is checked each pass: if the block at the last head changed, every
+//!   recently confirmed intent is re-checked ([`TxManager::run_once`] re-checked them every pass before).
+//! - Broadcasts and final statuses are recorded after the pass's sends, in one transaction each: a kill in
+//!   between leaves `Signed` intents that the restart rebroadcasts byte for byte (refused as known or as
+//!   nonce-too-low, then reconciled by their receipt), exactly as a kill after a single broadcast did.
+//! - Wake-ups: [`TxManager::submit`] notifies ([`TxManager::wake_handle`]); the loop runs again at once after a
+//!   pass that made progress, otherwise waits for a notification or its idle interval.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
+use alloy::consensus::{TxEip1559, TxEnvelope};
 use alloy::eips::BlockNumberOrTag;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, TxKind};
+use alloy::primitives::{Address, TxKind, B256};
 use alloy::providers::Provider;
-use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::transports::{RpcError, TransportErrorKind};
-use tracing::{debug, info, warn};
+use tokio::sync::Notify;
+use tracing::warn;
 
 pub mod classify;
+mod confirm;
+mod send;
+mod sign;
 
-use crate::failpoint::{Failpoint, Failpoints};
-use crate::store::{Attempt, Intent, IntentStatus, NewIntent, OutboxStore, SignedTx, StoreError};
-use classify::{
-    classify_rpc, describe_revert, is_already_done, is_retry_later, revert_data, SendErrorKind,
-};
+use crate::failpoint::Failpoints;
+use crate::store::{Intent, IntentStatus, NewIntent, OutboxStore, StoreError};
+use classify::classify_rpc;
+use confirm::Seen;
 
 /// Errors of the transaction manager.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +79,7 @@ pub enum OutboxError {
     Rpc(#[from] RpcError<TransportErrorKind>),
     /// A failpoint fired (tests): stop as if killed.
     #[error("failpoint {0} reached")]
-    Failpoint(Failpoint),
+    Failpoint(crate::failpoint::Failpoint),
     /// The latest block has no base fee (not an EIP-1559 chain).
     #[error("the latest block has no base fee")]
     NoBaseFee,
@@ -91,12 +114,13 @@ pub struct TxConfig {
     pub confirmations: u64,
     /// Rebroadcast the same bytes when no receipt appeared for this long.
     pub rebroadcast_after: Duration,
-    /// Intents handled per status per pass.
+    /// Intents handled per status per pass: the largest signing batch, and `Signed` plus `Sent` intents
+    /// advanced together up to twice this.
     pub batch: i64,
     /// Attempts at one nonce after which the next replacement is a cancel (0-value self-send); 0 never cancels.
     pub cancel_after_attempts: usize,
-    /// Confirmed intents included within this many blocks of the head are re-checked every pass: one whose
-    /// transaction a reorg removed is reopened and sent again (0 disables).
+    /// Confirmed intents included within this many blocks of the head are re-checked when the chain under the
+    /// last head changed: one whose transaction a reorg removed is reopened and sent again (0 disables).
     pub reorg_window_blocks: u64,
 }
 
@@ -123,6 +147,8 @@ pub struct PassReport {
     pub signed: usize,
     /// Broadcasts (first sends and rebroadcasts).
     pub broadcast: usize,
+    /// Of those, first sends (the intent moved `Signed` → `Sent`).
+    pub first_sends: usize,
     /// Intents that reached a final status.
     pub finished: usize,
     /// Intents sent back to `Pending` (nonce taken by another transaction).
@@ -139,6 +165,23 @@ pub struct PassReport {
     pub reorged: usize,
 }
 
+impl PassReport {
+    /// Whether an intent changed status (signed, sent for the first time, finished, re-queued, reopened): the
+    /// next pass may have work at once, so the loop does not wait before it. Rebroadcasts and deferrals are not
+    /// progress.
+    pub const fn made_progress(&self) -> bool {
+        self.signed + self.first_sends + self.finished + self.requeued + self.reorged > 0
+    }
+}
+
+/// The chain head a pass works against, read once per pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    number: u64,
+    hash: B256,
+    base_fee: Option<u128>,
+}
+
 /// The transaction manager: one sender key, one store, one provider.
 #[derive(Debug, Clone)]
 pub struct TxManager<S, P> {
@@ -149,6 +192,10 @@ pub struct TxManager<S, P> {
     failpoints: Failpoints,
     /// The lease this instance leads under: checked in the nonce transaction (`None`: unfenced).
     fence: Option<crate::store::Lease>,
+    /// Notified by [`TxManager::submit`] (shared by clones).
+    wake: Arc<Notify>,
+    /// What this process has read of the chain (shared by clones; never persisted).
+    seen: Arc<Mutex<Seen>>,
 }
 
 fn now_ms() -> i64 {
@@ -174,6 +221,8 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             config,
             failpoints,
             fence: None,
+            wake: Arc::new(Notify::new()),
+            seen: Arc::default(),
         }
     }
 
@@ -197,7 +246,14 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
         &self.provider
     }
 
-    /// Persists an intent to call `target` with `calldata` under idempotency `key` (a repeat is a no-op).
+    /// Notified whenever [`TxManager::submit`] persisted an intent (a waiting loop wakes at once; a notification
+    /// while nobody waits is kept for the next wait).
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Persists an intent to call `target` with `calldata` under idempotency `key` (a repeat is a no-op) and,
+    /// when it is new, wakes the loop.
     ///
     /// # Errors
     /// The store failed.
@@ -215,61 +271,57 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             calldata,
             value,
         };
-        Ok(self.store.enqueue(&intent, now_ms()).await?)
+        let enqueued = self.store.enqueue(&intent, now_ms()).await?;
+        if matches!(enqueued, crate::store::Enqueued::Created(_)) {
+            self.wake.notify_one();
+        }
+        Ok(enqueued)
     }
 
-    /// One pass: sign pending intents, broadcast signed ones, confirm or rebroadcast sent ones.
+    /// One pass: read the head, re-check recent confirmations if the chain changed under the last head, sign the
+    /// pending intents in one batch, then confirm, replace or broadcast every open one.
     ///
     /// # Errors
     /// A failpoint fired, or the store failed. RPC failures of single intents are deferred to the next pass.
     pub async fn run_once(&self) -> Result<PassReport> {
         let mut report = PassReport::default();
-        let recheck = self.recheck_confirmed(&mut report).await;
-        self.step(recheck, &mut report)?;
-        for intent in self
-            .store
-            .intents_in(&[IntentStatus::Pending], self.config.batch)
-            .await?
-        {
-            self.step(self.sign(&intent, &mut report).await, &mut report)?;
+        let head = match self.head().await {
+            Ok(head) => head,
+            Err(e) => {
+                self.step(Err(e), &mut report)?;
+                return Ok(report);
+            }
+        };
+        let checked = self.check_chain(&head, &mut report).await;
+        if checked.is_err() {
+            // Whether the chain changed is unknown: nothing read so far is trusted this pass.
+            lock(&self.seen).reset();
         }
-        for intent in self
-            .store
-            .intents_in(
-                &[IntentStatus::Signed, IntentStatus::Sent],
-                self.config.batch,
-            )
-            .await?
-        {
-            self.step(self.advance(&intent, &mut report).await, &mut report)?;
-        }
+        self.step(checked, &mut report)?;
+        let signed = match self.sign_pending(&head, &mut report).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.step(Err(e), &mut report)?;
+                Vec::new()
+            }
+        };
+        let advanced = self.advance_open(&head, &signed, &mut report).await;
+        self.step(advanced, &mut report)?;
         Ok(report)
     }
 
-    /// Confirmed intents near the head whose transaction has no receipt any more (a reorg dropped it): reopened,
-    /// so this pass rebroadcasts the same bytes (the nonce is still ours) or re-queues the intent if another
-    /// transaction now holds the nonce. A node merely lagging on receipts reopens it too — harmless: the
-    /// rebroadcast is refused as known or nonce-too-low and reconcile finds our own transaction in its block.
-    async fn recheck_confirmed(&self, report: &mut PassReport) -> Result<()> {
-        if self.config.reorg_window_blocks == 0 {
-            return Ok(());
-        }
-        let head = self.provider.get_block_number().await?;
-        let since = head.saturating_sub(self.config.reorg_window_blocks);
-        for intent in self.store.confirmed_since(since, self.config.batch).await? {
-            let Some(hash) = intent.tx_hash else {
-                continue;
-            };
-            if self.provider.get_transaction_receipt(hash).await?.is_some() {
-                continue;
-            }
-            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, %hash, block = ?intent.block_number, "confirmed transaction no longer on chain (reorg); reopened to be sent again");
-            self.store
-                .reopen(intent.id, "reorged out; sent again", now_ms())
-                .await?;
-            report.reorged += 1;
-        }
-        Ok(())
+    /// The latest block's number, hash and base fee (one call per pass).
+    async fn head(&self) -> Result<Head> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or(OutboxError::NoBaseFee)?;
+        Ok(Head {
+            number: block.header.number,
+            hash: block.header.hash,
+            base_fee: block.header.base_fee_per_gas.map(u128::from),
+        })
     }
 
     /// Sorts a step's error: failpoints and permanent store errors stop the pass, the rest is deferred.
@@ -294,491 +346,14 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             .value(intent.value)
     }
 
-    /// `Pending` → `Signed`: simulate (a typed `Already…` revert finishes it as done, another revert fails it),
-    /// price within the cap, then nonce + signature + raw bytes in one database transaction.
-    async fn sign(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
-        if intent.sender != self.sender() {
-            warn!(target: "keeper::outbox", id = intent.id, sender = %intent.sender, "intent of another sender skipped");
-            return Ok(());
-        }
-        let gas = match self.provider.estimate_gas(self.request(intent)).await {
-            Ok(gas) => gas,
-            Err(err) => {
-                if let Some(data) = revert_data(&err).filter(|d| is_retry_later(d)) {
-                    debug!(target: "keeper::outbox", id = intent.id, key = %intent.key, revert = %describe_revert(&data), "not possible yet; simulated again next pass");
-                    report.deferred += 1;
-                    return Ok(());
-                }
-                if let Some(data) = revert_data(&err) {
-                    let (to, msg) = if is_already_done(&data) {
-                        (
-                            IntentStatus::AlreadyDone,
-                            format!("already done: {}", describe_revert(&data)),
-                        )
-                    } else {
-                        (
-                            IntentStatus::Failed,
-                            format!("reverts in simulation: {}", describe_revert(&data)),
-                        )
-                    };
-                    info!(target: "keeper::outbox", id = intent.id, key = %intent.key, ?to, "finished before signing");
-                    self.store
-                        .finish(
-                            intent.id,
-                            IntentStatus::Pending,
-                            to,
-                            None,
-                            Some(&msg),
-                            now_ms(),
-                        )
-                        .await?;
-                    report.finished += 1;
-                    return Ok(());
-                }
-                return Err(err.into());
-            }
-        };
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(OutboxError::NoBaseFee)?;
-        let base_fee = u128::from(
-            block
-                .header
-                .base_fee_per_gas
-                .ok_or(OutboxError::NoBaseFee)?,
-        );
-        if base_fee > self.config.max_fee_per_gas {
-            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, base_fee, cap = self.config.max_fee_per_gas, "fee cap reached: base fee above the cap; waiting");
-            report.deferred += 1;
-            report.capped += 1;
-            return Ok(());
-        }
-        let max_fee = base_fee
-            .saturating_mul(2)
-            .saturating_add(self.config.priority_fee_per_gas)
-            .min(self.config.max_fee_per_gas);
-        let floor = self
-            .provider
-            .get_transaction_count(self.sender())
-            .pending()
-            .await?;
-        let gas_limit = gas.saturating_mul(self.config.gas_margin_percent) / 100;
-        let signer = self.signer.clone();
-        let chain_id = self.config.chain_id;
-        let priority = self.config.priority_fee_per_gas.min(max_fee);
-        let (target, input, value) = (intent.target, intent.calldata.clone(), intent.value);
-        let sign = move |nonce: u64| -> std::result::Result<SignedTx, String> {
-            let mut tx = TxEip1559 {
-                chain_id,
-                nonce,
-                gas_limit,
-                max_fee_per_gas: max_fee,
-                max_priority_fee_per_gas: priority,
-                to: TxKind::Call(target),
-                value,
-                access_list: Default::default(),
-                input: input.clone(),
-            };
-            let sig = signer
-                .sign_transaction_sync(&mut tx)
-                .map_err(|e| e.to_string())?;
-            let envelope = TxEnvelope::from(tx.into_signed(sig));
-            Ok(SignedTx {
-                tx_hash: *envelope.tx_hash(),
-                raw: envelope.encoded_2718().into(),
-            })
-        };
-        let attempt = self
-            .store
-            .sign_next_fenced(intent.id, floor, &sign, now_ms(), self.fence.as_ref())
-            .await?;
-        debug!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "signed");
-        report.signed += 1;
-        self.failpoints
-            .check_at(Failpoint::AfterSign, &intent.key)
-            .map_err(OutboxError::Failpoint)?;
-        Ok(())
-    }
-
-    /// `Signed`/`Sent`: finish on a confirmed receipt of any attempt; otherwise broadcast the latest attempt's
-    /// bytes (first send, or a rebroadcast once `rebroadcast_after` passed).
-    async fn advance(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
-        let attempts = self.current_attempts(intent).await?;
-        if let Some((attempt, receipt)) = self.find_receipt(&attempts).await? {
-            return self.on_found(intent, &attempt, &receipt, report).await;
-        }
-        let Some(latest) = attempts.last() else {
-            return Err(StoreError::Corrupt {
-                what: "attempts (signed intent without attempt)",
-            }
-            .into());
-        };
-        let due = match (intent.status, latest.last_broadcast_at) {
-            (IntentStatus::Signed, _) | (_, None) => true,
-            (_, Some(at)) => {
-                now_ms().saturating_sub(at)
-                    >= i64::try_from(self.config.rebroadcast_after.as_millis()).unwrap_or(i64::MAX)
-            }
-        };
-        if !due {
-            return Ok(());
-        }
-        // A base-fee spike since signing: the attempt can no longer be included, replace it first.
-        let next_base_fee = self.provider.get_gas_price().await?;
-        let mut latest = latest.clone();
-        if fees_of(&latest.raw).is_some_and(|(max_fee, _)| max_fee < next_base_fee) {
-            match self.replace(intent, &latest, next_base_fee, report).await? {
-                Some(a) => latest = a,
-                None => return Ok(()),
-            }
-        }
-        match self.provider.send_raw_transaction(&latest.raw).await {
-            Ok(_) => {}
-            Err(err) => match classify_rpc(&err) {
-                SendErrorKind::AlreadyKnown => {}
-                SendErrorKind::NonceTooLow => return self.reconcile(intent, report).await,
-                kind @ (SendErrorKind::ReplacementUnderpriced | SendErrorKind::FeeTooLow) => {
-                    // The node wants more for this nonce: the next pass signs a replacement.
-                    warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, ?kind, ?err, "broadcast refused for its fee; replaced");
-                    self.replace(intent, &latest, next_base_fee, report).await?;
-                    report.deferred += 1;
-                    return Ok(());
-                }
-                kind @ (SendErrorKind::InsufficientFunds
-                | SendErrorKind::Rejected
-                | SendErrorKind::Transient) => {
-                    warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, ?kind, ?err, "broadcast failed");
-                    report.deferred += 1;
-                    return Ok(());
-                }
-            },
-        }
-        self.failpoints
-            .check_at(Failpoint::AfterBroadcast, &intent.key)
-            .map_err(OutboxError::Failpoint)?;
-        self.store.mark_sent(latest.id, now_ms()).await?;
-        report.broadcast += 1;
-        Ok(())
-    }
-
-    /// Signs and persists a replacement of `latest` at its nonce with both fees bumped by more than the node's
-    /// replacement rule (+10%) and the max fee at least twice `next_base_fee`, within the fee cap. `None` (logged)
-    /// when the cap leaves no room for a valid replacement or `latest` does not decode.
-    async fn replace(
-        &self,
-        intent: &Intent,
-        latest: &Attempt,
-        next_base_fee: u128,
-        report: &mut PassReport,
-    ) -> Result<Option<Attempt>> {
-        let Some(old) = decode_eip1559(&latest.raw) else {
-            warn!(target: "keeper::outbox", id = intent.id, tx_hash = %latest.tx_hash, "attempt does not decode as EIP-1559; not replaced");
-            return Ok(None);
-        };
-        let cap = self.config.max_fee_per_gas;
-        let wanted = bump(old.max_fee_per_gas).max(
-            next_base_fee
-                .saturating_mul(2)
-                .saturating_add(self.config.priority_fee_per_gas),
-        );
-        let max_fee = wanted.min(cap);
-        let priority = bump(old.max_priority_fee_per_gas)
-            .max(self.config.priority_fee_per_gas)
-            .min(max_fee);
-        // The replacement rule: both fees at least +10% over the attempt it replaces.
-        let min_max_fee = old.max_fee_per_gas.saturating_add(old.max_fee_per_gas / 10);
-        let min_priority = old
-            .max_priority_fee_per_gas
-            .saturating_add(old.max_priority_fee_per_gas / 10);
-        if max_fee < min_max_fee || priority < min_priority || max_fee < next_base_fee {
-            warn!(target: "keeper::outbox", id = intent.id, nonce = old.nonce, cap, next_base_fee, max_fee = old.max_fee_per_gas, "fee cap reached: the attempt cannot be replaced; waiting for the base fee to fall");
-            report.deferred += 1;
-            report.capped += 1;
-            return Ok(None);
-        }
-        let mut tx = TxEip1559 {
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: priority,
-            ..old
-        };
-        let cancel =
-            !is_cancel(&latest.raw, intent.sender) && self.config.cancel_after_attempts > 0 && {
-                let at_nonce = self
-                    .store
-                    .attempts_for_nonce(intent.sender, old.nonce)
-                    .await?
-                    .into_iter()
-                    .filter(|a| a.intent_id == intent.id)
-                    .count();
-                at_nonce >= self.config.cancel_after_attempts
-            };
-        if cancel {
-            let self_send = TransactionRequest::default()
-                .from(intent.sender)
-                .to(intent.sender)
-                .value(alloy::primitives::U256::ZERO);
-            let gas = self.provider.estimate_gas(self_send).await?;
-            tx = TxEip1559 {
-                to: TxKind::Call(intent.sender),
-                value: alloy::primitives::U256::ZERO,
-                input: alloy::primitives::Bytes::new(),
-                gas_limit: gas.saturating_mul(self.config.gas_margin_percent) / 100,
-                ..tx
-            };
-        }
-        let sig = self
-            .signer
-            .sign_transaction_sync(&mut tx)
-            .map_err(|_| StoreError::Corrupt {
-                what: "attempts (replacement could not be signed)",
-            })?;
-        let envelope = TxEnvelope::from(tx.into_signed(sig));
-        let signed = SignedTx {
-            tx_hash: *envelope.tx_hash(),
-            raw: envelope.encoded_2718().into(),
-        };
-        let attempt = self.store.add_attempt(intent.id, &signed, now_ms()).await?;
-        if cancel {
-            warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, attempts = self.config.cancel_after_attempts, "still not included after repeated replacements: cancel (0-value self-send) signed at the same nonce");
-            report.cancels += 1;
-        } else {
-            info!(target: "keeper::outbox", id = intent.id, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, max_fee, priority, "replacement signed at the same nonce");
-        }
-        report.replaced += 1;
-        Ok(Some(attempt))
-    }
-
-    /// The intent's attempts at its current nonce, oldest first (attempts at a nonce it gave up after a requeue
-    /// can never land: that nonce is used).
-    async fn current_attempts(&self, intent: &Intent) -> Result<Vec<Attempt>> {
-        let attempts = self.store.attempts(intent.id).await?;
-        Ok(attempts
-            .into_iter()
-            .filter(|a| Some(a.nonce) == intent.nonce)
-            .collect())
-    }
-
-    async fn find_receipt(
-        &self,
-        attempts: &[Attempt],
-    ) -> Result<Option<(Attempt, TransactionReceipt)>> {
-        for a in attempts {
-            if let Some(r) = self.provider.get_transaction_receipt(a.tx_hash).await? {
-                return Ok(Some((a.clone(), r)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// A receipt of one of the intent's attempts: a call's receipt finishes the intent; a cancel's (once it has
-    /// `confirmations` blocks) means the call did not happen at this nonce, so the intent is re-queued for a new
-    /// one.
-    async fn on_found(
-        &self,
-        intent: &Intent,
-        attempt: &Attempt,
-        receipt: &TransactionReceipt,
-        report: &mut PassReport,
-    ) -> Result<()> {
-        if !is_cancel(&attempt.raw, intent.sender) {
-            return self.on_receipt(intent, receipt, report).await;
-        }
-        let Some(block) = receipt.block_number else {
-            return Ok(());
-        };
-        let head = self.provider.get_block_number().await?;
-        if head.saturating_add(1).saturating_sub(block) < self.config.confirmations {
-            return Ok(());
-        }
-        warn!(target: "keeper::outbox", id = intent.id, key = %intent.key, nonce = attempt.nonce, tx_hash = %attempt.tx_hash, "cancel landed: the call did not happen at this nonce; re-queued for a new nonce");
-        self.store
-            .requeue(
-                intent.id,
-                intent.status,
-                attempt.nonce.saturating_add(1),
-                "cancelled after repeated replacements; re-queued",
-                now_ms(),
-            )
-            .await?;
-        report.requeued += 1;
-        Ok(())
-    }
-
-    /// A receipt of one of the intent's attempts: final once it has `confirmations` blocks.
-    async fn on_receipt(
-        &self,
-        intent: &Intent,
-        receipt: &TransactionReceipt,
-        report: &mut PassReport,
-    ) -> Result<()> {
-        let Some(block) = receipt.block_number else {
-            return Ok(());
-        };
-        let head = self.provider.get_block_number().await?;
-        if head.saturating_add(1).saturating_sub(block) < self.config.confirmations {
-            return Ok(());
-        }
-        self.failpoints
-            .check_at(Failpoint::AfterReceipt, &intent.key)
-            .map_err(OutboxError::Failpoint)?;
-        let (to, error) = if receipt.status() {
-            (IntentStatus::Confirmed, None)
-        } else {
-            // The receipt carries no revert data: replay the call on the latest state to learn why.
-            match self.provider.call(self.request(intent)).await {
-                Err(err) => match revert_data(&err) {
-                    Some(data) if is_already_done(&data) => (
-                        IntentStatus::AlreadyDone,
-                        Some(format!("already done: {}", describe_revert(&data))),
-                    ),
-                    Some(data) => (
-                        IntentStatus::Reverted,
-                        Some(format!("reverted: {}", describe_revert(&data))),
-                    ),
-                    None => (
-                        IntentStatus::Reverted,
-                        Some(format!("reverted; replay failed: {err}")),
-                    ),
-                },
-                Ok(_) => (
-                    IntentStatus::Reverted,
-                    Some("reverted (replay succeeds now)".to_string()),
-                ),
-            }
-        };
-        info!(target: "keeper::outbox", id = intent.id, key = %intent.key, tx_hash = %receipt.transaction_hash, block, ?to, "finished");
-        self.store
-            .finish(
-                intent.id,
-                intent.status,
-                to,
-                Some((receipt.transaction_hash, block)),
-                error.as_deref(),
-                now_ms(),
-            )
-            .await?;
-        report.finished += 1;
-        Ok(())
-    }
-
-    /// "nonce too low": check the receipts of every attempt that used this nonce; if none of ours shows a receipt,
-    /// find the transaction that used the nonce in its block: one of ours → wait for its receipt (a node lagging
-    /// on receipts but ahead on nonces never makes a mined intent look lost); another → the intent goes back to
-    /// `Pending` for a new nonce.
-    async fn reconcile(&self, intent: &Intent, report: &mut PassReport) -> Result<()> {
-        let Some(nonce) = intent.nonce else {
-            return Err(StoreError::Corrupt {
-                what: "intents.nonce (signed intent without nonce)",
-            }
-            .into());
-        };
-        let same_nonce = self.store.attempts_for_nonce(intent.sender, nonce).await?;
-        let ours: Vec<Attempt> = same_nonce
-            .iter()
-            .filter(|a| a.intent_id == intent.id)
-            .cloned()
-            .collect();
-        if let Some((attempt, receipt)) = self.find_receipt(&ours).await? {
-            return self.on_found(intent, &attempt, &receipt, report).await;
-        }
-        let chain_nonce = self
-            .provider
-            .get_transaction_count(intent.sender)
-            .latest()
-            .await?;
-        if chain_nonce <= nonce {
-            // Not mined yet after all (a lagging node): try again next pass.
-            report.deferred += 1;
-            return Ok(());
-        }
-        // No receipt of ours, yet the nonce is used. Behind a load balancer (or several `--rpc-url`s) the node
-        // that answered "no receipt" may lag the one that answered the nonce: a missing receipt proves nothing.
-        // Re-queue only on positive evidence — the block that used the nonce holds another transaction.
-        match self
-            .nonce_consumer(intent.sender, nonce, chain_nonce)
-            .await?
-        {
-            Some(hash) if ours.iter().any(|a| a.tx_hash == hash) => {
-                info!(target: "keeper::outbox", id = intent.id, nonce, %hash, "our attempt used the nonce; waiting for its receipt");
-                report.deferred += 1;
-                return Ok(());
-            }
-            Some(_) => {}
-            None => {
-                warn!(target: "keeper::outbox", id = intent.id, nonce, "the nonce is used but the node shows no block holding it; waiting");
-                report.deferred += 1;
-                return Ok(());
-            }
-        }
-        warn!(target: "keeper::outbox", id = intent.id, nonce, chain_nonce, "nonce taken by another transaction; re-queued");
-        self.store
-            .requeue(
-                intent.id,
-                intent.status,
-                chain_nonce,
-                "nonce taken by another transaction",
-                now_ms(),
-            )
-            .await?;
-        report.requeued += 1;
-        Ok(())
-    }
-
-    /// The hash of the transaction that used `sender`'s `nonce`, read from the block that holds it: the first
-    /// block whose post-state nonce exceeds `nonce` (binary search on `eth_getTransactionCount` at past blocks),
-    /// then that block's transactions. `None` when the node's answers do not agree (a lagging or inconsistent
-    /// endpoint): the caller waits rather than guess.
-    async fn nonce_consumer(
-        &self,
-        sender: Address,
-        nonce: u64,
-        chain_nonce: u64,
-    ) -> Result<Option<alloy::primitives::B256>> {
-        use alloy::consensus::Transaction as _;
-        use alloy::network::TransactionResponse as _;
-        let head = self.provider.get_block_number().await?;
-        let nonce_at = |b: u64| async move {
-            self.provider
-                .get_transaction_count(sender)
-                .block_id(b.into())
-                .await
-        };
-        if chain_nonce <= nonce || nonce_at(head).await? <= nonce {
-            return Ok(None);
-        }
-        let (mut lo, mut hi) = (0u64, head);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if nonce_at(mid).await? > nonce {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        let Some(block) = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(hi))
-            .full()
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(block
-            .transactions
-            .into_transactions()
-            .find(|t| t.from() == sender && t.nonce() == nonce)
-            .map(|t| t.tx_hash()))
-    }
-
-    /// Runs passes until no intent is open, at most `max_passes` (tests and `--exit-when-idle`).
+    /// Runs passes until no intent is open, at most `max_passes` (tests and `--exit-when-idle`): at once after a
+    /// pass that made progress, otherwise after `pause` or a [`TxManager::submit`], whichever comes first.
     ///
     /// # Errors
     /// As [`TxManager::run_once`].
     pub async fn drain(&self, max_passes: usize, pause: Duration) -> Result<bool> {
         for _ in 0..max_passes {
-            self.run_once().await?;
+            let report = self.run_once().await?;
             if self
                 .store
                 .intents_in(&IntentStatus::OPEN, 1)
@@ -787,7 +362,12 @@ impl<S: OutboxStore + Clone, P: Provider + Clone + 'static> TxManager<S, P> {
             {
                 return Ok(true);
             }
-            tokio::time::sleep(pause).await;
+            if !report.made_progress() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = self.wake.notified() => {}
+                }
+            }
         }
         Ok(false)
     }
@@ -814,4 +394,9 @@ fn fees_of(raw: &[u8]) -> Option<(u128, u128)> {
 /// A fee raised by 12.5% + 1 wei (above the +10% replacement rule, also from 0).
 fn bump(fee: u128) -> u128 {
     fee.saturating_add(fee / 8).saturating_add(1)
+}
+
+/// Locks `seen` (a poisoned lock only means a pass panicked mid-update: the data is a cache, still usable).
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -17,7 +17,9 @@ pub(crate) mod testing;
 mod tests;
 
 pub use sql::{PgStore, SqliteStore};
-pub use types::{Attempt, Cursor, Enqueued, Intent, IntentStatus, Lease, NewIntent, SignedTx};
+pub use types::{
+    Attempt, Cursor, Enqueued, Finish, Intent, IntentStatus, Lease, NewIntent, SignedTx,
+};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,9 @@ pub enum StoreError {
         /// The status the update required.
         expected: IntentStatus,
     },
+    /// A batch to sign holds intents of more than one sender (one nonce counter per batch).
+    #[error("one signing batch holds intents of several senders")]
+    MixedSenders,
     /// Signing inside the nonce transaction failed (nothing was stored, the nonce was not consumed).
     #[error("signing failed: {0}")]
     Sign(String),
@@ -108,6 +113,7 @@ impl StoreError {
             | StoreError::UnknownStatus(_)
             | StoreError::Corrupt { .. }
             | StoreError::InvalidTransition { .. }
+            | StoreError::MixedSenders
             | StoreError::Sign(_) => false,
         }
     }
@@ -148,6 +154,11 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Signs the intent's transaction with the nonce the store allocated; called inside the database transaction that
 /// assigns the nonce, so the nonce, the intent's status and the raw transaction are committed together.
 pub type SignFn<'a> = dyn Fn(u64) -> std::result::Result<SignedTx, String> + Send + Sync + 'a;
+
+/// Signs the `i`-th intent of a batch with the nonce the store allocated to it (see
+/// [`OutboxStore::sign_batch`]); called inside the one database transaction that assigns every nonce of the batch.
+pub type BatchSignFn<'a> =
+    dyn Fn(usize, u64) -> std::result::Result<SignedTx, String> + Send + Sync + 'a;
 
 /// The SQL outbox: intents, their signed attempts and the database-owned nonce counter.
 pub trait OutboxStore: Send + Sync + 'static {
@@ -199,6 +210,40 @@ pub trait OutboxStore: Send + Sync + 'static {
         now_ms: i64,
         lease: Option<&Lease>,
     ) -> impl Future<Output = Result<Attempt>> + Send;
+
+    /// [`OutboxStore::sign_next_fenced`] for many intents in ONE database transaction (one commit, one fsync): the
+    /// fencing tokens are checked first, every intent in `ids` moves `Pending` → `Signed` with consecutive nonces
+    /// from the sender's counter (at least `chain_floor`), in the order of `ids`, and each raw transaction
+    /// `sign(i, nonce)` returns is stored as its attempt before anything is broadcast. All or nothing: when any
+    /// intent is no longer `Pending` ([`StoreError::Conflict`]), the intents have different senders
+    /// ([`StoreError::MixedSenders`]), signing fails or the lease is lost, nothing is stored and no nonce is
+    /// consumed. Returns the attempts in the order of `ids`.
+    fn sign_batch(
+        &self,
+        ids: &[i64],
+        chain_floor: u64,
+        sign: &BatchSignFn<'_>,
+        now_ms: i64,
+        lease: Option<&Lease>,
+    ) -> impl Future<Output = Result<Vec<Attempt>>> + Send;
+
+    /// Every attempt of the intents `ids`, by intent then oldest first (one query for a whole pass).
+    fn attempts_of(&self, ids: &[i64]) -> impl Future<Output = Result<Vec<Attempt>>> + Send;
+
+    /// [`OutboxStore::mark_sent`] for many broadcast attempts in one database transaction (all or nothing).
+    fn mark_sent_batch(
+        &self,
+        attempt_ids: &[i64],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// [`OutboxStore::finish`] for many intents in one database transaction: all or nothing (a guard that fails
+    /// is [`StoreError::Conflict`] and nothing is recorded).
+    fn finish_batch(
+        &self,
+        items: &[Finish],
+        now_ms: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Stores another signed attempt for a `Signed`/`Sent` intent at its current nonce (not used on Arbitrum:
     /// no fee bumping there).

@@ -13,9 +13,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Pool, Postgres, Row, Sqlite};
 
 use super::{
-    Attempt, Cursor, CursorStore, Enqueued, Fence, Intent, IntentStatus, Lease, LeaseStore,
-    NewIntent, OutboxStore, Result, SignFn, StoreError,
+    Attempt, BatchSignFn, Cursor, CursorStore, Enqueued, Fence, Finish, Intent, IntentStatus,
+    Lease, LeaseStore, NewIntent, OutboxStore, Result, SignFn, StoreError,
 };
+
+mod batch;
 
 /// SQLite's clock in Unix milliseconds (one expression, evaluated by the database).
 const SQLITE_NOW_MS: &str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
@@ -415,6 +417,29 @@ macro_rules! impl_store {
                 let attempt = Self::attempt_from_row(&row)?;
                 tx.commit().await?;
                 Ok(attempt)
+            }
+
+            async fn sign_batch(
+                &self,
+                ids: &[i64],
+                chain_floor: u64,
+                sign: &BatchSignFn<'_>,
+                now_ms: i64,
+                lease: Option<&Lease>,
+            ) -> Result<Vec<Attempt>> {
+                self.sign_batch_tx(ids, chain_floor, sign, now_ms, lease).await
+            }
+
+            async fn attempts_of(&self, ids: &[i64]) -> Result<Vec<Attempt>> {
+                self.attempts_of_query(ids).await
+            }
+
+            async fn mark_sent_batch(&self, attempt_ids: &[i64], now_ms: i64) -> Result<()> {
+                self.mark_sent_batch_tx(attempt_ids, now_ms).await
+            }
+
+            async fn finish_batch(&self, items: &[Finish], now_ms: i64) -> Result<()> {
+                self.finish_batch_tx(items, now_ms).await
             }
 
             async fn add_attempt(&self, id: i64, signed: &super::SignedTx, now_ms: i64) -> Result<Attempt> {

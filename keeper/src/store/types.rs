@@ -214,6 +214,22 @@ pub struct SignedTx {
     pub raw: Bytes,
 }
 
+/// One final status to record ([`super::OutboxStore::finish_batch`]): the intent moves from `from` to the final
+/// status `to`, with the included hash/block or the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    /// The intent.
+    pub id: i64,
+    /// The status it must still be in (the guard).
+    pub from: IntentStatus,
+    /// The final status.
+    pub to: IntentStatus,
+    /// The included transaction's hash and block.
+    pub included: Option<(B256, u64)>,
+    /// The error or the reason for a final non-success status.
+    pub error: Option<String>,
+}
+
 /// The last block whose logs a stream has processed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {

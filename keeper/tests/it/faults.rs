@@ -34,9 +34,12 @@ enum Fault {
     Hang,
     /// Forward `eth_sendRawTransaction` (it reaches the chain) but answer 500; everything else passes.
     LoseSendResponse,
-    /// Answer `eth_getTransactionReceipt` with `null` (a node lagging on receipts); everything else passes, so
-    /// nonces, blocks and broadcasts show the chain ahead of the receipts.
+    /// Answer `eth_getTransactionReceipt` and `eth_getBlockReceipts` with `null` (a node lagging on receipts);
+    /// everything else passes, so nonces, blocks and broadcasts show the chain ahead of the receipts.
     StaleReceipts,
+    /// Answer `eth_getBlockReceipts` with JSON-RPC `-32601 method not found` (a node without it); everything else
+    /// passes.
+    NoBlockReceipts,
 }
 
 #[derive(Clone)]
@@ -45,13 +48,53 @@ struct Proxy {
     fault: Arc<Mutex<Fault>>,
     /// Transactions forwarded whose answer was lost.
     lost: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests seen, by JSON-RPC method.
+    calls: Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
     client: alloy::transports::http::reqwest::Client,
 }
 
 async fn handle(State(p): State<Proxy>, body: Bytes) -> Response {
     let fault = *p.fault.lock().unwrap();
     let is_send = std::str::from_utf8(&body).is_ok_and(|b| b.contains("eth_sendRawTransaction"));
+    let request = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    if let Some(method) = request.as_ref().and_then(|r| r["method"].as_str()) {
+        *p.calls
+            .lock()
+            .unwrap()
+            .entry(method.to_string())
+            .or_insert(0) += 1;
+    }
+    let answer = |result: serde_json::Value| {
+        let id = request
+            .as_ref()
+            .map_or(serde_json::Value::Null, |r| r["id"].clone());
+        let mut body = serde_json::json!({"jsonrpc": "2.0", "id": id});
+        match result {
+            serde_json::Value::Object(error) => body["error"] = serde_json::Value::Object(error),
+            other => body["result"] = other,
+        }
+        (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    let method = request
+        .as_ref()
+        .and_then(|r| r["method"].as_str())
+        .unwrap_or_default()
+        .to_string();
     match fault {
+        Fault::NoBlockReceipts if method == "eth_getBlockReceipts" => {
+            return answer(
+                serde_json::json!({"code": -32601, "message": "the method eth_getBlockReceipts does not exist/is not available"}),
+            );
+        }
+        Fault::StaleReceipts if method == "eth_getBlockReceipts" => {
+            return answer(serde_json::Value::Null);
+        }
+        Fault::NoBlockReceipts => {}
         Fault::Error500 => return (StatusCode::INTERNAL_SERVER_ERROR, "injected").into_response(),
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
@@ -108,6 +151,7 @@ impl ProxyServer {
             upstream: upstream.to_owned(),
             fault: Arc::new(Mutex::new(Fault::Pass)),
             lost: Arc::default(),
+            calls: Arc::default(),
             client: alloy::transports::http::reqwest::Client::new(),
         };
         let mut server = Self {
@@ -145,6 +189,17 @@ impl ProxyServer {
 
     fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How many requests of `method` the proxy saw.
+    fn calls(&self, method: &str) -> usize {
+        self.proxy
+            .calls
+            .lock()
+            .unwrap()
+            .get(method)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -335,4 +390,92 @@ async fn a_node_lagging_on_receipts_never_makes_a_mined_intent_look_lost() {
     assert_eq!(intent.status, IntentStatus::Confirmed);
     assert_eq!(env.sent_by_calldata().await.get(&calldata), Some(&1));
     assert_eq!(env.chain_nonce().await, 1);
+}
+
+/// Issue 16 (outbox pipeline): open intents are confirmed by reading each new block's receipts once
+/// (`eth_getBlockReceipts`), not one `eth_getTransactionReceipt` per attempt per pass; a node without
+/// `eth_getBlockReceipts` is asked once, then every receipt is looked up per transaction — nothing lost, nothing
+/// sent twice either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn intents_confirm_by_block_receipts_and_fall_back_to_lookups_without_them() {
+    use alloy::primitives::{Bytes, U256};
+    use alloy::providers::{Provider, ProviderBuilder};
+    use verity_keeper::store::{IntentStatus, OutboxStore};
+    let env = crate::support::env().await;
+    let proxy = ProxyServer::start(env.node.url()).await;
+    let rpc = ProviderBuilder::new()
+        .connect_http(proxy.url().parse().unwrap())
+        .erased();
+    let manager = |store: SqliteStore| {
+        TxManager::new(
+            store,
+            rpc.clone(),
+            env.signer.clone(),
+            env.tx_config(),
+            Failpoints::none(),
+        )
+    };
+    let data = |i: usize| Bytes::from(format!("by-block-{i}").into_bytes());
+    let submit_all = |m: &TxManager<SqliteStore, DynProvider>, range: std::ops::Range<usize>| {
+        let m = m.clone();
+        async move {
+            for i in range {
+                m.submit(
+                    &format!("b{i}"),
+                    crate::support::TARGET,
+                    data(i),
+                    U256::ZERO,
+                )
+                .await
+                .unwrap();
+            }
+        }
+    };
+    let by_block = manager(env.store().await);
+    submit_all(&by_block, 0..8).await;
+    assert!(by_block.drain(20, Duration::from_millis(10)).await.unwrap());
+    assert!(proxy.calls("eth_getBlockReceipts") >= 1);
+    assert_eq!(
+        proxy.calls("eth_getTransactionReceipt"),
+        0,
+        "no per-transaction lookup while blocks are read"
+    );
+
+    proxy.set(Fault::NoBlockReceipts);
+    let fallback = manager(env.store().await);
+    submit_all(&fallback, 8..12).await;
+    assert!(fallback.drain(20, Duration::from_millis(10)).await.unwrap());
+    let asked = proxy.calls("eth_getBlockReceipts");
+    let lookups = proxy.calls("eth_getTransactionReceipt");
+    // 8 for the fresh process's re-check of the confirmed intents, then at least one per new intent.
+    assert!(
+        lookups >= 12,
+        "receipts looked up per transaction: {lookups}"
+    );
+    submit_all(&fallback, 12..16).await;
+    assert!(fallback.drain(20, Duration::from_millis(10)).await.unwrap());
+    assert_eq!(
+        proxy.calls("eth_getBlockReceipts"),
+        asked,
+        "a node without eth_getBlockReceipts is not asked again"
+    );
+    let store = env.store().await;
+    for i in 0..16 {
+        let intent = store
+            .intent_by_key(&format!("b{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+    }
+    let sent = env.sent_by_calldata().await;
+    for i in 0..16 {
+        assert_eq!(sent.get(&data(i)), Some(&1), "intent {i} exactly once");
+    }
+    assert_eq!(
+        rpc.get_transaction_count(env.signer.address())
+            .await
+            .unwrap(),
+        16
+    );
 }

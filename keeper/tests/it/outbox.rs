@@ -522,3 +522,305 @@ async fn an_intent_blocked_by_the_fee_cap_is_reported_and_lands_when_fees_fall()
     let sent = env.sent_by_calldata().await;
     assert_eq!(sent.get(&calldata(0)), Some(&1));
 }
+
+/// After a restart (a new manager on the same database, no failpoint) every intent `k0..k{n}` lands exactly once.
+async fn restart_lands_each_once(env: &crate::support::Env, n: usize) {
+    let second = env.manager(Failpoints::none()).await;
+    assert!(second.drain(50, Duration::from_millis(10)).await.unwrap());
+    for i in 0..n {
+        let intent = second
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Confirmed, "{intent:?}");
+    }
+    let expected: BTreeMap<Bytes, usize> = (0..n).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(
+        env.sent_by_calldata().await,
+        expected,
+        "each intent exactly once on chain"
+    );
+    assert_eq!(env.chain_nonce().await, n as u64);
+}
+
+/// Issue 16 (batch path): one pass simulates every pending intent, signs them all in one database transaction with
+/// consecutive nonces (in the order they were submitted) and broadcasts them; the next pass confirms them all from
+/// the new blocks' receipts.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_pass_signs_every_pending_intent_in_one_batch_with_consecutive_nonces() {
+    let env = env().await;
+    let m = env.manager(Failpoints::none()).await;
+    const MANY: usize = 8;
+    for i in 0..MANY {
+        m.submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    let first = m.run_once().await.unwrap();
+    assert_eq!((first.signed, first.broadcast), (MANY, MANY), "{first:?}");
+    for i in 0..MANY {
+        let intent = m
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.nonce, Some(i as u64), "{intent:?}");
+        assert_eq!(intent.status, IntentStatus::Sent);
+    }
+    let second = m.run_once().await.unwrap();
+    assert_eq!(second.finished, MANY, "{second:?}");
+    assert!(m.drain(1, Duration::from_millis(1)).await.unwrap());
+    restart_lands_each_once(&env, MANY).await;
+}
+
+/// Issue 16 (batch path): a kill right after the batch's one signing transaction committed — every intent has its
+/// nonce, `Signed` status and raw bytes, none is broadcast — loses nothing and sends nothing twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_after_batch_sign_loses_nothing_sends_nothing_twice() {
+    let env = env().await;
+    let first = env
+        .manager(Failpoints::of([Failpoint::AfterBatchSign]))
+        .await;
+    for i in 0..N {
+        first
+            .submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        first.run_once().await,
+        Err(OutboxError::Failpoint(Failpoint::AfterBatchSign))
+    ));
+    let mut nonces = Vec::new();
+    for i in 0..N {
+        let intent = first
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(intent.status, IntentStatus::Signed, "{intent:?}");
+        let attempts = first.store().attempts(intent.id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].broadcasts, 0);
+        nonces.push(intent.nonce.unwrap());
+    }
+    assert_eq!(
+        nonces,
+        (0..N as u64).collect::<Vec<_>>(),
+        "one run of nonces"
+    );
+    assert!(env.sent_by_calldata().await.is_empty(), "nothing broadcast");
+    drop(first);
+    restart_lands_each_once(&env, N).await;
+}
+
+/// Issue 16 (confirmation by block): a kill after the new blocks' receipts were read and before any final status
+/// was recorded (the in-memory scan position dies with the process) loses nothing and sends nothing twice: the
+/// restart looks the receipts up again.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_mid_confirmation_loses_nothing_sends_nothing_twice() {
+    let env = env().await;
+    let first = env
+        .manager(Failpoints::of([Failpoint::AfterBlockReceipts]))
+        .await;
+    for i in 0..N {
+        first
+            .submit(&format!("k{i}"), TARGET, calldata(i), U256::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut fired = false;
+    for _ in 0..10 {
+        match first.run_once().await {
+            Err(OutboxError::Failpoint(Failpoint::AfterBlockReceipts)) => {
+                fired = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    assert!(fired, "the receipts were never read");
+    for i in 0..N {
+        let intent = first
+            .store()
+            .intent_by_key(&format!("k{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            !intent.status.is_final(),
+            "nothing recorded yet: {intent:?}"
+        );
+    }
+    let expected: BTreeMap<Bytes, usize> = (0..N).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(
+        env.sent_by_calldata().await,
+        expected,
+        "on chain before the kill"
+    );
+    drop(first);
+    restart_lands_each_once(&env, N).await;
+}
+
+/// The keeper binary on `env`'s chain and database.
+fn keeper_cmd(
+    env: &crate::support::Env,
+    args: &[&str],
+    failpoint: Option<&str>,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_verity-keeper"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VERITY_RPC_URL", env.node.url())
+        .env("DATABASE_URL", &env.db_url)
+        .env("VERITY_KEEPER_KEY", &env.key)
+        .env("VERITY_KEEPER_LISTEN", "127.0.0.1:0")
+        .env("VERITY_POLL_MS", "10")
+        .env("VERITY_REBROADCAST_MS", "0")
+        .env("RUST_LOG", "warn");
+    if let Some(f) = failpoint {
+        cmd.env("VERITY_FAILPOINT", f);
+    }
+    cmd
+}
+
+/// Issue 16 (batch path, real binary, real `SIGKILL`): killed once right after a batch of intents was signed and
+/// committed, once after their receipts were read but before anything was recorded; the restarted binary lands
+/// each exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_binary_in_the_batch_path_restarts_without_loss_or_duplicates() {
+    const MANY: usize = 5;
+    let env = env().await;
+    for i in 0..MANY {
+        let data = calldata(i).to_string();
+        let key = format!("k{i}");
+        let target = TARGET.to_string();
+        let mut cmd = keeper_cmd(
+            &env,
+            &["enqueue", "--key", &key, "--to", &target, "--data", &data],
+            None,
+        );
+        let status = tokio::task::spawn_blocking(move || cmd.status().unwrap())
+            .await
+            .unwrap();
+        assert!(status.success());
+    }
+    let store = env.store().await;
+    let statuses = || async {
+        let mut out = Vec::new();
+        for i in 0..MANY {
+            let intent = store
+                .intent_by_key(&format!("k{i}"))
+                .await
+                .unwrap()
+                .unwrap();
+            out.push((intent.status, intent.nonce));
+        }
+        out
+    };
+    let run = ["--exit-when-idle", "run"];
+    let cmd = keeper_cmd(&env, &run, Some("after_batch_sign,wait"));
+    let reached = tokio::task::spawn_blocking(move || crate::support::sigkill_at_failpoint(cmd))
+        .await
+        .unwrap();
+    assert_eq!(reached, "after_batch_sign");
+    let signed: Vec<_> = (0..MANY as u64)
+        .map(|n| (IntentStatus::Signed, Some(n)))
+        .collect();
+    assert_eq!(
+        statuses().await,
+        signed,
+        "the whole batch committed together"
+    );
+    assert!(env.sent_by_calldata().await.is_empty(), "nothing broadcast");
+
+    let cmd = keeper_cmd(&env, &run, Some("after_block_receipts,wait"));
+    let reached = tokio::task::spawn_blocking(move || crate::support::sigkill_at_failpoint(cmd))
+        .await
+        .unwrap();
+    assert_eq!(reached, "after_block_receipts");
+    let expected: BTreeMap<Bytes, usize> = (0..MANY).map(|i| (calldata(i), 1)).collect();
+    assert_eq!(env.sent_by_calldata().await, expected);
+    assert!(
+        statuses().await.iter().all(|(s, _)| !s.is_final()),
+        "killed before any final status was recorded"
+    );
+
+    let mut cmd = keeper_cmd(&env, &run, None);
+    let status = tokio::task::spawn_blocking(move || cmd.status().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert!(statuses()
+        .await
+        .iter()
+        .all(|(s, _)| *s == IntentStatus::Confirmed));
+    assert_eq!(env.sent_by_calldata().await, expected, "each exactly once");
+    assert_eq!(env.chain_nonce().await, MANY as u64);
+}
+
+/// Issue 16 (wake-ups): an intent submitted while the keeper idles is picked up at once, not after the loop's
+/// idle interval (120 s here), and confirmed by the pass right after it was sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submit_wakes_an_idle_keeper_long_before_its_poll_interval() {
+    use std::time::Instant;
+    use verity_keeper::http::Metrics;
+    use verity_keeper::keeper::{Keeper, LoopConfig};
+    use verity_keeper::lease::Leadership;
+    let env = env().await;
+    let store = env.store().await;
+    let manager = env.manager(Failpoints::none()).await;
+    let tx = manager.clone();
+    let config = LoopConfig {
+        poll_interval: Duration::from_secs(120),
+        exit_when_idle: false,
+        dry_run: false,
+        shutdown_grace: Duration::from_secs(5),
+        low_balance_wei: 0,
+    };
+    let leadership = Leadership::new(store.clone(), "verity-keeper", "t", Duration::from_secs(15));
+    let mut keeper: Keeper<_, alloy::providers::DynProvider> = Keeper::new(
+        store.clone(),
+        manager,
+        leadership,
+        Metrics::new().unwrap(),
+        config,
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = async {
+        // The first (empty) pass ends and the loop starts its long wait.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        tx.submit("woken", TARGET, calldata(0), U256::ZERO)
+            .await
+            .unwrap();
+        loop {
+            let intent = store.intent_by_key("woken").await.unwrap().unwrap();
+            if intent.status == IntentStatus::Confirmed {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "still {:?} after {:?}",
+                intent.status,
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(()).unwrap();
+    };
+    let (ran, ()) = tokio::join!(
+        keeper.run(async {
+            let _ = stopped.await;
+        }),
+        driver
+    );
+    ran.unwrap();
+    assert_eq!(env.sent_by_calldata().await.get(&calldata(0)), Some(&1));
+}
