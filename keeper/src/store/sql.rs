@@ -486,32 +486,7 @@ macro_rules! impl_store {
             }
 
             async fn mark_sent(&self, attempt_id: i64, now_ms: i64) -> Result<()> {
-                let mut tx = self.begin_fenced().await?;
-                let row = sqlx::query(
-                    "UPDATE attempts SET broadcasts = broadcasts + 1, last_broadcast_at = $1 WHERE id = $2 RETURNING intent_id",
-                )
-                .bind(now_ms)
-                .bind(attempt_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(row) = row else {
-                    return Err(StoreError::Corrupt { what: "attempts.id" });
-                };
-                let intent_id: i64 = row.try_get("intent_id")?;
-                let done = sqlx::query(
-                    "UPDATE intents SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ($4, $1)",
-                )
-                .bind(IntentStatus::Sent.code())
-                .bind(now_ms)
-                .bind(intent_id)
-                .bind(IntentStatus::Signed.code())
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Conflict { id: intent_id, expected: IntentStatus::Signed });
-                }
-                tx.commit().await?;
-                Ok(())
+                self.mark_sent_batch_tx(&[attempt_id], now_ms).await
             }
 
             async fn finish(
