@@ -358,65 +358,10 @@ macro_rules! impl_store {
                 now_ms: i64,
                 lease: Option<&super::Lease>,
             ) -> Result<Attempt> {
-                IntentStatus::Pending.check_transition(IntentStatus::Signed)?;
-                let floor = to_i64(chain_floor, "nonce floor")?;
-                // The fencing tokens (the store's and the caller's), checked and row-locked in the transaction that
-                // allocates the nonce, by the database's clock.
-                let mut tx = self.begin_fenced().await?;
-                if let Some(lease) = lease {
-                    Self::check_lease(&mut tx, lease).await?;
-                }
-                // Write first: takes the write lock (SQLite) / the row lock (PostgreSQL) before any read.
-                let claimed = sqlx::query(
-                    "UPDATE intents SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 RETURNING sender",
-                )
-                .bind(IntentStatus::Signed.code())
-                .bind(now_ms)
-                .bind(id)
-                .bind(IntentStatus::Pending.code())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(claimed) = claimed else {
-                    return Err(StoreError::Conflict { id, expected: IntentStatus::Pending });
-                };
-                let sender: Vec<u8> = claimed.try_get("sender")?;
-                sqlx::query("INSERT INTO nonces (sender, next_nonce) VALUES ($1, $2) ON CONFLICT (sender) DO NOTHING")
-                    .bind(&sender)
-                    .bind(floor)
-                    .execute(&mut *tx)
-                    .await?;
-                let row = sqlx::query(
-                    "UPDATE nonces SET next_nonce = (CASE WHEN next_nonce >= $1 THEN next_nonce ELSE $1 END) + 1 \
-                     WHERE sender = $2 RETURNING next_nonce",
-                )
-                .bind(floor)
-                .bind(&sender)
-                .fetch_one(&mut *tx)
-                .await?;
-                let next: i64 = row.try_get("next_nonce")?;
-                let nonce = next - 1;
-                let signed = sign(to_u64(nonce, "nonces.next_nonce")?).map_err(StoreError::Sign)?;
-                sqlx::query("UPDATE intents SET nonce = $1 WHERE id = $2")
-                    .bind(nonce)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let sql = format!(
-                    "INSERT INTO attempts (intent_id, sender, nonce, tx_hash, raw, created_at, broadcasts) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING {ATTEMPT_COLUMNS}"
-                );
-                let row = sqlx::query(&sql)
-                    .bind(id)
-                    .bind(&sender)
-                    .bind(nonce)
-                    .bind(signed.tx_hash.as_slice())
-                    .bind(signed.raw.as_ref())
-                    .bind(now_ms)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let attempt = Self::attempt_from_row(&row)?;
-                tx.commit().await?;
-                Ok(attempt)
+                // One intent is a batch of one: the same claim, nonce reservation and attempt, in one transaction.
+                let one = |_: usize, nonce: u64| sign(nonce);
+                let mut attempts = self.sign_batch_tx(&[id], chain_floor, &one, now_ms, lease).await?;
+                attempts.pop().ok_or(StoreError::Corrupt { what: "attempts" })
             }
 
             async fn sign_batch(
